@@ -1,0 +1,142 @@
+//! The endpoint catalog: the seeds' tables as typed data, loaded once, and the names a world
+//! emulates derived from them. A hostname never appears in logic; it comes from here.
+
+pub mod data;
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use scenarios::{Cloud, WorldSpec};
+
+pub use data::*;
+
+use crate::pki::PkiData;
+
+/// Everything the seeds (and memsim's own PKI/service data) say, typed.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub intune: IntuneEndpoints,
+    pub configmgr: ConfigMgrEndpoints,
+    pub tenant_attach: TenantAttach,
+    pub asu: AsuTable,
+    pub cnames: CnameRules,
+    pub tokens: TokenFacts,
+    pub services: ServiceHosts,
+    pub pki: PkiData,
+}
+
+/// A data file that does not parse: a build defect, reported with the file's name.
+#[derive(Debug, thiserror::Error)]
+#[error("data file mock-cloud/data/{file}: {message}")]
+pub struct CatalogError {
+    pub file: &'static str,
+    pub message: String,
+}
+
+macro_rules! data_file {
+    ($name:literal) => {
+        ($name, include_str!(concat!("../../data/", $name)))
+    };
+}
+
+fn parse<T: serde::de::DeserializeOwned>((file, text): (&'static str, &'static str)) -> Result<T, CatalogError> {
+    toml::from_str(text).map_err(|e| CatalogError { file, message: e.to_string() })
+}
+
+impl Catalog {
+    /// Parse the embedded data files.
+    pub fn load() -> Result<Catalog, CatalogError> {
+        Ok(Catalog {
+            intune: parse(data_file!("intune-endpoints.toml"))?,
+            configmgr: parse(data_file!("configmgr-endpoints.toml"))?,
+            tenant_attach: parse(data_file!("tenant-attach.toml"))?,
+            asu: parse(data_file!("asu.toml"))?,
+            cnames: parse(data_file!("cname-rules.toml"))?,
+            tokens: parse(data_file!("tokens.toml"))?,
+            services: parse(data_file!("services.toml"))?,
+            pki: parse(data_file!("pki.toml"))?,
+        })
+    }
+
+    /// The embedded catalog, parsed once per process (immutable data, not state).
+    pub fn builtin() -> &'static Catalog {
+        static CATALOG: OnceLock<Catalog> = OnceLock::new();
+        CATALOG.get_or_init(|| Catalog::load().unwrap_or_else(|e| panic!("embedded catalog is broken: {e}")))
+    }
+
+    pub fn endpoint_set(&self, id: u32) -> Option<&EndpointSet> {
+        self.intune.sets.iter().find(|s| s.id == id)
+    }
+
+    /// The ASU region that serves a tenant's Azure Scale Unit, e.g. `na` for `AMSUA0101`.
+    pub fn asu_region(&self, asu: &str) -> Option<&AsuRegion> {
+        self.asu.regions.iter().find(|r| r.asus.iter().any(|a| a.eq_ignore_ascii_case(asu)))
+    }
+
+    /// Every host name (and wildcard) a world for `spec` emulates, lower-case, sorted, unique.
+    pub fn hosts_for(&self, spec: &WorldSpec) -> Vec<String> {
+        let mut hosts = BTreeSet::new();
+        let mut add = |raw: &str| {
+            if let Some(h) = host_of(raw, &spec.cmg_name) {
+                hosts.insert(h);
+            }
+        };
+        for set in &self.intune.sets {
+            set.urls.iter().for_each(|u| add(u));
+        }
+        for group in &self.intune.unnumbered {
+            group.hosts.iter().for_each(|h| add(h));
+        }
+        self.configmgr.always_allow.iter().for_each(|u| add(u));
+        for group in self.configmgr.groups.iter().filter(|g| in_cloud(g.cloud, spec.cloud)) {
+            group.urls.iter().for_each(|u| add(u));
+        }
+        self.tenant_attach.endpoints.get(spec.cloud).iter().for_each(|u| add(u));
+        self.tenant_attach.revocation.urls.iter().for_each(|u| add(u));
+        for region in &self.asu.regions {
+            region.stores.iter().for_each(|s| add(&s.cdn));
+        }
+        for rule in self.cnames.rules.iter().filter(|r| in_cloud(r.cloud, spec.cloud)) {
+            add(&rule.target);
+        }
+        for t in self.cnames.nonpreferred_targets.iter().filter(|t| in_cloud(t.cloud, spec.cloud)) {
+            add(&t.target);
+        }
+        add(match spec.cloud {
+            Cloud::Public => &self.cnames.manual_server.public,
+            Cloud::Usgov => &self.cnames.manual_server.usgov,
+        });
+        for s in &self.services.services {
+            let list = match spec.cloud {
+                Cloud::Public => &s.public,
+                Cloud::Usgov => &s.usgov,
+            };
+            list.iter().for_each(|h| add(h));
+        }
+        for url in self.pki.cas.iter().flat_map(|ca| ca.crl.iter().chain(std::iter::once(&ca.ocsp))) {
+            add(url);
+        }
+        hosts.into_iter().collect()
+    }
+}
+
+fn in_cloud(scope: CloudScope, cloud: Cloud) -> bool {
+    matches!(
+        (scope, cloud),
+        (CloudScope::Any, _) | (CloudScope::Public, Cloud::Public) | (CloudScope::Usgov, Cloud::Usgov)
+    )
+}
+
+/// The host of a catalog entry written as a host, a wildcard or a URL; `<name>` becomes the CMG
+/// service name. `None` for an entry with no usable host.
+pub fn host_of(raw: &str, cmg_name: &str) -> Option<String> {
+    let s = raw.trim();
+    let s = s.split_once("://").map_or(s, |(_, rest)| rest);
+    let s = s.split(['/', '?']).next()?;
+    let s = s.split(':').next()?;
+    let s = s.replace("<name>", cmg_name).to_ascii_lowercase();
+    scenarios::HostPattern::parse(&s).ok().map(|p| p.to_string())
+}
+
+#[cfg(test)]
+mod tests;

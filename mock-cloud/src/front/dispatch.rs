@@ -1,0 +1,112 @@
+//! Host-based dispatch: the seam where every HTTP exchange is journaled and an unknown host gets
+//! 421 Misdirected Request.
+
+use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode, header};
+use axum::response::IntoResponse;
+use scenarios::{Component, Journal, NewEvent};
+use tower::ServiceExt;
+
+use crate::services::Service;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// Picks the service for a request's host and records the exchange.
+#[derive(Clone, Debug)]
+pub struct Dispatch(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    exact: HashSet<String>,
+    wildcards: Vec<String>,
+    services: HashMap<String, Service>,
+    routers: HashMap<Service, Router>,
+    journal: Journal,
+}
+
+impl Dispatch {
+    pub fn new(hosts: &[String], services: HashMap<String, Service>, routers: HashMap<Service, Router>, journal: Journal) -> Self {
+        let (wild, exact): (Vec<_>, Vec<_>) = hosts.iter().cloned().partition(|h| h.starts_with("*."));
+        Dispatch(Arc::new(Inner {
+            exact: exact.into_iter().collect(),
+            wildcards: wild.into_iter().map(|w| w[1..].to_string()).collect(),
+            services,
+            routers,
+            journal,
+        }))
+    }
+
+    /// Is `host` an emulated name: a catalog host, or any name below a catalog wildcard?
+    pub fn emulates(&self, host: &str) -> bool {
+        self.0.exact.contains(host) || self.0.wildcards.iter().any(|w| host.ends_with(w.as_str()))
+    }
+
+    pub fn service_for(&self, host: &str) -> Option<Service> {
+        if let Some(s) = self.0.services.get(host) {
+            return Some(*s);
+        }
+        self.emulates(host).then_some(Service::Generic)
+    }
+
+    pub async fn handle<B>(&self, req: Request<B>, scheme: Scheme) -> Result<Response<Body>, Infallible>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
+        let started = Instant::now();
+        let host = request_host(&req);
+        let method = req.method().to_string();
+        let path = req.uri().path().to_string();
+        let event = |what: &str| {
+            NewEvent::new(Component::Http, what)
+                .host(host.clone().unwrap_or_default())
+                .detail("scheme", scheme.as_str())
+                .detail("method", method.clone())
+                .detail("path", path.clone())
+        };
+        let Some(service) = host.as_deref().and_then(|h| self.service_for(h)) else {
+            let shown = host.clone().unwrap_or_else(|| "(no Host header)".into());
+            self.0.journal.record(event("misdirected").detail("status", 421));
+            let body = format!("memsim: {shown} is not emulated in this world\n");
+            return Ok((StatusCode::MISDIRECTED_REQUEST, body).into_response());
+        };
+        let router = self.0.routers[&service].clone();
+        let res = router.oneshot(req.map(Body::new)).await.unwrap_or_else(|e| match e {});
+        self.0.journal.record(
+            event("request")
+                .detail("service", service.as_str())
+                .detail("status", res.status().as_u16())
+                .detail("ms", started.elapsed().as_secs_f64() * 1000.0),
+        );
+        Ok(res)
+    }
+}
+
+/// The request's host, lower-case and without port: from an absolute-form URI, else `Host`.
+fn request_host<B>(req: &Request<B>) -> Option<String> {
+    let raw = req.uri().host().map(str::to_string).or_else(|| {
+        let h = req.headers().get(header::HOST)?.to_str().ok()?;
+        Some(h.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(h, |(h, _)| h).to_string())
+    })?;
+    let h = raw.trim_end_matches('.').to_ascii_lowercase();
+    (!h.is_empty()).then_some(h)
+}

@@ -1,0 +1,119 @@
+//! The HTTPS front: rustls (TLS 1.2 and 1.3), the certificate chosen by SNI from the world's PKI,
+//! the full chain served (unless a fault says otherwise). Every handshake is journaled with the
+//! faults that shaped the certificate it presented, and a client's rejection is recorded with
+//! its alert (e.g. `CertificateExpired`, `UnknownCA`).
+
+use std::sync::Arc;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use rustls::server::{Acceptor, ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::ServerConfig;
+use scenarios::{Component, Journal, NewEvent};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_rustls::LazyConfigAcceptor;
+
+use super::{Dispatch, Scheme, HANDSHAKE_TIMEOUT};
+use crate::pki::Pki;
+
+#[derive(Debug)]
+struct SniResolver(Arc<Pki>);
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.0.leaf_for(hello.server_name()?).map(|leaf| leaf.certified.clone())
+    }
+}
+
+/// The rustls configuration of a world's HTTPS front.
+pub fn server_config(pki: Arc<Pki>) -> Arc<ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .expect("ring supports TLS 1.2 and 1.3")
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(SniResolver(pki)));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// Accept TLS connections until the task is dropped.
+pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, pki: Arc<Pki>, dispatch: Dispatch, journal: Journal) {
+    let mut conns = JoinSet::new();
+    loop {
+        let Ok((tcp, peer)) = listener.accept().await else {
+            // Out of descriptors or a reset before accept: back off instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            continue;
+        };
+        while conns.try_join_next().is_some() {}
+        let (config, pki, dispatch, journal) = (config.clone(), pki.clone(), dispatch.clone(), journal.clone());
+        conns.spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            connection(tcp, peer.to_string(), config, pki, dispatch, journal).await;
+        });
+    }
+}
+
+async fn connection(
+    tcp: tokio::net::TcpStream,
+    peer: String,
+    config: Arc<ServerConfig>,
+    pki: Arc<Pki>,
+    dispatch: Dispatch,
+    journal: Journal,
+) {
+    let failed = |what: &str, sni: Option<&str>, reason: String| {
+        let mut e = NewEvent::new(Component::Tls, what).detail("peer", peer.clone()).detail("error", reason);
+        if let Some(s) = sni {
+            e = e.host(s);
+        }
+        e
+    };
+    let start = match tokio::time::timeout(HANDSHAKE_TIMEOUT, LazyConfigAcceptor::new(Acceptor::default(), tcp)).await {
+        Ok(Ok(start)) => start,
+        Ok(Err(e)) => return drop(journal.record(failed("handshake_failed", None, format!("not a TLS ClientHello: {e}")))),
+        Err(_) => return drop(journal.record(failed("handshake_failed", None, "no ClientHello within the handshake timeout".into()))),
+    };
+    let sni = start.client_hello().server_name().map(|s| s.to_ascii_lowercase());
+    let leaf = sni.as_deref().and_then(|s| pki.leaf_for(s));
+    let Some(leaf) = leaf else {
+        let reason = match &sni {
+            None => "the client sent no server name (SNI)".to_string(),
+            Some(s) => format!("{s} is not emulated in this world"),
+        };
+        journal.record(failed("handshake_refused", sni.as_deref(), reason));
+        // rustls finds no certificate and answers with a handshake_failure alert.
+        let _ = start.into_stream(config).await;
+        return;
+    };
+    let sni = sni.unwrap_or_default();
+    let with_faults = |mut e: NewEvent| {
+        if let Some(f) = leaf.faults.first() {
+            e = e.fault(*f).detail("faults", leaf.faults.clone());
+        }
+        e.detail("certificate", leaf.name.clone()).detail("chain_length", leaf.certified.cert.len())
+    };
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, start.into_stream(config)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return drop(journal.record(with_faults(failed("handshake_failed", Some(&sni), e.to_string())))),
+        Err(_) => return drop(journal.record(with_faults(failed("handshake_failed", Some(&sni), "handshake timed out".into())))),
+    };
+    let (_, conn) = tls.get_ref();
+    let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
+    let suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+    journal.record(with_faults(
+        NewEvent::new(Component::Tls, "handshake").host(sni).detail("peer", peer).detail("version", version).detail("cipher_suite", suite),
+    ));
+    let svc = service_fn(move |req| {
+        let dispatch = dispatch.clone();
+        async move { dispatch.handle(req, Scheme::Https).await }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HANDSHAKE_TIMEOUT)
+        .serve_connection(TokioIo::new(tls), svc)
+        .await;
+}

@@ -1,0 +1,347 @@
+//! The world's PKI, generated with rcgen (P-256): trust anchors with the real CAs' names and our
+//! own keys, issuing intermediates, and a leaf for every emulated host.
+//!
+//! Certificate faults change the generated material (validity, trust, names, chain), never a
+//! server code path; the revocation state lives here for the CRL/OCSP responders to serve.
+
+mod material;
+mod plan;
+mod spec;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rcgen::{Issuer, KeyPair, SerialNumber};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::sign::CertifiedKey;
+use scenarios::{PkiFault, RevocationReason, WorldSpec};
+use time::OffsetDateTime;
+
+pub use material::permitted_subtrees;
+pub use spec::{CaSpec, PkiData};
+
+use material::Serials;
+use plan::{ChainKey, HostPlan, Mods, Planner};
+
+/// Why the PKI could not be generated (all are bad scenario input but `Rcgen`).
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("unknown CA `{id}` in {context}; the CAs are: {}", known.join(", "))]
+    UnknownCa { id: String, context: String, known: Vec<String> },
+    #[error("{0}")]
+    Fault(String),
+    #[error("certificate generation failed: {0}")]
+    Rcgen(String),
+}
+
+impl From<rcgen::Error> for PkiError {
+    fn from(e: rcgen::Error) -> Self {
+        PkiError::Rcgen(e.to_string())
+    }
+}
+
+/// One generated CA certificate (a data CA, or a shadow copy of one for host-targeted faults).
+pub struct CaCert {
+    pub spec: CaSpec,
+    issuer: Issuer<'static, KeyPair>,
+    pub der: CertificateDer<'static>,
+    pub pem: String,
+    pub serial: SerialNumber,
+    /// Index of the issuing CA; `None` for a root.
+    pub parent: Option<usize>,
+    /// Roots only: whether the world's CA bundle holds it.
+    pub trusted: bool,
+    pub shadow: bool,
+    pub validity: (OffsetDateTime, OffsetDateTime),
+    pub faults: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for CaCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaCert").field("id", &self.spec.id).field("shadow", &self.shadow).finish()
+    }
+}
+
+/// A server certificate with its chain and key, ready for rustls.
+#[derive(Debug)]
+pub struct Leaf {
+    /// The name the certificate is issued for (differs from the host under `pki.not_valid_for_name`).
+    pub name: String,
+    pub certified: Arc<CertifiedKey>,
+    pub serial: SerialNumber,
+    pub issuer: usize,
+    /// Fault kinds that shaped this leaf or its chain.
+    pub faults: Vec<&'static str>,
+}
+
+/// A revoked certificate as its issuer's CRL and OCSP responder will report it.
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    pub issuer: usize,
+    pub serial: SerialNumber,
+    pub subject: String,
+    pub at: OffsetDateTime,
+    pub reason: RevocationReason,
+}
+
+/// A world's PKI.
+#[derive(Debug)]
+pub struct Pki {
+    planner: Planner,
+    cas: Vec<CaCert>,
+    chains: HashMap<ChainKey, usize>,
+    leaves: HashMap<String, Arc<Leaf>>,
+    minted: Mutex<HashMap<String, Arc<Leaf>>>,
+    serials: Mutex<Serials>,
+    revocations: Mutex<Vec<Revocation>>,
+    permitted: Vec<String>,
+    wildcards: Vec<String>,
+}
+
+impl Pki {
+    /// Generate the CAs, the shadow chains the faults need, and a leaf for every host.
+    pub fn build(
+        data: &PkiData,
+        world: &WorldSpec,
+        faults: Vec<PkiFault>,
+        hosts: &[String],
+        now: OffsetDateTime,
+    ) -> Result<Pki, PkiError> {
+        let planner = Planner { data: data.clone(), world: world.clone(), faults, now };
+        planner.validate()?;
+        let presented = planner.faults.iter().filter_map(|f| match f {
+            PkiFault::NotValidForName { presented, .. } => Some(presented.base().to_string()),
+            _ => None,
+        });
+        let names: Vec<String> = hosts.iter().cloned().chain(world.domains.iter().cloned()).chain(presented).collect();
+        let permitted = permitted_subtrees(names.iter().map(String::as_str));
+        let mut pki = Pki {
+            planner,
+            cas: Vec::new(),
+            chains: HashMap::new(),
+            leaves: HashMap::new(),
+            minted: Mutex::new(HashMap::new()),
+            serials: Mutex::new(Serials::new(world.seed)),
+            revocations: Mutex::new(Vec::new()),
+            permitted,
+            wildcards: hosts.iter().filter(|h| h.starts_with("*.")).cloned().collect(),
+        };
+        pki.build_data_cas()?;
+        for host in hosts {
+            let plan = pki.planner.plan(host);
+            let issuer = pki.chain(&plan.chain)?;
+            let leaf = pki.issue_leaf(host, &plan, issuer)?;
+            pki.leaves.insert(host.clone(), Arc::new(leaf));
+        }
+        Ok(pki)
+    }
+
+    fn next_serial(&self) -> SerialNumber {
+        self.serials.lock().unwrap_or_else(|p| p.into_inner()).next()
+    }
+
+    fn data_index(&self, id: &str) -> Option<usize> {
+        self.cas.iter().position(|c| !c.shadow && c.spec.id == id)
+    }
+
+    /// Roots first, then the CAs they issue, each with its `ca = …` faults applied.
+    fn build_data_cas(&mut self) -> Result<(), PkiError> {
+        let specs = self.planner.data.cas.clone();
+        let mut pending: Vec<&CaSpec> = specs.iter().collect();
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut rest = Vec::new();
+            for spec in pending {
+                let parent = match &spec.issuer {
+                    None => None,
+                    Some(id) => match self.data_index(id) {
+                        Some(i) => Some(i),
+                        None => {
+                            rest.push(spec);
+                            continue;
+                        }
+                    },
+                };
+                let mods = self.planner.ca_mods(&spec.id, self.window_for(spec));
+                self.add_ca(spec.clone(), parent, mods, false)?;
+            }
+            if rest.len() == before {
+                let ids: Vec<String> = rest.iter().map(|s| s.id.clone()).collect();
+                return Err(PkiError::Fault(format!("PKI data: issuers not found for {}", ids.join(", "))));
+            }
+            pending = rest;
+        }
+        Ok(())
+    }
+
+    fn window_for(&self, spec: &CaSpec) -> spec::Window {
+        let v = self.planner.data.validity;
+        if spec.is_root() { v.root } else { v.intermediate }
+    }
+
+    fn add_ca(&mut self, spec: CaSpec, parent: Option<usize>, mods: Mods, shadow: bool) -> Result<usize, PkiError> {
+        let validity = mods.validity(self.planner.now, self.window_for(&spec));
+        let serial = self.next_serial();
+        let issuer_spec = parent.map(|p| &self.cas[p].spec);
+        let params = material::ca_params(&spec, issuer_spec, validity, serial.clone(), &self.permitted);
+        let key = KeyPair::generate()?;
+        let cert = match parent {
+            None => params.self_signed(&key)?,
+            Some(p) => params.signed_by(&key, &self.cas[p].issuer)?,
+        };
+        if let (Some(p), Some((at, reason))) = (parent, mods.revoked) {
+            self.revocations.lock().unwrap_or_else(|e| e.into_inner()).push(Revocation {
+                issuer: p,
+                serial: serial.clone(),
+                subject: spec.common_name().to_string(),
+                at,
+                reason,
+            });
+        }
+        self.cas.push(CaCert {
+            pem: cert.pem(),
+            der: cert.der().clone(),
+            issuer: Issuer::new(params, key),
+            serial,
+            parent,
+            trusted: !mods.untrusted,
+            shadow,
+            validity,
+            faults: mods.faults,
+            spec,
+        });
+        Ok(self.cas.len() - 1)
+    }
+
+    /// The issuing CA for a chain key, building a shadow chain the first time one is needed.
+    fn chain(&mut self, key: &ChainKey) -> Result<usize, PkiError> {
+        if let Some(&i) = self.chains.get(key) {
+            return Ok(i);
+        }
+        let base = self.data_index(&key.issuer).ok_or_else(|| PkiError::UnknownCa {
+            id: key.issuer.clone(),
+            context: "an issuance rule".into(),
+            known: self.planner.data.cas.iter().map(|c| c.id.clone()).collect(),
+        })?;
+        let idx = if !key.is_shadow() {
+            base
+        } else {
+            let v = self.planner.data.validity;
+            let base_root = self.cas[base].parent.ok_or_else(|| {
+                PkiError::Fault(format!("`{}` is a root; leaves are issued by an intermediate", key.issuer))
+            })?;
+            let root = if key.root_faults.is_empty() {
+                base_root
+            } else {
+                let mut spec = self.cas[base_root].spec.clone();
+                let mods = self.planner.with_faults(self.planner.ca_mods(&spec.id, v.root), &key.root_faults, v.root);
+                if mods.untrusted {
+                    // A root the bundle lacks must not share a trusted root's name, or verifiers
+                    // report a bad signature instead of an unknown issuer.
+                    for (k, v) in spec.subject.iter_mut().filter(|(k, _)| k == "CN") {
+                        debug_assert_eq!(k, "CN");
+                        v.push_str(" (untrusted copy)");
+                    }
+                }
+                self.add_ca(spec, None, mods, true)?
+            };
+            let spec = self.cas[base].spec.clone();
+            let mods = self.planner.with_faults(
+                self.planner.ca_mods(&spec.id, v.intermediate),
+                &key.intermediate_faults,
+                v.intermediate,
+            );
+            self.add_ca(spec, Some(root), mods, true)?
+        };
+        self.chains.insert(key.clone(), idx);
+        Ok(idx)
+    }
+
+    fn issue_leaf(&self, host: &str, plan: &HostPlan, issuer: usize) -> Result<Leaf, PkiError> {
+        let window = self.planner.data.validity.leaf;
+        let mods = self.planner.with_faults(Mods::default(), &plan.leaf_faults, window);
+        let name = plan.presented.clone().unwrap_or_else(|| host.to_string());
+        let serial = self.next_serial();
+        let ca = &self.cas[issuer];
+        let params = material::leaf_params(&name, &ca.spec, mods.validity(self.planner.now, window), serial.clone())?;
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &ca.issuer)?;
+        if let Some((at, reason)) = mods.revoked {
+            self.revocations.lock().unwrap_or_else(|e| e.into_inner()).push(Revocation {
+                issuer,
+                serial: serial.clone(),
+                subject: name.clone(),
+                at,
+                reason,
+            });
+        }
+        let mut chain = vec![cert.der().clone()];
+        if !plan.omit_intermediate {
+            chain.push(ca.der.clone());
+        }
+        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let signing = rustls::crypto::ring::sign::any_ecdsa_type(&der).map_err(|e| PkiError::Rcgen(e.to_string()))?;
+        let mut faults = plan.faults.clone();
+        let root = ca.parent.map(|p| &self.cas[p]);
+        faults.extend(ca.faults.iter().chain(root.iter().flat_map(|r| r.faults.iter())));
+        faults.sort_unstable();
+        faults.dedup();
+        Ok(Leaf { name, certified: Arc::new(CertifiedKey::new(chain, signing)), serial, issuer, faults })
+    }
+
+    /// The leaf a client gets for a server name: the host's own, the catalog wildcard one label
+    /// above it, or one minted on first use for a deeper name below an emulated wildcard.
+    /// `None` for a name the world does not emulate.
+    pub fn leaf_for(&self, server_name: &str) -> Option<Arc<Leaf>> {
+        let name = server_name.trim_end_matches('.').to_ascii_lowercase();
+        if let Some(leaf) = self.leaves.get(&name) {
+            return Some(leaf.clone());
+        }
+        let wildcard = self.wildcards.iter().filter(|w| name.ends_with(&w[1..])).max_by_key(|w| w.len())?;
+        let plan = self.planner.plan(&name);
+        let one_label_below = name.find('.') == Some(name.len() - (wildcard.len() - 1));
+        if one_label_below && plan.faults == self.planner.plan(wildcard).faults {
+            return self.leaves.get(wildcard).cloned();
+        }
+        let mut minted = self.minted.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(leaf) = minted.get(&name) {
+            return Some(leaf.clone());
+        }
+        let issuer = self.chains.get(&plan.chain).copied().or_else(|| self.leaves.get(wildcard).map(|l| l.issuer))?;
+        let leaf = Arc::new(self.issue_leaf(&name, &plan, issuer).ok()?);
+        minted.insert(name, leaf.clone());
+        Some(leaf)
+    }
+
+    /// PEM of every root the world's clients should trust (a distrusted root is left out).
+    pub fn bundle_pem(&self) -> String {
+        self.cas.iter().filter(|c| c.parent.is_none() && c.trusted).map(|c| c.pem.as_str()).collect()
+    }
+
+    pub fn cas(&self) -> &[CaCert] {
+        &self.cas
+    }
+
+    /// The DNS subtrees every CA is constrained to.
+    pub fn permitted_subtrees(&self) -> &[String] {
+        &self.permitted
+    }
+
+    pub fn revocations(&self) -> Vec<Revocation> {
+        self.revocations.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Issue a certificate for any name under a world CA, e.g. to prove that the name
+    /// constraints hold. Returns (leaf DER, issuer DER).
+    pub fn issue_for_test(&self, name: &str, ca_id: &str) -> Result<(CertificateDer<'static>, CertificateDer<'static>), PkiError> {
+        let issuer = self.data_index(ca_id).ok_or_else(|| PkiError::Fault(format!("no CA `{ca_id}`")))?;
+        let ca = &self.cas[issuer];
+        let window = self.planner.data.validity.leaf;
+        let params = material::leaf_params(name, &ca.spec, Mods::default().validity(self.planner.now, window), self.next_serial())?;
+        let cert = params.signed_by(&KeyPair::generate()?, &ca.issuer)?;
+        Ok((cert.der().clone(), ca.der.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+//! The shape of `data/pki.toml`: certificate authorities, issuance rules, validity windows.
+
+use rcgen::{DistinguishedName, DnType};
+use scenarios::{HostPattern, SimDuration};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkiData {
+    #[serde(rename = "ca")]
+    pub cas: Vec<CaSpec>,
+    #[serde(rename = "issue")]
+    pub issue_rules: Vec<IssueRule>,
+    pub default_issuer: DefaultIssuer,
+    pub validity: ValidityWindows,
+}
+
+/// One CA as the data names it. A CA without `issuer` is a root.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaSpec {
+    pub id: String,
+    pub issuer: Option<String>,
+    /// `[attribute, value]` pairs in order: C, O, OU, CN.
+    pub subject: Vec<(String, String)>,
+    /// Where this CA publishes its CRL: the CRL distribution points of what it issues.
+    pub crl: Vec<String>,
+    /// Its OCSP responder: the AIA OCSP URL of what it issues.
+    pub ocsp: String,
+}
+
+impl CaSpec {
+    pub fn is_root(&self) -> bool {
+        self.issuer.is_none()
+    }
+
+    pub fn common_name(&self) -> &str {
+        self.subject.iter().find(|(k, _)| k == "CN").map_or(self.id.as_str(), |(_, v)| v)
+    }
+
+    pub fn distinguished_name(&self) -> DistinguishedName {
+        let mut dn = DistinguishedName::new();
+        for (k, v) in &self.subject {
+            let ty = match k.as_str() {
+                "C" => DnType::CountryName,
+                "O" => DnType::OrganizationName,
+                "OU" => DnType::OrganizationalUnitName,
+                "L" => DnType::LocalityName,
+                "ST" => DnType::StateOrProvinceName,
+                _ => DnType::CommonName,
+            };
+            dn.push(ty, v.as_str());
+        }
+        dn
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueRule {
+    pub hosts: Vec<HostPattern>,
+    pub ca: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultIssuer {
+    pub ca: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidityWindows {
+    pub root: Window,
+    pub intermediate: Window,
+    pub leaf: Window,
+}
+
+/// A validity period around the simulated now: from `now - before` to `now + after`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub before: SimDuration,
+    pub after: SimDuration,
+}
+
+impl Window {
+    pub fn span(&self) -> std::time::Duration {
+        self.before.0 + self.after.0
+    }
+}

@@ -1,0 +1,201 @@
+//! Faults: one closed vocabulary per layer, written `kind = "<layer>.<name>"` in a scenario.
+//!
+//! Certificate faults are named after rustls' `CertificateError` (Expired, NotValidYet,
+//! UnknownIssuer, Revoked, NotValidForName) plus the chain fault a server causes itself
+//! (an intermediate not served). Later layers (DNS, network, service) add their own enums.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::{HostPattern, SimDuration};
+
+/// Any declared fault, by layer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Fault {
+    Pki(PkiFault),
+}
+
+/// The layers a fault kind may start with, for error messages.
+pub const LAYERS: &[&str] = &["pki"];
+
+impl Fault {
+    /// The fault's kind as written in scenarios and journals, e.g. `pki.expired`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Pki(f) => f.kind(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Fault {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let table = toml::Table::deserialize(d)?;
+        let kind = match table.get("kind") {
+            Some(toml::Value::String(k)) => k.clone(),
+            Some(_) => return Err(D::Error::custom("fault `kind` must be a string such as \"pki.expired\"")),
+            None => return Err(D::Error::custom("fault is missing `kind` (e.g. kind = \"pki.expired\")")),
+        };
+        let layer = kind.split('.').next().unwrap_or_default();
+        let value = toml::Value::Table(table);
+        let fault = match layer {
+            "pki" => PkiFault::deserialize(value).map(Fault::Pki),
+            _ => {
+                return Err(D::Error::custom(format!(
+                    "unknown fault kind `{kind}`: a kind starts with its layer, one of: {}",
+                    LAYERS.join(", ")
+                )));
+            }
+        }
+        .map_err(|e| D::Error::custom(e.message()))?;
+        fault.validate().map_err(D::Error::custom)?;
+        Ok(fault)
+    }
+}
+
+impl Fault {
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            Fault::Pki(f) => f.validate(),
+        }
+    }
+}
+
+/// Which certificate in a chain a host-targeted fault changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertLevel {
+    #[default]
+    Leaf,
+    Intermediate,
+    Root,
+}
+
+/// RFC 5280 CRLReason values a scenario may give a revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    Unspecified,
+    #[default]
+    KeyCompromise,
+    CaCompromise,
+    AffiliationChanged,
+    Superseded,
+    CessationOfOperation,
+}
+
+/// Certificate faults. Each changes the generated PKI material, never a server code path.
+///
+/// A fault names its certificates either by `hosts` (the leaf for those hosts, or with `level`
+/// the intermediate or root of their chain) or by `ca` (that CA's own certificate, by the id
+/// in the PKI data, e.g. `baltimore-cybertrust-root`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "kind", deny_unknown_fields)]
+pub enum PkiFault {
+    /// The certificate's notAfter lies `since` before the simulated now.
+    #[serde(rename = "pki.expired")]
+    Expired {
+        hosts: Option<HostPattern>,
+        ca: Option<String>,
+        #[serde(default)]
+        level: CertLevel,
+        #[serde(default = "one_day")]
+        since: SimDuration,
+    },
+    /// The certificate's notBefore lies `until` after the simulated now (e.g. a skewed clock).
+    #[serde(rename = "pki.not_valid_yet")]
+    NotValidYet {
+        hosts: Option<HostPattern>,
+        ca: Option<String>,
+        #[serde(default)]
+        level: CertLevel,
+        #[serde(default = "one_day")]
+        until: SimDuration,
+    },
+    /// The certificate is on its issuer's CRL and OCSP says revoked.
+    #[serde(rename = "pki.revoked")]
+    Revoked {
+        hosts: Option<HostPattern>,
+        ca: Option<String>,
+        #[serde(default)]
+        level: CertLevel,
+        #[serde(default = "one_day")]
+        since: SimDuration,
+        #[serde(default)]
+        reason: RevocationReason,
+    },
+    /// The hosts present a certificate issued for `presented` instead of their own name.
+    #[serde(rename = "pki.not_valid_for_name")]
+    NotValidForName { hosts: HostPattern, presented: HostPattern },
+    /// The hosts' chain is issued by a root that is absent from the world's CA bundle.
+    #[serde(rename = "pki.unknown_issuer")]
+    UnknownIssuer { hosts: Option<HostPattern>, ca: Option<String> },
+    /// The server sends the leaf without its intermediate.
+    #[serde(rename = "pki.incomplete_chain")]
+    IncompleteChain { hosts: HostPattern },
+}
+
+fn one_day() -> SimDuration {
+    SimDuration::from_days(1)
+}
+
+impl PkiFault {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PkiFault::Expired { .. } => "pki.expired",
+            PkiFault::NotValidYet { .. } => "pki.not_valid_yet",
+            PkiFault::Revoked { .. } => "pki.revoked",
+            PkiFault::NotValidForName { .. } => "pki.not_valid_for_name",
+            PkiFault::UnknownIssuer { .. } => "pki.unknown_issuer",
+            PkiFault::IncompleteChain { .. } => "pki.incomplete_chain",
+        }
+    }
+
+    /// What the fault selects: hosts (with a chain level) or one CA by id.
+    pub fn target(&self) -> CertTarget<'_> {
+        match self {
+            PkiFault::Expired { hosts, ca, level, .. }
+            | PkiFault::NotValidYet { hosts, ca, level, .. }
+            | PkiFault::Revoked { hosts, ca, level, .. } => match (hosts, ca) {
+                (Some(h), _) => CertTarget::Hosts(h, *level),
+                (None, Some(ca)) => CertTarget::Ca(ca),
+                (None, None) => unreachable!("validated at parse time"),
+            },
+            PkiFault::UnknownIssuer { hosts, ca } => match (hosts, ca) {
+                (Some(h), _) => CertTarget::Hosts(h, CertLevel::Root),
+                (None, Some(ca)) => CertTarget::Ca(ca),
+                (None, None) => unreachable!("validated at parse time"),
+            },
+            PkiFault::NotValidForName { hosts, .. } => CertTarget::Hosts(hosts, CertLevel::Leaf),
+            PkiFault::IncompleteChain { hosts } => CertTarget::Hosts(hosts, CertLevel::Intermediate),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let (hosts, ca, level) = match self {
+            PkiFault::Expired { hosts, ca, level, .. }
+            | PkiFault::NotValidYet { hosts, ca, level, .. }
+            | PkiFault::Revoked { hosts, ca, level, .. } => (hosts, ca, Some(*level)),
+            PkiFault::UnknownIssuer { hosts, ca } => (hosts, ca, None),
+            _ => return Ok(()),
+        };
+        match (hosts, ca) {
+            (Some(_), Some(_)) | (None, None) => Err(format!(
+                "{}: give exactly one of `hosts` (a host pattern) or `ca` (a CA id)",
+                self.kind()
+            )),
+            (None, Some(_)) if level.is_some_and(|l| l != CertLevel::Leaf) => Err(format!(
+                "{}: `level` goes with `hosts`; with `ca` the fault applies to that CA's own certificate",
+                self.kind()
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The certificates a PKI fault selects.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CertTarget<'a> {
+    Hosts(&'a HostPattern, CertLevel),
+    Ca(&'a str),
+}

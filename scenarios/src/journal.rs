@@ -1,0 +1,208 @@
+//! The journal: every DNS query, connection, TLS handshake, HTTP exchange and fired fault of a
+//! world, as one structured event each. Expectations, reports and exports all read it.
+//!
+//! The event model lives in this leaf crate so that every component writes the same shape
+//! and the scenario model can match on it; the harness merges them into one journal.
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::Clock;
+
+/// Which part of the world saw the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Component {
+    World,
+    Pki,
+    Tls,
+    Http,
+    Dns,
+    Proxy,
+    Client,
+}
+
+impl Component {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::World => "world",
+            Component::Pki => "pki",
+            Component::Tls => "tls",
+            Component::Http => "http",
+            Component::Dns => "dns",
+            Component::Proxy => "proxy",
+            Component::Client => "client",
+        }
+    }
+}
+
+/// One thing that happened, stamped with simulated and wall time.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Event {
+    pub seq: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub sim_time: OffsetDateTime,
+    /// Wall milliseconds since the world started.
+    pub wall_ms: f64,
+    pub component: Component,
+    /// What happened, e.g. `handshake`, `handshake_failed`, `request`, `misdirected`.
+    pub what: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The fault that caused or shaped this event, by kind (e.g. `pki.expired`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub detail: Map<String, Value>,
+}
+
+/// An event before the journal stamps it.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    component: Component,
+    what: String,
+    host: Option<String>,
+    fault: Option<String>,
+    detail: Map<String, Value>,
+}
+
+impl NewEvent {
+    pub fn new(component: Component, what: impl Into<String>) -> Self {
+        NewEvent { component, what: what.into(), host: None, fault: None, detail: Map::new() }
+    }
+
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    pub fn fault(mut self, fault: impl Into<String>) -> Self {
+        self.fault = Some(fault.into());
+        self
+    }
+
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.detail.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+type Listener = Box<dyn Fn(&Event) + Send + Sync>;
+
+/// A world's journal: cheap to clone, shared by every component.
+#[derive(Clone)]
+pub struct Journal(Arc<Inner>);
+
+struct Inner {
+    clock: Clock,
+    events: Mutex<Vec<Event>>,
+    listeners: Mutex<Vec<Listener>>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("events", &self.len()).finish()
+    }
+}
+
+impl Journal {
+    pub fn new(clock: Clock) -> Self {
+        Journal(Arc::new(Inner {
+            clock,
+            events: Mutex::new(Vec::new()),
+            listeners: Mutex::new(Vec::new()),
+        }))
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
+    }
+
+    /// Stamp and append an event, then tell the listeners.
+    pub fn record(&self, e: NewEvent) -> Event {
+        let wall = self.0.clock.wall_elapsed();
+        let event = {
+            let mut events = self.0.events.lock().unwrap_or_else(|p| p.into_inner());
+            let event = Event {
+                seq: events.len() as u64,
+                sim_time: self.0.clock.sim_at(wall),
+                wall_ms: wall.as_secs_f64() * 1000.0,
+                component: e.component,
+                what: e.what,
+                host: e.host,
+                fault: e.fault,
+                detail: e.detail,
+            };
+            events.push(event.clone());
+            event
+        };
+        for l in self.0.listeners.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            l(&event);
+        }
+        event
+    }
+
+    /// Call `f` for every event recorded from now on (e.g. to wake a waiter).
+    pub fn subscribe(&self, f: impl Fn(&Event) + Send + Sync + 'static) {
+        self.0.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(f));
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.events.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn snapshot(&self) -> Vec<Event> {
+        self.0.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The first event from `from_seq` on that satisfies `pred`.
+    pub fn find(&self, from_seq: u64, pred: impl Fn(&Event) -> bool) -> Option<Event> {
+        let events = self.0.events.lock().unwrap_or_else(|p| p.into_inner());
+        events.iter().skip(from_seq as usize).find(|e| pred(e)).cloned()
+    }
+
+    /// The whole journal as JSON lines, one event a line.
+    pub fn to_json_lines(&self) -> String {
+        let mut out = String::new();
+        for e in self.snapshot() {
+            out.push_str(&serde_json::to_string(&e).expect("events serialize"));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn records_in_order_and_exports_json_lines() {
+        let j = Journal::new(Clock::new(OffsetDateTime::UNIX_EPOCH, 1.0));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s = seen.clone();
+        j.subscribe(move |_| {
+            s.fetch_add(1, Ordering::SeqCst);
+        });
+        j.record(NewEvent::new(Component::Tls, "handshake").host("a.example").detail("version", "TLSv1.3"));
+        j.record(NewEvent::new(Component::Http, "request").fault("pki.expired"));
+        assert_eq!(seen.load(Ordering::SeqCst), 2);
+        let lines = j.to_json_lines();
+        let parsed: Vec<Event> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[0].seq, 0);
+        assert_eq!(parsed[0].host.as_deref(), Some("a.example"));
+        assert_eq!(parsed[0].detail["version"], "TLSv1.3");
+        assert_eq!(parsed[1].fault.as_deref(), Some("pki.expired"));
+        assert!(j.find(1, |e| e.what == "handshake").is_none());
+    }
+}

@@ -1,0 +1,26 @@
+//! The memsim scenario model: what a scenario file may say, parsed strictly from TOML.
+//!
+//! This is the leaf of the workspace (serde only, no I/O beyond reading a file): the
+//! [`Scenario`] and its per-layer [`Fault`] vocabulary, simulated durations and the
+//! [`Clock`], the [`journal`] event model every component writes, and the built-in
+//! [`catalog`] of scenario files embedded at build time. It does not run anything.
+
+pub mod catalog;
+mod clock;
+mod duration;
+mod fault;
+mod host;
+pub mod journal;
+mod model;
+mod parse;
+
+pub use clock::Clock;
+pub use duration::{DurationError, SimDuration};
+pub use fault::{CertLevel, CertTarget, Fault, PkiFault, RevocationReason};
+pub use host::{HostPattern, HostPatternError};
+pub use journal::{Component, Event, Journal, NewEvent};
+pub use model::{
+    Area, ClientSpec, Cloud, Expect, IssuerRule, Lab, Outcome, Scenario, ScenarioName, TimeScale,
+    WorldSpec,
+};
+pub use parse::{ScenarioError, load_scenario, parse_scenario};

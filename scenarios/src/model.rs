@@ -1,0 +1,226 @@
+//! The scenario file model. Every struct rejects unknown keys.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+
+use crate::{Fault, HostPattern, SimDuration};
+
+/// One scenario: a world with faults, a client, and what should happen.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: ScenarioName,
+    pub summary: String,
+    pub area: Area,
+    /// Where the failure comes from: a seed document or a failure-catalog entry.
+    pub source: String,
+    #[serde(default)]
+    pub world: WorldSpec,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<Fault>,
+    pub client: Option<ClientSpec>,
+    pub expect: Option<Expect>,
+    pub lab: Option<Lab>,
+}
+
+/// A stable scenario name: lower-case letters, digits and dashes. Other tools refer to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ScenarioName(String);
+
+impl ScenarioName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ScenarioName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ScenarioName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let ok = !s.is_empty()
+            && s.len() <= 80
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-');
+        if ok {
+            Ok(ScenarioName(s))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "invalid scenario name `{s}`: use lower-case letters, digits and dashes, e.g. \"pki-expired-root\""
+            )))
+        }
+    }
+}
+
+/// The area a scenario belongs to (a JUnit test suite per area).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Area {
+    Baseline,
+    Pki,
+    Revocation,
+    Tls,
+    Proxy,
+    Dns,
+    Cdn,
+    Enrollment,
+    Cmg,
+    Notification,
+    Time,
+}
+
+impl Area {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Area::Baseline => "baseline",
+            Area::Pki => "pki",
+            Area::Revocation => "revocation",
+            Area::Tls => "tls",
+            Area::Proxy => "proxy",
+            Area::Dns => "dns",
+            Area::Cdn => "cdn",
+            Area::Enrollment => "enrollment",
+            Area::Cmg => "cmg",
+            Area::Notification => "notification",
+            Area::Time => "time",
+        }
+    }
+}
+
+/// Microsoft's public cloud or the US government cloud (`*.manage.microsoft.us`, `login.microsoftonline.us`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cloud {
+    #[default]
+    Public,
+    Usgov,
+}
+
+/// The tenant and the world's knobs. Every key has a default; an empty `[world]` is the
+/// Contoso tenant of seed 003 on the public cloud.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorldSpec {
+    /// Entra tenant id (a GUID). Default: the TenantId of seed 004's sample token.
+    pub tenant_id: String,
+    pub tenant_name: String,
+    /// Verified domains, i.e. the UPN suffixes (seed 003).
+    pub domains: Vec<String>,
+    pub cloud: Cloud,
+    /// Azure Scale Unit that hosts the tenant (seed 002), e.g. `AMSUA0101`.
+    pub asu: String,
+    /// CMG cloud service name (seed 001), e.g. `GraniteFalls` for `GraniteFalls.cloudapp.net`.
+    pub cmg_name: String,
+    pub site_code: String,
+    /// Simulated "now" at world start (RFC 3339). Default: the wall clock at start.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub now: Option<OffsetDateTime>,
+    /// Simulated seconds per wall second.
+    pub time_scale: TimeScale,
+    /// Seed for everything derived deterministically (content, serials). Printed in reports.
+    pub seed: u64,
+    /// Which CA issues which hosts, ahead of the PKI data's defaults.
+    #[serde(rename = "issuer")]
+    pub issuers: Vec<IssuerRule>,
+}
+
+impl Default for WorldSpec {
+    fn default() -> Self {
+        WorldSpec {
+            tenant_id: "cdcc5e91-0adf-4a24-82d0-196667f1c081".into(),
+            tenant_name: "Contoso".into(),
+            domains: vec!["contoso.com".into(), "us.contoso.com".into(), "eu.contoso.com".into()],
+            cloud: Cloud::Public,
+            asu: "AMSUA0101".into(),
+            cmg_name: "GraniteFalls".into(),
+            site_code: "ABC".into(),
+            now: None,
+            time_scale: TimeScale(1.0),
+            seed: 0,
+            issuers: Vec::new(),
+        }
+    }
+}
+
+/// `[[world.issuer]] hosts = "*.manage.microsoft.com"  ca = "microsoft-rsa-tls-ca-01"`
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerRule {
+    pub hosts: HostPattern,
+    /// A CA id from the PKI data (an intermediate that issues leaves).
+    pub ca: String,
+}
+
+/// Simulated seconds per wall second: 60 makes a 3-minute timeout take 3 wall seconds.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
+#[serde(transparent)]
+pub struct TimeScale(pub f64);
+
+impl TimeScale {
+    pub const MAX: f64 = 1_000_000.0;
+
+    pub fn new(x: f64) -> Result<Self, String> {
+        if x.is_finite() && x > 0.0 && x <= Self::MAX {
+            Ok(TimeScale(x))
+        } else {
+            Err(format!("invalid time scale {x}: give a number above 0 and at most {}", Self::MAX))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeScale {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Num {
+            I(i64),
+            F(f64),
+        }
+        let x = match Num::deserialize(d)? {
+            Num::I(i) => i as f64,
+            Num::F(f) => f,
+        };
+        TimeScale::new(x).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What runs against the world: a built-in probe or an external command.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    /// A built-in reference client, e.g. `discovery`.
+    pub probe: Option<String>,
+    /// An external command and its arguments.
+    pub command: Option<Vec<String>>,
+    /// Working directory of the command (relative to the scenario file).
+    pub cwd: Option<String>,
+    /// How long the client may run, in simulated time.
+    pub timeout: Option<SimDuration>,
+}
+
+/// What should hold once the client has ended.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub outcome: Option<Outcome>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    Fail,
+}
+
+/// For training labs: what to tell a trainee, in a support engineer's words.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lab {
+    pub hint: String,
+    pub fix: String,
+}

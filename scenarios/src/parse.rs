@@ -1,0 +1,156 @@
+//! Parsing scenario files, with errors a person can act on: `file:line:column: what was expected`.
+
+use std::path::Path;
+
+use crate::Scenario;
+
+/// A scenario that could not be read or parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}:{line}:{column}: {message}")]
+pub struct ScenarioError {
+    /// The file path, or `builtin:<path>` for a catalog file.
+    pub origin: String,
+    /// 1-based; 0 when the error has no position (e.g. the file could not be read).
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Parse one scenario from TOML text. `origin` names the text in errors.
+pub fn parse_scenario(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+    toml::from_str::<Scenario>(text).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(text, refine(text, s, e.message()))).unwrap_or((1, 1));
+        ScenarioError { origin: origin.to_string(), line, column, message: tidy(e.message()) }
+    })
+}
+
+/// Read and parse a scenario file.
+pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        origin: origin.clone(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read file: {e}"),
+    })?;
+    parse_scenario(&text, &origin)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Errors inside a buffered table (a fault) carry the table's span; point at the offending
+/// token instead when the message quotes one that appears inside that span.
+fn refine(text: &str, span: std::ops::Range<usize>, message: &str) -> usize {
+    let quoted = message.split('`').nth(1).filter(|q| !q.is_empty());
+    // The span of an array-of-tables entry may cover only its header: look up to the next header.
+    let rest = text.get(span.start..).unwrap_or_default();
+    let end = rest.get(1..).and_then(|r| r.find("\n[")).map_or(rest.len(), |i| i + 1).max(span.len().min(rest.len()));
+    match quoted {
+        Some(q) => rest[..end].find(q).map_or(span.start, |i| span.start + i),
+        None => span.start,
+    }
+}
+
+/// serde's messages name Rust types; say what a scenario author wrote instead.
+fn tidy(message: &str) -> String {
+    message.trim().replace("unknown field", "unknown key").replace("missing field", "missing key")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "pki-x"
+summary = "s"
+area = "pki"
+source = "seed 001"
+"#;
+
+    fn err(text: &str) -> ScenarioError {
+        parse_scenario(text, "x.toml").unwrap_err()
+    }
+
+    #[test]
+    fn minimal_scenario_parses_with_defaults() {
+        let s = parse_scenario(GOOD, "x.toml").unwrap();
+        assert_eq!(s.name.as_str(), "pki-x");
+        assert_eq!(s.world.domains, ["contoso.com", "us.contoso.com", "eu.contoso.com"]);
+        assert!(s.faults.is_empty());
+    }
+
+    #[test]
+    fn unknown_top_level_key_points_at_the_key() {
+        let e = err(&format!("{GOOD}sumary = \"typo\"\n"));
+        assert_eq!((e.line, e.column), (6, 1), "{e}");
+        assert!(e.message.contains("unknown key `sumary`"), "{e}");
+        assert!(e.to_string().starts_with("x.toml:6:1: "), "{e}");
+    }
+
+    #[test]
+    fn unknown_world_key_points_at_the_key() {
+        let e = err(&format!("{GOOD}[world]\ntime_scael = 60\n"));
+        assert_eq!((e.line, e.column), (7, 1), "{e}");
+        assert!(e.message.contains("time_scael"), "{e}");
+    }
+
+    #[test]
+    fn misspelt_fault_kind_is_rejected_with_the_choices() {
+        let e = err(&format!("{GOOD}[[fault]]\nkind = \"pki.expird\"\nca = \"x\"\n"));
+        assert_eq!(e.line, 7, "{e}");
+        assert!(e.message.contains("pki.expird") && e.message.contains("pki.expired"), "{e}");
+    }
+
+    #[test]
+    fn unknown_fault_layer_is_rejected() {
+        let e = err(&format!("{GOOD}[[fault]]\nkind = \"pkk.expired\"\n"));
+        assert!(e.message.contains("unknown fault kind `pkk.expired`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_inside_a_fault_is_rejected() {
+        let e = err(&format!("{GOOD}[[fault]]\nkind = \"pki.expired\"\nca = \"x\"\nsinse = \"1d\"\n"));
+        assert!(e.message.contains("sinse"), "{e}");
+        assert_eq!((e.line, e.column), (9, 1), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_is_rejected_where_it_stands() {
+        let e = err(&format!("{GOOD}[[fault]]\nkind = \"pki.expired\"\nca = \"x\"\nsince = \"3 weeks\"\n"));
+        assert!(e.message.contains("invalid duration `3 weeks`"), "{e}");
+        assert_eq!((e.line, e.column), (9, 10), "{e}");
+    }
+
+    #[test]
+    fn fault_target_must_be_exactly_one() {
+        let e = err(&format!("{GOOD}[[fault]]\nkind = \"pki.expired\"\n"));
+        assert!(e.message.contains("exactly one of `hosts`"), "{e}");
+        let e = err(&format!(
+            "{GOOD}[[fault]]\nkind = \"pki.expired\"\nca = \"x\"\nhosts = \"a.com\"\n"
+        ));
+        assert!(e.message.contains("exactly one of `hosts`"), "{e}");
+    }
+
+    #[test]
+    fn bad_name_and_time_scale_are_rejected() {
+        let e = err(&GOOD.replace("pki-x", "PKI X"));
+        assert!(e.message.contains("invalid scenario name"), "{e}");
+        assert_eq!(e.line, 2);
+        let e = err(&format!("{GOOD}[world]\ntime_scale = 0\n"));
+        assert!(e.message.contains("invalid time scale"), "{e}");
+        assert_eq!((e.line, e.column), (7, 14), "{e}");
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncé\nx", 7), (3, 1));
+        assert_eq!(line_col("ab\ncé\nx", 3), (2, 1));
+    }
+}
