@@ -1,1 +1,14 @@
-//! placeholder
+//! memsim's composition root and the `memsim` binary.
+//!
+//! The harness turns a scenario into a running [`World`]: it builds the cloud (PKI, fronts,
+//! services) from the catalog, and (as their issues land) the DNS zones and the customer's
+//! network, merging every component's events into one journal. It also holds the command
+//! line. Nothing imports this crate but the binary and the end-to-end tests.
+
+mod cli;
+pub mod exit;
+pub mod up;
+pub mod world;
+
+pub use cli::{main, resolve_scenario};
+pub use world::{World, WorldError, WorldOptions};

@@ -136,6 +136,12 @@ impl Pki {
         Ok(pki)
     }
 
+    /// Check a scenario's PKI faults and issuer rules against the data without generating keys.
+    pub fn validate(data: &PkiData, world: &WorldSpec, faults: &[PkiFault]) -> Result<(), PkiError> {
+        let planner = Planner { data: data.clone(), world: world.clone(), faults: faults.to_vec(), now: OffsetDateTime::UNIX_EPOCH };
+        planner.validate()
+    }
+
     fn next_serial(&self) -> SerialNumber {
         self.serials.lock().unwrap_or_else(|p| p.into_inner()).next()
     }
