@@ -3,6 +3,7 @@
 //! faults that shaped the certificate it presented, and a client's rejection is recorded with
 //! its alert (e.g. `CertificateExpired`, `UnknownCA`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hyper::service::service_fn;
@@ -105,10 +106,17 @@ async fn connection(
     let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
     let suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
     journal.record(with_faults(
-        NewEvent::new(Component::Tls, "handshake").host(sni).detail("peer", peer).detail("version", version).detail("cipher_suite", suite),
+        NewEvent::new(Component::Tls, "handshake")
+            .host(sni.clone())
+            .detail("peer", peer.clone())
+            .detail("version", version)
+            .detail("cipher_suite", suite),
     ));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
     let svc = service_fn(move |req| {
         let dispatch = dispatch.clone();
+        counter.fetch_add(1, Ordering::Relaxed);
         async move { dispatch.handle(req, Scheme::Https).await }
     });
     let _ = hyper::server::conn::http1::Builder::new()
@@ -116,4 +124,9 @@ async fn connection(
         .header_read_timeout(HANDSHAKE_TIMEOUT)
         .serve_connection(TokioIo::new(tls), svc)
         .await;
+    if requests.load(Ordering::Relaxed) == 0 {
+        // Clients that check the name after the handshake (curl, most HTTP stacks) hang up here
+        // when they reject the certificate: worth a line for whoever reads the journal.
+        journal.record(with_faults(NewEvent::new(Component::Tls, "closed_without_request").host(sni).detail("peer", peer)));
+    }
 }

@@ -1,0 +1,76 @@
+//! The `memsim` command line: exit codes and messages for good and bad input.
+//! (Its presence also makes cargo build the `memsim` binary for the end-to-end tests.)
+
+use std::process::Command;
+
+fn memsim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_memsim"))
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const HEAD: &str = "# a test scenario\nname = \"t\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"test\"\n";
+
+#[test]
+fn check_accepts_every_builtin_scenario_file() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/catalog/pki");
+    let files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(files.len() >= 6);
+    let out = memsim().arg("check").args(&files).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn check_rejects_bad_files_with_file_line_column_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("unknown-key.toml", format!("{HEAD}sumary = \"x\"\n"), ":6:1: unknown key `sumary`"),
+        ("bad-kind.toml", format!("{HEAD}[[fault]]\nkind = \"pki.expird\"\nca = \"x\"\n"), ":7:9: unknown variant `pki.expird`"),
+        ("bad-duration.toml", format!("{HEAD}[[fault]]\nkind = \"pki.expired\"\nca = \"baltimore-cybertrust-root\"\nsince = \"3 weeks\"\n"), ":9:10: invalid duration `3 weeks`"),
+    ];
+    for (name, text, expected) in cases {
+        let path = write(&dir, name, &text);
+        let out = memsim().arg("check").arg(&path).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(&format!("{}{expected}", path.display())), "{name}: {err}");
+    }
+}
+
+#[test]
+fn check_rejects_an_unknown_ca_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "ca.toml", &format!("{HEAD}[[fault]]\nkind = \"pki.expired\"\nca = \"baltimore-root\"\n"));
+    let out = memsim().arg("check").arg(&path).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("unknown CA `baltimore-root`") && err.contains("baltimore-cybertrust-root"), "{err}");
+}
+
+#[test]
+fn up_with_an_unknown_scenario_is_bad_input() {
+    let out = memsim().args(["up", "--scenario", "no-such-scenario"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("unknown scenario `no-such-scenario`") && err.contains("pki-expired-root"), "{err}");
+}
+
+#[test]
+fn a_bad_flag_is_bad_input() {
+    assert_eq!(memsim().arg("up").arg("--nope").output().unwrap().status.code(), Some(2));
+    assert_eq!(memsim().args(["up", "--time-scale", "0"]).output().unwrap().status.code(), Some(2));
+}
+
+#[test]
+fn list_shows_the_builtin_catalog() {
+    let out = memsim().arg("list").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    for name in ["pki-expired-root", "pki-expired-intermediate", "pki-leaf-not-yet-valid", "pki-wrong-host", "pki-untrusted-root", "pki-incomplete-chain"] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+}
