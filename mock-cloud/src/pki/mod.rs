@@ -84,6 +84,18 @@ pub struct Revocation {
     pub reason: RevocationReason,
 }
 
+/// A leaf key pair, in rcgen's form (to sign) and rustls' (to serve).
+struct LeafKey {
+    pair: KeyPair,
+    signing: Arc<dyn rustls::sign::SigningKey>,
+}
+
+impl std::fmt::Debug for LeafKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LeafKey")
+    }
+}
+
 /// A world's PKI.
 #[derive(Debug)]
 pub struct Pki {
@@ -92,6 +104,7 @@ pub struct Pki {
     chains: HashMap<ChainKey, usize>,
     leaves: HashMap<String, Arc<Leaf>>,
     minted: Mutex<HashMap<String, Arc<Leaf>>>,
+    leaf_keys: Mutex<HashMap<usize, Arc<LeafKey>>>,
     serials: Mutex<Serials>,
     revocations: Mutex<Vec<Revocation>>,
     permitted: Vec<String>,
@@ -121,6 +134,7 @@ impl Pki {
             chains: HashMap::new(),
             leaves: HashMap::new(),
             minted: Mutex::new(HashMap::new()),
+            leaf_keys: Mutex::new(HashMap::new()),
             serials: Mutex::new(Serials::new(world.seed)),
             revocations: Mutex::new(Vec::new()),
             permitted,
@@ -270,8 +284,8 @@ impl Pki {
         let serial = self.next_serial();
         let ca = &self.cas[issuer];
         let params = material::leaf_params(&name, &ca.spec, mods.validity(self.planner.now, window), serial.clone())?;
-        let key = KeyPair::generate()?;
-        let cert = params.signed_by(&key, &ca.issuer)?;
+        let key = self.leaf_key(issuer)?;
+        let cert = params.signed_by(&key.pair, &ca.issuer)?;
         if let Some((at, reason)) = mods.revoked {
             self.revocations.lock().unwrap_or_else(|e| e.into_inner()).push(Revocation {
                 issuer,
@@ -285,14 +299,28 @@ impl Pki {
         if !plan.omit_intermediate {
             chain.push(ca.der.clone());
         }
-        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let signing = rustls::crypto::ring::sign::any_ecdsa_type(&der).map_err(|e| PkiError::Rcgen(e.to_string()))?;
         let mut faults = plan.faults.clone();
         let root = ca.parent.map(|p| &self.cas[p]);
         faults.extend(ca.faults.iter().chain(root.iter().flat_map(|r| r.faults.iter())));
         faults.sort_unstable();
         faults.dedup();
-        Ok(Leaf { name, certified: Arc::new(CertifiedKey::new(chain, signing)), serial, issuer, faults })
+        Ok(Leaf { name, certified: Arc::new(CertifiedKey::new(chain, key.signing.clone())), serial, issuer, faults })
+    }
+
+    /// The key pair of every leaf an issuing CA signs. Leaves under one CA share it, as the
+    /// many names of one multi-SAN front door certificate do: a client cannot tell, and a
+    /// world's PKI then costs one signature per host instead of a key generation as well.
+    fn leaf_key(&self, issuer: usize) -> Result<Arc<LeafKey>, PkiError> {
+        let mut keys = self.leaf_keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = keys.get(&issuer) {
+            return Ok(k.clone());
+        }
+        let pair = KeyPair::generate()?;
+        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pair.serialize_der()));
+        let signing = rustls::crypto::ring::sign::any_ecdsa_type(&der).map_err(|e| PkiError::Rcgen(e.to_string()))?;
+        let key = Arc::new(LeafKey { pair, signing });
+        keys.insert(issuer, key.clone());
+        Ok(key)
     }
 
     /// The leaf a client gets for a server name: the host's own, the catalog wildcard one label
