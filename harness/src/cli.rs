@@ -69,7 +69,7 @@ pub fn resolve_scenario(arg: Option<&str>) -> Result<Scenario, String> {
 }
 
 /// Parse, then check what the model alone cannot: CA ids against the PKI data.
-fn check_one(path: &PathBuf) -> Result<Scenario, String> {
+fn check_one(path: &std::path::Path) -> Result<Scenario, String> {
     let s = load_scenario(path).map_err(|e| e.to_string())?;
     let pki: Vec<_> = s.faults.iter().map(|f| match f {
         Fault::Pki(p) => p.clone(),
