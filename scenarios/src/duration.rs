@@ -74,7 +74,7 @@ impl fmt::Display for SimDuration {
         let (unit, per) = UNITS
             .iter()
             .rev()
-            .find(|(_, per)| ms % per == 0)
+            .find(|(_, per)| ms.is_multiple_of(*per))
             .copied()
             .unwrap_or(("ms", 1));
         write!(f, "{}{}", ms / per, unit)
