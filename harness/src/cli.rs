@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use scenarios::{catalog, load_scenario, parse_scenario, Fault, Scenario};
+use scenarios::{catalog, load_scenario, parse_scenario, Scenario};
 
 use crate::exit;
 use crate::world::WorldOptions;
@@ -71,9 +71,7 @@ pub fn resolve_scenario(arg: Option<&str>) -> Result<Scenario, String> {
 /// Parse, then check what the model alone cannot: CA ids against the PKI data.
 fn check_one(path: &std::path::Path) -> Result<Scenario, String> {
     let s = load_scenario(path).map_err(|e| e.to_string())?;
-    let pki: Vec<_> = s.faults.iter().map(|f| match f {
-        Fault::Pki(p) => p.clone(),
-    }).collect();
+    let pki = s.pki_faults();
     mock_cloud::Pki::validate(&mock_cloud::Catalog::builtin().pki, &s.world, &pki)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(s)

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use mock_cloud::{Cloud, CloudConfig, CloudError};
-use scenarios::{Clock, Component, Fault, Journal, NewEvent, Scenario};
+use scenarios::{Clock, Component, Journal, NewEvent, Scenario};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
@@ -87,9 +87,6 @@ impl World {
                 .detail("seed", spec.seed)
                 .detail("time_scale", scale),
         );
-        let pki_faults = scenario.faults.iter().map(|f| match f {
-            Fault::Pki(p) => p.clone(),
-        });
         let state = match options.state_dir {
             Some(dir) => {
                 std::fs::create_dir_all(&dir).map_err(WorldError::io(format!("create state dir {}", dir.display())))?;
@@ -99,7 +96,7 @@ impl World {
         };
         let https = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind HTTPS front"))?;
         let http = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind HTTP front"))?;
-        let cloud = Cloud::start(CloudConfig { world: spec.clone(), pki_faults: pki_faults.collect(), journal: journal.clone(), https, http })
+        let cloud = Cloud::start(CloudConfig { world: spec.clone(), pki_faults: scenario.pki_faults(), journal: journal.clone(), https, http })
             .map_err(|e| match e {
                 CloudError::Pki(p) => WorldError::Scenario(format!("{}: {p}", scenario.name)),
                 CloudError::Io(io) => WorldError::Io { context: "start fronts".into(), source: io },

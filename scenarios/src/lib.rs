@@ -16,7 +16,7 @@ mod parse;
 
 pub use clock::Clock;
 pub use duration::{DurationError, SimDuration};
-pub use fault::{CertLevel, CertTarget, Fault, PkiFault, RevocationReason};
+pub use fault::{CertLevel, CertTarget, DnsFault, Fault, PkiFault, ProxyFault, RevocationReason};
 pub use host::{HostPattern, HostPatternError};
 pub use journal::{Component, Event, Journal, NewEvent};
 pub use model::{

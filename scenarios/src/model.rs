@@ -23,6 +23,23 @@ pub struct Scenario {
     pub lab: Option<Lab>,
 }
 
+impl Scenario {
+    /// The certificate faults, in file order.
+    pub fn pki_faults(&self) -> Vec<crate::PkiFault> {
+        self.faults.iter().filter_map(|f| if let Fault::Pki(p) = f { Some(p.clone()) } else { None }).collect()
+    }
+
+    /// The DNS faults, in file order.
+    pub fn dns_faults(&self) -> Vec<crate::DnsFault> {
+        self.faults.iter().filter_map(|f| if let Fault::Dns(d) = f { Some(d.clone()) } else { None }).collect()
+    }
+
+    /// The customer-network (proxy) faults, in file order.
+    pub fn proxy_faults(&self) -> Vec<crate::ProxyFault> {
+        self.faults.iter().filter_map(|f| if let Fault::Proxy(n) = f { Some(n.clone()) } else { None }).collect()
+    }
+}
+
 /// A stable scenario name: lower-case letters, digits and dashes. Other tools refer to it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]

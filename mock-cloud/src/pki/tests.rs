@@ -1,7 +1,7 @@
 //! The generated PKI, verified by rustls-webpki (the verifier rustls clients use).
 
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use scenarios::{parse_scenario, Fault, WorldSpec};
+use scenarios::{parse_scenario, WorldSpec};
 use webpki::{EndEntityCert, KeyUsage};
 
 use super::*;
@@ -10,7 +10,7 @@ use crate::catalog::Catalog;
 fn build(faults_toml: &str) -> Pki {
     let text = format!("name = \"t\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"test\"\n{faults_toml}");
     let scenario = parse_scenario(&text, "t.toml").unwrap();
-    let faults = scenario.faults.into_iter().map(|f| match f { Fault::Pki(p) => p }).collect();
+    let faults = scenario.pki_faults();
     let cat = Catalog::builtin();
     let hosts = cat.hosts_for(&scenario.world);
     Pki::build(&cat.pki, &scenario.world, faults, &hosts, OffsetDateTime::now_utc()).unwrap()
@@ -135,7 +135,7 @@ fn bad_fault_targets_are_errors_not_panics() {
     ] {
         let text = format!("name = \"t\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"t\"\n{toml}");
         let s = parse_scenario(&text, "t").unwrap();
-        let faults = s.faults.into_iter().map(|f| match f { Fault::Pki(p) => p }).collect();
+        let faults = s.pki_faults();
         assert!(Pki::build(&cat.pki, &world, faults, &hosts, OffsetDateTime::now_utc()).is_err(), "{toml}");
     }
 }

@@ -1,65 +1,10 @@
-//! Faults: one closed vocabulary per layer, written `kind = "<layer>.<name>"` in a scenario.
-//!
-//! Certificate faults are named after rustls' `CertificateError` (Expired, NotValidYet,
-//! UnknownIssuer, Revoked, NotValidForName) plus the chain fault a server causes itself
-//! (an intermediate not served). Later layers (DNS, network, service) add their own enums.
+//! Certificate faults, named after rustls' `CertificateError` (Expired, NotValidYet,
+//! UnknownIssuer, Revoked, NotValidForName) plus the chain fault a server causes itself (an
+//! intermediate not served).
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::{HostPattern, SimDuration};
-
-/// Any declared fault, by layer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Fault {
-    Pki(PkiFault),
-}
-
-/// The layers a fault kind may start with, for error messages.
-pub const LAYERS: &[&str] = &["pki"];
-
-impl Fault {
-    /// The fault's kind as written in scenarios and journals, e.g. `pki.expired`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Fault::Pki(f) => f.kind(),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Fault {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let table = toml::Table::deserialize(d)?;
-        let kind = match table.get("kind") {
-            Some(toml::Value::String(k)) => k.clone(),
-            Some(_) => return Err(D::Error::custom("fault `kind` must be a string such as \"pki.expired\"")),
-            None => return Err(D::Error::custom("fault is missing `kind` (e.g. kind = \"pki.expired\")")),
-        };
-        let layer = kind.split('.').next().unwrap_or_default();
-        let value = toml::Value::Table(table);
-        let fault = match layer {
-            "pki" => PkiFault::deserialize(value).map(Fault::Pki),
-            _ => {
-                return Err(D::Error::custom(format!(
-                    "unknown fault kind `{kind}`: a kind starts with its layer, one of: {}",
-                    LAYERS.join(", ")
-                )));
-            }
-        }
-        .map_err(|e| D::Error::custom(e.message()))?;
-        fault.validate().map_err(D::Error::custom)?;
-        Ok(fault)
-    }
-}
-
-impl Fault {
-    fn validate(&self) -> Result<(), String> {
-        match self {
-            Fault::Pki(f) => f.validate(),
-        }
-    }
-}
 
 /// Which certificate in a chain a host-targeted fault changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -171,7 +116,7 @@ impl PkiFault {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    pub(super) fn validate(&self) -> Result<(), String> {
         let (hosts, ca, level) = match self {
             PkiFault::Expired { hosts, ca, level, .. }
             | PkiFault::NotValidYet { hosts, ca, level, .. }

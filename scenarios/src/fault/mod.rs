@@ -1,0 +1,74 @@
+//! Faults: one closed vocabulary per layer, written `kind = "<layer>.<name>"` in a scenario.
+//! Each layer's enum lives in its own file; this one dispatches on the layer prefix.
+
+mod dns;
+mod pki;
+mod proxy;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub use dns::DnsFault;
+pub use pki::{CertLevel, CertTarget, PkiFault, RevocationReason};
+pub use proxy::ProxyFault;
+
+/// Any declared fault, by layer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Fault {
+    Pki(PkiFault),
+    Dns(DnsFault),
+    Proxy(ProxyFault),
+}
+
+/// The layers a fault kind may start with, for error messages.
+pub const LAYERS: &[&str] = &["pki", "dns", "proxy"];
+
+impl Fault {
+    /// The fault's kind as written in scenarios and journals, e.g. `pki.expired`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Pki(f) => f.kind(),
+            Fault::Dns(f) => f.kind(),
+            Fault::Proxy(f) => f.kind(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Fault {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let table = toml::Table::deserialize(d)?;
+        let kind = match table.get("kind") {
+            Some(toml::Value::String(k)) => k.clone(),
+            Some(_) => return Err(D::Error::custom("fault `kind` must be a string such as \"pki.expired\"")),
+            None => return Err(D::Error::custom("fault is missing `kind` (e.g. kind = \"pki.expired\")")),
+        };
+        let layer = kind.split('.').next().unwrap_or_default();
+        let value = toml::Value::Table(table);
+        let fault = match layer {
+            "pki" => PkiFault::deserialize(value).map(Fault::Pki),
+            "dns" => DnsFault::deserialize(value).map(Fault::Dns),
+            "proxy" => ProxyFault::deserialize(value).map(Fault::Proxy),
+            _ => {
+                return Err(D::Error::custom(format!(
+                    "unknown fault kind `{kind}`: a kind starts with its layer, one of: {}",
+                    LAYERS.join(", ")
+                )));
+            }
+        }
+        .map_err(|e| D::Error::custom(e.message()))?;
+        fault.validate().map_err(D::Error::custom)?;
+        Ok(fault)
+    }
+}
+
+impl Fault {
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            Fault::Pki(f) => f.validate(),
+            Fault::Dns(f) => f.validate(),
+            Fault::Proxy(f) => f.validate(),
+        }
+    }
+}
+
