@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use scenarios::{catalog, load_scenario, parse_scenario, Scenario};
 
 use crate::exit;
+use crate::report;
+use crate::runner::{self, Reporter, RunOptions};
 use crate::world::WorldOptions;
 
 #[derive(Debug, Parser)]
@@ -18,8 +20,40 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Junit,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run scenarios (default: the built-in catalog) and check their expectations.
+    Run {
+        /// Scenario files, directories of them, or built-in scenario names.
+        paths: Vec<String>,
+        /// Only scenarios whose name contains this (or matches it, with `*` wildcards).
+        #[arg(long)]
+        filter: Option<String>,
+        /// Worlds running at once (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// Write the report here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Simulated seconds per wall second for every scenario.
+        #[arg(long)]
+        time_scale: Option<f64>,
+        /// Write each scenario's journal as JSON lines into this directory.
+        #[arg(long)]
+        journal_dir: Option<PathBuf>,
+        /// A command that replaces every scenario's client: `memsim run -- ./my-checker --json`.
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
     /// Start one world and keep it up until SIGINT/SIGTERM.
     Up {
         /// A scenario file, or the name of a built-in scenario (default: a healthy world).
@@ -68,6 +102,99 @@ pub fn resolve_scenario(arg: Option<&str>) -> Result<Scenario, String> {
     }
 }
 
+/// The scenarios a `run` selects: files, directories, built-in names (default: the catalog).
+fn select(paths: &[String], filter: Option<&str>) -> Result<Vec<Scenario>, String> {
+    let mut all = Vec::new();
+    if paths.is_empty() {
+        all = catalog::load_all().map_err(|e| e.to_string())?;
+    }
+    for p in paths {
+        let path = PathBuf::from(p);
+        if path.is_dir() {
+            let mut files = Vec::new();
+            toml_files(&path, &mut files);
+            files.sort();
+            for f in files {
+                all.push(check_one(&f)?);
+            }
+        } else if path.is_file() {
+            all.push(check_one(&path)?);
+        } else {
+            all.push(resolve_scenario(Some(p))?);
+        }
+    }
+    if let Some(f) = filter {
+        all.retain(|s| name_matches(s.name.as_str(), f));
+    }
+    if all.is_empty() {
+        return Err(format!("no scenario selected{}", filter.map(|f| format!(" by --filter {f:?}")).unwrap_or_default()));
+    }
+    Ok(all)
+}
+
+fn toml_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            toml_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "toml") {
+            out.push(p);
+        }
+    }
+}
+
+/// `*` matches any run of characters; without a `*` the filter is a substring.
+fn name_matches(name: &str, filter: &str) -> bool {
+    if !filter.contains('*') {
+        return name.contains(filter);
+    }
+    let parts: Vec<&str> = filter.split('*').collect();
+    let mut rest = name;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else { return false };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            let Some(at) = rest.find(part) else { return false };
+            rest = &rest[at + part.len()..];
+        }
+    }
+    rest.is_empty()
+}
+
+fn sinks(format: Format, output: Option<PathBuf>, journal_dir: Option<PathBuf>) -> Vec<Box<dyn Reporter>> {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let progress = std::io::stderr().is_terminal();
+    let out = || output.clone().map_or(report::Output::Stdout, report::Output::File);
+    let mut sinks: Vec<Box<dyn Reporter>> = Vec::new();
+    match (format, &output) {
+        (Format::Human, None) => {
+            let color = !no_color && std::io::stdout().is_terminal();
+            sinks.push(Box::new(report::Human::new(Box::new(std::io::stdout()), color, progress)));
+        }
+        (Format::Human, Some(path)) => match std::fs::File::create(path) {
+            Ok(f) => sinks.push(Box::new(report::Human::new(Box::new(f), false, progress))),
+            Err(e) => eprintln!("memsim: cannot write {}: {e}", path.display()),
+        },
+        (Format::Json | Format::Junit, _) => {
+            let color = !no_color && std::io::stderr().is_terminal();
+            sinks.push(Box::new(report::Human::new(Box::new(std::io::stderr()), color, progress)));
+            if matches!(format, Format::Json) {
+                sinks.push(Box::new(report::Json::new(out())));
+            } else {
+                sinks.push(Box::new(report::Junit::new(out())));
+            }
+        }
+    }
+    if let Some(dir) = journal_dir {
+        sinks.push(Box::new(report::JournalDir(dir)));
+    }
+    sinks
+}
+
 /// Parse, then check what the model alone cannot: CA ids against the PKI data.
 fn check_one(path: &std::path::Path) -> Result<Scenario, String> {
     let s = load_scenario(path).map_err(|e| e.to_string())?;
@@ -103,6 +230,41 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
+        Command::Run { paths, filter, jobs, format, output, time_scale, journal_dir, command } => {
+            let selected = match select(&paths, filter.as_deref()) {
+                Ok(s) => s,
+                Err(msg) => {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            if let Some(x) = time_scale {
+                if let Err(msg) = scenarios::TimeScale::new(x) {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            }
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            let options = RunOptions {
+                jobs,
+                time_scale,
+                command: (!command.is_empty()).then_some(command),
+                default_timeout: std::time::Duration::from_secs(60),
+            };
+            let sinks = sinks(format, output, journal_dir);
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let mut sinks = sinks;
+            let outcome = runtime.block_on(runner::run(selected, &options, &mut sinks))?;
+            Ok(if outcome.harness_failed {
+                exit::HARNESS_FAILED
+            } else if outcome.bad_input {
+                exit::BAD_INPUT
+            } else if outcome.summary.failed > 0 {
+                exit::EXPECTATION_FAILED
+            } else {
+                exit::OK
+            })
+        }
         Command::Up { scenario, state_dir, time_scale } => {
             let scenario = match resolve_scenario(scenario.as_deref()) {
                 Ok(s) => s,

@@ -79,7 +79,7 @@ impl World {
             Some(x) => scenarios::TimeScale::new(x).map_err(WorldError::Scenario)?.0,
             None => spec.time_scale.0,
         };
-        let now = spec.now.unwrap_or_else(OffsetDateTime::now_utc);
+        let now = spec.now.unwrap_or_else(OffsetDateTime::now_utc) + spec.skew.map_or(std::time::Duration::ZERO, |d| d.0);
         let journal = Journal::new(Clock::new(now, scale));
         journal.record(
             NewEvent::new(Component::World, "starting")

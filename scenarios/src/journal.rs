@@ -4,7 +4,8 @@
 //! The event model lives in this leaf crate so that every component writes the same shape
 //! and the scenario model can match on it; the harness merges them into one journal.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -100,6 +101,24 @@ struct Inner {
     clock: Clock,
     events: Mutex<Vec<Event>>,
     listeners: Mutex<Vec<Listener>>,
+    /// Connections and exchanges still in flight, so a reader can wait for the world to settle
+    /// (a server records a client's rejection a moment after the client has given up).
+    active: Mutex<usize>,
+    settled: Condvar,
+}
+
+/// One unit of work in flight (a connection, a query). Dropping it ends it.
+#[derive(Debug)]
+pub struct Activity(Journal);
+
+impl Drop for Activity {
+    fn drop(&mut self) {
+        let mut n = self.0.0.active.lock().unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.0.0.settled.notify_all();
+        }
+    }
 }
 
 impl std::fmt::Debug for Journal {
@@ -114,7 +133,23 @@ impl Journal {
             clock,
             events: Mutex::new(Vec::new()),
             listeners: Mutex::new(Vec::new()),
+            active: Mutex::new(0),
+            settled: Condvar::new(),
         }))
+    }
+
+    /// Mark work in flight until the returned guard drops.
+    pub fn begin(&self) -> Activity {
+        *self.0.active.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        Activity(self.clone())
+    }
+
+    /// Block until no work is in flight or `timeout` passes; true when settled. Blocking:
+    /// call it from a blocking context (`spawn_blocking`).
+    pub fn wait_settled(&self, timeout: Duration) -> bool {
+        let n = self.0.active.lock().unwrap_or_else(|p| p.into_inner());
+        let (n, _) = self.0.settled.wait_timeout_while(n, timeout, |n| *n > 0).unwrap_or_else(|p| p.into_inner());
+        *n == 0
     }
 
     pub fn clock(&self) -> &Clock {
@@ -204,5 +239,17 @@ mod tests {
         assert_eq!(parsed[0].detail["version"], "TLSv1.3");
         assert_eq!(parsed[1].fault.as_deref(), Some("pki.expired"));
         assert!(j.find(1, |e| e.what == "handshake").is_none());
+    }
+
+    #[test]
+    fn waits_for_activity_to_settle() {
+        let j = Journal::new(Clock::new(OffsetDateTime::UNIX_EPOCH, 1.0));
+        assert!(j.wait_settled(Duration::ZERO));
+        let a = j.begin();
+        assert!(!j.wait_settled(Duration::from_millis(1)));
+        let j2 = j.clone();
+        let t = std::thread::spawn(move || j2.wait_settled(Duration::from_secs(10)));
+        drop(a);
+        assert!(t.join().unwrap());
     }
 }

@@ -137,6 +137,9 @@ pub struct WorldSpec {
     /// Simulated "now" at world start (RFC 3339). Default: the wall clock at start.
     #[serde(with = "time::serde::rfc3339::option")]
     pub now: Option<OffsetDateTime>,
+    /// How far the world's clock runs ahead of the machine's (and so every client's) clock: a
+    /// device whose clock lags sees the world's fresh certificates as not yet valid.
+    pub skew: Option<SimDuration>,
     /// Simulated seconds per wall second.
     pub time_scale: TimeScale,
     /// Seed for everything derived deterministically (content, serials). Printed in reports.
@@ -157,6 +160,7 @@ impl Default for WorldSpec {
             cmg_name: "GraniteFalls".into(),
             site_code: "ABC".into(),
             now: None,
+            skew: None,
             time_scale: TimeScale(1.0),
             seed: 0,
             issuers: Vec::new(),
@@ -206,25 +210,147 @@ impl<'de> Deserialize<'de> for TimeScale {
     }
 }
 
-/// What runs against the world: a built-in probe or an external command.
+/// What runs against the world: a built-in probe or an external command (exactly one).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "RawClient")]
 pub struct ClientSpec {
-    /// A built-in reference client, e.g. `discovery`.
-    pub probe: Option<String>,
-    /// An external command and its arguments.
-    pub command: Option<Vec<String>>,
-    /// Working directory of the command (relative to the scenario file).
+    pub kind: ClientKind,
+    /// Working directory of a command (relative to where memsim runs).
     pub cwd: Option<String>,
-    /// How long the client may run, in simulated time.
+    /// How long the client may run, in simulated time (default: 60 wall seconds).
     pub timeout: Option<SimDuration>,
 }
 
-/// What should hold once the client has ended.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKind {
+    Probe(Probe),
+    Command(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    probe: Option<Probe>,
+    command: Option<Vec<String>>,
+    cwd: Option<String>,
+    timeout: Option<SimDuration>,
+}
+
+impl TryFrom<RawClient> for ClientSpec {
+    type Error = String;
+
+    fn try_from(raw: RawClient) -> Result<Self, String> {
+        let kind = match (raw.probe, raw.command) {
+            (Some(p), None) => ClientKind::Probe(p),
+            (None, Some(c)) if !c.is_empty() && !c[0].is_empty() => ClientKind::Command(c),
+            (None, Some(_)) => return Err("`command` needs at least a program, e.g. [\"./check.sh\", \"--json\"]".into()),
+            _ => return Err("[client] takes exactly one of `probe` (a built-in client) or `command`".into()),
+        };
+        Ok(ClientSpec { kind, cwd: raw.cwd, timeout: raw.timeout })
+    }
+}
+
+/// The built-in reference clients, each behaving like the real Windows / ConfigMgr component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Probe {
+    /// MS-MDE2 discovery as the Windows enrollment client starts it: find the enrollment
+    /// server for the user's domain and probe `/EnrollmentServer/Discovery.svc` over HTTPS.
+    Discovery,
+    /// What a ConfigMgr client's CCMHTTP does before any management point message through the
+    /// cloud management gateway: reach `<cmg_name>.cloudapp.net`, verify its certificate as
+    /// Windows does, and get an HTTP answer.
+    CmgConnect,
+}
+
+impl Probe {
+    pub const ALL: &[Probe] = &[Probe::Discovery, Probe::CmgConnect];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Probe::Discovery => "discovery",
+            Probe::CmgConnect => "cmg-connect",
+        }
+    }
+}
+
+/// What should hold once the client has ended. Every key is optional; each one given is one
+/// expectation in the report.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
+    /// A probe's verdict, or a command's exit status (0 = pass).
     pub outcome: Option<Outcome>,
+    /// The probe's error code, e.g. "0x80072F8F" (skipped when a command replaces the probe).
+    pub code: Option<String>,
+    /// The probe's status message ID, e.g. 11488 (skipped when a command replaces the probe).
+    pub status_message: Option<u32>,
+    #[serde(default)]
+    pub stdout_contains: Vec<String>,
+    #[serde(default)]
+    pub stderr_contains: Vec<String>,
+    /// Regular expressions (regex-lite syntax) the output must match.
+    #[serde(default)]
+    pub stdout_matches: Vec<String>,
+    #[serde(default)]
+    pub stderr_matches: Vec<String>,
+    /// Journal events that must (or, with `absent = true`, must not) have happened.
+    #[serde(default)]
+    pub events: Vec<EventExpectation>,
+}
+
+/// `{ component = "tls", what = "handshake_failed", host = "*.manage.microsoft.com", fault = "pki.expired" }`
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventExpectation {
+    pub component: Option<crate::Component>,
+    pub what: Option<String>,
+    pub host: Option<HostPattern>,
+    pub fault: Option<String>,
+    /// Exactly this many matching events.
+    pub count: Option<u32>,
+    /// At least this many (default 1 unless `count` or `absent` is given).
+    pub at_least: Option<u32>,
+    /// No matching event at all.
+    #[serde(default)]
+    pub absent: bool,
+}
+
+impl EventExpectation {
+    pub fn matches(&self, e: &crate::Event) -> bool {
+        self.component.is_none_or(|c| c == e.component)
+            && self.what.as_deref().is_none_or(|w| w == e.what)
+            && self.host.as_ref().is_none_or(|h| e.host.as_deref().is_some_and(|eh| h.matches(eh)))
+            && self.fault.as_deref().is_none_or(|f| {
+                e.fault.as_deref() == Some(f)
+                    || e.detail.get("faults").and_then(|v| v.as_array()).is_some_and(|a| a.iter().any(|x| x == f))
+            })
+    }
+
+    /// A one-line description: what a support engineer reads in a near-miss.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(c) = self.component {
+            parts.push(format!("component={}", c.as_str()));
+        }
+        if let Some(w) = &self.what {
+            parts.push(format!("what={w}"));
+        }
+        if let Some(h) = &self.host {
+            parts.push(format!("host={h}"));
+        }
+        if let Some(f) = &self.fault {
+            parts.push(format!("fault={f}"));
+        }
+        let quantity = match (self.absent, self.count, self.at_least) {
+            (true, _, _) => "no event".to_string(),
+            (_, Some(n), _) => format!("exactly {n} event(s)"),
+            (_, _, Some(n)) => format!("at least {n} event(s)"),
+            _ => "an event".to_string(),
+        };
+        format!("{quantity} with {}", if parts.is_empty() { "any fields".into() } else { parts.join(" ") })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -232,6 +358,15 @@ pub struct Expect {
 pub enum Outcome {
     Pass,
     Fail,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+        }
+    }
 }
 
 /// For training labs: what to tell a trainee, in a support engineer's words.

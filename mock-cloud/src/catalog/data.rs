@@ -231,3 +231,41 @@ pub struct ServiceHostEntry {
     pub usgov: Vec<String>,
 }
 
+
+/// `codes.toml`: error codes and status messages the reference clients report.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Codes {
+    #[serde(rename = "code")]
+    pub codes: Vec<CodeEntry>,
+    #[serde(rename = "status_message")]
+    pub status_messages: Vec<StatusMessage>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeEntry {
+    pub name: String,
+    pub value: String,
+    pub meaning: String,
+    pub source: String,
+    #[serde(default)]
+    pub synthetic: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusMessage {
+    pub id: u32,
+    pub component: String,
+    pub severity: String,
+    pub meaning: String,
+    pub source: String,
+}
+
+impl Codes {
+    /// A code by its symbolic name; a missing name is a defect in the data, caught by tests.
+    pub fn get(&self, name: &str) -> Option<&CodeEntry> {
+        self.codes.iter().find(|c| c.name == name)
+    }
+}

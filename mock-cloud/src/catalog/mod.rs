@@ -23,6 +23,7 @@ pub struct Catalog {
     pub tokens: TokenFacts,
     pub services: ServiceHosts,
     pub pki: PkiData,
+    pub codes: Codes,
 }
 
 /// A data file that does not parse: a build defect, reported with the file's name.
@@ -55,6 +56,7 @@ impl Catalog {
             tokens: parse(data_file!("tokens.toml"))?,
             services: parse(data_file!("services.toml"))?,
             pki: parse(data_file!("pki.toml"))?,
+            codes: parse(data_file!("codes.toml"))?,
         })
     }
 

@@ -55,6 +55,10 @@ impl Dispatch {
         }))
     }
 
+    pub fn journal(&self) -> &Journal {
+        &self.0.journal
+    }
+
     /// Is `host` an emulated name: a catalog host, or any name below a catalog wildcard?
     pub fn emulates(&self, host: &str) -> bool {
         self.0.exact.contains(host) || self.0.wildcards.iter().any(|w| host.ends_with(w.as_str()))

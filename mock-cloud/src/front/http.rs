@@ -17,7 +17,9 @@ pub async fn serve(listener: TcpListener, dispatch: Dispatch) {
         };
         while conns.try_join_next().is_some() {}
         let dispatch = dispatch.clone();
+        let activity = dispatch.journal().begin();
         conns.spawn(async move {
+            let _activity = activity;
             let _ = tcp.set_nodelay(true);
             let svc = service_fn(move |req| {
                 let dispatch = dispatch.clone();

@@ -51,7 +51,9 @@ pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, pki: Arc<Pk
         };
         while conns.try_join_next().is_some() {}
         let (config, pki, dispatch, journal) = (config.clone(), pki.clone(), dispatch.clone(), journal.clone());
+        let activity = journal.begin();
         conns.spawn(async move {
+            let _activity = activity;
             let _ = tcp.set_nodelay(true);
             connection(tcp, peer.to_string(), config, pki, dispatch, journal).await;
         });

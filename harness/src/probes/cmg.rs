@@ -1,0 +1,61 @@
+//! The `cmg-connect` probe: a ConfigMgr client reaching its cloud management gateway as
+//! CCMHTTP does before any management point message — the CMG service name (seed 001:
+//! `<name>.cloudapp.net`, `<name>.usgovcloudapp.net`), TLS verified as Windows verifies it, and
+//! an HTTP answer from `/CCM_Proxy_ServerAuth/` (any status: MP messaging is not emulated yet).
+//!
+//! Failures are reported as LocationServices.log does (failure catalog PKI-05..07):
+//! `Code=12175, Text=ERROR_WINHTTP_SECURE_FAILURE` with the WinHTTP certificate flag.
+
+use rustls::CertificateError;
+use scenarios::{Cloud, Probe};
+
+use super::net::{self, NetError};
+use super::{ProbeResult, ProbeTarget};
+
+const PROBE: Probe = Probe::CmgConnect;
+const PATH: &str = "/CCM_Proxy_ServerAuth/";
+
+/// The CMG service name from the seed's client endpoints, with the tenant's CMG name.
+fn cmg_host(target: &ProbeTarget) -> Option<String> {
+    let suffix = match target.cloud {
+        Cloud::Public => "<name>.cloudapp.net",
+        Cloud::Usgov => "<name>.usgovcloudapp.net",
+    };
+    let cat = mock_cloud::Catalog::builtin();
+    let template = cat.configmgr.groups.iter().filter(|g| g.role == "client").flat_map(|g| &g.urls).find(|u| u.as_str() == suffix)?;
+    mock_cloud::catalog::host_of(template, &target.cmg_name)
+}
+
+/// The WinHTTP certificate flag for a certificate error, as ConfigMgr logs it.
+fn winhttp_flag(e: &NetError) -> &'static str {
+    match e.certificate_error() {
+        Some(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }) => "WINHTTP_CALLBACK_STATUS_FLAG_CERT_CN_INVALID",
+        Some(CertificateError::UnknownIssuer) => "WINHTTP_CALLBACK_STATUS_FLAG_INVALID_CA",
+        Some(CertificateError::Revoked) => "WINHTTP_CALLBACK_STATUS_FLAG_CERT_REVOKED",
+        Some(CertificateError::Expired | CertificateError::ExpiredContext { .. } | CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. }) => {
+            "WINHTTP_CALLBACK_STATUS_FLAG_CERT_DATE_INVALID"
+        }
+        _ => "WINHTTP_CALLBACK_STATUS_FLAG_SECURITY_CHANNEL_ERROR",
+    }
+}
+
+pub async fn run(target: &ProbeTarget) -> ProbeResult {
+    let Some(host) = cmg_host(target) else {
+        return ProbeResult::fail(PROBE, "resolve", "WININET_E_NAME_NOT_RESOLVED", "no CMG service name in the catalog for this cloud".into());
+    };
+    let tcp = match net::connect(target, &host, 443).await {
+        Ok(s) => s,
+        Err(e) => return ProbeResult::fail(PROBE, "connect", "WININET_E_CANNOT_CONNECT", e.to_string()),
+    };
+    let tls = match net::tls(target, &host, tcp).await {
+        Ok(s) => s,
+        Err(e) => {
+            let message = format!("[CCMHTTP] ERROR: URL=https://{host}{PATH}, Port=443, Code=12175, Text=ERROR_WINHTTP_SECURE_FAILURE; {} is set ({e})", winhttp_flag(&e));
+            return ProbeResult::fail(PROBE, "tls", "ERROR_WINHTTP_SECURE_FAILURE", message);
+        }
+    };
+    match net::get(tls, &host, PATH).await {
+        Ok((status, _)) => ProbeResult::pass(PROBE, "http", format!("https://{host}{PATH} answered {status} over a verified TLS channel")),
+        Err(e) => ProbeResult::fail(PROBE, "http", "WININET_E_CANNOT_CONNECT", e.to_string()),
+    }
+}

@@ -1,0 +1,67 @@
+//! The `discovery` probe: MS-MDE2 discovery as the Windows enrollment client starts it
+//! (protocols.md §2.1). It finds the enrollment server for the user's UPN suffix through the
+//! EnterpriseEnrollment CNAME of seed 003 and sends the `GET /EnrollmentServer/Discovery.svc`
+//! probe over HTTPS. It connects by the CNAME target's name: Microsoft's certificate covers
+//! that name, not the customer's domain.
+//!
+//! Codes (failure catalog §5): certificate dates → 0x8018000D, any other certificate problem →
+//! 0x80180012, no connection → 0x80072EFD, an HTTP error → 0x8019 + status.
+
+use scenarios::{Cloud, Probe};
+
+use super::net::{self, NetError};
+use super::{ProbeResult, ProbeTarget};
+use crate::probes::ProbeResult as R;
+
+const PROBE: Probe = Probe::Discovery;
+
+/// The preferred enrollment CNAME target for the tenant's cloud (seed 003).
+fn enrollment_server(cloud: Cloud) -> Option<String> {
+    let cloud_scope = match cloud {
+        Cloud::Public => mock_cloud::catalog::CloudScope::Public,
+        Cloud::Usgov => mock_cloud::catalog::CloudScope::Usgov,
+    };
+    mock_cloud::Catalog::builtin()
+        .cnames
+        .rules
+        .iter()
+        .find(|r| r.purpose == "enrollment" && r.cloud == cloud_scope)
+        .map(|r| r.target.to_ascii_lowercase())
+}
+
+fn failure(step: &str, e: &NetError) -> ProbeResult {
+    use rustls::CertificateError::*;
+    let code = match (e, e.certificate_error()) {
+        (_, Some(Expired | ExpiredContext { .. } | NotValidYet | NotValidYetContext { .. })) => "MENROLL_E_DISCOVERY_SEC_CERT_DATE_INVALID",
+        (NetError::Tls { .. }, Some(_)) => "MENROLL_E_INVALIDSSLCERT",
+        (NetError::Tls { .. }, None) => "ERROR_WINHTTP_SECURE_FAILURE",
+        (NetError::Connect(..) | NetError::Proxy(..), _) => "WININET_E_CANNOT_CONNECT",
+        _ => "MENROLL_E_CONNECTIVITY",
+    };
+    R::fail(PROBE, step, code, e.to_string())
+}
+
+pub async fn run(target: &ProbeTarget) -> ProbeResult {
+    let domain = target.domains.first().cloned().unwrap_or_default();
+    let Some(server) = enrollment_server(target.cloud) else {
+        return R::fail(PROBE, "resolve", "MENROLL_E_CONNECTIVITY", "no enrollment CNAME rule for this cloud".into());
+    };
+    let tcp = match net::connect(target, &server, 443).await {
+        Ok(s) => s,
+        Err(e) => return failure("connect", &e),
+    };
+    let tls = match net::tls(target, &server, tcp).await {
+        Ok(s) => s,
+        Err(e) => return failure("tls", &e),
+    };
+    let path = mock_cloud::services::enrollment::DISCOVERY_PATH;
+    match net::get(tls, &server, path).await {
+        Ok((200, _)) => R::pass(PROBE, "discovery-get", format!("EnterpriseEnrollment.{domain} -> {server}: GET {path} answered 200")),
+        Ok((status, _)) => {
+            let mut r = R::fail(PROBE, "discovery-get", "MREGISTER_E_DISCOVERY_HTTP", format!("GET https://{server}{path} answered {status}"));
+            r.code = Some(format!("0x8019{status:04X}"));
+            r
+        }
+        Err(e) => failure("discovery-get", &e),
+    }
+}

@@ -1,0 +1,105 @@
+//! The built-in reference clients ("probes"). Each behaves like the real Windows / ConfigMgr
+//! component: it knows only what a client knows — the world's addresses, CA bundle, proxy and
+//! tenant, as `world.json` gives them — validates TLS against the world's CA, and returns a
+//! structured verdict: passed, or failed at a step with a code and a message.
+
+mod cmg;
+mod discovery;
+mod net;
+pub mod verify;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use scenarios::{Cloud, Probe};
+use serde::Serialize;
+use serde_json::Value;
+
+/// What a probe knows about the world it runs against (the content of `world.json`).
+#[derive(Debug, Clone)]
+pub struct ProbeTarget {
+    pub https_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub dns_addr: Option<SocketAddr>,
+    pub proxy_url: Option<String>,
+    pub ca_bundle: PathBuf,
+    pub domains: Vec<String>,
+    pub cloud: Cloud,
+    pub cmg_name: String,
+}
+
+impl ProbeTarget {
+    /// Read a `world.json` document.
+    pub fn from_world_json(v: &Value) -> Result<ProbeTarget, String> {
+        let addr = |k: &str| -> Result<SocketAddr, String> {
+            v[k].as_str().ok_or(format!("world.json: `{k}` missing"))?.parse().map_err(|e| format!("world.json: `{k}`: {e}"))
+        };
+        let opt_addr = |k: &str| v[k].as_str().and_then(|s| s.parse().ok());
+        let tenant = &v["tenant"];
+        Ok(ProbeTarget {
+            https_addr: addr("https_addr")?,
+            http_addr: addr("http_addr")?,
+            dns_addr: opt_addr("dns_addr"),
+            proxy_url: v["proxy_url"].as_str().map(str::to_string),
+            ca_bundle: PathBuf::from(v["ca_bundle"].as_str().ok_or("world.json: `ca_bundle` missing")?),
+            domains: tenant["domains"].as_array().map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_string)).collect()).unwrap_or_default(),
+            cloud: serde_json::from_value(tenant["cloud"].clone()).unwrap_or_default(),
+            cmg_name: tenant["cmg_name"].as_str().unwrap_or_default().to_string(),
+        })
+    }
+}
+
+/// A probe's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeResult {
+    pub probe: &'static str,
+    pub passed: bool,
+    /// The step that failed (or the last step, when it passed).
+    pub step: String,
+    /// The error code the real component would report, e.g. `0x80072F8F`.
+    pub code: Option<String>,
+    /// The code's symbolic name and whether the catalog marks it synthetic.
+    pub code_name: Option<String>,
+    pub code_synthetic: bool,
+    /// A status message ID the component would raise, e.g. 11488.
+    pub status_message: Option<u32>,
+    pub message: String,
+}
+
+impl ProbeResult {
+    pub(crate) fn pass(probe: Probe, step: &str, message: String) -> Self {
+        ProbeResult {
+            probe: probe.as_str(),
+            passed: true,
+            step: step.into(),
+            code: None,
+            code_name: None,
+            code_synthetic: false,
+            status_message: None,
+            message,
+        }
+    }
+
+    /// A failure with a code looked up by name in the catalog's `codes.toml`.
+    pub(crate) fn fail(probe: Probe, step: &str, code_name: &str, message: String) -> Self {
+        let entry = mock_cloud::Catalog::builtin().codes.get(code_name);
+        ProbeResult {
+            probe: probe.as_str(),
+            passed: false,
+            step: step.into(),
+            code: entry.map(|c| c.value.clone()),
+            code_name: Some(code_name.to_string()),
+            code_synthetic: entry.is_some_and(|c| c.synthetic),
+            status_message: None,
+            message,
+        }
+    }
+}
+
+/// Run one probe against a world.
+pub async fn run(probe: Probe, target: &ProbeTarget) -> ProbeResult {
+    match probe {
+        Probe::Discovery => discovery::run(target).await,
+        Probe::CmgConnect => cmg::run(target).await,
+    }
+}

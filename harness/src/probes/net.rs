@@ -1,0 +1,115 @@
+//! How a probe reaches a host: through the world's proxy when it has one (HTTP CONNECT, as
+//! WinHTTP does), else straight to the world's front for the port (the world's own address
+//! book). TLS uses the Windows-like verifier over the world's CA bundle only.
+
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use super::verify::WindowsLikeVerifier;
+use super::ProbeTarget;
+
+/// Why a probe could not talk to a host, by the step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("cannot connect to {0}: {1}")]
+    Connect(String, std::io::Error),
+    #[error("the proxy refused CONNECT {0}: {1}")]
+    Proxy(String, String),
+    #[error("TLS handshake with {host} failed: {error}")]
+    Tls { host: String, error: std::io::Error },
+    #[error("HTTP exchange with {0} failed: {1}")]
+    Http(String, String),
+    #[error("CA bundle {0}: {1}")]
+    Bundle(String, String),
+}
+
+impl NetError {
+    /// The rustls certificate error behind a failed handshake, if that is what it was.
+    pub fn certificate_error(&self) -> Option<&rustls::CertificateError> {
+        let NetError::Tls { error, .. } = self else { return None };
+        match error.get_ref()?.downcast_ref::<rustls::Error>()? {
+            rustls::Error::InvalidCertificate(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// A TCP stream to `host:port` inside the world.
+pub async fn connect(target: &ProbeTarget, host: &str, port: u16) -> Result<TcpStream, NetError> {
+    let authority = format!("{host}:{port}");
+    if let Some(proxy) = &target.proxy_url {
+        let proxy_addr = proxy.trim_start_matches("http://").trim_end_matches('/');
+        let mut s = TcpStream::connect(proxy_addr).await.map_err(|e| NetError::Connect(proxy_addr.to_string(), e))?;
+        s.write_all(format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes())
+            .await
+            .map_err(|e| NetError::Connect(proxy_addr.to_string(), e))?;
+        let head = read_head(&mut s).await.map_err(|e| NetError::Proxy(authority.clone(), e.to_string()))?;
+        let status = head.split_whitespace().nth(1).unwrap_or("");
+        if status != "200" {
+            return Err(NetError::Proxy(authority, head.lines().next().unwrap_or("").to_string()));
+        }
+        return Ok(s);
+    }
+    let addr = if port == 443 { target.https_addr } else { target.http_addr };
+    TcpStream::connect(addr).await.map_err(|e| NetError::Connect(authority, e))
+}
+
+/// The response head of a CONNECT, read byte by byte so no tunnel bytes are consumed. Bounded.
+async fn read_head(s: &mut TcpStream) -> std::io::Result<String> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 16 * 1024 || s.read(&mut b).await? == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "no complete response head"));
+        }
+        head.push(b[0]);
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// TLS to `host` over `tcp`, trusting only the world's CA bundle.
+pub async fn tls(target: &ProbeTarget, host: &str, tcp: TcpStream) -> Result<TlsStream<TcpStream>, NetError> {
+    let bundle = target.ca_bundle.display().to_string();
+    let roots: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&target.ca_bundle)
+        .map_err(|e| NetError::Bundle(bundle.clone(), e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| NetError::Bundle(bundle.clone(), e.to_string()))?;
+    let verifier = WindowsLikeVerifier::new(roots).map_err(|e| NetError::Bundle(bundle, e.to_string()))?;
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports TLS 1.2 and 1.3")
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.to_string()).map_err(|e| NetError::Http(host.into(), e.to_string()))?;
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|error| NetError::Tls { host: host.to_string(), error })
+}
+
+/// One HTTP/1.1 GET over an established stream; returns the status and body.
+pub async fn get<S>(stream: S, host: &str, path: &str) -> Result<(u16, Bytes), NetError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let err = |e: hyper::Error| NetError::Http(host.to_string(), e.to_string());
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(err)?;
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header(hyper::header::HOST, host)
+        .header(hyper::header::USER_AGENT, "ENROLLClient")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| NetError::Http(host.to_string(), e.to_string()))?;
+    let res = sender.send_request(req).await.map_err(err)?;
+    let status = res.status().as_u16();
+    let body = res.into_body().collect().await.map_err(err)?.to_bytes();
+    Ok((status, body))
+}

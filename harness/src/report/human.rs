@@ -1,0 +1,138 @@
+//! The human view: a progress bar while running (on a terminal), one line per scenario, a
+//! summary table, and for each failure the near-miss a support engineer needs — expected,
+//! observed, and the journal around it. Colour unless told not to (NO_COLOR).
+
+use std::io::Write;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::runner::report::{event_line, Check, Reporter, RunEvent, ScenarioReport, Verdict};
+
+#[derive(Debug)]
+pub struct Human {
+    out: Box<dyn WriteDebug>,
+    color: bool,
+    bar: Option<ProgressBar>,
+    failures: Vec<ScenarioReport>,
+    rows: Vec<(String, String, Verdict, f64, f64)>,
+}
+
+/// A writer we can hold in a Debug struct.
+pub trait WriteDebug: Write + Send + std::fmt::Debug {}
+impl<T: Write + Send + std::fmt::Debug> WriteDebug for T {}
+
+impl Human {
+    /// `progress`: draw a bar on stderr (only when it is a terminal).
+    pub fn new(out: Box<dyn WriteDebug>, color: bool, progress: bool) -> Self {
+        let bar = progress.then(|| ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr()));
+        Human { out, color, bar, failures: Vec::new(), rows: Vec::new() }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    fn mark(&self, v: Verdict) -> String {
+        match v {
+            Verdict::Pass => self.paint("32", "PASS"),
+            Verdict::Fail => self.paint("31", "FAIL"),
+            Verdict::Error => self.paint("35", "ERROR"),
+        }
+    }
+
+    fn line(&mut self, text: &str) -> std::io::Result<()> {
+        match &self.bar {
+            Some(bar) => {
+                bar.println(text);
+                Ok(())
+            }
+            None => writeln!(self.out, "{text}"),
+        }
+    }
+}
+
+/// Expected, observed, and the journal around it.
+pub fn near_miss(r: &ScenarioReport, color: bool) -> String {
+    let bold = |t: &str| if color { format!("\x1b[1m{t}\x1b[0m") } else { t.to_string() };
+    let mut s = format!("{} ({}): {}\n", bold(&r.name), r.area.as_str(), r.summary);
+    if let Some(e) = &r.error {
+        s.push_str(&format!("  error: {e}\n"));
+    }
+    if let Some(c) = &r.client {
+        s.push_str(&format!("  client: {}\n", c.describe));
+        if let Some(p) = &c.probe {
+            let synthetic = if p.code_synthetic { " (synthetic code)" } else { "" };
+            s.push_str(&format!("  probe: {} at step `{}` code {}{synthetic}: {}\n", if p.passed { "passed" } else { "failed" }, p.step, p.code.as_deref().unwrap_or("-"), p.message));
+        }
+        if !c.stderr.trim().is_empty() {
+            s.push_str(&format!("  stderr: {}\n", c.stderr.trim().lines().take(5).collect::<Vec<_>>().join("\n          ")));
+        }
+    }
+    for x in r.expectations.iter().filter(|x| x.check == Check::Failed) {
+        s.push_str(&format!("  expected {}: {}\n  observed: {}\n", x.expectation, x.expected, x.observed));
+        for e in &x.near {
+            s.push_str(&format!("    near: {}\n", event_line(e)));
+        }
+    }
+    s.push_str("  journal (last 12 events):\n");
+    for l in r.journal_excerpt(12).lines() {
+        s.push_str(&format!("    {l}\n"));
+    }
+    if let Some(lab) = &r.lab {
+        s.push_str(&format!("  hint: {}\n", lab.hint));
+    }
+    s
+}
+
+impl Reporter for Human {
+    fn on(&mut self, event: &RunEvent<'_>) -> std::io::Result<()> {
+        match event {
+            RunEvent::Started { total, jobs } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_length(*total as u64);
+                    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("valid template"));
+                }
+                self.line(&format!("memsim: running {total} scenario(s), {jobs} at a time"))?;
+            }
+            RunEvent::ScenarioStarted { name } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(name.to_string());
+                }
+            }
+            RunEvent::ScenarioFinished(r) => {
+                let text = format!("{:<5} {:<40} {:<12} {:>8.0} ms", self.mark(r.verdict), r.name, r.area.as_str(), r.wall_ms);
+                self.line(&text)?;
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                }
+                self.rows.push((r.name.clone(), r.area.as_str().to_string(), r.verdict, r.wall_ms, r.sim_ms));
+                if r.verdict != Verdict::Pass {
+                    self.failures.push((*r).clone());
+                }
+            }
+            RunEvent::Finished(summary) => {
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+                let color = self.color;
+                for f in std::mem::take(&mut self.failures) {
+                    writeln!(self.out, "\n{}", near_miss(&f, color))?;
+                }
+                let sim_s = summary.sim_ms / 1000.0;
+                writeln!(
+                    self.out,
+                    "\n{} passed, {} failed, {} errors; {:.2} s wall; simulated {:.0} s in {:.2} s of scenario time ({:.0}x)",
+                    summary.passed,
+                    summary.failed,
+                    summary.errors,
+                    summary.wall_ms / 1000.0,
+                    sim_s,
+                    summary.scenario_wall_ms / 1000.0,
+                    summary.compression()
+                )?;
+                self.out.flush()?;
+            }
+        }
+        Ok(())
+    }
+}

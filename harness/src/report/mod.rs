@@ -1,0 +1,41 @@
+//! The runner's sinks. Each consumes [`RunEvent`]s and knows nothing of the others: the human
+//! view (progress, summary table, near-misses), one JSON document, JUnit XML, and the journal
+//! of every scenario as JSON lines in a directory.
+
+mod human;
+mod journal_dir;
+mod json;
+mod junit;
+
+pub use human::Human;
+pub use journal_dir::JournalDir;
+pub use json::Json;
+pub use junit::Junit;
+
+use crate::runner::report::ScenarioReport;
+
+/// Reports collected as they finish, in the catalog's order for the document sinks.
+fn sorted(reports: &mut [ScenarioReport]) {
+    reports.sort_by(|a, b| (a.area, &a.name).cmp(&(b.area, &b.name)));
+}
+
+/// Where a document sink writes: a file, or standard output.
+#[derive(Debug)]
+pub enum Output {
+    Stdout,
+    File(std::path::PathBuf),
+}
+
+impl Output {
+    fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Output::Stdout => {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes)?;
+                out.flush()
+            }
+            Output::File(p) => std::fs::write(p, bytes),
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The scenario runner: each scenario in its own world (in parallel, isolated), its client run
+//! against it, its expectations checked, and a report sent to every sink.
+
+mod client;
+mod expect;
+pub mod report;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use scenarios::{ClientKind, Scenario};
+use tokio::sync::{mpsc, Semaphore};
+
+pub use client::{world_env, CLEARED};
+use report::{RunEvent, ScenarioReport, Summary, Verdict};
+pub use report::Reporter;
+
+use crate::world::{World, WorldOptions};
+
+/// How long the runner waits for a world's in-flight connections to end after its client.
+const SETTLE: Duration = Duration::from_secs(3);
+
+/// How to run a set of scenarios.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Worlds running at once.
+    pub jobs: usize,
+    /// Overrides every scenario's time scale.
+    pub time_scale: Option<f64>,
+    /// Replaces the client of every scenario (`memsim run -- COMMAND…`).
+    pub command: Option<Vec<String>>,
+    /// Wall time a client may take when its scenario gives no `timeout`.
+    pub default_timeout: Duration,
+}
+
+/// The outcome of the whole run, for the exit code.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    pub summary: Summary,
+    pub bad_input: bool,
+    pub harness_failed: bool,
+}
+
+enum Msg {
+    Started(String),
+    Done(Box<ScenarioReport>, ErrorKind),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ErrorKind {
+    None,
+    BadInput,
+    Harness,
+}
+
+/// Run `scenarios`, telling every sink as they start and finish.
+pub async fn run(scenarios: Vec<Scenario>, options: &RunOptions, sinks: &mut [Box<dyn Reporter>]) -> std::io::Result<RunOutcome> {
+    let started = Instant::now();
+    let jobs = options.jobs.max(1);
+    emit(sinks, &RunEvent::Started { total: scenarios.len(), jobs })?;
+    let permits = Arc::new(Semaphore::new(jobs));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    for scenario in scenarios {
+        let (tx, permits, options) = (tx.clone(), permits.clone(), options.clone());
+        tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let _ = tx.send(Msg::Started(scenario.name.to_string()));
+            let (report, kind) = run_one(&scenario, &options).await;
+            let _ = tx.send(Msg::Done(Box::new(report), kind));
+        });
+    }
+    drop(tx);
+    let mut outcome = RunOutcome::default();
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Started(name) => emit(sinks, &RunEvent::ScenarioStarted { name: &name })?,
+            Msg::Done(report, kind) => {
+                outcome.summary.add(&report);
+                outcome.bad_input |= kind == ErrorKind::BadInput;
+                outcome.harness_failed |= kind == ErrorKind::Harness;
+                emit(sinks, &RunEvent::ScenarioFinished(&report))?;
+            }
+        }
+    }
+    outcome.summary.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+    emit(sinks, &RunEvent::Finished(&outcome.summary))?;
+    Ok(outcome)
+}
+
+fn emit(sinks: &mut [Box<dyn Reporter>], e: &RunEvent<'_>) -> std::io::Result<()> {
+    sinks.iter_mut().try_for_each(|s| s.on(e))
+}
+
+fn blank(s: &Scenario, time_scale: f64) -> ScenarioReport {
+    ScenarioReport {
+        name: s.name.to_string(),
+        area: s.area,
+        summary: s.summary.clone(),
+        source: s.source.clone(),
+        seed: s.world.seed,
+        time_scale,
+        verdict: Verdict::Error,
+        error: None,
+        client: None,
+        expectations: Vec::new(),
+        wall_ms: 0.0,
+        sim_ms: 0.0,
+        lab: s.lab.clone(),
+        journal: Vec::new(),
+    }
+}
+
+async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKind) {
+    let t0 = Instant::now();
+    let mut report = blank(s, options.time_scale.unwrap_or(s.world.time_scale.0));
+    let world = match World::start(s, WorldOptions { state_dir: None, time_scale: options.time_scale }).await {
+        Ok(w) => w,
+        Err(e) => {
+            let kind = if e.is_bad_input() { ErrorKind::BadInput } else { ErrorKind::Harness };
+            report.error = Some(format!("the world did not start: {e}"));
+            return (report, kind);
+        }
+    };
+    let clock = *world.journal().clock();
+    let kind = match (&options.command, s.client.as_ref().map(|c| &c.kind)) {
+        (Some(argv), _) => Some(ClientKind::Command(argv.clone())),
+        (None, k) => k.cloned(),
+    };
+    let Some(kind) = kind else {
+        report.error = Some("the scenario has no [client]: give one, or run it with `-- COMMAND`".into());
+        return (report, ErrorKind::BadInput);
+    };
+    let timeout = s.client.as_ref().and_then(|c| c.timeout).map_or(options.default_timeout, |t| clock.to_wall(t));
+    let outcome = match &kind {
+        ClientKind::Probe(p) => client::run_probe(*p, &world, timeout).await,
+        ClientKind::Command(argv) => {
+            let prepared = async {
+                let world_json = crate::up::write_state(&world).map_err(|e| e.to_string())?;
+                let certs = client::cert_dir(&world).await.map_err(|e| e.to_string())?;
+                Ok::<_, String>(client::world_env(&world, &world_json, &certs))
+            };
+            match prepared.await {
+                Ok(env) => {
+                    let cwd = s.client.as_ref().and_then(|c| c.cwd.as_deref());
+                    client::run_command(argv, cwd, &env, timeout).await
+                }
+                Err(e) => {
+                    report.error = Some(format!("could not prepare the client's environment: {e}"));
+                    return (report, ErrorKind::Harness);
+                }
+            }
+        }
+    };
+    // The server side records a client's rejection a moment after the client gave up: wait
+    // for in-flight connections to finish (bounded) before reading the journal.
+    let journal = world.journal().clone();
+    let _ = tokio::task::spawn_blocking(move || journal.wait_settled(SETTLE)).await;
+    report.journal = world.journal().snapshot();
+    report.expectations = expect::check(&s.expect.clone().unwrap_or_default(), &outcome, &report.journal);
+    report.verdict = if report.expectations.iter().any(|x| x.check == report::Check::Failed) { Verdict::Fail } else { Verdict::Pass };
+    report.client = Some(outcome);
+    let wall = t0.elapsed();
+    report.wall_ms = wall.as_secs_f64() * 1000.0;
+    report.sim_ms = clock.to_sim(wall).0.as_secs_f64() * 1000.0;
+    (report, ErrorKind::None)
+}

@@ -1,0 +1,158 @@
+//! What the runner reports about each scenario: the sinks (human, JSON, JUnit, journal files)
+//! all read these and nothing else.
+
+use scenarios::{Area, Event, Lab};
+use serde::Serialize;
+
+use crate::probes::ProbeResult;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every expectation held.
+    Pass,
+    /// An expectation did not hold.
+    Fail,
+    /// The scenario could not be run (bad input or the harness failed).
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    Held,
+    Failed,
+    Skipped,
+}
+
+/// One expectation: what was expected, what was observed, and the near-miss context.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpectationResult {
+    pub expectation: String,
+    pub check: Check,
+    pub expected: String,
+    pub observed: String,
+    /// For failed event expectations: the journal events that came closest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub near: Vec<Event>,
+}
+
+/// What the client did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientOutcome {
+    /// `probe discovery` or the command line.
+    pub describe: String,
+    pub passed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioReport {
+    pub name: String,
+    pub area: Area,
+    pub summary: String,
+    pub source: String,
+    pub seed: u64,
+    pub time_scale: f64,
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientOutcome>,
+    pub expectations: Vec<ExpectationResult>,
+    pub wall_ms: f64,
+    /// Simulated time the scenario covered (wall time × time scale).
+    pub sim_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lab: Option<Lab>,
+    #[serde(skip)]
+    pub journal: Vec<Event>,
+}
+
+impl ScenarioReport {
+    /// The first expectation that failed, in a line.
+    pub fn first_failure(&self) -> Option<String> {
+        if let Some(e) = &self.error {
+            return Some(e.clone());
+        }
+        self.expectations
+            .iter()
+            .find(|x| x.check == Check::Failed)
+            .map(|x| format!("{}: expected {}, observed {}", x.expectation, x.expected, x.observed))
+    }
+
+    /// The last `n` journal events, one JSON line each: the context around a failure.
+    pub fn journal_excerpt(&self, n: usize) -> String {
+        let start = self.journal.len().saturating_sub(n);
+        self.journal[start..].iter().map(|e| format!("{}\n", event_line(e))).collect()
+    }
+}
+
+/// An event as a support engineer scans it: time, component, what, host, fault, details.
+pub fn event_line(e: &Event) -> String {
+    let mut s = format!("#{:<3} {:>9.1}ms {:<6} {:<22}", e.seq, e.wall_ms, e.component.as_str(), e.what);
+    if let Some(h) = &e.host {
+        s.push_str(&format!(" {h}"));
+    }
+    if let Some(f) = &e.fault {
+        s.push_str(&format!(" fault={f}"));
+    }
+    for key in ["status", "path", "error", "certificate", "reason"] {
+        if let Some(v) = e.detail.get(key) {
+            s.push_str(&format!(" {key}={v}"));
+        }
+    }
+    s
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub wall_ms: f64,
+    /// Sum of the scenarios' simulated durations.
+    pub sim_ms: f64,
+    /// Sum of the scenarios' wall durations.
+    pub scenario_wall_ms: f64,
+}
+
+impl Summary {
+    /// Simulated time covered per wall second spent in scenarios.
+    pub fn compression(&self) -> f64 {
+        if self.scenario_wall_ms > 0.0 { self.sim_ms / self.scenario_wall_ms } else { 0.0 }
+    }
+
+    pub fn add(&mut self, r: &ScenarioReport) {
+        self.total += 1;
+        match r.verdict {
+            Verdict::Pass => self.passed += 1,
+            Verdict::Fail => self.failed += 1,
+            Verdict::Error => self.errors += 1,
+        }
+        self.sim_ms += r.sim_ms;
+        self.scenario_wall_ms += r.wall_ms;
+    }
+}
+
+/// What the runner tells its sinks, in order.
+#[derive(Debug)]
+pub enum RunEvent<'a> {
+    Started { total: usize, jobs: usize },
+    ScenarioStarted { name: &'a str },
+    ScenarioFinished(&'a ScenarioReport),
+    Finished(&'a Summary),
+}
+
+/// A consumer of the runner's events. Sinks know nothing of each other.
+pub trait Reporter {
+    fn on(&mut self, event: &RunEvent<'_>) -> std::io::Result<()>;
+}
