@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use scenarios::{catalog, load_scenario, parse_scenario, Scenario};
 
 use crate::exit;
+use crate::probes;
 use crate::report;
 use crate::runner::{self, Reporter, RunOptions};
 use crate::world::WorldOptions;
@@ -65,6 +66,13 @@ enum Command {
         /// Simulated seconds per wall second (overrides the scenario's).
         #[arg(long)]
         time_scale: Option<f64>,
+    },
+    /// Run one reference client against a running world (`memsim up`'s world.json).
+    Probe {
+        /// discovery | cmg-connect
+        name: String,
+        #[arg(long)]
+        world: PathBuf,
     },
     /// List scenarios: the built-in catalog, or the given files.
     List { paths: Vec<PathBuf> },
@@ -275,6 +283,25 @@ fn run(cli: Cli) -> Result<u8> {
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(crate::up::run(scenario, WorldOptions { state_dir, time_scale }))
+        }
+        Command::Probe { name, world } => {
+            let Some(probe) = scenarios::Probe::ALL.iter().find(|p| p.as_str() == name) else {
+                let names: Vec<&str> = scenarios::Probe::ALL.iter().map(|p| p.as_str()).collect();
+                eprintln!("memsim: unknown probe `{name}`; the probes are: {}", names.join(", "));
+                return Ok(exit::BAD_INPUT);
+            };
+            let doc = std::fs::read(&world).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
+            let target = match doc.and_then(|d| probes::ProbeTarget::from_world_json(&d)) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("memsim: {}: {e}", world.display());
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let result = runtime.block_on(probes::run(*probe, &target));
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(if result.passed { exit::OK } else { exit::EXPECTATION_FAILED })
         }
         Command::List { paths } => match load_for_list(&paths) {
             Ok(list) => {

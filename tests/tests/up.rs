@@ -95,3 +95,17 @@ fn garbage_and_half_open_connections_do_not_stop_the_front() {
     let (_, journal) = up.stop();
     assert!(journal.iter().any(|e| e["what"] == "handshake_failed" && e["detail"]["error"].as_str().unwrap().contains("not a TLS ClientHello")));
 }
+
+#[test]
+fn memsim_probe_runs_a_reference_client_against_a_running_world() {
+    let up = Up::start(Some("pki-expired-root"));
+    let world = up.state.path().join("world.json");
+    let run = |name: &str| clean_env(std::process::Command::new(memsim_e2e::memsim_bin())).args(["probe", name, "--world"]).arg(&world).output().unwrap();
+    let out = run("discovery");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((result["passed"].as_bool(), result["step"].as_str(), result["code"].as_str()), (Some(false), Some("tls"), Some("0x8018000D")));
+    let out = run("cmg-connect");
+    assert_eq!(out.status.code(), Some(0), "the CMG chain is healthy in this scenario: {}", text(&out));
+    assert_eq!(run("no-such-probe").status.code(), Some(2));
+}

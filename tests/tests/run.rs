@@ -1,0 +1,115 @@
+//! `memsim run`: the built-in catalog passes with the reference clients; a command can replace
+//! every client; reports (human, JSON, JUnit, journals) agree; exit codes mean what they say.
+
+use std::process::Command;
+
+use memsim_e2e::{clean_env, memsim_bin, text};
+
+fn memsim() -> Command {
+    clean_env(Command::new(memsim_bin()))
+}
+
+#[test]
+fn the_builtin_catalog_passes_with_the_reference_clients() {
+    let out = memsim().args(["run", "--jobs", "2"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("0 failed, 0 errors"), "{t}");
+    for name in ["healthy-discovery", "healthy-cmg-connect", "pki-expired-root", "time-clock-skew-not-yet-valid"] {
+        assert!(t.contains(name), "{name} not run:\n{t}");
+    }
+}
+
+#[test]
+fn json_and_junit_reports_agree_and_junit_parses_as_xml() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("r.json");
+    let xml_path = dir.path().join("r.xml");
+    let journals = dir.path().join("journals");
+    let out = memsim().args(["run", "--filter", "pki-", "--format", "json", "--output"]).arg(&json_path).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = memsim()
+        .args(["run", "--filter", "pki-", "--format", "junit", "--output"])
+        .arg(&xml_path)
+        .arg("--journal-dir")
+        .arg(&journals)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    let scenarios = doc["scenarios"].as_array().unwrap();
+    assert!(scenarios.len() >= 7);
+    assert!(scenarios.iter().all(|s| s["verdict"] == "pass"));
+    // Python's XML parser reads the JUnit file: one testcase per scenario, named alike.
+    let script = "import sys, xml.etree.ElementTree as ET\nr = ET.parse(sys.argv[1]).getroot()\nprint(' '.join(sorted(c.get('name') for c in r.iter('testcase'))))";
+    let out = clean_env(Command::new("python3")).args(["-c", script]).arg(&xml_path).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let mut json_names: Vec<&str> = scenarios.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    json_names.sort();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), json_names.join(" "));
+    for name in json_names {
+        let lines = std::fs::read_to_string(journals.join(format!("{name}.jsonl"))).unwrap();
+        assert!(lines.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "{name}");
+        assert!(lines.contains("\"component\":\"tls\""), "{name}: no TLS event journaled");
+    }
+}
+
+#[test]
+fn a_command_that_fails_a_healthy_scenario_exits_1_and_names_the_expectation() {
+    let out = memsim().args(["run", "healthy-discovery", "--", "false"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("expected outcome: pass") && t.contains("observed: fail (exit 1)"), "{t}");
+}
+
+#[test]
+fn a_command_gets_the_world_through_the_environment_and_nothing_of_the_machine() {
+    let script = r#"test -f "$SSL_CERT_FILE" && test "$SSL_CERT_FILE" = "$CURL_CA_BUNDLE" && test -f "$MEMSIM_WORLD" \
+        && test -d "$SSL_CERT_DIR" && test -n "$MEMSIM_TIME_SCALE" && test -z "$NO_PROXY" \
+        && grep -q BEGIN "$REQUESTS_CA_BUNDLE" && grep -q https_addr "$MEMSIM_WORLD""#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("env-check.toml");
+    let scenario = format!(
+        "# The client sees the world's variables.\nname = \"env-check\"\nsummary = \"s\"\narea = \"baseline\"\nsource = \"test\"\n[client]\ncommand = [\"sh\", \"-c\", {script:?}]\n[expect]\noutcome = \"pass\"\n"
+    );
+    std::fs::write(&file, scenario).unwrap();
+    let out = Command::new(memsim_bin())
+        .env("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
+        .env("NO_PROXY", "*")
+        .arg("run")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn code_expectations_are_skipped_when_a_command_replaces_the_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("r.json");
+    let out = memsim().args(["run", "pki-expired-root", "--format", "json", "--output"]).arg(&json_path).args(["--", "false"]).output().unwrap();
+    // `false` fails as the scenario expects, but never touched the world: the journal shows no
+    // rejected handshake, so the run fails and says which expectation.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("observed: 0 matching event(s)"), "{}", text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    let checks = doc["scenarios"][0]["expectations"].as_array().unwrap();
+    let find = |name: &str| checks.iter().find(|c| c["expectation"] == name).unwrap().clone();
+    assert_eq!(find("code")["check"], "skipped");
+    assert_eq!(find("outcome")["check"], "held");
+    assert_eq!(find("event")["check"], "failed");
+}
+
+#[test]
+fn bad_input_exits_2() {
+    let out = memsim().args(["run", "no-such-scenario"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = memsim().args(["run", "--filter", "zzz-nothing"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.toml");
+    std::fs::write(&f, "# x\nname = \"bad\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"t\"\n[expect]\noutcom = \"pass\"\n").unwrap();
+    let out = memsim().arg("run").arg(&f).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("bad.toml:7:1: unknown key `outcom`"), "{}", text(&out));
+}
