@@ -3,20 +3,16 @@
 //! faults that shaped the certificate it presented, and a client's rejection is recorded with
 //! its alert (e.g. `CertificateExpired`, `UnknownCA`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::server::{Acceptor, ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use scenarios::{Component, Journal, NewEvent};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 use tokio_rustls::LazyConfigAcceptor;
 
-use super::{Dispatch, Scheme, HANDSHAKE_TIMEOUT};
+use super::{accept_loop, serve_http, Dispatch, Scheme, HANDSHAKE_TIMEOUT};
 use crate::pki::Pki;
 
 #[derive(Debug)]
@@ -42,22 +38,10 @@ pub fn server_config(pki: Arc<Pki>) -> Arc<ServerConfig> {
 
 /// Accept TLS connections until the task is dropped.
 pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, pki: Arc<Pki>, dispatch: Dispatch, journal: Journal) {
-    let mut conns = JoinSet::new();
-    loop {
-        let Ok((tcp, peer)) = listener.accept().await else {
-            // Out of descriptors or a reset before accept: back off instead of spinning.
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            continue;
-        };
-        while conns.try_join_next().is_some() {}
-        let (config, pki, dispatch, journal) = (config.clone(), pki.clone(), dispatch.clone(), journal.clone());
-        let activity = journal.begin();
-        conns.spawn(async move {
-            let _activity = activity;
-            let _ = tcp.set_nodelay(true);
-            connection(tcp, peer.to_string(), config, pki, dispatch, journal).await;
-        });
-    }
+    accept_loop(listener, journal.clone(), move |tcp, peer| {
+        connection(tcp, peer.to_string(), config.clone(), pki.clone(), dispatch.clone(), journal.clone())
+    })
+    .await
 }
 
 async fn connection(
@@ -114,19 +98,8 @@ async fn connection(
             .detail("version", version)
             .detail("cipher_suite", suite),
     ));
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counter = requests.clone();
-    let svc = service_fn(move |req| {
-        let dispatch = dispatch.clone();
-        counter.fetch_add(1, Ordering::Relaxed);
-        async move { dispatch.handle(req, Scheme::Https).await }
-    });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HANDSHAKE_TIMEOUT)
-        .serve_connection(TokioIo::new(tls), svc)
-        .await;
-    if requests.load(Ordering::Relaxed) == 0 {
+    let requests = serve_http(tls, dispatch, Scheme::Https).await;
+    if requests == 0 {
         // Clients that check the name after the handshake (curl, most HTTP stacks) hang up here
         // when they reject the certificate: worth a line for whoever reads the journal.
         journal.record(with_faults(NewEvent::new(Component::Tls, "closed_without_request").host(sni).detail("peer", peer)));
