@@ -1,15 +1,18 @@
 //! The `discovery` probe: MS-MDE2 discovery as the Windows enrollment client starts it
 //! (protocols.md §2.1). It finds the enrollment server for the user's UPN suffix through the
-//! EnterpriseEnrollment CNAME of seed 003 and sends the `GET /EnrollmentServer/Discovery.svc`
-//! probe over HTTPS. It connects by the CNAME target's name: Microsoft's certificate covers
-//! that name, not the customer's domain.
+//! EnterpriseEnrollment CNAME of seed 003 (through the world's DNS) and sends the
+//! `GET /EnrollmentServer/Discovery.svc` probe over HTTPS. It connects by the CNAME target's
+//! name: Microsoft's certificate covers that name, not the customer's domain. A CNAME to a
+//! non-preferred target passes with a warning (Windows asks the user to confirm it).
 //!
-//! Codes (failure catalog §5): certificate dates → 0x8018000D, any other certificate problem →
-//! 0x80180012, no connection → 0x80072EFD, an HTTP error → 0x8019 + status.
+//! Codes (failure catalog §5, DNS-01, DNS-04): no CNAME → 0x80180010, a failing resolver →
+//! 0x80072EE2, certificate dates → 0x8018000D, any other certificate problem → 0x80180012, no
+//! connection → 0x80072EFD, an HTTP error → 0x8019 + status.
 
 use scenarios::{Cloud, Probe};
 
 use super::net::{self, NetError};
+use super::resolve;
 use super::{ProbeResult, ProbeTarget};
 use crate::probes::ProbeResult as R;
 
@@ -41,11 +44,37 @@ fn failure(step: &str, e: &NetError) -> ProbeResult {
     R::fail(PROBE, step, code, e.to_string())
 }
 
+/// Is `name` a non-preferred enrollment target (works after the user confirms a prompt)?
+fn nonpreferred(name: &str) -> bool {
+    let cat = mock_cloud::Catalog::builtin();
+    cat.cnames.nonpreferred_targets.iter().any(|t| t.needs_user_confirmation && t.target.eq_ignore_ascii_case(name))
+}
+
 pub async fn run(target: &ProbeTarget) -> ProbeResult {
     let domain = target.domains.first().cloned().unwrap_or_default();
-    let Some(server) = enrollment_server(target.cloud) else {
-        return R::fail(PROBE, "resolve", "MENROLL_E_CONNECTIVITY", "no enrollment CNAME rule for this cloud".into());
+    let preferred = enrollment_server(target.cloud);
+    let label = "EnterpriseEnrollment";
+    let (server, chain) = match resolve::tenant_cname(target.dns_addr, label, &domain, preferred.clone()).await {
+        resolve::Found::Server { name, chain } => (name, chain.join(" -> ")),
+        resolve::Found::Missing => {
+            let manual = &mock_cloud::Catalog::builtin().cnames.manual_server;
+            let manual = if target.cloud == Cloud::Usgov { &manual.usgov } else { &manual.public };
+            let message = format!("{label}.{domain} does not exist (NXDOMAIN): no CNAME, so Windows asks the user to type the MDM server name ({manual})");
+            return R::fail(PROBE, "resolve", "MENROLL_E_CONNECTIVITY", message);
+        }
+        resolve::Found::Failed(e) => return R::fail(PROBE, "resolve", "WININET_E_TIMEOUT", format!("{label}.{domain}: {e}")),
     };
+    let warning = if Some(&server) == preferred.as_ref() {
+        String::new()
+    } else if nonpreferred(&server) {
+        format!("; warning: {server} is a non-preferred target, Windows asks the user to confirm it (point the CNAME at {})", preferred.clone().unwrap_or_default())
+    } else {
+        return R::fail(PROBE, "resolve", "MENROLL_E_CONNECTIVITY", format!("{chain}: the CNAME does not lead to an enrollment server"));
+    };
+    if let Err((missing, why)) = resolve::server(target.dns_addr, &server).await {
+        let code = if missing { "MENROLL_E_CONNECTIVITY" } else { "WININET_E_TIMEOUT" };
+        return R::fail(PROBE, "resolve", code, why);
+    }
     let tcp = match net::connect(target, &server, 443).await {
         Ok(s) => s,
         Err(e) => return failure("connect", &e),
@@ -56,7 +85,7 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
     };
     let path = mock_cloud::services::enrollment::DISCOVERY_PATH;
     match net::get(tls, &server, path).await {
-        Ok((200, _)) => R::pass(PROBE, "discovery-get", format!("EnterpriseEnrollment.{domain} -> {server}: GET {path} answered 200")),
+        Ok((200, _)) => R::pass(PROBE, "discovery-get", format!("{chain}: GET {path} answered 200{warning}")),
         Ok((status, _)) => {
             let mut r = R::fail(PROBE, "discovery-get", "MREGISTER_E_DISCOVERY_HTTP", format!("GET https://{server}{path} answered {status}"));
             r.code = Some(format!("0x8019{status:04X}"));

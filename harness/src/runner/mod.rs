@@ -5,11 +5,13 @@ mod client;
 mod expect;
 pub mod report;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scenarios::{ClientKind, Scenario};
 use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
 
 pub use client::{world_env, CLEARED};
 use report::{RunEvent, ScenarioReport, Summary, Verdict};
@@ -41,11 +43,6 @@ pub struct RunOutcome {
     pub harness_failed: bool,
 }
 
-enum Msg {
-    Started(String),
-    Done(Box<ScenarioReport>, ErrorKind),
-}
-
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum ErrorKind {
     None,
@@ -53,38 +50,59 @@ enum ErrorKind {
     Harness,
 }
 
-/// Run `scenarios`, telling every sink as they start and finish.
+/// Run `scenarios`, telling every sink as they start and finish. A world that crashes (a
+/// panic in its task) becomes an error report for its scenario, never a silent gap.
 pub async fn run(scenarios: Vec<Scenario>, options: &RunOptions, sinks: &mut [Box<dyn Reporter>]) -> std::io::Result<RunOutcome> {
     let started = Instant::now();
     let jobs = options.jobs.max(1);
     emit(sinks, &RunEvent::Started { total: scenarios.len(), jobs })?;
     let permits = Arc::new(Semaphore::new(jobs));
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut starts) = mpsc::unbounded_channel();
+    let mut tasks = JoinSet::new();
+    let mut by_task = HashMap::new();
     for scenario in scenarios {
         let (tx, permits, options) = (tx.clone(), permits.clone(), options.clone());
-        tokio::spawn(async move {
+        let blank = blank(&scenario, options.time_scale.unwrap_or(scenario.world.time_scale.0));
+        let handle = tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let _ = tx.send(Msg::Started(scenario.name.to_string()));
-            let (report, kind) = run_one(&scenario, &options).await;
-            let _ = tx.send(Msg::Done(Box::new(report), kind));
+            let _ = tx.send(scenario.name.to_string());
+            run_one(&scenario, &options).await
         });
+        by_task.insert(handle.id(), blank);
     }
     drop(tx);
     let mut outcome = RunOutcome::default();
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            Msg::Started(name) => emit(sinks, &RunEvent::ScenarioStarted { name: &name })?,
-            Msg::Done(report, kind) => {
-                outcome.summary.add(&report);
-                outcome.bad_input |= kind == ErrorKind::BadInput;
-                outcome.harness_failed |= kind == ErrorKind::Harness;
-                emit(sinks, &RunEvent::ScenarioFinished(&report))?;
+    loop {
+        let (report, kind) = tokio::select! {
+            Some(name) = starts.recv() => {
+                emit(sinks, &RunEvent::ScenarioStarted { name: &name })?;
+                continue;
             }
-        }
+            done = tasks.join_next_with_id() => match done {
+                None => break,
+                Some(Ok((_, result))) => result,
+                Some(Err(e)) => {
+                    let mut report = by_task.remove(&e.id()).expect("every task is known");
+                    report.error = Some(format!("the world crashed: {}", panic_message(e)));
+                    (report, ErrorKind::Harness)
+                }
+            },
+        };
+        outcome.summary.add(&report);
+        outcome.bad_input |= kind == ErrorKind::BadInput;
+        outcome.harness_failed |= kind == ErrorKind::Harness;
+        emit(sinks, &RunEvent::ScenarioFinished(&report))?;
     }
     outcome.summary.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     emit(sinks, &RunEvent::Finished(&outcome.summary))?;
     Ok(outcome)
+}
+
+fn panic_message(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(p) => p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "a panic".into()),
+        Err(e) => e.to_string(),
+    }
 }
 
 fn emit(sinks: &mut [Box<dyn Reporter>], e: &RunEvent<'_>) -> std::io::Result<()> {

@@ -1,0 +1,61 @@
+//! The `registration` probe: Entra device registration discovery as `dsregcmd` tests it ("DRS
+//! Discovery Test"): the tenant's EnterpriseRegistration CNAME (seed 003) must lead to
+//! EnterpriseRegistration.windows.net (the same in the US government cloud), and that service
+//! must answer over a channel verified as Windows verifies it. Conditional Access needs the
+//! device registered; a missing CNAME fails here while MDM enrollment still works.
+//!
+//! Code: 0x801C0021 (failure catalog ENR-03: hybrid join discover-phase failure).
+
+use scenarios::Probe;
+
+use super::net;
+use super::resolve::{self, Found};
+use super::{ProbeResult, ProbeTarget};
+
+const PROBE: Probe = Probe::Registration;
+const CODE: &str = "DSREG_E_DISCOVERY_FAILED";
+
+/// The registration CNAME target for the tenant's cloud (seed 003).
+fn registration_server(target: &ProbeTarget) -> Option<String> {
+    let scope = match target.cloud {
+        scenarios::Cloud::Public => mock_cloud::catalog::CloudScope::Public,
+        scenarios::Cloud::Usgov => mock_cloud::catalog::CloudScope::Usgov,
+    };
+    mock_cloud::Catalog::builtin()
+        .cnames
+        .rules
+        .iter()
+        .find(|r| r.purpose == "registration" && r.cloud == scope)
+        .map(|r| r.target.to_ascii_lowercase())
+}
+
+pub async fn run(target: &ProbeTarget) -> ProbeResult {
+    let domain = target.domains.first().cloned().unwrap_or_default();
+    let expected = registration_server(target);
+    let label = "EnterpriseRegistration";
+    let (server, chain) = match resolve::tenant_cname(target.dns_addr, label, &domain, expected.clone()).await {
+        Found::Server { name, chain } => (name, chain.join(" -> ")),
+        Found::Missing => {
+            return ProbeResult::fail(PROBE, "resolve", CODE, format!("DRS Discovery Test : FAIL — {label}.{domain} does not exist (NXDOMAIN)"));
+        }
+        Found::Failed(e) => return ProbeResult::fail(PROBE, "resolve", CODE, format!("DRS Discovery Test : FAIL — {label}.{domain}: {e}")),
+    };
+    if Some(&server) != expected.as_ref() {
+        return ProbeResult::fail(PROBE, "resolve", CODE, format!("DRS Discovery Test : FAIL — {chain} does not lead to the device registration service"));
+    }
+    if let Err((_, why)) = resolve::server(target.dns_addr, &server).await {
+        return ProbeResult::fail(PROBE, "resolve", CODE, format!("DRS Discovery Test : FAIL — {why}"));
+    }
+    let tcp = match net::connect(target, &server, 443).await {
+        Ok(s) => s,
+        Err(e) => return ProbeResult::fail(PROBE, "connect", CODE, format!("DRS Discovery Test : FAIL — {e}")),
+    };
+    let tls = match net::tls(target, &server, tcp).await {
+        Ok(s) => s,
+        Err(e) => return ProbeResult::fail(PROBE, "tls", CODE, format!("DRS Discovery Test : FAIL — {e}")),
+    };
+    match net::get(tls, &server, "/").await {
+        Ok((status, _)) => ProbeResult::pass(PROBE, "drs-discovery", format!("DRS Discovery Test : PASS — {chain} answered {status}")),
+        Err(e) => ProbeResult::fail(PROBE, "drs-discovery", CODE, format!("DRS Discovery Test : FAIL — {e}")),
+    }
+}
