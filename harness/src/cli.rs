@@ -74,6 +74,24 @@ enum Command {
         #[arg(long)]
         world: PathBuf,
     },
+    /// Revoke a certificate of a running world (`memsim up`): its CRL and OCSP answers change at once.
+    Revoke {
+        /// An emulated host name (the leaf it presents) or a serial number in hex.
+        target: String,
+        #[arg(long)]
+        world: PathBuf,
+        /// RFC 5280 reason: unspecified, key_compromise (default), ca_compromise,
+        /// affiliation_changed, superseded, cessation_of_operation.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Take a revoked certificate of a running world off its issuer's CRL and OCSP again.
+    Restore {
+        /// An emulated host name or a serial number in hex.
+        target: String,
+        #[arg(long)]
+        world: PathBuf,
+    },
     /// List scenarios: the built-in catalog, or the given files.
     List { paths: Vec<PathBuf> },
     /// Validate scenario files; errors name file:line:column.
@@ -219,6 +237,48 @@ fn load_for_list(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
     paths.iter().map(|p| load_scenario(p).map_err(|e| e.to_string())).collect()
 }
 
+/// `memsim revoke` (`revoke` is `Some(reason)`) and `memsim restore`, through the world's
+/// control endpoint; prints the certificate as the endpoint describes it.
+fn control(world: &std::path::Path, target: &str, revoke: Option<Option<String>>) -> Result<u8> {
+    use crate::control::{Client, ControlError};
+    let reason = match revoke.clone().flatten().map(|r| serde_json::from_value::<scenarios::RevocationReason>(serde_json::Value::String(r.clone())).map_err(|_| r)) {
+        Some(Err(r)) => {
+            eprintln!("memsim: unknown reason `{r}`: unspecified, key_compromise, ca_compromise, affiliation_changed, superseded, cessation_of_operation");
+            return Ok(exit::BAD_INPUT);
+        }
+        Some(Ok(r)) => Some(r),
+        None => None,
+    };
+    if !world.is_file() {
+        eprintln!("memsim: {}: no such world.json (start one with `memsim up --state-dir D`)", world.display());
+        return Ok(exit::BAD_INPUT);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let result = runtime.block_on(async {
+        let client = Client::for_world(world)?;
+        match revoke {
+            Some(_) => client.revoke(target, reason).await,
+            None => client.restore(target).await,
+        }
+    });
+    match result {
+        Ok(cert) => {
+            println!("{}", serde_json::to_string_pretty(&cert)?);
+            let state = if cert["revoked"].is_null() { "valid (not revoked)" } else { "revoked" };
+            eprintln!("memsim: {} (serial {}) is {state}: its CRL and OCSP answers say so from now on", cert["subject"].as_str().unwrap_or(target), cert["serial"].as_str().unwrap_or("?"));
+            Ok(exit::OK)
+        }
+        Err(e @ ControlError::Rejected(_)) => {
+            eprintln!("memsim: {e}");
+            Ok(exit::BAD_INPUT)
+        }
+        Err(e) => {
+            eprintln!("memsim: {e}");
+            Ok(exit::HARNESS_FAILED)
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -303,6 +363,8 @@ fn run(cli: Cli) -> Result<u8> {
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(if result.passed { exit::OK } else { exit::EXPECTATION_FAILED })
         }
+        Command::Revoke { target, world, reason } => control(&world, &target, Some(reason)),
+        Command::Restore { target, world } => control(&world, &target, None),
         Command::List { paths } => match load_for_list(&paths) {
             Ok(list) => {
                 for s in list {

@@ -6,7 +6,14 @@
 //! line. Nothing imports this crate but the binary and the end-to-end tests.
 
 mod cli;
+pub mod dns_client;
+pub mod control;
+pub mod dns;
 pub mod exit;
+pub mod probes;
+pub mod proxy;
+pub mod report;
+pub mod runner;
 pub mod up;
 pub mod world;
 

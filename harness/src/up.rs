@@ -27,6 +27,15 @@ pub fn env_sh(world: &World, world_json: &Path) -> String {
         out.push_str(&format!("export {var}={ca}\n"));
     }
     out.push_str(&format!("export MEMSIM_WORLD={}\n", sh_quote(&world_json.display().to_string())));
+    // The world's DNS (UDP and TCP), e.g. `dig -p "${MEMSIM_DNS##*:}" @"${MEMSIM_DNS%:*}" …`.
+    out.push_str(&format!("export MEMSIM_DNS={}\n", sh_quote(&world.dns_addr().to_string())));
+    // The customer's proxy, for clients that honour the standard variables; NO_PROXY is
+    // cleared so the machine's own bypass list cannot route around the world (issue 4).
+    let proxy = sh_quote(&world.proxy_url());
+    for var in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] {
+        out.push_str(&format!("export {var}={proxy}\n"));
+    }
+    out.push_str("unset NO_PROXY no_proxy\n");
     out
 }
 
@@ -49,7 +58,7 @@ pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result
     if options.state_dir.is_none() {
         options.state_dir = Some(std::env::temp_dir().join(format!("memsim-{}", std::process::id())));
     }
-    let world = match World::start(&scenario, options).await {
+    let mut world = match World::start(&scenario, options).await {
         Ok(w) => w,
         Err(e) if e.is_bad_input() => {
             eprintln!("memsim: {e}");
@@ -57,6 +66,8 @@ pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result
         }
         Err(e) => return Err(e).context("start world"),
     };
+    // The control endpoint (memsim revoke/restore) is published before world.json, the readiness file.
+    world.start_control().await.context("start control endpoint")?;
     let world_json = write_state(&world)?;
     let ready = json!({
         "event": "ready",
@@ -65,6 +76,8 @@ pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result
         "https_addr": world.https_addr().to_string(),
         "http_addr": world.http_addr().to_string(),
         "ca_bundle": world.ca_bundle().display().to_string(),
+        "proxy_url": world.proxy_url(),
+        "dns_addr": world.dns_addr().to_string(),
         "ms": started.elapsed().as_secs_f64() * 1000.0,
     });
     println!("{ready}");

@@ -11,6 +11,8 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
+use crate::proxy::{Proxy, ProxyConfig};
+
 /// How to start a world beyond what its scenario says.
 #[derive(Debug, Default, Clone)]
 pub struct WorldOptions {
@@ -61,8 +63,12 @@ pub struct World {
     scenario: Scenario,
     journal: Journal,
     cloud: Cloud,
+    dns: mock_dns::DnsServer,
+    proxy: Proxy,
     state: StateDir,
     ca_bundle: PathBuf,
+    /// `control.json` and `control.token`, once the control endpoint is up (`memsim up`).
+    control: Option<crate::control::ControlFiles>,
 }
 
 impl std::fmt::Debug for World {
@@ -96,19 +102,33 @@ impl World {
         };
         let https = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind HTTPS front"))?;
         let http = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind HTTP front"))?;
-        let cloud = Cloud::start(CloudConfig { world: spec.clone(), pki_faults: scenario.pki_faults(), journal: journal.clone(), https, http })
+        let dns = crate::dns::start(scenario, &journal).await?;
+        let doh: std::sync::Arc<dyn mock_cloud::DnsWire> = std::sync::Arc::new(crate::dns::DohBridge(dns.wire()));
+        let cloud = Cloud::start(CloudConfig { world: spec.clone(), pki_faults: scenario.pki_faults(), journal: journal.clone(), https, http, dns: Some(doh), service_faults: scenario.service_faults() })
             .map_err(|e| match e {
                 CloudError::Pki(p) => WorldError::Scenario(format!("{}: {p}", scenario.name)),
                 CloudError::Io(io) => WorldError::Io { context: "start fronts".into(), source: io },
             })?;
+        let proxy_listener = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind proxy"))?;
+        let proxy = Proxy::start(ProxyConfig::for_world(scenario, &cloud, journal.clone(), proxy_listener, Some((dns.addr(), dns.zones())))).map_err(|e| {
+            if e.is_bad_input() {
+                WorldError::Scenario(format!("{}: {e}", scenario.name))
+            } else {
+                WorldError::Io { context: "start proxy".into(), source: std::io::Error::other(e.to_string()) }
+            }
+        })?;
         let ca_bundle = state.path().join("ca.pem");
-        std::fs::write(&ca_bundle, cloud.ca_bundle_pem()).map_err(WorldError::io("write ca.pem"))?;
+        // A trusted TLS-inspection CA is in the bundle, as a corporate CA pushed by policy is.
+        let bundle = format!("{}{}", cloud.ca_bundle_pem(), proxy.trusted_inspection_pem());
+        std::fs::write(&ca_bundle, bundle).map_err(WorldError::io("write ca.pem"))?;
         journal.record(
             NewEvent::new(Component::World, "ready")
                 .detail("https_addr", cloud.https_addr.to_string())
-                .detail("http_addr", cloud.http_addr.to_string()),
+                .detail("http_addr", cloud.http_addr.to_string())
+                .detail("proxy_url", proxy.url())
+                .detail("dns_addr", dns.addr().to_string()),
         );
-        Ok(World { scenario: scenario.clone(), journal, cloud, state, ca_bundle })
+        Ok(World { scenario: scenario.clone(), journal, cloud, dns, proxy, state, ca_bundle, control: None })
     }
 
     pub fn scenario(&self) -> &Scenario {
@@ -125,6 +145,27 @@ impl World {
 
     pub fn http_addr(&self) -> SocketAddr {
         self.cloud.http_addr
+    }
+
+    /// The world's DNS server, UDP and TCP on one loopback address.
+    pub fn dns_addr(&self) -> SocketAddr {
+        self.dns.addr()
+    }
+
+    /// The customer's proxy: `http://127.0.0.1:PORT`.
+    pub fn proxy_url(&self) -> String {
+        self.proxy.url()
+    }
+
+    /// Serve the world's control endpoint (revoke, restore) on a loopback port and publish it in
+    /// the state directory (`control.json`, `control.token`); the files go when the world does.
+    pub async fn start_control(&mut self) -> Result<SocketAddr, WorldError> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind control endpoint"))?;
+        let token = mock_cloud::services::control::Token::generate()
+            .map_err(|_| WorldError::Io { context: "control token".into(), source: std::io::Error::other("no randomness from the OS") })?;
+        let addr = self.cloud.serve_control(listener, token.clone()).map_err(WorldError::io("serve control endpoint"))?;
+        self.control = Some(crate::control::publish(self.state.path(), addr, &token).map_err(WorldError::io("write control files"))?);
+        Ok(addr)
     }
 
     /// Absolute path of the CA bundle a client should trust.
@@ -163,11 +204,13 @@ impl World {
         json!({
             "https_addr": self.https_addr().to_string(),
             "http_addr": self.http_addr().to_string(),
-            "dns_addr": Value::Null,
-            "proxy_url": Value::Null,
+            "dns_addr": self.dns_addr().to_string(),
+            "proxy_url": self.proxy_url(),
             "ca_bundle": self.ca_bundle.display().to_string(),
             "tenant": self.tenant(),
             "hosts": self.hosts(),
+            // Every package the content CDNs serve: url, size, sha256 (issue 5).
+            "content": self.cloud.content.manifest(),
         })
     }
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use scenarios::{Component, Journal, NewEvent, PkiFault, WorldSpec};
+use scenarios::{Component, Journal, NewEvent, PkiFault, ServiceFault, WorldSpec};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -30,6 +30,17 @@ pub struct CloudConfig {
     pub journal: Journal,
     pub https: TcpListener,
     pub http: TcpListener,
+    /// The world's DNS, for the DoH service (none: a world without DNS).
+    pub dns: Option<Arc<dyn DnsWire>>,
+    /// Faults of the cloud's own services (today: the CRL and OCSP responders).
+    pub service_faults: Vec<ServiceFault>,
+}
+
+/// The world's DNS as the DoH service (RFC 8484) needs it: one DNS query message in, the
+/// response message out, or `None` when the DNS sends no response at all (a dropped query).
+/// The harness implements it with mock-dns; this crate knows no more of DNS than that.
+pub trait DnsWire: Send + Sync + std::fmt::Debug {
+    fn answer(&self, query: Vec<u8>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Vec<u8>>> + Send + '_>>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +59,8 @@ pub struct Cloud {
     pub pki: Arc<Pki>,
     /// Every emulated host name (and wildcard), sorted.
     pub hosts: Vec<String>,
+    /// The packages the content CDNs serve (world.json's `content`).
+    pub content: Arc<services::content::Library>,
     dispatch: front::Dispatch,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -59,6 +72,8 @@ impl Cloud {
         let journal = config.journal;
         let hosts = catalog.hosts_for(&config.world);
         let now = journal.clock().sim_start();
+        // Placed first so that its packages' digests are computed while the PKI is built.
+        let content = Arc::new(services::content::Library::new(services::content::ContentData::builtin(), catalog, &config.world, now));
         let started = std::time::Instant::now();
         let pki = Arc::new(Pki::build(&catalog.pki, &config.world, config.pki_faults, &hosts, now)?);
         journal.record(
@@ -78,7 +93,16 @@ impl Cloud {
                 by_host.insert(h.to_ascii_lowercase(), entry.service);
             }
         }
-        let dispatch = front::Dispatch::new(&hosts, by_host, services::routers(&state), journal.clone());
+        // The CRL and OCSP hosts are the CAs' URLs in pki.toml (seed 000), not repeated in services.toml.
+        by_host.extend(services::revocation::hosts(&catalog.pki));
+        by_host.extend(content.hosts().into_iter().map(|h| (h, Service::Content)));
+        let revocation = services::revocation::RevocationState {
+            pki: pki.clone(),
+            journal: journal.clone(),
+            faults: config.service_faults.into(),
+            generic: services::generic::router(state.clone()),
+        };
+        let dispatch = front::Dispatch::new(&hosts, by_host, services::routers(&state, config.dns.clone(), &revocation, &content), journal.clone());
         let https_addr = config.https.local_addr()?;
         let http_addr = config.http.local_addr()?;
         let tls = front::tls::server_config(pki.clone());
@@ -86,12 +110,21 @@ impl Cloud {
             tokio::spawn(front::tls::serve(config.https, tls, pki.clone(), dispatch.clone(), journal.clone())),
             tokio::spawn(front::http::serve(config.http, dispatch.clone())),
         ];
-        Ok(Cloud { https_addr, http_addr, pki, hosts, dispatch, tasks })
+        Ok(Cloud { https_addr, http_addr, pki, hosts, content, dispatch, tasks })
     }
 
     /// The service that answers `host`, if the world emulates it.
     pub fn service_for(&self, host: &str) -> Option<Service> {
         self.dispatch.service_for(&host.to_ascii_lowercase())
+    }
+
+    /// Serve the world's control endpoint (revoke, restore, list certificates) on `listener`,
+    /// guarded by `token`, until the cloud is dropped. See `services::control`.
+    pub fn serve_control(&mut self, listener: TcpListener, token: services::control::Token) -> std::io::Result<SocketAddr> {
+        let addr = listener.local_addr()?;
+        let state = services::control::ControlState { pki: self.pki.clone(), journal: self.dispatch.journal().clone(), token };
+        self.tasks.push(tokio::spawn(services::control::serve(listener, state)));
+        Ok(addr)
     }
 
     /// The world's CA bundle: the roots a client should trust.

@@ -1,6 +1,175 @@
-//! memsim's authoritative DNS: answers for every emulated name with loopback addresses, the
-//! tenant's CNAME chains, and DNS faults as a layer around the handler.
+//! memsim's authoritative DNS: hickory-server answering, for the zones it is given, with
+//! the records in them — loopback addresses, CNAME chains returned whole, SRV records — and
+//! NXDOMAIN with the zone's SOA for names inside a zone, REFUSED for names outside every zone.
+//! DNS faults are a layer around the request handler; every question is journaled.
 //!
 //! It is not a resolver: it never recurses and never forwards, so nothing leaves the machine.
-//! It knows nothing of HTTP or of Microsoft; the harness hands it the zones to serve.
-//! (This crate is filled by the DNS issue; until then the world runs without DNS.)
+//! It knows nothing of HTTP or of Microsoft: the harness hands it [`ZoneSet`] data derived
+//! from the endpoint catalog, and serves DoH on its HTTPS front through [`DnsServer::wire`].
+//!
+//! Layout: `zones` (the data given), `store` (the lookup), `authority` (the zones as hickory's
+//! `ZoneHandler`s), `memo` (answers kept per question), `faults` (the fault layer), `pipeline`
+//! (journal, and the request handler hickory's `Server` runs for TCP), `udp` (the UDP loop).
+
+mod answer;
+mod authority;
+mod faults;
+mod memo;
+mod pipeline;
+mod store;
+mod udp;
+mod zones;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_server::Server;
+use hickory_server::proto::rr::LowerName;
+use hickory_server::zone_handler::Catalog;
+use scenarios::{DnsFault, Journal};
+use tokio::net::{TcpListener, UdpSocket};
+
+pub use answer::Transport;
+pub use zones::{RecordData, ZoneError, ZoneSet};
+
+use crate::answer::Zones;
+use crate::authority::WorldZone;
+use crate::faults::FaultLayer;
+use crate::memo::Memo;
+use crate::pipeline::Pipeline;
+use crate::store::Store;
+
+/// A TCP connection that sends no query for this long is closed (RFC 7766 §6.2.3 leaves the
+/// value to the server; a few seconds is usual).
+const TCP_IDLE: Duration = Duration::from_secs(10);
+/// Responses queued per TCP connection.
+const TCP_RESPONSE_BUFFER: usize = 32;
+
+/// What the server needs: its zones, the DNS faults, the world's journal, and a UDP socket and
+/// TCP listener already bound (on one port: see [`bind_loopback`]).
+#[derive(Debug)]
+pub struct DnsConfig {
+    pub zones: ZoneSet,
+    pub faults: Vec<DnsFault>,
+    pub journal: Journal,
+    pub udp: UdpSocket,
+    pub tcp: TcpListener,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DnsError {
+    #[error("bind DNS sockets on loopback: {0}")]
+    Bind(std::io::Error),
+    #[error("the UDP socket and TCP listener are on different addresses ({udp} and {tcp}); DNS serves both on one")]
+    AddrMismatch { udp: SocketAddr, tcp: SocketAddr },
+    #[error("DNS server stopped with an error: {0}")]
+    Stopped(String),
+}
+
+/// Bind a UDP socket and a TCP listener on the same ephemeral port of 127.0.0.1 (a DNS server
+/// answers both on one address). Retries when another process holds the TCP half of the port.
+pub async fn bind_loopback() -> Result<(UdpSocket, TcpListener), DnsError> {
+    let mut last = None;
+    for _ in 0..32 {
+        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.map_err(DnsError::Bind)?;
+        let addr = udp.local_addr().map_err(DnsError::Bind)?;
+        match TcpListener::bind(addr).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(DnsError::Bind(last.unwrap_or_else(|| std::io::Error::other("no free port"))))
+}
+
+/// A running DNS server. Dropping it stops it.
+pub struct DnsServer {
+    addr: SocketAddr,
+    zones: Vec<String>,
+    /// hickory's server, for TCP.
+    server: Server<Pipeline>,
+    udp: tokio::task::JoinHandle<()>,
+    pipeline: Pipeline,
+}
+
+impl std::fmt::Debug for DnsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnsServer").field("addr", &self.addr).field("zones", &self.zones.len()).finish()
+    }
+}
+
+impl DnsServer {
+    /// Serve `config.zones` on the given sockets. Call inside a tokio runtime.
+    pub fn start(config: DnsConfig) -> Result<DnsServer, DnsError> {
+        let addr = config.udp.local_addr().map_err(DnsError::Bind)?;
+        let tcp_addr = config.tcp.local_addr().map_err(DnsError::Bind)?;
+        if addr != tcp_addr {
+            return Err(DnsError::AddrMismatch { udp: addr, tcp: tcp_addr });
+        }
+        let store = Arc::new(Store::build(&config.zones));
+        let mut catalog = Catalog::new();
+        for zone in &config.zones.zones {
+            let origin = LowerName::from(zone);
+            catalog.upsert(origin.clone(), vec![Arc::new(WorldZone::new(origin, store.clone()))]);
+        }
+        let clock = *config.journal.clock();
+        let layers = FaultLayer::new(Memo::new(Zones(catalog)), config.faults, clock);
+        let pipeline = Pipeline::new(layers, config.journal);
+        let mut server = Server::new(pipeline.clone());
+        server.register_listener(config.tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
+        let udp = tokio::spawn(udp::serve(config.udp, pipeline.clone()));
+        Ok(DnsServer { addr, zones: config.zones.zones().collect(), server, udp, pipeline })
+    }
+
+    /// The address both UDP and TCP answer on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The zones served, lower-case.
+    pub fn zones(&self) -> &[String] {
+        &self.zones
+    }
+
+    /// The same pipeline for DNS messages that arrive another way (RFC 8484 DoH).
+    pub fn wire(&self) -> DnsWireAnswerer {
+        DnsWireAnswerer(self.pipeline.clone())
+    }
+
+    /// Stop accepting queries and wait for the server's tasks; an error in one of them comes
+    /// back here, and a panic is raised again here.
+    pub async fn shutdown(mut self) -> Result<(), DnsError> {
+        self.udp.abort();
+        if let Err(e) = (&mut self.udp).await
+            && e.is_panic()
+        {
+            std::panic::resume_unwind(e.into_panic());
+        }
+        self.server.shutdown_gracefully().await.map_err(|e| DnsError::Stopped(e.to_string()))
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        // hickory's server stops with its task set; the UDP task is ours to stop.
+        self.udp.abort();
+    }
+}
+
+/// Answers DNS messages given as bytes with the server's zones, faults and journal.
+#[derive(Clone)]
+pub struct DnsWireAnswerer(Pipeline);
+
+impl std::fmt::Debug for DnsWireAnswerer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DnsWireAnswerer")
+    }
+}
+
+impl DnsWireAnswerer {
+    /// The response to one DNS query message that came over DoH; `None` when there is none
+    /// to send (a fault drops it, or the bytes are not DNS at all).
+    pub async fn answer(&self, query: Vec<u8>) -> Option<Vec<u8>> {
+        self.0.answer_doh(query).await
+    }
+}

@@ -38,6 +38,11 @@ impl Scenario {
     pub fn proxy_faults(&self) -> Vec<crate::ProxyFault> {
         self.faults.iter().filter_map(|f| if let Fault::Proxy(n) = f { Some(n.clone()) } else { None }).collect()
     }
+
+    /// The service faults (the cloud's own services misbehaving), in file order.
+    pub fn service_faults(&self) -> Vec<crate::ServiceFault> {
+        self.faults.iter().filter_map(|f| if let Fault::Service(x) = f { Some(x.clone()) } else { None }).collect()
+    }
 }
 
 /// A stable scenario name: lower-case letters, digits and dashes. Other tools refer to it.
@@ -262,15 +267,35 @@ pub enum Probe {
     /// cloud management gateway: reach `<cmg_name>.cloudapp.net`, verify its certificate as
     /// Windows does, and get an HTTP answer.
     CmgConnect,
+    /// The ConfigMgr service connection point validating the internet endpoints of its
+    /// features (seed 001) and tenant attach (seed 000), CRL checks included; on failure status
+    /// message 11488 with SMS_SERVICE_CONNECTOR critical.
+    ScpValidate,
+    /// The SCP's tenant-attach notification channel: onboard, then hold the long poll to the
+    /// notification service for its whole hold time (seed 000: 3 minutes).
+    Notification,
+    /// The Intune Management Extension downloading a Win32 app from the tenant's ASU CDN:
+    /// HEAD, ranged chunks with resume, hash check (seed 002).
+    Win32Download,
+    /// Seed 002's PowerShell one-liner: the MEM IPs and URLs from the endpoints web service.
+    Endpoints,
+    /// Entra device registration discovery (dsregcmd's "DRS Discovery Test"): the tenant's
+    /// EnterpriseRegistration CNAME (seed 003) and a verified TLS channel to its target.
+    Registration,
 }
 
 impl Probe {
-    pub const ALL: &[Probe] = &[Probe::Discovery, Probe::CmgConnect];
+    pub const ALL: &[Probe] = &[Probe::Discovery, Probe::CmgConnect, Probe::ScpValidate, Probe::Notification, Probe::Win32Download, Probe::Endpoints, Probe::Registration];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Probe::Discovery => "discovery",
             Probe::CmgConnect => "cmg-connect",
+            Probe::ScpValidate => "scp-validate",
+            Probe::Notification => "notification",
+            Probe::Win32Download => "win32-download",
+            Probe::Endpoints => "endpoints",
+            Probe::Registration => "registration",
         }
     }
 }
@@ -315,6 +340,10 @@ pub struct EventExpectation {
     /// No matching event at all.
     #[serde(default)]
     pub absent: bool,
+    /// What the built-in probe does rather than what any client must cause (e.g. "the probe
+    /// fetched the CRL"): skipped, and reported as skipped, when a command replaces the probe.
+    #[serde(default)]
+    pub probe_only: bool,
 }
 
 impl EventExpectation {

@@ -113,3 +113,14 @@ fn bad_input_exits_2() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("bad.toml:7:1: unknown key `outcom`"), "{}", text(&out));
 }
+
+#[test]
+fn curl_through_the_world_fails_an_expired_root_and_passes_a_healthy_world() {
+    // The acceptance of the runner issue: a team's own tool (here curl, through the world's
+    // proxy from HTTPS_PROXY, trusting the world's CA from CURL_CA_BUNDLE) replaces the probes.
+    let url = "https://enterpriseenrollment-s.manage.microsoft.com/EnrollmentServer/Discovery.svc";
+    for scenario in ["pki-expired-root", "healthy-scp-validate", "healthy-discovery"] {
+        let out = memsim().args(["run", scenario, "--", "curl", "-sS", "-o", "/dev/null", url]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{scenario}: {}", text(&out));
+    }
+}

@@ -7,7 +7,7 @@ fn world_json_has_exactly_the_documented_keys_and_env_sh_points_at_it() {
     let up = Up::start(None);
     let mut keys: Vec<&str> = up.world.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(keys, ["ca_bundle", "dns_addr", "hosts", "http_addr", "https_addr", "proxy_url", "tenant"]);
+    assert_eq!(keys, ["ca_bundle", "content", "dns_addr", "hosts", "http_addr", "https_addr", "proxy_url", "tenant"]);
     assert!(up.ca().is_absolute() && up.ca().exists());
     assert_eq!(up.world["tenant"]["domains"], serde_json::json!(["contoso.com", "us.contoso.com", "eu.contoso.com"]));
     assert!(up.https_addr().starts_with("127.0.0.1:") && up.http_addr().starts_with("127.0.0.1:"));

@@ -3,6 +3,7 @@
 //! `<name>.cloudapp.net`, `<name>.usgovcloudapp.net`), TLS verified as Windows verifies it, and
 //! an HTTP answer from `/CCM_Proxy_ServerAuth/` (any status: MP messaging is not emulated yet).
 //!
+//! Revocation is checked after the handshake, as CryptoAPI does (`revocation.rs`).
 //! Failures are reported as LocationServices.log does (failure catalog PKI-05..07):
 //! `Code=12175, Text=ERROR_WINHTTP_SECURE_FAILURE` with the WinHTTP certificate flag.
 
@@ -54,8 +55,13 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
             return ProbeResult::fail(PROBE, "tls", "ERROR_WINHTTP_SECURE_FAILURE", message);
         }
     };
+    // CMG clients check revocation by default (protocols.md §1.2; ccmsetup /NoCRLCheck turns it off).
+    let revocation = match super::revocation::ccmhttp(target, &host, PATH, &tls).await {
+        Ok(how) => how,
+        Err(failed) => return failed,
+    };
     match net::get(tls, &host, PATH).await {
-        Ok((status, _)) => ProbeResult::pass(PROBE, "http", format!("https://{host}{PATH} answered {status} over a verified TLS channel")),
+        Ok((status, _)) => ProbeResult::pass(PROBE, "http", format!("https://{host}{PATH} answered {status} over a verified TLS channel; revocation: {revocation}")),
         Err(e) => ProbeResult::fail(PROBE, "http", "WININET_E_CANNOT_CONNECT", e.to_string()),
     }
 }

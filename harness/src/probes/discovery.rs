@@ -38,7 +38,17 @@ fn failure(step: &str, e: &NetError) -> ProbeResult {
         (_, Some(Expired | ExpiredContext { .. } | NotValidYet | NotValidYetContext { .. })) => "MENROLL_E_DISCOVERY_SEC_CERT_DATE_INVALID",
         (NetError::Tls { .. }, Some(_)) => "MENROLL_E_INVALIDSSLCERT",
         (NetError::Tls { .. }, None) => "ERROR_WINHTTP_SECURE_FAILURE",
-        (NetError::Connect(..) | NetError::Proxy(..), _) => "WININET_E_CANNOT_CONNECT",
+        (NetError::Proxy(_, line), _) => {
+            // The proxy answered CONNECT itself (407, 403, 502 …): Windows enrollment reports the
+            // HTTP status in the low word, e.g. 0x80190197 for 407.
+            if let Some(status) = line.split_whitespace().nth(1).and_then(|s| s.parse::<u16>().ok()) {
+                let mut r = R::fail(PROBE, step, "MREGISTER_E_DISCOVERY_HTTP", e.to_string());
+                r.code = Some(format!("0x8019{status:04X}"));
+                return r;
+            }
+            "WININET_E_CANNOT_CONNECT"
+        }
+        (NetError::Connect(..), _) => "WININET_E_CANNOT_CONNECT",
         _ => "MENROLL_E_CONNECTIVITY",
     };
     R::fail(PROBE, step, code, e.to_string())

@@ -5,8 +5,17 @@
 
 mod cmg;
 mod discovery;
+mod endpoints;
+mod http;
 mod net;
+mod registration;
+mod resolve;
+mod notification;
+pub mod revocation;
+mod revocation_ocsp;
+mod scp;
 pub mod verify;
+mod win32;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +35,12 @@ pub struct ProbeTarget {
     pub domains: Vec<String>,
     pub cloud: Cloud,
     pub cmg_name: String,
+    /// The tenant's Entra id, as the tenant-attach gateway wants it.
+    pub tenant_id: String,
+    /// The tenant's Azure Scale Unit (seed 002), e.g. `AMSUA0101`.
+    pub asu: String,
+    /// world.json's `content`: every package the CDNs serve, with its URL, size and SHA-256.
+    pub content: Vec<mock_cloud::services::content::ManifestEntry>,
 }
 
 impl ProbeTarget {
@@ -45,6 +60,9 @@ impl ProbeTarget {
             domains: tenant["domains"].as_array().map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_string)).collect()).unwrap_or_default(),
             cloud: serde_json::from_value(tenant["cloud"].clone()).unwrap_or_default(),
             cmg_name: tenant["cmg_name"].as_str().unwrap_or_default().to_string(),
+            tenant_id: tenant["id"].as_str().unwrap_or_default().to_string(),
+            asu: tenant["asu"].as_str().unwrap_or_default().to_string(),
+            content: serde_json::from_value(v["content"].clone()).unwrap_or_default(),
         })
     }
 }
@@ -101,5 +119,10 @@ pub async fn run(probe: Probe, target: &ProbeTarget) -> ProbeResult {
     match probe {
         Probe::Discovery => discovery::run(target).await,
         Probe::CmgConnect => cmg::run(target).await,
+        Probe::ScpValidate => scp::run(target).await,
+        Probe::Notification => notification::run(target).await,
+        Probe::Win32Download => win32::run(target).await,
+        Probe::Endpoints => endpoints::run(target).await,
+        Probe::Registration => registration::run(target).await,
     }
 }

@@ -5,7 +5,9 @@
 //! server code path; the revocation state lives here for the CRL/OCSP responders to serve.
 
 mod material;
+mod ocsp;
 mod plan;
+mod revocation;
 mod spec;
 
 use std::collections::HashMap;
@@ -19,6 +21,8 @@ use time::OffsetDateTime;
 
 pub use material::permitted_subtrees;
 pub use spec::{CaSpec, PkiData};
+pub use ocsp::{malformed_request, try_later, OcspAnswer, OCSP_VALIDITY};
+pub use revocation::{parse_serial, percent_decode, serial_hex, split_url, CertRef, CertState, Crl, CRL_REISSUE, CRL_VALIDITY};
 
 use material::Serials;
 use plan::{ChainKey, HostPlan, Mods, Planner};
@@ -109,6 +113,7 @@ pub struct Pki {
     revocations: Mutex<Vec<Revocation>>,
     permitted: Vec<String>,
     wildcards: Vec<String>,
+    revocation: revocation::RevocationState,
 }
 
 impl Pki {
@@ -139,6 +144,7 @@ impl Pki {
             revocations: Mutex::new(Vec::new()),
             permitted,
             wildcards: hosts.iter().filter(|h| h.starts_with("*.")).cloned().collect(),
+            revocation: Default::default(),
         };
         pki.build_data_cas()?;
         for host in hosts {
@@ -200,6 +206,7 @@ impl Pki {
     }
 
     fn add_ca(&mut self, spec: CaSpec, parent: Option<usize>, mods: Mods, shadow: bool) -> Result<usize, PkiError> {
+        let spec = if shadow { revocation::shadow_spec(spec, self.cas.len()) } else { spec };
         let validity = mods.validity(self.planner.now, self.window_for(&spec));
         let serial = self.next_serial();
         let issuer_spec = parent.map(|p| &self.cas[p].spec);

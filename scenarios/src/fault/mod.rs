@@ -4,12 +4,16 @@
 mod dns;
 mod pki;
 mod proxy;
+mod service;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use dns::DnsFault;
 pub use pki::{CertLevel, CertTarget, PkiFault, RevocationReason};
-pub use proxy::ProxyFault;
+pub use service::{Responder, ServiceFault};
+pub use proxy::{
+    AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyFault, ProxyRule, ProxyTarget,
+};
 
 /// Any declared fault, by layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -18,10 +22,11 @@ pub enum Fault {
     Pki(PkiFault),
     Dns(DnsFault),
     Proxy(ProxyFault),
+    Service(ServiceFault),
 }
 
 /// The layers a fault kind may start with, for error messages.
-pub const LAYERS: &[&str] = &["pki", "dns", "proxy"];
+pub const LAYERS: &[&str] = &["pki", "dns", "proxy", "service"];
 
 impl Fault {
     /// The fault's kind as written in scenarios and journals, e.g. `pki.expired`.
@@ -30,6 +35,7 @@ impl Fault {
             Fault::Pki(f) => f.kind(),
             Fault::Dns(f) => f.kind(),
             Fault::Proxy(f) => f.kind(),
+            Fault::Service(f) => f.kind(),
         }
     }
 }
@@ -49,6 +55,7 @@ impl<'de> Deserialize<'de> for Fault {
             "pki" => PkiFault::deserialize(value).map(Fault::Pki),
             "dns" => DnsFault::deserialize(value).map(Fault::Dns),
             "proxy" => ProxyFault::deserialize(value).map(Fault::Proxy),
+            "service" => ServiceFault::deserialize(value).map(Fault::Service),
             _ => {
                 return Err(D::Error::custom(format!(
                     "unknown fault kind `{kind}`: a kind starts with its layer, one of: {}",
@@ -68,6 +75,7 @@ impl Fault {
             Fault::Pki(f) => f.validate(),
             Fault::Dns(f) => f.validate(),
             Fault::Proxy(f) => f.validate(),
+            Fault::Service(f) => f.validate(),
         }
     }
 }

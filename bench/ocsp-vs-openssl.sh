@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Sustained OCSP answers per second: memsim's responder (oneocsp.microsoft.com on a `memsim up`
+# world's HTTP front) against `openssl ocsp` acting as a responder (`-index … -port …`), in
+# one run, with the same load tool (ApacheBench: HTTP/1.0 POSTs, one per connection, as
+# CryptoAPI and `openssl ocsp` send them), the same request shape (one SHA-1 CertID, no nonce)
+# and the same signature (ECDSA P-256, SHA-256). Both answer "good" for a known certificate.
+#
+# Bounded (REQUESTS per peer, at most 60 s each) and loopback only: the whole run happens in a
+# fresh network namespace whose only interface is `lo` (openssl binds its port on every
+# interface of that namespace, i.e. on loopback alone).
+# Usage: bench/ocsp-vs-openssl.sh   (needs root for unshare, ab: apt-get install -y apache2-utils)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REQUESTS=${REQUESTS:-20000}
+CONCURRENCY=${CONCURRENCY:-16}
+if [ -z "${MEMSIM_BENCH_NETNS:-}" ]; then
+    cargo build -q --release -p harness
+    exec unshare -n env MEMSIM_BENCH_NETNS=1 REQUESTS="$REQUESTS" CONCURRENCY="$CONCURRENCY" bash "$0" "$@"
+fi
+ip link set lo up
+d=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$d"; }
+trap cleanup EXIT
+
+# --- memsim: a healthy world; the CMG leaf and its issuer from the control endpoint ---------
+./target/release/memsim up --state-dir "$d/world" >"$d/up.out" 2>/dev/null &
+pids+=($!)
+for _ in $(seq 200); do [ -f "$d/world/world.json" ] && break; sleep 0.05; done
+http=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http_addr"])' "$d/world/world.json")
+control=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["addr"])' "$d/world/control.json")
+curl -sf -H "Authorization: Bearer $(cat "$d/world/control.token")" "http://$control/v1/certificates/granitefalls.cloudapp.net" >"$d/cert.json"
+python3 - "$d" <<'PY'
+import json, sys
+d = sys.argv[1]; c = json.load(open(f"{d}/cert.json"))
+open(f"{d}/leaf.pem", "w").write(c["pem"]); open(f"{d}/issuer.pem", "w").write(c["issuer_pem"])
+PY
+openssl ocsp -issuer "$d/issuer.pem" -cert "$d/leaf.pem" -no_nonce -reqout "$d/m.req" >/dev/null
+
+# --- openssl: its own P-256 CA and leaf, an index with the leaf valid -----------------------
+o="$d/openssl"; mkdir -p "$o"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$o/ca.key" -out "$o/ca.pem" \
+    -days 2 -subj "/CN=Bench OCSP CA" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$o/leaf.key" -subj "/CN=bench.example" -out "$o/leaf.csr" 2>/dev/null
+openssl x509 -req -in "$o/leaf.csr" -CA "$o/ca.pem" -CAkey "$o/ca.key" -set_serial 0x1234 -days 1 -out "$o/leaf.pem" 2>/dev/null
+enddate=$(date -u -d "+1 day" +%y%m%d%H%M%SZ)
+printf 'V\t%s\t\t1234\tunknown\t/CN=bench.example\n' "$enddate" >"$o/index.txt"
+openssl ocsp -issuer "$o/ca.pem" -cert "$o/leaf.pem" -no_nonce -reqout "$o/o.req" >/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+openssl ocsp -index "$o/index.txt" -port "$port" -rsigner "$o/ca.pem" -rkey "$o/ca.key" -CA "$o/ca.pem" \
+    -ndays 7 -multi "$(nproc)" >/dev/null 2>&1 &
+pids+=($!)
+
+# --- both answer "good" before anything is timed ---------------------------------------------
+check() { # url host req issuer cert
+    curl -sf --data-binary @"$3" -H "Content-Type: application/ocsp-request" -H "Host: $2" "$1" -o "$d/resp.der"
+    openssl ocsp -respin "$d/resp.der" -issuer "$4" -cert "$5" -noverify 2>/dev/null | grep -q ': good'
+}
+check "http://$http/ocsp" oneocsp.microsoft.com "$d/m.req" "$d/issuer.pem" "$d/leaf.pem" || { echo "memsim did not answer good"; exit 1; }
+ok=""  # openssl's readiness is its first good answer (bounded: 10 s)
+for _ in $(seq 200); do check "http://127.0.0.1:$port/" "127.0.0.1:$port" "$o/o.req" "$o/ca.pem" "$o/leaf.pem" && { ok=1; break; }; sleep 0.05; done
+[ -n "$ok" ] || { echo "openssl did not answer good"; exit 1; }
+
+load() { # url host req
+    ab -q -t 60 -n "$REQUESTS" -c "$CONCURRENCY" -s 10 -p "$3" -T application/ocsp-request -H "Host: $2" "$1" 2>&1 |
+        awk '/^Complete requests/ {c=$3} /^Non-2xx/ {n=$3} /^Requests per second/ {r=$4} /^Time per request.*\(mean\)/ {t=$4}
+             END {printf "%9.0f answers/s  %6.2f ms mean  %d complete  %d non-2xx\n", r, t, c, n}'
+}
+m=$(load "http://$http/ocsp" oneocsp.microsoft.com "$d/m.req")
+s=$(load "http://127.0.0.1:$port/" "127.0.0.1:$port" "$o/o.req")
+echo "requests per peer            $REQUESTS, concurrency $CONCURRENCY, $(nproc) cores, ab HTTP/1.0 POST"
+echo "memsim oneocsp.microsoft.com $m"
+echo "openssl ocsp -multi $(nproc)       $s"
+python3 - "$m" "$s" <<'PY'
+import sys
+m, s = (float(x.split()[0]) for x in sys.argv[1:3])
+print(f"ratio memsim / openssl       {m / s:.2f}x   (goal >= 1x)")
+PY

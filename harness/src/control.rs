@@ -1,0 +1,119 @@
+//! The harness side of a world's control endpoint (mock-cloud's `services::control`): how
+//! `memsim up` publishes it, and the client `memsim revoke` / `memsim restore` use.
+//!
+//! `world.json` keeps exactly its keys, so the endpoint is published beside it: `control.json`
+//! (`{"addr": "127.0.0.1:PORT", "token_file": "control.token"}`) and `control.token` (the
+//! bearer token, mode 0600, readable by the user who started the world only). Both files are
+//! removed when the world stops. The endpoint listens on loopback only and is no emulated host:
+//! a client under test cannot reach it through the world's proxy.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use mock_cloud::services::control::{Token, CERTIFICATES_PATH, RESTORE_PATH, REVOKE_PATH};
+use scenarios::RevocationReason;
+use serde_json::{json, Value};
+
+pub const CONTROL_JSON: &str = "control.json";
+pub const CONTROL_TOKEN: &str = "control.token";
+
+/// The published control files; dropping this removes them.
+#[derive(Debug)]
+pub struct ControlFiles(Vec<PathBuf>);
+
+impl Drop for ControlFiles {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Write `control.token` (0600, created afresh) and then `control.json` into `dir`.
+pub fn publish(dir: &Path, addr: SocketAddr, token: &Token) -> std::io::Result<ControlFiles> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let token_path = dir.join(CONTROL_TOKEN);
+    let _ = std::fs::remove_file(&token_path);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&token_path)?;
+    f.write_all(token.as_str().as_bytes())?;
+    let mut files = ControlFiles(vec![token_path]);
+    let json_path = dir.join(CONTROL_JSON);
+    std::fs::write(&json_path, serde_json::to_vec_pretty(&json!({"addr": addr.to_string(), "token_file": CONTROL_TOKEN}))?)?;
+    files.0.push(json_path);
+    Ok(files)
+}
+
+/// Why a control call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No running world with a control endpoint there (the harness side: exit 3).
+    #[error("no control endpoint for {0}: is `memsim up` running with that state directory? ({1})")]
+    NotRunning(String, String),
+    /// The endpoint refused the request: an unknown certificate, a root (bad input: exit 2).
+    #[error("{0}")]
+    Rejected(String),
+}
+
+/// A client of one world's control endpoint.
+#[derive(Debug, Clone)]
+pub struct Client {
+    addr: SocketAddr,
+    token: String,
+}
+
+impl Client {
+    /// The control endpoint of the world whose `world.json` is at `world_json`.
+    pub fn for_world(world_json: &Path) -> Result<Client, ControlError> {
+        let dir = world_json.parent().unwrap_or(Path::new("."));
+        let shown = world_json.display().to_string();
+        let not_running = |e: String| ControlError::NotRunning(shown.clone(), e);
+        let doc: Value = std::fs::read(dir.join(CONTROL_JSON))
+            .map_err(|e| not_running(format!("{CONTROL_JSON}: {e}")))
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| not_running(format!("{CONTROL_JSON}: {e}"))))?;
+        let addr = doc["addr"].as_str().and_then(|a| a.parse().ok()).ok_or_else(|| not_running(format!("{CONTROL_JSON}: no `addr`")))?;
+        let token_file = doc["token_file"].as_str().unwrap_or(CONTROL_TOKEN);
+        let token = std::fs::read_to_string(dir.join(token_file)).map_err(|e| not_running(format!("{token_file}: {e}")))?;
+        Ok(Client { addr, token: token.trim().to_string() })
+    }
+
+    pub async fn revoke(&self, target: &str, reason: Option<RevocationReason>) -> Result<Value, ControlError> {
+        self.call(hyper::Method::POST, REVOKE_PATH, Some(json!({"target": target, "reason": reason}))).await
+    }
+
+    pub async fn restore(&self, target: &str) -> Result<Value, ControlError> {
+        self.call(hyper::Method::POST, RESTORE_PATH, Some(json!({"target": target}))).await
+    }
+
+    /// One certificate with its PEM, its issuer's PEM and revocation URLs.
+    pub async fn certificate(&self, target: &str) -> Result<Value, ControlError> {
+        self.call(hyper::Method::GET, &format!("{CERTIFICATES_PATH}/{target}"), None).await
+    }
+
+    async fn call(&self, method: hyper::Method, path: &str, body: Option<Value>) -> Result<Value, ControlError> {
+        let down = |e: String| ControlError::NotRunning(self.addr.to_string(), e);
+        let tcp = tokio::net::TcpStream::connect(self.addr).await.map_err(|e| down(e.to_string()))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await.map_err(|e| down(e.to_string()))?;
+        tokio::spawn(conn);
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, self.addr.to_string())
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| down(e.to_string()))?;
+        let res = sender.send_request(req).await.map_err(|e| down(e.to_string()))?;
+        let status = res.status();
+        let bytes = res.into_body().collect().await.map_err(|e| down(e.to_string()))?.to_bytes();
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        match status.as_u16() {
+            200 => Ok(value),
+            401 => Err(down(format!("the token in {CONTROL_TOKEN} was refused"))),
+            _ => Err(ControlError::Rejected(value["error"].as_str().map_or_else(|| format!("control endpoint answered {status}"), str::to_string))),
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The `notification` probe: the service connection point's tenant-attach channel
+//! (CMGatewayNotificationWorker, seed 000; failure catalog PRX-01, NOT-02). It onboards, then
+//! holds the long poll to the notification service on the same keep-alive connection, as .NET's
+//! HttpWebRequest does, for the service's whole hold (3 minutes simulated by default).
+//!
+//! Steps: `connect`, `tls`, `onboarding` (`AccountOnboardingInfo`: 200, the hold, the server's
+//! simulated time), `hold` (the poll is answered by the server — at the end of the hold or with
+//! device actions — rather than cut). The gateway's JSON is memsim's own contract
+//! (mock-cloud `services::notification`).
+//!
+//! A drop is reported with its simulated time and cause: the probe reconnects at once (as the
+//! worker does) and asks `WaitSeconds=0`. Two server times (onboarding, reconnect) and the wall
+//! times they were read at give the world's pace, so the moment of the drop is told in the
+//! world's time, whatever its time scale, without the reconnection's own delay. Codes: every failure is
+//! a .NET WebException (0x80131509) with .NET's text; the admin-center line is the failure
+//! catalog's [S18] for NOT-02 (blocked) and PRX-01 (dropped).
+
+use std::time::Instant;
+
+use hyper::Method;
+use mock_cloud::services::Service;
+use mock_cloud::services::notification::{NOTIFICATION_PATH, ONBOARDING_PATH, PollAnswer};
+use scenarios::{Cloud, Probe};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::http::{self, Channel};
+use super::{ProbeResult, ProbeTarget};
+
+const PROBE: Probe = Probe::Notification;
+
+/// Admin center, failure catalog NOT-02 [S18].
+const ADMIN_BLOCKED: &str = "Error validating request. Verify that the Configuration Manager service connection point can reach the internet endpoints required for tenant attach.";
+/// Admin center, failure catalog PRX-01 [S18].
+const ADMIN_TIMED_OUT: &str = "Getting results timed out. Make sure the Configuration Manager service connection point is operational and has a connection to the cloud.";
+
+/// The gateway host (services.toml, first name) for the tenant's cloud.
+pub fn gateway_host(cloud: Cloud) -> Option<String> {
+    let entry = mock_cloud::Catalog::builtin().services.services.iter().find(|s| s.service == Service::Notification)?;
+    match cloud {
+        Cloud::Public => entry.public.first(),
+        Cloud::Usgov => entry.usgov.first(),
+    }
+    .map(|h| h.to_ascii_lowercase())
+}
+
+fn server_time(v: &Value) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(v["ServerTime"].as_str()?, &Rfc3339).ok()
+}
+
+fn fail(step: &str, message: String) -> ProbeResult {
+    ProbeResult::fail(PROBE, step, "WEB_EXCEPTION", message)
+}
+
+/// The server's simulated time, on a fresh connection (`WaitSeconds=0` answers at once), and
+/// the wall instant it was read at (the middle of the exchange).
+async fn server_now(target: &ProbeTarget, host: &str) -> Option<(OffsetDateTime, Instant)> {
+    let mut ch = Channel::open(target, host).await.ok()?;
+    let path = format!("{NOTIFICATION_PATH}?TenantId={}&WaitSeconds=0", target.tenant_id);
+    let sent = Instant::now();
+    let (res, body) = ch.exchange(Method::GET, &path, &[], None, 1 << 20).await.ok()?;
+    let at = sent + sent.elapsed() / 2;
+    let t = (res.status() == 200).then(|| serde_json::from_slice(body.trim_ascii()).ok().as_ref().and_then(server_time))??;
+    Some((t, at))
+}
+
+pub async fn run(target: &ProbeTarget) -> ProbeResult {
+    let Some(host) = gateway_host(target.cloud) else {
+        return ProbeResult::fail(PROBE, "resolve", "WININET_E_NAME_NOT_RESOLVED", "no tenant-attach gateway host in the catalog for this cloud".into());
+    };
+    let mut ch = match Channel::open(target, &host).await {
+        Ok(c) => c,
+        Err(e) => return fail(e.step(), format!("[GetNotifications] https://{host}{NOTIFICATION_PATH}: {} ({}). Admin center: {ADMIN_BLOCKED}", http::open_text(&e), e.net())),
+    };
+    let onboarding = json!({ "TenantId": target.tenant_id, "HierarchyId": format!("memsim-{}", target.tenant_id), "SiteCode": "" });
+    let headers = [("content-type", "application/json".to_string())];
+    let sent = Instant::now();
+    let (res, body) = match ch.exchange(Method::POST, ONBOARDING_PATH, &headers, Some(onboarding.to_string().into_bytes()), 1 << 20).await {
+        Ok(x) => x,
+        Err(e) => return fail("onboarding", format!("[OnboardScenario] https://{host}{ONBOARDING_PATH}: {e}")),
+    };
+    let status = res.status().as_u16();
+    let info: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if status != 200 {
+        return fail("onboarding", format!("[OnboardScenario] Response from https://{host}{ONBOARDING_PATH} is: {status} ({}). Admin center: {ADMIN_BLOCKED}", http::reason(status)));
+    }
+    let (Some(t0), Some(hold)) = (server_time(&info), info["HoldSeconds"].as_f64()) else {
+        return fail("onboarding", format!("https://{host}{ONBOARDING_PATH} answered 200 without ServerTime and HoldSeconds: {info}"));
+    };
+    // The poll: no client deadline of its own inside the hold (the server ends it).
+    let w0 = sent + sent.elapsed() / 2;
+    let path = format!("{NOTIFICATION_PATH}?TenantId={}", target.tenant_id);
+    let outcome = async {
+        let res = ch.send(Method::GET, &path, &[], None).await?;
+        let status = res.status().as_u16();
+        let body = http_body_util::BodyExt::collect(res.into_body()).await?.to_bytes();
+        Ok::<_, hyper::Error>((status, body))
+    }
+    .await;
+    match outcome {
+        Ok((200, body)) => match serde_json::from_slice::<PollAnswer>(body.trim_ascii()) {
+            Ok(answer) => ProbeResult::pass(
+                PROBE,
+                "hold",
+                format!(
+                    "https://{host}{NOTIFICATION_PATH} held the channel {:.0} s (simulated; hold {hold:.0} s) and answered with {} notification(s)",
+                    answer.held_seconds,
+                    answer.notifications.len()
+                ),
+            ),
+            Err(e) => fail("hold", format!("the notification service answered 200 with something else than its document: {e}")),
+        },
+        Ok((status, _)) => fail("hold", format!("[GetNotifications] Response from https://{host}{NOTIFICATION_PATH} is: {status} ({})", http::reason(status))),
+        Err(e) => {
+            let (cut, dropped) = (http::cut(&e), Instant::now());
+            let wall = (dropped - w0).as_secs_f64();
+            let lived = match server_now(target, &host).await {
+                Some((t1, w1)) if w1 > w0 => {
+                    let pace = (t1 - t0).as_seconds_f64() / (w1 - w0).as_secs_f64();
+                    format!("after {:.0} s (simulated)", wall * pace)
+                }
+                _ => format!("after {wall:.1} s of wall time (the gateway could not be asked for its time)"),
+            };
+            fail(
+                "hold",
+                format!(
+                    "[GetNotifications] Web exception when getting new notification: {} The channel to https://{host}{NOTIFICATION_PATH} was cut {lived}, before the service's {hold:.0} s hold ended ({e}). Admin center: {ADMIN_TIMED_OUT}",
+                    http::cut_text(cut)
+                ),
+            )
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Reading the first request head of a connection (with httparse, bounded in size and time)
+//! and the request target a forward proxy accepts: `CONNECT host:port` (authority-form) or
+//! `GET http://host/path` (absolute-form). It does not read bodies: after the head, bytes go
+//! to a tunnel or to hyper untouched.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use hyper::http::uri::{Authority, Uri};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+const MAX_HEADERS: usize = 100;
+
+/// A parsed request head. `len` is its size in the buffer it was read into; what follows it
+/// there belongs to the connection (a body, or a pipelined TLS ClientHello).
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub len: usize,
+}
+
+impl Head {
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+    }
+}
+
+/// Why no head could be read; each maps to a status a client can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum HeadError {
+    #[error("the client closed the connection before sending a request")]
+    Closed,
+    #[error("no complete request head within {0:?}")]
+    Timeout(Duration),
+    #[error("request head larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    #[error("read error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl HeadError {
+    /// The status to answer with, if the client is still there to read it.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HeadError::Closed | HeadError::Io(_) => None,
+            HeadError::Timeout(_) => Some(408),
+            HeadError::TooLarge(_) => Some(431),
+            HeadError::Malformed(_) => Some(400),
+        }
+    }
+}
+
+/// Read until one request head is complete, at most `max` bytes, within `timeout` overall.
+pub async fn read(tcp: &mut TcpStream, buf: &mut BytesMut, max: usize, timeout: Duration) -> Result<Head, HeadError> {
+    let work = async {
+        loop {
+            if let Some(head) = parse(buf)? {
+                return Ok(head);
+            }
+            if buf.len() >= max {
+                return Err(HeadError::TooLarge(max));
+            }
+            buf.reserve(4096.min(max - buf.len()).max(1));
+            if tcp.read_buf(buf).await? == 0 {
+                return Err(if buf.is_empty() { HeadError::Closed } else { HeadError::Malformed("the connection ended inside the request head".into()) });
+            }
+        }
+    };
+    tokio::time::timeout(timeout, work).await.unwrap_or(Err(HeadError::Timeout(timeout)))
+}
+
+/// Parse a head from the start of `buf`; `None` while it is incomplete.
+pub fn parse(buf: &[u8]) -> Result<Option<Head>, HeadError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Partial) => Ok(None),
+        Ok(httparse::Status::Complete(len)) => {
+            if req.version != Some(1) && req.version != Some(0) {
+                return Err(HeadError::Malformed("unsupported HTTP version".into()));
+            }
+            Ok(Some(Head {
+                method: req.method.unwrap_or_default().to_string(),
+                target: req.path.unwrap_or_default().to_string(),
+                headers: req.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect(),
+                len,
+            }))
+        }
+        Err(httparse::Error::TooManyHeaders) => Err(HeadError::TooLarge(MAX_HEADERS)),
+        Err(e) => Err(HeadError::Malformed(e.to_string())),
+    }
+}
+
+/// Where a request wants to go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A tunnel: `CONNECT host:port`.
+    Connect { host: String, port: u16 },
+    /// Plain HTTP for the proxy to forward: `http://host[:port]/path`.
+    Http { host: String, port: u16 },
+}
+
+/// A request's target as a forward proxy reads it; `Err` is (status, reason).
+pub fn target(method: &str, uri: &str) -> Result<Target, (u16, String)> {
+    if method.eq_ignore_ascii_case("CONNECT") {
+        let auth: Authority = uri.parse().map_err(|_| (400, format!("CONNECT needs host:port, got `{uri}`")))?;
+        let port = auth.port_u16().ok_or_else(|| (400, format!("CONNECT needs a port, got `{uri}`")))?;
+        return Ok(Target::Connect { host: host_of(auth.host()), port });
+    }
+    let parsed: Uri = uri.parse().map_err(|_| (400, format!("unparseable request target `{uri}`")))?;
+    match (parsed.scheme_str(), parsed.authority()) {
+        (Some(s), Some(auth)) if s.eq_ignore_ascii_case("http") => {
+            Ok(Target::Http { host: host_of(auth.host()), port: auth.port_u16().unwrap_or(80) })
+        }
+        (Some(s), _) if s.eq_ignore_ascii_case("https") => {
+            Err((400, "this proxy does not originate TLS for `https://` request targets; send CONNECT host:443".into()))
+        }
+        _ => Err((
+            400,
+            "this is a forward proxy: send absolute-form requests (GET http://host/path) or CONNECT host:port".into(),
+        )),
+    }
+}
+
+/// Lower-case, no trailing dot, IPv6 brackets removed.
+fn host_of(raw: &str) -> String {
+    raw.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_connect_and_absolute_form() {
+        assert_eq!(target("CONNECT", "R.Manage.Microsoft.com.:443"), Ok(Target::Connect { host: "r.manage.microsoft.com".into(), port: 443 }));
+        assert_eq!(target("GET", "http://crl3.digicert.com/x.crl"), Ok(Target::Http { host: "crl3.digicert.com".into(), port: 80 }));
+        assert_eq!(target("GET", "http://a.com:8080/"), Ok(Target::Http { host: "a.com".into(), port: 8080 }));
+        assert_eq!(target("CONNECT", "[::1]:443"), Ok(Target::Connect { host: "::1".into(), port: 443 }));
+    }
+
+    #[test]
+    fn refuses_what_a_forward_proxy_cannot_serve() {
+        assert_eq!(target("CONNECT", "a.com").unwrap_err().0, 400);
+        assert!(target("GET", "/").unwrap_err().1.contains("forward proxy"));
+        assert!(target("GET", "https://a.com/").unwrap_err().1.contains("CONNECT"));
+    }
+
+    #[test]
+    fn heads_parse_incrementally_and_refuse_garbage() {
+        let full = b"CONNECT a.com:443 HTTP/1.1\r\nHost: a.com:443\r\n\r\nTLS";
+        assert!(parse(&full[..20]).unwrap().is_none());
+        let h = parse(full).unwrap().unwrap();
+        assert_eq!((h.method.as_str(), h.target.as_str(), h.len), ("CONNECT", "a.com:443", full.len() - 3));
+        assert_eq!(h.header("host"), Some(&b"a.com:443"[..]));
+        assert!(matches!(parse(b"\x00\x01garbage\r\n\r\n"), Err(HeadError::Malformed(_))));
+    }
+}

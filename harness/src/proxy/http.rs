@@ -1,0 +1,210 @@
+//! Plain HTTP forwarding (absolute-form `GET http://host/path`): the client connection runs
+//! through the pump (so connection faults apply) into hyper, which parses each request; each
+//! is checked against the policy and the sinkhole gate, has `Range` stripped when a fault says
+//! so, and goes to the world's HTTP front in origin form over one reused upstream connection.
+//! Also the request/response plumbing TLS inspection shares. It is not a cache, and it does
+//! not accept CONNECT after a plain request on the same connection.
+
+use std::convert::Infallible;
+use std::future::pending;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use scenarios::{BlockStyle, CloseMethod};
+use tokio::net::TcpStream;
+
+use super::conn::{Cause, ConnLog, Control};
+use super::head::{self, Target};
+use super::listener::admit;
+use super::respond::Answer;
+use super::tunnel::record_shaping;
+use super::{Front, Shared, pump};
+
+/// The body of every response the proxy hands its client.
+pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+/// One reused upstream HTTP/1.1 connection per client connection.
+pub type Slot = tokio::sync::Mutex<Option<SendRequest<Incoming>>>;
+
+pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, buf: BytesMut, first_host: String) {
+    log.set_host(&first_host);
+    let plan = shared.policy.plan(&first_host);
+    record_shaping(&log, &plan);
+    let (near, far) = tokio::io::duplex(64 * 1024);
+    let ctl = Arc::new(Control::default());
+    let slot: Arc<Slot> = Arc::default();
+    let (s, l, c) = (shared.clone(), log.clone(), ctl.clone());
+    let svc = service_fn(move |req| {
+        let (s, l, c, slot) = (s.clone(), l.clone(), c.clone(), slot.clone());
+        async move { Ok::<_, Infallible>(forward(&s, &l, &c, &slot, req).await) }
+    });
+    let server = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.limits.head_timeout)
+        .max_buf_size(shared.limits.max_head_bytes.max(8192))
+        .serve_connection(TokioIo::new(far), svc);
+    let pump = pump::run(client, &buf, near, &plan, &ctl, &log, shared.limits.drop_hold);
+    tokio::pin!(pump, server);
+    // The pump owns the client: when it ends, so does hyper; when hyper ends first (the client
+    // asked to close), the pump still delivers what hyper wrote.
+    let pumped = tokio::select! {
+        p = &mut pump => p,
+        _ = &mut server => pump.await,
+    };
+    log.close(&pumped.cause, pumped.up, pumped.down);
+}
+
+async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut req: Request<Incoming>) -> Response<ProxyBody> {
+    let method = req.method().to_string();
+    let uri = req.uri().to_string();
+    let (host, port) = match head::target(&method, &uri) {
+        Ok(Target::Http { host, port }) => (host, port),
+        Ok(Target::Connect { .. }) => return answer(Answer::new(400, "send CONNECT as the first request of a new connection")),
+        Err((status, reason)) => {
+            log.record(log.event("bad_request").detail("method", method).detail("reason", reason.clone()).detail("status", status));
+            return answer(Answer::new(status, reason));
+        }
+    };
+    log.set_host(&host);
+    let request = |decision: &str| log.event("request").detail("method", method.clone()).detail("target", uri.clone()).detail("port", port).detail("decision", decision);
+    let auth = req.headers().get(header::PROXY_AUTHORIZATION).map(|v| v.as_bytes().to_vec());
+    if let Some(refusal) = shared.policy.check(&host, auth.as_deref()) {
+        log.record(request(refusal.what));
+        log.record(log.event(refusal.what).fault(refusal.fault).detail("status", refusal.answer.status).detail("reason", refusal.answer.reason.clone()));
+        let close = match refusal.block {
+            BlockStyle::Page => return answer(refusal.answer),
+            BlockStyle::Reset => CloseMethod::Rst,
+            BlockStyle::Drop => CloseMethod::Drop,
+        };
+        // The pump cuts the client; this response is never written.
+        ctl.cut(Cause::Fault { kind: refusal.fault, what: refusal.what, close });
+        return pending().await;
+    }
+    let (addr, front) = match admit(shared, log, &host, port).await {
+        Ok(route) => route,
+        Err(a) => {
+            log.record(request("refused"));
+            return answer(a);
+        }
+    };
+    if front != Front::Http {
+        log.record(request("refused"));
+        return answer(Answer::new(400, format!("port {port} speaks TLS: send CONNECT {host}:{port}")));
+    }
+    log.record(request("allow").detail("front", front.as_str()));
+    strip_range(shared, log, &host, req.headers_mut());
+    prepare(&mut req);
+    let connect = async {
+        let tcp = tokio::time::timeout(shared.limits.connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| "connect timed out".to_string())?
+            .map_err(|e| e.to_string())?;
+        let _ = tcp.set_nodelay(true);
+        log.record(log.event("upstream").detail("front", "http").detail("addr", addr.to_string()));
+        handshake(TokioIo::new(tcp)).await
+    };
+    send(slot, req, connect).await.unwrap_or_else(|reason| {
+        log.record(log.event("upstream_failed").detail("addr", addr.to_string()).detail("error", reason.clone()));
+        answer(Answer::new(502, format!("the world's HTTP front at {addr} failed: {reason}")))
+    })
+}
+
+/// An HTTP/1.1 client connection over any stream, its driver spawned (it ends with the sender).
+pub async fn handshake<T>(io: T) -> Result<SendRequest<Incoming>, String>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// Send over the slot's connection, (re)connecting when it has none or it closed.
+pub async fn send(
+    slot: &Slot,
+    req: Request<Incoming>,
+    connect: impl Future<Output = Result<SendRequest<Incoming>, String>>,
+) -> Result<Response<ProxyBody>, String> {
+    let mut guard = slot.lock().await;
+    if guard.as_ref().is_none_or(|s| s.is_closed()) {
+        *guard = Some(connect.await?);
+    }
+    let sender = guard.as_mut().expect("just filled");
+    sender.ready().await.map_err(|e| e.to_string())?;
+    let mut res = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    remove_hop_by_hop(res.headers_mut());
+    Ok(res.map(|b| b.boxed()))
+}
+
+/// `Range` and `If-Range` removed when a `proxy.strip_range` fault selects the host (PRX-04).
+pub fn strip_range(shared: &Shared, log: &ConnLog, host: &str, headers: &mut HeaderMap) {
+    if !shared.policy.strips_range(host) {
+        return;
+    }
+    let removed = headers.remove(header::RANGE);
+    headers.remove(header::IF_RANGE);
+    if let Some(range) = removed {
+        log.record(log.event("strip_range").fault("proxy.strip_range").detail("range", String::from_utf8_lossy(range.as_bytes()).to_string()));
+    }
+}
+
+/// Origin form, a Host header, no hop-by-hop headers, and the proxy's `Via`.
+pub fn prepare(req: &mut Request<Incoming>) {
+    if !req.headers().contains_key(header::HOST)
+        && let Some(auth) = req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        req.headers_mut().insert(header::HOST, auth);
+    }
+    if req.uri().scheme().is_some() {
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+        *req.uri_mut() = path.parse().unwrap_or_else(|_| hyper::Uri::from_static("/"));
+    }
+    remove_hop_by_hop(req.headers_mut());
+    req.headers_mut().append(header::VIA, HeaderValue::from_static("1.1 memsim-proxy"));
+}
+
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in [header::CONNECTION, header::PROXY_AUTHORIZATION, header::TE, header::TRAILER, header::UPGRADE] {
+        headers.remove(name);
+    }
+    headers.remove("proxy-connection");
+    headers.remove("keep-alive");
+}
+
+/// The proxy's own answer as a hyper response.
+pub fn answer(a: Answer) -> Response<ProxyBody> {
+    let (body, content_type) = a.body();
+    let mut res = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed());
+    *res.status_mut() = StatusCode::from_u16(a.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&a.reason.replace(['\r', '\n'], " ")) {
+        h.insert("x-memsim-reason", v);
+    }
+    for (name, value) in a.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.append(name, v);
+        }
+    }
+    res
+}

@@ -1,0 +1,190 @@
+//! OCSP answers (RFC 6960) from a world's PKI. A request's CertIDs name the issuer by hashes of
+//! its name and key (§4.1.1, SHA-1 or SHA-256); the answer is a BasicOCSPResponse (§4.2.1)
+//! signed by that issuer's own key (ECDSA P-256 with SHA-256), responder named by key hash
+//! (§4.2.2.3), the request's nonce echoed (§4.4.1). Errors are OCSP answers too (§2.3):
+//! `malformedRequest` for bytes that are no OCSPRequest, `unauthorized` for an issuer this
+//! responder host does not answer for (the CA's `ocsp` URL in pki.toml names its host).
+//!
+//! DER in and out goes through RustCrypto's x509-ocsp and der; nothing here is hand-written
+//! ASN.1. This module does no HTTP.
+
+use std::time::Duration;
+
+use der::asn1::{BitString, GeneralizedTime, Null, OctetString};
+use der::oid::db::{rfc5912, rfc6960};
+use der::{Decode, Encode};
+use rcgen::{PublicKeyData, SigningKey};
+use scenarios::RevocationReason;
+use x509_cert::spki::AlgorithmIdentifierOwned;
+use time::OffsetDateTime;
+use x509_cert::ext::pkix::CrlReason;
+use x509_ocsp::{
+    BasicOcspResponse, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse, ResponderId, ResponseData, RevokedInfo,
+    SingleResponse, Version,
+};
+
+use super::revocation::{serial_hex, split_url, CertState};
+use super::Pki;
+
+/// How long an OCSP answer is valid (nextUpdate − thisUpdate): CA/Browser Forum BR §4.9.10
+/// allows 8 hours to 10 days; the public CAs answer for about a week.
+pub const OCSP_VALIDITY: Duration = Duration::from_secs(7 * 86_400);
+
+/// The name and key hashes of every CA, by which CertIDs find their issuer.
+#[derive(Debug)]
+pub struct IssuerIndex(Vec<IssuerIds>);
+
+#[derive(Debug)]
+struct IssuerIds {
+    ca: usize,
+    sha1: (Vec<u8>, Vec<u8>),
+    sha256: (Vec<u8>, Vec<u8>),
+}
+
+/// What one OCSP answer said, for the journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OcspAnswer {
+    pub der: Vec<u8>,
+    /// `successful`, `malformed_request`, `unauthorized`, `internal_error`.
+    pub response_status: &'static str,
+    /// Per certificate asked about: serial (hex), `good` / `revoked` / `unknown`.
+    pub statuses: Vec<(String, &'static str)>,
+    /// The id of the CA that answered.
+    pub ca: Option<String>,
+}
+
+fn digest(alg: &'static ring::digest::Algorithm, data: &[u8]) -> Vec<u8> {
+    ring::digest::digest(alg, data).as_ref().to_vec()
+}
+
+fn gtime(t: OffsetDateTime) -> Result<OcspGeneralizedTime, der::Error> {
+    let secs = u64::try_from(t.unix_timestamp()).unwrap_or(0);
+    Ok(OcspGeneralizedTime(GeneralizedTime::from_unix_duration(Duration::from_secs(secs))?))
+}
+
+fn crl_reason(r: RevocationReason) -> Option<CrlReason> {
+    Some(match r {
+        // RFC 5280 §5.3.1: unspecified is better left out.
+        RevocationReason::Unspecified => return None,
+        RevocationReason::KeyCompromise => CrlReason::KeyCompromise,
+        RevocationReason::CaCompromise => CrlReason::CaCompromise,
+        RevocationReason::AffiliationChanged => CrlReason::AffiliationChanged,
+        RevocationReason::Superseded => CrlReason::Superseded,
+        RevocationReason::CessationOfOperation => CrlReason::CessationOfOperation,
+    })
+}
+
+fn error_answer(response: OcspResponse, name: &'static str) -> OcspAnswer {
+    OcspAnswer { der: response.to_der().unwrap_or_default(), response_status: name, statuses: Vec::new(), ca: None }
+}
+
+/// `malformedRequest` (RFC 6960 §2.3): what any bytes that are no OCSPRequest get.
+pub fn malformed_request() -> OcspAnswer {
+    error_answer(OcspResponse::malformed_request(), "malformed_request")
+}
+
+/// `tryLater` (RFC 6960 §2.3).
+pub fn try_later() -> Vec<u8> {
+    OcspResponse::try_later().to_der().unwrap_or_default()
+}
+
+impl Pki {
+    fn issuer_index(&self) -> &IssuerIndex {
+        self.revocation.ocsp.get_or_init(|| {
+            let ids = self.cas.iter().enumerate().filter_map(|(ca, c)| {
+                let cert = x509_cert::Certificate::from_der(&c.der).ok()?;
+                let name = cert.tbs_certificate.subject.to_der().ok()?;
+                let key = cert.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes().to_vec();
+                let sha1 = &ring::digest::SHA1_FOR_LEGACY_USE_ONLY;
+                let sha256 = &ring::digest::SHA256;
+                Some(IssuerIds { ca, sha1: (digest(sha1, &name), digest(sha1, &key)), sha256: (digest(sha256, &name), digest(sha256, &key)) })
+            });
+            IssuerIndex(ids.collect())
+        })
+    }
+
+    /// The CA a CertID names, if any.
+    fn issuer_of(&self, id: &x509_ocsp::CertId) -> Option<usize> {
+        let wanted = (id.issuer_name_hash.as_bytes(), id.issuer_key_hash.as_bytes());
+        self.issuer_index().0.iter().find_map(|e| {
+            let (name, key) = match id.hash_algorithm.oid {
+                rfc5912::ID_SHA_1 => &e.sha1,
+                rfc5912::ID_SHA_256 => &e.sha256,
+                _ => return None,
+            };
+            ((name.as_slice(), key.as_slice()) == wanted).then_some(e.ca)
+        })
+    }
+
+    /// Answer an OCSP request that reached responder `host`, as of simulated time `at`.
+    pub fn ocsp_answer(&self, request: &[u8], host: &str, at: OffsetDateTime) -> OcspAnswer {
+        let Ok(req) = OcspRequest::from_der(request) else { return malformed_request() };
+        let list = &req.tbs_request.request_list;
+        if list.is_empty() {
+            return malformed_request();
+        }
+        // One answer is signed by one key: every CertID must name the same issuer, and this
+        // responder must be the one that issuer's certificates point to.
+        let issuers: Vec<Option<usize>> = list.iter().map(|r| self.issuer_of(&r.req_cert)).collect();
+        let Some(ca) = issuers[0].filter(|ca| issuers.iter().all(|i| *i == Some(*ca))) else {
+            return error_answer(OcspResponse::unauthorized(), "unauthorized");
+        };
+        let authoritative = split_url(&self.cas[ca].spec.ocsp).is_some_and(|(h, _)| h == host);
+        if !authoritative {
+            return error_answer(OcspResponse::unauthorized(), "unauthorized");
+        }
+        match self.sign_answer(&req, ca, at) {
+            Ok(answer) => answer,
+            Err(_) => error_answer(OcspResponse::internal_error(), "internal_error"),
+        }
+    }
+
+    fn sign_answer(&self, req: &OcspRequest, ca: usize, at: OffsetDateTime) -> Result<OcspAnswer, Box<dyn std::error::Error>> {
+        let key = self.cas[ca].issuer.key();
+        if key.algorithm() != &rcgen::PKCS_ECDSA_P256_SHA256 {
+            return Err("the CA key is not ECDSA P-256".into());
+        }
+        let mut statuses = Vec::new();
+        let mut responses = Vec::new();
+        for r in &req.tbs_request.request_list {
+            let serial = r.req_cert.serial_number.as_bytes();
+            let (status, name) = match self.status(ca, serial, at) {
+                CertState::Good => (CertStatus::Good(Null), "good"),
+                CertState::Revoked { at: when, reason } => {
+                    (CertStatus::Revoked(RevokedInfo { revocation_time: gtime(when)?, revocation_reason: crl_reason(reason) }), "revoked")
+                }
+                CertState::Unknown => (CertStatus::Unknown(Null), "unknown"),
+            };
+            statuses.push((serial_hex(serial), name));
+            responses.push(SingleResponse {
+                cert_id: r.req_cert.clone(),
+                cert_status: status,
+                this_update: gtime(at)?,
+                next_update: Some(gtime(at + OCSP_VALIDITY)?),
+                single_extensions: None,
+            });
+        }
+        let nonce = req.tbs_request.request_extensions.iter().flatten().find(|e| e.extn_id == rfc6960::ID_PKIX_OCSP_NONCE);
+        let key_hash = digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, key.der_bytes());
+        let data = ResponseData {
+            version: Version::V1,
+            responder_id: ResponderId::ByKey(OctetString::new(key_hash)?),
+            produced_at: gtime(at)?,
+            responses,
+            response_extensions: nonce.map(|n| vec![n.clone()]),
+        };
+        let signature = key.sign(&data.to_der()?)?;
+        let basic = BasicOcspResponse {
+            tbs_response_data: data,
+            signature_algorithm: AlgorithmIdentifierOwned { oid: rfc5912::ECDSA_WITH_SHA_256, parameters: None },
+            signature: BitString::from_bytes(&signature)?,
+            certs: None,
+        };
+        Ok(OcspAnswer {
+            der: OcspResponse::successful(basic)?.to_der()?,
+            response_status: "successful",
+            statuses,
+            ca: Some(self.cas[ca].spec.id.clone()),
+        })
+    }
+}

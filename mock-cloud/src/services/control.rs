@@ -1,0 +1,254 @@
+//! The world's control endpoint: revoke or restore a certificate of a running world, and list
+//! its certificates (PEM included, so a test can hand them to `openssl ocsp`). It is how
+//! `memsim revoke` and `memsim restore` break a world while a trainee watches.
+//!
+//! It is not an emulated service and no Host reaches it: it listens on a loopback listener of
+//! its own (the harness binds `127.0.0.1:0`), which the world's proxy never connects to, and
+//! every request must carry `Authorization: Bearer <token>` with the world's random token (the
+//! harness writes it to the state directory as `control.token`, mode 0600). Revoking changes
+//! the CRL and the OCSP answers at once (`pki/revocation.rs`) and is journaled.
+
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine as _;
+use scenarios::{Component, Journal, NewEvent, RevocationReason};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+use crate::pki::{serial_hex, CertRef, Pki};
+
+pub const CERTIFICATES_PATH: &str = "/v1/certificates";
+pub const CERTIFICATE_PATH: &str = "/v1/certificates/{target}";
+pub const REVOKE_PATH: &str = "/v1/revoke";
+pub const RESTORE_PATH: &str = "/v1/restore";
+const MAX_BODY: usize = 16 * 1024;
+
+/// A random bearer token (32 bytes from the OS, hex).
+#[derive(Clone)]
+pub struct Token(Arc<str>);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(…)")
+    }
+}
+
+impl Token {
+    pub fn generate() -> Result<Token, ring::error::Unspecified> {
+        let bytes: [u8; 32] = ring::rand::generate(&ring::rand::SystemRandom::new())?.expose();
+        Ok(Token(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>().into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Compare without leaking where the first difference lies.
+    fn matches(&self, given: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), given.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ControlState {
+    pub pki: Arc<Pki>,
+    pub journal: Journal,
+    pub token: Token,
+}
+
+pub fn router(state: ControlState) -> Router {
+    Router::new()
+        .route(CERTIFICATES_PATH, get(list))
+        .route(CERTIFICATE_PATH, get(one))
+        .route(REVOKE_PATH, post(revoke))
+        .route(RESTORE_PATH, post(restore))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize))
+        .with_state(state)
+}
+
+/// Serve the control router on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, state: ControlState) {
+    let _ = axum::serve(listener, router(state)).await;
+}
+
+async fn authorize(State(state): State<ControlState>, req: Request, next: axum::middleware::Next) -> Response {
+    let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if given.is_some_and(|t| state.token.matches(t.trim())) {
+        return next.run(req).await;
+    }
+    let mut res = reply(StatusCode::UNAUTHORIZED, json!({"error": "missing or wrong bearer token (see control.token in the world's state directory)"}));
+    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"memsim control\""));
+    res
+}
+
+fn reply(status: StatusCode, body: Value) -> Response {
+    let mut res = (status, format!("{body:#}\n")).into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
+pub fn pem(der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+    format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
+}
+
+/// One certificate as JSON: names, serial, issuer, revocation state, PEM and revocation URLs.
+fn describe(pki: &Pki, c: &CertRef) -> Value {
+    let issuer = c.issuer.map(|i| &pki.cas()[i]);
+    let revoked = pki.revocations().into_iter().find(|r| Some(r.issuer) == c.issuer && r.serial == c.serial);
+    json!({
+        "subject": c.subject,
+        "serial": serial_hex(c.serial.as_ref()),
+        "issuer": issuer.map(|i| i.spec.id.clone()),
+        "revoked": revoked.map(|r| json!({"at": r.at.unix_timestamp(), "reason": r.reason})),
+        "pem": pem(&c.der),
+        "issuer_pem": issuer.map(|i| i.pem.clone()),
+        "ocsp_url": issuer.map(|i| i.spec.ocsp.clone()),
+        "crl_urls": issuer.map(|i| i.spec.crl.clone()),
+    })
+}
+
+async fn list(State(state): State<ControlState>) -> Response {
+    let all: Vec<Value> = state.pki.certificates().iter().map(|c| describe(&state.pki, c)).collect();
+    reply(StatusCode::OK, json!({ "certificates": all }))
+}
+
+fn not_found(target: &str) -> Response {
+    reply(StatusCode::NOT_FOUND, json!({"error": format!("no certificate for `{target}`: give an emulated host name or a serial number in hex")}))
+}
+
+async fn one(State(state): State<ControlState>, Path(target): Path<String>) -> Response {
+    match state.pki.find(&target) {
+        Some(c) => reply(StatusCode::OK, describe(&state.pki, &c)),
+        None => not_found(&target),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Change {
+    target: String,
+    #[serde(default)]
+    reason: Option<RevocationReason>,
+}
+
+async fn change(req: Request) -> Result<Change, Response> {
+    let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
+        .await
+        .map_err(|_| reply(StatusCode::PAYLOAD_TOO_LARGE, json!({"error": "body too large"})))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        reply(StatusCode::BAD_REQUEST, json!({"error": format!("expected {{\"target\": HOST|SERIAL, \"reason\": REASON}}: {e}")}))
+    })
+}
+
+async fn revoke(State(state): State<ControlState>, req: Request) -> Response {
+    let change = match change(req).await {
+        Ok(c) => c,
+        Err(res) => return res,
+    };
+    let Some(cert) = state.pki.find(&change.target) else { return not_found(&change.target) };
+    let reason = change.reason.unwrap_or_default();
+    match state.pki.revoke(&cert, reason, state.journal.clock().now()) {
+        Ok(r) => {
+            let issuer = &state.pki.cas()[r.issuer].spec.id;
+            state.journal.record(
+                NewEvent::new(Component::Pki, "revoked")
+                    .host(cert.subject.clone())
+                    .detail("serial", serial_hex(r.serial.as_ref()))
+                    .detail("reason", serde_json::to_value(r.reason).unwrap_or_default())
+                    .detail("ca", issuer.clone())
+                    .detail("by", "control"),
+            );
+            reply(StatusCode::OK, describe(&state.pki, &cert))
+        }
+        Err(e) => reply(StatusCode::CONFLICT, json!({"error": e.to_string()})),
+    }
+}
+
+async fn restore(State(state): State<ControlState>, req: Request) -> Response {
+    let change = match change(req).await {
+        Ok(c) => c,
+        Err(res) => return res,
+    };
+    let Some(cert) = state.pki.find(&change.target) else { return not_found(&change.target) };
+    let removed = state.pki.restore(&cert);
+    state.journal.record(
+        NewEvent::new(Component::Pki, "restored")
+            .host(cert.subject.clone())
+            .detail("serial", serial_hex(cert.serial.as_ref()))
+            .detail("removed", removed.len())
+            .detail("by", "control"),
+    );
+    reply(StatusCode::OK, describe(&state.pki, &cert))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Method;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn state() -> ControlState {
+        let r = crate::services::revocation::test_state(vec![], vec![]);
+        ControlState { pki: r.pki, journal: r.journal, token: Token::generate().unwrap() }
+    }
+
+    async fn call(s: &ControlState, method: Method, path: &str, token: &str, body: &str) -> (StatusCode, Value) {
+        let req = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let res = router(s.clone()).oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 22).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn every_route_wants_the_token() {
+        let s = state();
+        for (m, p) in [(Method::GET, CERTIFICATES_PATH), (Method::POST, REVOKE_PATH), (Method::POST, RESTORE_PATH)] {
+            assert_eq!(call(&s, m, p, "nope", "").await.0, StatusCode::UNAUTHORIZED, "{p}");
+        }
+    }
+
+    #[tokio::test]
+    async fn revoke_and_restore_by_host_and_serial_are_journaled() {
+        let s = state();
+        let t = s.token.as_str().to_string();
+        let (status, cert) = call(&s, Method::POST, REVOKE_PATH, &t, r#"{"target": "granitefalls.cloudapp.net", "reason": "superseded"}"#).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(cert["revoked"]["reason"], "superseded");
+        assert!(cert["pem"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+        let serial = cert["serial"].as_str().unwrap();
+        let (status, cert) = call(&s, Method::POST, RESTORE_PATH, &t, &format!(r#"{{"target": "{serial}"}}"#)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(cert["revoked"].is_null());
+        let whats: Vec<String> = s.journal.snapshot().into_iter().map(|e| e.what).collect();
+        assert_eq!(whats, ["revoked", "restored"]);
+    }
+
+    #[tokio::test]
+    async fn bad_input_gets_a_clear_refusal() {
+        let s = state();
+        let t = s.token.as_str().to_string();
+        assert_eq!(call(&s, Method::POST, REVOKE_PATH, &t, r#"{"target": "nowhere.example"}"#).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(call(&s, Method::POST, REVOKE_PATH, &t, r#"{"target": 3}"#).await.0, StatusCode::BAD_REQUEST);
+        let root = serial_hex(s.pki.cas()[0].serial.as_ref());
+        let (status, body) = call(&s, Method::POST, REVOKE_PATH, &t, &format!(r#"{{"target": "{root}"}}"#)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        let (status, list) = call(&s, Method::GET, CERTIFICATES_PATH, &t, "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(list["certificates"].as_array().unwrap().len() > 150);
+    }
+}

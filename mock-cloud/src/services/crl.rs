@@ -1,0 +1,68 @@
+//! CRL distribution points (RFC 5280 §4.2.1.13, §5): each CA's CRL, DER, at the URLs its
+//! certificates name (`crl` in data/pki.toml, on seed 000's hosts: crl3/crl4.digicert.com,
+//! crl.microsoft.com, www.microsoft.com/pkiops, www.d-trust.net), served over plain HTTP with
+//! `Content-Type: application/pkix-crl` (RFC 5280 §4.2.1.13, RFC 2585 §4.2).
+//!
+//! Other paths on these hosts get the generic service (reachability, 404). Faults (stale,
+//! unavailable, slow) come from the layer in `revocation.rs`, never from this handler.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{middleware, Router};
+use scenarios::{Component, NewEvent, Responder};
+use tower::ServiceExt;
+
+use super::revocation::{fault_layer, host_of, AsOf, Fired, RevocationState};
+
+/// RFC 2585 §4.2: the media type of a DER CRL.
+pub const PKIX_CRL: &str = "application/pkix-crl";
+
+pub fn router(state: RevocationState) -> Router {
+    Router::new()
+        .fallback(handle)
+        .layer(middleware::from_fn_with_state((state.clone(), Responder::Crl), fault_layer))
+        .with_state(state)
+}
+
+async fn handle(State(state): State<RevocationState>, req: Request) -> Response {
+    let host = host_of(&req);
+    let Some(ca) = state.pki.crl_at(&host, req.uri().path()) else {
+        return state.generic.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
+    };
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        let mut res = (StatusCode::METHOD_NOT_ALLOWED, "a CRL distribution point serves GET\n").into_response();
+        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return res;
+    }
+    let now = state.journal.clock().now();
+    let at = req.extensions().get::<AsOf>().map_or(now, |a| a.0);
+    let crl = match state.pki.crl(ca, at) {
+        Ok(crl) => crl,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("memsim: CRL generation failed: {e}\n")).into_response(),
+    };
+    let mut event = NewEvent::new(Component::Pki, "crl_served")
+        .host(host)
+        .detail("path", req.uri().path())
+        .detail("ca", state.pki.cas()[ca].spec.id.clone())
+        .detail("crl_number", crl.number)
+        .detail("revoked", crl.revoked.clone())
+        .detail("this_update", crl.this_update.unix_timestamp())
+        .detail("next_update", crl.next_update.unix_timestamp());
+    if let Some(f) = req.extensions().get::<Fired>() {
+        event = event.fault(f.0);
+    }
+    state.journal.record(event);
+    // Caches may keep it until the next CRL is due (RFC 5019 §6.2 applies the same to OCSP).
+    let max_age = (crl.next_update - now).whole_seconds().max(0);
+    let mut res = (StatusCode::OK, crl.der.clone()).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(PKIX_CRL));
+    h.insert(header::ETAG, HeaderValue::from_str(&format!("\"{}\"", crl.number)).expect("digits"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_str(&format!("public, max-age={max_age}")).expect("digits"));
+    res
+}
+
+#[cfg(test)]
+#[path = "crl_tests.rs"]
+mod tests;

@@ -1,0 +1,246 @@
+//! The tenant-attach gateway (`gateway.configmgr.manage.microsoft.com` and its regional names,
+//! protocols.md §9): the service connection point onboards, uploads devices, and holds a
+//! long-lived request open to the notification service, which answers when the admin center
+//! queues a device action. Seed 000: "Het serviceverbindingspunt maakt een langdurige uitgaande
+//! verbinding met de meldingsservice … Het is raadzaam 3 minuten voor uitgaande verbindingen" —
+//! the default hold is that 3 minutes (tenant-attach.toml), in simulated time. By default no byte
+//! is sent inside the hold, which is exactly why a proxy that idles out sooner cuts it (PRX-01).
+//!
+//! **The JSON contract is memsim's own** (Microsoft's is not public, protocols.md §9); names
+//! follow the fields visible in the SCP's logs (`TenantId`, `TemplateID`, `AADUserID`,
+//! `TaskGuid`, `TargetDeviceIDs`). All bodies are JSON; `Date` and `ServerTime` are simulated time.
+//!
+//! | call | request | answer |
+//! |---|---|---|
+//! | `POST /api/gateway/AccountOnboardingInfo` | `{TenantId, HierarchyId, SiteCode}` | `{TenantId, HierarchyId, Onboarded, NotificationUrl, HoldSeconds, ServerTime}` |
+//! | `POST /api/gateway/DevicePost` | `{TenantId, HierarchyId, Devices: [{DeviceId, Name}]}` | `{Accepted, ServerTime}` |
+//! | `GET /api/gateway/Notification?TenantId=…[&WaitSeconds=n]` | — | held until an action is queued or the hold ends: `{TenantId, ServerTime, HeldSeconds, Notifications: [Action…]}` |
+//! | `POST /api/gateway/DeviceAction` (the admin center's side) | `{TenantId, TemplateID, AADUserID?, TargetDeviceIDs}` | 202 `{TaskGuid}` |
+//!
+//! An `Action` is `{TaskGuid, TemplateID, TenantId, AADUserID, TargetDeviceIDs, QueuedAt}`.
+//! Errors are the gateway's logged ones (failure catalog NOT-03): 401 for another tenant, 400
+//! for a body that is not the contract, both with `{"Message":"An error has occurred."}`. With a
+//! heartbeat configured, the poll answers 200 at once and sends `\n` every interval (JSON
+//! ignores it) before the final document. A client that vanishes mid-hold leaves no waiter and
+//! no lost action behind, and the journal says when it went (`poll_abandoned`).
+
+mod hub;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use scenarios::{Component, NewEvent, SimDuration};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::ServiceState;
+use crate::catalog::Catalog;
+pub use hub::Action;
+use hub::{Hub, PollGuard};
+
+pub const ONBOARDING_PATH: &str = "/api/gateway/AccountOnboardingInfo";
+pub const DEVICE_POST_PATH: &str = "/api/gateway/DevicePost";
+pub const NOTIFICATION_PATH: &str = "/api/gateway/Notification";
+pub const DEVICE_ACTION_PATH: &str = "/api/gateway/DeviceAction";
+
+/// The gateway's error body, as CMGatewayNotificationWorker.log shows it (NOT-03).
+pub const ERROR_BODY: &str = r#"{"Message":"An error has occurred."}"#;
+
+/// Largest request body accepted.
+const BODY_LIMIT: usize = 1 << 20;
+
+/// How the notification service holds a poll, in simulated time.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How long a poll is held when nothing is queued (seed 000: 3 minutes).
+    pub hold: SimDuration,
+    /// Send a byte this often inside the hold; `None` (the default): silence until the answer.
+    pub heartbeat: Option<SimDuration>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { hold: Catalog::builtin().tenant_attach.notification_outbound_connection_minimum, heartbeat: None }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Gateway {
+    service: ServiceState,
+    config: Config,
+    hub: Arc<Hub>,
+}
+
+pub fn router(state: ServiceState) -> Router {
+    router_with(state, Config::default())
+}
+
+pub fn router_with(state: ServiceState, config: Config) -> Router {
+    let hub = Arc::new(Hub::new(state.world.seed));
+    Router::new().fallback(handle).with_state(Gateway { service: state, config, hub })
+}
+
+fn error(status: StatusCode) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], ERROR_BODY).into_response()
+}
+
+impl Gateway {
+    fn now(&self) -> String {
+        let now = self.service.journal.clock().now();
+        now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    }
+
+    fn json(&self, status: StatusCode, v: &Value) -> Response {
+        let mut res = (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], v.to_string()).into_response();
+        self.date(&mut res);
+        res
+    }
+
+    /// `Date` in the world's simulated time (hyper would stamp the machine's).
+    fn date(&self, res: &mut Response) {
+        let now = self.service.journal.clock().now();
+        let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(now.unix_timestamp().max(0) as u64);
+        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(t)) {
+            res.headers_mut().insert(header::DATE, v);
+        }
+    }
+
+    fn tenant_ok(&self, id: Option<&str>) -> bool {
+        id.is_some_and(|id| id.trim_matches(['{', '}']).eq_ignore_ascii_case(&self.service.world.tenant_id))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Onboarding {
+    tenant_id: String,
+    hierarchy_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DevicePost {
+    tenant_id: String,
+    devices: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeviceAction {
+    tenant_id: String,
+    #[serde(rename = "TemplateID")]
+    template_id: String,
+    #[serde(rename = "AADUserID")]
+    aad_user_id: Option<String>,
+    #[serde(rename = "TargetDeviceIDs")]
+    target_device_ids: Vec<String>,
+}
+
+async fn handle(State(gw): State<Gateway>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().split(':').next().unwrap_or_default().to_string();
+    let route = [ONBOARDING_PATH, DEVICE_POST_PATH, NOTIFICATION_PATH, DEVICE_ACTION_PATH].into_iter().find(|p| p.eq_ignore_ascii_case(&path));
+    let Some(route) = route else {
+        return (StatusCode::NOT_FOUND, "memsim: the tenant-attach gateway serves /api/gateway/{AccountOnboardingInfo,DevicePost,Notification,DeviceAction}\n").into_response();
+    };
+    let want = if route == NOTIFICATION_PATH { Method::GET } else { Method::POST };
+    if req.method() != want {
+        let mut res = error(StatusCode::METHOD_NOT_ALLOWED);
+        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(if route == NOTIFICATION_PATH { "GET" } else { "POST" }));
+        return res;
+    }
+    if route == NOTIFICATION_PATH {
+        return poll(gw, host, req.uri().query().unwrap_or_default()).await;
+    }
+    let Ok(bytes) = axum::body::to_bytes(req.into_body(), BODY_LIMIT).await else {
+        return error(StatusCode::PAYLOAD_TOO_LARGE);
+    };
+    match route {
+        ONBOARDING_PATH => match serde_json::from_slice::<Onboarding>(&bytes) {
+            Err(_) => error(StatusCode::BAD_REQUEST),
+            Ok(o) if !gw.tenant_ok(Some(&o.tenant_id)) => error(StatusCode::UNAUTHORIZED),
+            Ok(o) => gw.json(
+                StatusCode::OK,
+                &json!({
+                    "TenantId": gw.service.world.tenant_id,
+                    "HierarchyId": o.hierarchy_id,
+                    "Onboarded": true,
+                    "NotificationUrl": format!("https://{host}{NOTIFICATION_PATH}"),
+                    "HoldSeconds": gw.config.hold.0.as_secs_f64(),
+                    "ServerTime": gw.now(),
+                }),
+            ),
+        },
+        DEVICE_POST_PATH => match serde_json::from_slice::<DevicePost>(&bytes) {
+            Err(_) => error(StatusCode::BAD_REQUEST),
+            Ok(d) if !gw.tenant_ok(Some(&d.tenant_id)) => error(StatusCode::UNAUTHORIZED),
+            Ok(d) => gw.json(StatusCode::OK, &json!({ "Accepted": d.devices.len(), "ServerTime": gw.now() })),
+        },
+        _ => match serde_json::from_slice::<DeviceAction>(&bytes) {
+            Err(_) => error(StatusCode::BAD_REQUEST),
+            Ok(a) if a.template_id.trim().is_empty() || a.template_id.len() > 64 => error(StatusCode::BAD_REQUEST),
+            Ok(a) if !gw.tenant_ok(Some(&a.tenant_id)) => error(StatusCode::UNAUTHORIZED),
+            Ok(a) => {
+                let action = gw.hub.queue(a.template_id, gw.service.world.tenant_id.clone(), a.aad_user_id, a.target_device_ids, gw.now());
+                gw.service.journal.record(
+                    NewEvent::new(Component::Http, "action_queued").host(host).detail("template", action.template_id.clone()).detail("task", action.task_guid.clone()),
+                );
+                gw.json(StatusCode::ACCEPTED, &json!({ "TaskGuid": action.task_guid }))
+            }
+        },
+    }
+}
+
+/// The long poll. Without a heartbeat the answer (head and body) waits for an action or the
+/// end of the hold; with one, the head goes at once and `\n` every interval.
+async fn poll(gw: Gateway, host: String, query: &str) -> Response {
+    let param = |name: &str| query.split('&').filter_map(|p| p.split_once('=')).find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.to_string());
+    if !gw.tenant_ok(param("TenantId").as_deref()) {
+        return error(StatusCode::UNAUTHORIZED);
+    }
+    let wait = match param("WaitSeconds").map(|w| w.parse::<f64>()) {
+        None => gw.config.hold.0,
+        Some(Ok(w)) if w.is_finite() && w >= 0.0 => std::time::Duration::from_secs_f64(w).min(gw.config.hold.0),
+        Some(_) => return error(StatusCode::BAD_REQUEST),
+    };
+    let clock = *gw.service.journal.clock();
+    let deadline = tokio::time::Instant::now() + clock.to_wall(SimDuration(wait));
+    let guard = PollGuard::new(gw.hub.clone(), gw.service.journal.clone(), host, Instant::now());
+    let Some(every) = gw.config.heartbeat.map(|h| clock.to_wall(h)).filter(|d| !d.is_zero()) else {
+        let actions = gw.hub.wait(deadline).await;
+        return gw.json(StatusCode::OK, &guard.finish(actions, &gw.now(), &gw.service.world.tenant_id));
+    };
+    let state = (gw.clone(), Some(guard), tokio::time::Instant::now() + every);
+    let stream = futures_util::stream::unfold(state, move |(gw, guard, next)| async move {
+        let guard = guard?;
+        let until = next.min(deadline);
+        let ready = gw.hub.wait(until).await;
+        if ready.is_empty() && until < deadline {
+            return Some((Ok::<_, std::convert::Infallible>(bytes::Bytes::from_static(b"\n")), (gw, Some(guard), next + every)));
+        }
+        let doc = guard.finish(ready, &gw.now(), &gw.service.world.tenant_id);
+        Some((Ok(bytes::Bytes::from(doc.to_string())), (gw, None, next)))
+    });
+    let mut res = Response::new(Body::from_stream(stream));
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    gw.date(&mut res);
+    res
+}
+
+/// What a poll answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PollAnswer {
+    pub tenant_id: String,
+    pub server_time: String,
+    pub held_seconds: f64,
+    pub notifications: Vec<Action>,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+//! What the revocation responders (`crl.rs`, `ocsp.rs`) share: their state, the hosts they
+//! answer on (derived from the CAs' URLs in `data/pki.toml`, which name seed 000's hosts), and
+//! their service-fault layer.
+//!
+//! The fault layer is the one seam where `service.*` faults take effect (CONVENTIONS §5): it
+//! answers for the responder (`tryLater`, a broken answer, an error status), holds the answer
+//! back (slow), or sets the simulated time the responder answers as of (stale: an answer issued
+//! long enough ago that its nextUpdate has passed). Handlers only ever serve the happy path
+//! "as of" the time the layer gives them.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use scenarios::{Component, Journal, NewEvent, Responder, ServiceFault};
+use time::OffsetDateTime;
+
+use super::Service;
+use crate::pki::{self, split_url, Pki, PkiData};
+
+/// The responders' state.
+#[derive(Clone, Debug)]
+pub struct RevocationState {
+    pub pki: Arc<Pki>,
+    pub journal: Journal,
+    pub faults: Arc<[ServiceFault]>,
+    /// What a responder host answers on paths that are not its own (reachability, 404).
+    pub generic: Router,
+}
+
+/// The simulated time a responder answers as of: now, unless a stale fault set it back.
+#[derive(Debug, Clone, Copy)]
+pub struct AsOf(pub OffsetDateTime);
+
+/// The fault that shaped a passed-through answer, for the handler's journal event.
+#[derive(Debug, Clone, Copy)]
+pub struct Fired(pub &'static str);
+
+/// Every CRL and OCSP responder host of the PKI data, with its service.
+pub fn hosts(data: &PkiData) -> Vec<(String, Service)> {
+    let crl = data.cas.iter().flat_map(|c| &c.crl).filter_map(|u| split_url(u)).map(|(h, _)| (h, Service::Crl));
+    let ocsp = data.cas.iter().filter_map(|c| split_url(&c.ocsp)).map(|(h, _)| (h, Service::Ocsp));
+    let mut all: Vec<(String, Service)> = crl.chain(ocsp).collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.dedup();
+    all
+}
+
+/// The request's host, lower-case and without port.
+pub fn host_of(req: &Request) -> String {
+    let raw = req.uri().host().map(str::to_string).or_else(|| {
+        let h = req.headers().get(header::HOST)?.to_str().ok()?;
+        Some(h.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(h, |(h, _)| h).to_string())
+    });
+    raw.unwrap_or_default().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// What the responder sends for `service.ocsp_malformed`: an error page where DER belongs.
+const NOT_DER: &[u8] = b"<html><body><h1>502 Bad Gateway</h1></body></html>\n";
+
+/// The service-fault layer of one kind of responder (use with `middleware::from_fn_with_state`).
+pub async fn fault_layer(State((state, responder)): State<(RevocationState, Responder)>, mut req: Request, next: Next) -> Response {
+    let host = host_of(&req);
+    let now = state.journal.clock().now();
+    let ours = responder == Responder::Ocsp || state.pki.crl_at(&host, req.uri().path()).is_some();
+    let fault = state.faults.iter().find(|f| ours && f.applies(responder, &host));
+    let mut as_of = now;
+    if let Some(f) = fault {
+        let event = |what: &str| NewEvent::new(Component::Pki, what).host(host.clone()).fault(f.kind()).detail("path", req.uri().path());
+        match f {
+            ServiceFault::OcspTryLater { .. } => {
+                state.journal.record(event("ocsp_response").detail("response_status", "try_later"));
+                return ocsp_body(pki::try_later());
+            }
+            ServiceFault::OcspMalformed { .. } => {
+                state.journal.record(event("ocsp_response").detail("response_status", "not_der"));
+                return ocsp_body(NOT_DER.to_vec());
+            }
+            ServiceFault::CrlUnavailable { status, .. } => {
+                let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::NOT_FOUND);
+                state.journal.record(event("crl_unavailable").detail("status", status.as_u16()));
+                return (status, format!("memsim: no CRL is published at http://{host}{}\n", req.uri().path())).into_response();
+            }
+            ServiceFault::OcspStale { since, .. } => as_of = now - pki::OCSP_VALIDITY - since.0,
+            ServiceFault::CrlStale { since, .. } => as_of = now - pki::CRL_VALIDITY - since.0,
+            ServiceFault::OcspSlow { delay, .. } | ServiceFault::CrlSlow { delay, .. } => {
+                tokio::time::sleep(state.journal.clock().to_wall(*delay)).await;
+                as_of = state.journal.clock().now();
+            }
+        }
+        req.extensions_mut().insert(Fired(f.kind()));
+    }
+    req.extensions_mut().insert(AsOf(as_of));
+    next.run(req).await
+}
+
+/// `200 application/ocsp-response`: OCSP errors travel as successful HTTP (RFC 6960 App. A.1).
+pub fn ocsp_body(der: Vec<u8>) -> Response {
+    let mut res = (StatusCode::OK, der).into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(super::ocsp::OCSP_RESPONSE));
+    res
+}
+
+/// A default world's responders, for router tests.
+#[cfg(test)]
+pub(crate) fn test_state(pki_faults: Vec<scenarios::PkiFault>, faults: Vec<ServiceFault>) -> RevocationState {
+    let catalog = crate::Catalog::builtin();
+    let world = scenarios::WorldSpec::default();
+    let hosts = catalog.hosts_for(&world);
+    let now = OffsetDateTime::now_utc();
+    let pki = Arc::new(Pki::build(&catalog.pki, &world, pki_faults, &hosts, now).unwrap());
+    let journal = Journal::new(scenarios::Clock::new(now, 1.0));
+    let service = super::ServiceState { world: Arc::new(world), journal: journal.clone() };
+    RevocationState { pki, journal, faults: faults.into(), generic: super::generic::router(service) }
+}

@@ -1,0 +1,151 @@
+//! The request handler the server runs: journal ∘ faults ∘ zones. Every question that
+//! reaches it — over UDP, TCP or DoH — is answered by the layers inside and becomes one
+//! journal event (name, type, transport, response code, answer, fault). It holds no DNS
+//! logic of its own: it sends what the layers give back, or nothing.
+//!
+//! Packets too short to hold a DNS header get no answer (hickory's server drops them before
+//! any handler, and so does [`Pipeline::answer_bytes`]); a header followed by garbage gets
+//! FORMERR.
+
+use std::iter;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::proto::op::{Header, HeaderCounts, Message, MessageType, Metadata, ResponseCode};
+use hickory_server::proto::rr::Record;
+use hickory_server::proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use scenarios::{Component, Journal, NewEvent};
+
+use crate::answer::{Answer, Reply, Transport};
+
+/// The whole pipeline; cheap to clone (the UDP/TCP server and the DoH service share it).
+#[derive(Clone)]
+pub(crate) struct Pipeline(Arc<Inner>);
+
+struct Inner {
+    layers: Box<dyn Answer>,
+    journal: Journal,
+}
+
+impl Pipeline {
+    pub(crate) fn new(layers: impl Answer, journal: Journal) -> Self {
+        Pipeline(Arc::new(Inner { layers: Box::new(layers), journal }))
+    }
+
+    /// Answer one DNS message that arrived as bytes from `src` (a UDP datagram, or an RFC
+    /// 8484 DoH body), as bytes: over UDP no larger than the client's EDNS buffer (512 bytes
+    /// without EDNS, RFC 1035 §4.2.1), truncated with TC set when it does not fit.
+    pub(crate) async fn answer_bytes(&self, raw: Vec<u8>, src: SocketAddr, transport: Transport) -> Option<Vec<u8>> {
+        let header: Vec<u8> = raw.iter().take(12).copied().collect();
+        let request = match Request::from_bytes(raw, src, transport.protocol()) {
+            Ok(r) => r,
+            Err(_) => return self.malformed(&header, transport),
+        };
+        if request.metadata.message_type == MessageType::Response {
+            return None; // never answer a response: no reflection (as hickory's server)
+        }
+        let reply = self.0.layers.answer(&request, transport).await;
+        let encoded = reply.message.as_ref().and_then(|m| {
+            let limit = match transport {
+                Transport::Udp => m.edns.as_ref().map_or(512, |e| e.max_payload().max(512)),
+                Transport::Tcp | Transport::Https => u16::MAX,
+            };
+            let response = MessageResponseBuilder::new(&request.queries, m.edns.as_ref()).build(
+                m.metadata,
+                m.answers.iter(),
+                m.authorities.iter(),
+                iter::empty(),
+                m.additionals.iter(),
+            );
+            let mut bytes = Vec::with_capacity(512);
+            let mut encoder = BinEncoder::new(&mut bytes);
+            encoder.set_max_size(limit);
+            let info = response.destructive_emit(&mut encoder).ok()?;
+            Some((info, bytes))
+        });
+        self.record(&request, transport, &reply, encoded.as_ref().map(|(i, _)| i));
+        encoded.map(|(_, bytes)| bytes)
+    }
+
+    /// Answer one DoH body (no client address: the HTTPS front knows it, and journals it).
+    pub(crate) async fn answer_doh(&self, raw: Vec<u8>) -> Option<Vec<u8>> {
+        self.answer_bytes(raw, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), Transport::Https).await
+    }
+
+    /// A header we can answer, then garbage: FORMERR (RFC 1035 §4.1.1), and a journal line.
+    fn malformed(&self, header: &[u8], transport: Transport) -> Option<Vec<u8>> {
+        let header = Header::read(&mut BinDecoder::new(header)).ok()?;
+        self.0.journal.record(
+            NewEvent::new(Component::Dns, "malformed").detail("transport", transport.as_str()).detail("rcode", "FORMERR"),
+        );
+        let m = header.metadata;
+        Message::error_msg(m.id, m.op_code, ResponseCode::FormErr).to_vec().ok()
+    }
+
+    /// One journal event per question: what was asked, over what, and what went back. Kept
+    /// to what a support engineer reads (every query of a load test pays for it).
+    fn record(&self, request: &Request, transport: Transport, reply: &Reply, sent: Option<&ResponseInfo>) {
+        let mut e = NewEvent::new(Component::Dns, "query")
+            .detail("transport", transport.as_str())
+            .detail("answered", reply.message.is_some());
+        if let Some(q) = request.queries.queries().first() {
+            e = e.host(q.name().to_string().trim_end_matches('.')).detail("type", q.query_type().to_string());
+        }
+        if let Some(m) = &reply.message {
+            let shown = |rs: &[Record]| rs.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+            e = e
+                .detail("rcode", rcode_name(m.metadata.response_code))
+                .detail("answer", shown(&m.answers))
+                .detail("truncated", sent.map_or(m.metadata.truncation, |i| i.truncation));
+            if m.answers.is_empty() {
+                // A negative answer's SOA says how long the client may cache the absence.
+                e = e.detail("authority", shown(&m.authorities));
+            }
+        }
+        if let Some(f) = reply.fault {
+            e = e.fault(f);
+        }
+        self.0.journal.record(e);
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Pipeline {
+    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response_handle: R) -> ResponseInfo {
+        let transport = if request.protocol() == Protocol::Udp { Transport::Udp } else { Transport::Tcp };
+        let reply = self.0.layers.answer(request, transport).await;
+        let sent = match &reply.message {
+            Some(m) => {
+                let builder = MessageResponseBuilder::new(&request.queries, m.edns.as_ref());
+                let response =
+                    builder.build(m.metadata, m.answers.iter(), m.authorities.iter(), iter::empty(), m.additionals.iter());
+                response_handle.send_response(response).await.ok()
+            }
+            None => None,
+        };
+        self.record(request, transport, &reply, sent.as_ref());
+        sent.unwrap_or_else(|| {
+            let metadata = Metadata::response_from_request(&request.metadata);
+            ResponseInfo::from(Header { metadata, counts: HeaderCounts::default() })
+        })
+    }
+}
+
+/// The mnemonic `dig` prints (RFC 1035 §4.1.1, RFC 6895 §2.3; 16 is BADVERS in an OPT
+/// record, which is the only place this server sets it).
+pub(crate) fn rcode_name(code: ResponseCode) -> String {
+    match u16::from(code) {
+        0 => "NOERROR".into(),
+        1 => "FORMERR".into(),
+        2 => "SERVFAIL".into(),
+        3 => "NXDOMAIN".into(),
+        4 => "NOTIMP".into(),
+        5 => "REFUSED".into(),
+        16 => "BADVERS".into(),
+        n => format!("RCODE{n}"),
+    }
+}

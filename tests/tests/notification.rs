@@ -1,0 +1,136 @@
+//! Issue 5, tenant attach from the service connection point, end to end: curl onboards at the
+//! gateway through the world's proxy and an action queued by the admin center reaches the poll;
+//! a poll whose client vanishes mid-hold leaves no waiter and no connection behind (journaled);
+//! the `notification` probe holds the channel on a healthy world and reports the proxy's idle
+//! cut with its simulated time; `scp-validate` passes on a healthy world and raises 11488
+//! naming the refused endpoint when the proxy blocks it.
+
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use harness::{World, WorldOptions};
+use memsim_e2e::{Up, clean_env, memsim_bin, text};
+use serde_json::{Value, json};
+
+const GATEWAY: &str = "https://gateway.configmgr.manage.microsoft.com/api/gateway";
+
+fn curl(proxy: &str, ca: &std::path::Path, args: &[&str]) -> Output {
+    let mut cmd = clean_env(Command::new("curl"));
+    cmd.env_remove("NO_PROXY").env_remove("no_proxy");
+    cmd.args(["-sS", "--max-time", "30", "-x", proxy, "--cacert"]).arg(ca).args(args).output().expect("run curl")
+}
+
+fn probe(up: &Up, name: &str) -> (Option<i32>, Value) {
+    let out = clean_env(Command::new(memsim_bin())).args(["probe", name, "--world"]).arg(up.state.path().join("world.json")).output().unwrap();
+    (out.status.code(), serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out))))
+}
+
+#[test]
+fn curl_onboards_and_an_action_queued_by_the_admin_center_reaches_the_poll() {
+    let up = Up::start(Some("healthy-notification")); // time scale 600: the hold is 0.3 s
+    let (proxy, tenant) = (up.world["proxy_url"].as_str().unwrap().to_string(), up.world["tenant"]["id"].as_str().unwrap().to_string());
+    let post = |path: &str, body: Value| {
+        let out = curl(&proxy, &up.ca(), &["-H", "Content-Type: application/json", "-d", &body.to_string(), &format!("{GATEWAY}/{path}")]);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
+    };
+    let info = post("AccountOnboardingInfo", json!({"TenantId": tenant, "HierarchyId": "h", "SiteCode": "ABC"}));
+    assert_eq!((info["Onboarded"].as_bool(), info["HoldSeconds"].as_f64()), (Some(true), Some(180.0)), "{info}");
+    let refused = post("AccountOnboardingInfo", json!({"TenantId": "00000000-0000-0000-0000-000000000000"}));
+    assert_eq!(refused, json!({"Message": "An error has occurred."}));
+    let queued = post("DeviceAction", json!({"TenantId": tenant, "TemplateID": "RequestMachinePolicy", "TargetDeviceIDs": ["16777220"]}));
+    let out = curl(&proxy, &up.ca(), &[&format!("{GATEWAY}/Notification?TenantId={tenant}")]);
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    assert_eq!(answer["Notifications"][0]["TaskGuid"], queued["TaskGuid"], "{answer}");
+    assert_eq!(answer["Notifications"][0]["TemplateID"], "RequestMachinePolicy");
+    // Nothing queued: the poll is held for the whole hold and answered empty.
+    let out = curl(&proxy, &up.ca(), &[&format!("{GATEWAY}/Notification?TenantId={tenant}")]);
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(answer["HeldSeconds"].as_f64().unwrap() >= 180.0 && answer["Notifications"] == json!([]), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_vanishes_mid_hold_leaves_nothing_behind() {
+    let scenario = scenarios::catalog::find("healthy-notification").unwrap().unwrap();
+    let world = World::start(&scenario, WorldOptions { time_scale: Some(1.0), ..Default::default() }).await.unwrap();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    {
+        let (seen, wake) = (seen.clone(), wake.clone());
+        world.journal().subscribe(move |e| {
+            if matches!(e.what.as_str(), "poll_started" | "poll_abandoned") {
+                seen.lock().unwrap().push(e.what.clone());
+                wake.notify_one();
+            }
+        });
+    }
+    let wait_for = |what: &'static str| {
+        let (seen, wake) = (seen.clone(), wake.clone());
+        async move {
+            tokio::time::timeout(Duration::from_secs(20), async {
+                while !seen.lock().unwrap().iter().any(|w| w == what) {
+                    wake.notified().await;
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("no {what} in the journal"))
+        }
+    };
+    let doc = world.world_json();
+    let tenant = doc["tenant"]["id"].as_str().unwrap();
+    let mut cmd = tokio::process::Command::new("curl");
+    for var in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "NO_PROXY", "no_proxy", "CURL_CA_BUNDLE", "SSL_CERT_FILE"] {
+        cmd.env_remove(var);
+    }
+    let mut curl = cmd
+        .args(["-sS", "-o", "/dev/null", "-x", doc["proxy_url"].as_str().unwrap(), "--cacert", doc["ca_bundle"].as_str().unwrap()])
+        .arg(format!("{GATEWAY}/Notification?TenantId={tenant}"))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for("poll_started").await; // the 3-minute hold has begun (real time: scale 1)
+    curl.kill().await.unwrap();
+    wait_for("poll_abandoned").await;
+    let journal = world.journal().snapshot();
+    let gone = journal.iter().find(|e| e.what == "poll_abandoned").unwrap();
+    assert_eq!(gone.host.as_deref(), Some("gateway.configmgr.manage.microsoft.com"));
+    assert_eq!((gone.detail["polls_left"].as_u64(), gone.detail["pending_actions"].as_u64()), (Some(0), Some(0)), "{gone:?}");
+    assert!(gone.detail["held_s"].as_f64().unwrap() < 180.0);
+    let j = world.journal().clone();
+    assert!(tokio::task::spawn_blocking(move || j.wait_settled(Duration::from_secs(10))).await.unwrap(), "no connection left in flight");
+}
+
+#[test]
+fn the_notification_probe_holds_on_a_healthy_world_and_reports_the_idle_cut() {
+    let up = Up::start(Some("healthy-notification"));
+    let (code, r) = probe(&up, "notification");
+    assert_eq!(code, Some(0), "{r}");
+    assert!(r["message"].as_str().unwrap().contains("held the channel 18"), "{r}");
+    drop(up);
+    let up = Up::start(Some("proxy-idle-timeout-notification")); // 60 s idle timeout at scale 60
+    let (code, r) = probe(&up, "notification");
+    assert_eq!((code, r["step"].as_str(), r["code"].as_str()), (Some(1), Some("hold"), Some("0x80131509")), "{r}");
+    let msg = r["message"].as_str().unwrap();
+    assert!(msg.contains("A connection that was expected to be kept alive was closed by the server"), "{msg}");
+    let secs: f64 = msg.split("cut after ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!((59.0..=63.0).contains(&secs), "dropped after {secs} simulated seconds: {msg}");
+    let (_, journal) = up.stop();
+    assert!(journal.iter().any(|e| e["what"] == "idle_timeout" && e["fault"] == "proxy.idle_timeout"));
+    assert!(journal.iter().any(|e| e["what"] == "poll_abandoned"), "the gateway saw the channel go");
+}
+
+#[test]
+fn scp_validate_passes_on_a_healthy_world_and_raises_11488_naming_the_refused_endpoint() {
+    let up = Up::start(None);
+    let (code, r) = probe(&up, "scp-validate");
+    assert_eq!(code, Some(0), "{r}");
+    assert!(r["message"].as_str().unwrap().contains("revocation of"), "the CRL check ran: {r}");
+    drop(up);
+    for (scenario, says) in [("proxy-scp-blocked", "(403) Forbidden"), ("updates-content-blocked", "(400) Bad Request")] {
+        let up = Up::start(Some(scenario));
+        let (code, r) = probe(&up, "scp-validate");
+        assert_eq!((code, r["status_message"].as_u64(), r["code"].as_str()), (Some(1), Some(11488), Some("0x80131509")), "{scenario}: {r}");
+        let msg = r["message"].as_str().unwrap();
+        assert!(msg.contains("SMS_SERVICE_CONNECTOR critical") && msg.contains(says), "{scenario}: {msg}");
+    }
+}
