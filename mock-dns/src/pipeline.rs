@@ -3,9 +3,9 @@
 //! journal event (name, type, transport, response code, answer, fault). It holds no DNS
 //! logic of its own: it sends what the layers give back, or nothing.
 //!
-//! Packets too short to hold a DNS header get no answer (hickory's server drops them before
-//! any handler, and so does [`Pipeline::answer_bytes`]); a header followed by garbage gets
-//! FORMERR.
+//! Bad input, over UDP and DoH ([`Pipeline::answer_bytes`]): fewer bytes than a DNS header
+//! get no answer at all; a header followed by garbage gets FORMERR (RFC 1035 §4.1.1) and a
+//! `malformed` journal event. Over TCP hickory's server does the same before any handler.
 
 use std::iter;
 use std::net::{Ipv4Addr, SocketAddr};

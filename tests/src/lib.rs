@@ -32,9 +32,14 @@ pub struct Up {
 impl Up {
     /// `memsim up --scenario <scenario>` (a built-in name or a file), waiting for its ready line.
     pub fn start(scenario: Option<&str>) -> Up {
+        Up::start_with(scenario, &[])
+    }
+
+    /// As [`Up::start`], with more `memsim up` arguments (e.g. `["--time-scale", "60"]`).
+    pub fn start_with(scenario: Option<&str>, args: &[&str]) -> Up {
         let state = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(memsim_bin());
-        cmd.arg("up").arg("--state-dir").arg(state.path());
+        cmd.arg("up").arg("--state-dir").arg(state.path()).args(args);
         if let Some(s) = scenario {
             cmd.arg("--scenario").arg(s);
         }

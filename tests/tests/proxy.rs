@@ -185,7 +185,7 @@ fn tls_client(world: &World) -> tokio_rustls::TlsConnector {
 #[tokio::test]
 async fn the_notification_channel_is_cut_after_sixty_idle_simulated_seconds() {
     let scenario = scenarios::catalog::find("proxy-idle-timeout-notification").unwrap().unwrap();
-    let world = World::start(&scenario, WorldOptions::default()).await.unwrap();
+    let world = World::start(&scenario, WorldOptions { time_scale: Some(60.0), ..WorldOptions::default() }).await.unwrap();
     let host = "fef.msua06.manage.microsoft.com";
     let mut tcp = tokio::net::TcpStream::connect(world.proxy_url().trim_start_matches("http://")).await.unwrap();
     tcp.write_all(format!("CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n").as_bytes()).await.unwrap();
