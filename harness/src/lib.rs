@@ -6,6 +6,7 @@
 //! line. Nothing imports this crate but the binary and the end-to-end tests.
 
 mod cli;
+pub mod client_env;
 pub mod dns_client;
 pub mod control;
 pub mod dns;

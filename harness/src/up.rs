@@ -1,12 +1,13 @@
 //! `memsim up`: one world kept up until SIGINT/SIGTERM, described by files in a state directory
 //! so that any client, in any language, can find it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde_json::json;
 
+use crate::client_env;
 use crate::world::{World, WorldOptions};
 
 /// The files `memsim up` writes into its state directory.
@@ -14,36 +15,12 @@ pub const WORLD_JSON: &str = "world.json";
 pub const ENV_SH: &str = "env.sh";
 pub const JOURNAL: &str = "journal.jsonl";
 
-/// Single-quote for POSIX sh.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// `env.sh`: the standard variables that point a client at this world, and nothing else.
-pub fn env_sh(world: &World, world_json: &Path) -> String {
-    let ca = sh_quote(&world.ca_bundle().display().to_string());
-    let mut out = format!("# memsim world `{}`: `. {}` points clients at it.\n", world.scenario().name, ENV_SH);
-    for var in ["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"] {
-        out.push_str(&format!("export {var}={ca}\n"));
-    }
-    out.push_str(&format!("export MEMSIM_WORLD={}\n", sh_quote(&world_json.display().to_string())));
-    // The world's DNS (UDP and TCP), e.g. `dig -p "${MEMSIM_DNS##*:}" @"${MEMSIM_DNS%:*}" …`.
-    out.push_str(&format!("export MEMSIM_DNS={}\n", sh_quote(&world.dns_addr().to_string())));
-    // The customer's proxy, for clients that honour the standard variables; NO_PROXY is
-    // cleared so the machine's own bypass list cannot route around the world (issue 4).
-    let proxy = sh_quote(&world.proxy_url());
-    for var in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] {
-        out.push_str(&format!("export {var}={proxy}\n"));
-    }
-    out.push_str("unset NO_PROXY no_proxy\n");
-    out
-}
-
 /// Write `world.json` last and atomically (rename), so a reader that sees it sees all of it.
-pub fn write_state(world: &World) -> Result<PathBuf> {
+pub async fn write_state(world: &World) -> Result<PathBuf> {
     let dir = world.state_dir();
     let world_json = dir.join(WORLD_JSON);
-    std::fs::write(dir.join(ENV_SH), env_sh(world, &world_json)).context("write env.sh")?;
+    let certs = client_env::cert_dir(world).await.context("write the hashed CA directory")?;
+    std::fs::write(dir.join(ENV_SH), client_env::env_sh(world, &world_json, &certs)).context("write env.sh")?;
     let tmp = dir.join(".world.json.tmp");
     std::fs::write(&tmp, serde_json::to_vec_pretty(&world.world_json())?).context("write world.json")?;
     std::fs::rename(&tmp, &world_json).context("publish world.json")?;
@@ -68,7 +45,7 @@ pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result
     };
     // The control endpoint (memsim revoke/restore) is published before world.json, the readiness file.
     world.start_control().await.context("start control endpoint")?;
-    let world_json = write_state(&world)?;
+    let world_json = write_state(&world).await?;
     let ready = json!({
         "event": "ready",
         "scenario": scenario.name.as_str(),

@@ -1,62 +1,19 @@
 //! Running a scenario's client against a world: a built-in probe, or an external command that
 //! gets the world through the standard variables — and none of the machine's own.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
 use super::report::ClientOutcome;
+use crate::client_env;
 use crate::probes::{self, ProbeTarget};
 use crate::world::World;
 use scenarios::Probe;
 
-/// Variables a client must never inherit from the machine: they would point it elsewhere.
-pub const CLEARED: &[&str] = &[
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
-    "HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy",
-    "MEMSIM_WORLD", "MEMSIM_DNS", "MEMSIM_TIME_SCALE",
-];
-
 /// How much of a command's output is kept (each stream).
 const OUTPUT_LIMIT: usize = 1 << 20;
-
-/// The environment that points a client at `world` (world.json must have been written).
-pub fn world_env(world: &World, world_json: &Path, cert_dir: &Path) -> Vec<(String, String)> {
-    let doc = world.world_json();
-    let ca = world.ca_bundle().display().to_string();
-    let mut env: Vec<(String, String)> = ["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"]
-        .iter()
-        .map(|k| (k.to_string(), ca.clone()))
-        .collect();
-    env.push(("SSL_CERT_DIR".into(), cert_dir.display().to_string()));
-    env.push(("MEMSIM_WORLD".into(), world_json.display().to_string()));
-    env.push(("MEMSIM_TIME_SCALE".into(), world.journal().clock().scale().to_string()));
-    if let Some(dns) = doc["dns_addr"].as_str() {
-        env.push(("MEMSIM_DNS".into(), dns.to_string()));
-    }
-    if let Some(proxy) = doc["proxy_url"].as_str() {
-        for k in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] {
-            env.push((k.into(), proxy.to_string()));
-        }
-    }
-    env
-}
-
-/// A hashed certificate directory holding the world's roots (what `SSL_CERT_DIR` expects).
-/// OpenSSL's subject hash is computed by `openssl rehash`; without openssl the directory still
-/// holds the PEM files.
-pub async fn cert_dir(world: &World) -> std::io::Result<std::path::PathBuf> {
-    let dir = world.state_dir().join("certs");
-    tokio::fs::create_dir_all(&dir).await?;
-    let pem = tokio::fs::read_to_string(world.ca_bundle()).await?;
-    for (i, block) in pem.split_inclusive("-----END CERTIFICATE-----\n").enumerate() {
-        tokio::fs::write(dir.join(format!("memsim-root-{i}.pem")), block).await?;
-    }
-    let _ = tokio::process::Command::new("openssl").arg("rehash").arg(&dir).stdout(Stdio::null()).stderr(Stdio::null()).status().await;
-    Ok(dir)
-}
 
 pub async fn run_probe(probe: Probe, world: &World, timeout: Duration) -> ClientOutcome {
     let describe = format!("probe {}", probe.as_str());
@@ -82,11 +39,11 @@ fn failed(describe: String, message: String) -> ClientOutcome {
     ClientOutcome { describe, passed: false, probe: None, exit_code: None, timed_out: false, stdout: String::new(), stderr: message }
 }
 
-pub async fn run_command(argv: &[String], cwd: Option<&str>, env: &[(String, String)], timeout: Duration) -> ClientOutcome {
+pub async fn run_command(argv: &[String], cwd: Option<&str>, env: &[(&'static str, String)], timeout: Duration) -> ClientOutcome {
     let describe = argv.join(" ");
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-    for var in CLEARED {
+    for var in client_env::cleared(env) {
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().map(|(k, v)| (k, v)));

@@ -13,7 +13,6 @@ use scenarios::{ClientKind, Scenario};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
-pub use client::{world_env, CLEARED};
 use report::{RunEvent, ScenarioReport, Summary, Verdict};
 pub use report::Reporter;
 
@@ -153,9 +152,9 @@ async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKi
         ClientKind::Probe(p) => client::run_probe(*p, &world, timeout).await,
         ClientKind::Command(argv) => {
             let prepared = async {
-                let world_json = crate::up::write_state(&world).map_err(|e| e.to_string())?;
-                let certs = client::cert_dir(&world).await.map_err(|e| e.to_string())?;
-                Ok::<_, String>(client::world_env(&world, &world_json, &certs))
+                let world_json = crate::up::write_state(&world).await.map_err(|e| format!("{e:#}"))?;
+                let certs = world.state_dir().join("certs");
+                Ok::<_, String>(crate::client_env::vars(&world, &world_json, &certs))
             };
             match prepared.await {
                 Ok(env) => {
