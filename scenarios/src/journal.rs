@@ -97,9 +97,21 @@ type Listener = Box<dyn Fn(&Event) + Send + Sync>;
 #[derive(Clone)]
 pub struct Journal(Arc<Inner>);
 
+/// How many events a journal keeps. Past it the oldest tenth is dropped (and counted), so a
+/// world kept up for days, or a load test, cannot exhaust memory.
+pub const CAPACITY: usize = 1_000_000;
+
+#[derive(Default)]
+struct Events {
+    kept: Vec<Event>,
+    /// Events dropped from the front; `seq` keeps counting across them.
+    dropped: u64,
+}
+
 struct Inner {
     clock: Clock,
-    events: Mutex<Vec<Event>>,
+    capacity: usize,
+    events: Mutex<Events>,
     listeners: Mutex<Vec<Listener>>,
     /// Connections and exchanges still in flight, so a reader can wait for the world to settle
     /// (a server records a client's rejection a moment after the client has given up).
@@ -129,9 +141,15 @@ impl std::fmt::Debug for Journal {
 
 impl Journal {
     pub fn new(clock: Clock) -> Self {
+        Journal::with_capacity(clock, CAPACITY)
+    }
+
+    /// A journal that keeps at most `capacity` events (at least 10).
+    pub fn with_capacity(clock: Clock, capacity: usize) -> Self {
         Journal(Arc::new(Inner {
             clock,
-            events: Mutex::new(Vec::new()),
+            capacity: capacity.max(10),
+            events: Mutex::new(Events::default()),
             listeners: Mutex::new(Vec::new()),
             active: Mutex::new(0),
             settled: Condvar::new(),
@@ -161,8 +179,13 @@ impl Journal {
         let wall = self.0.clock.wall_elapsed();
         let event = {
             let mut events = self.0.events.lock().unwrap_or_else(|p| p.into_inner());
+            if events.kept.len() >= self.0.capacity {
+                let n = self.0.capacity / 10;
+                events.kept.drain(..n);
+                events.dropped += n as u64;
+            }
             let event = Event {
-                seq: events.len() as u64,
+                seq: events.dropped + events.kept.len() as u64,
                 sim_time: self.0.clock.sim_at(wall),
                 wall_ms: wall.as_secs_f64() * 1000.0,
                 component: e.component,
@@ -171,7 +194,7 @@ impl Journal {
                 fault: e.fault,
                 detail: e.detail,
             };
-            events.push(event.clone());
+            events.kept.push(event.clone());
             event
         };
         for l in self.0.listeners.lock().unwrap_or_else(|p| p.into_inner()).iter() {
@@ -185,8 +208,14 @@ impl Journal {
         self.0.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(f));
     }
 
+    /// Events kept (see [`CAPACITY`]).
     pub fn len(&self) -> usize {
-        self.0.events.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.0.events.lock().unwrap_or_else(|p| p.into_inner()).kept.len()
+    }
+
+    /// Events dropped from the front because the journal reached [`CAPACITY`].
+    pub fn dropped(&self) -> u64 {
+        self.0.events.lock().unwrap_or_else(|p| p.into_inner()).dropped
     }
 
     pub fn is_empty(&self) -> bool {
@@ -194,13 +223,14 @@ impl Journal {
     }
 
     pub fn snapshot(&self) -> Vec<Event> {
-        self.0.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0.events.lock().unwrap_or_else(|p| p.into_inner()).kept.clone()
     }
 
     /// The first event from `from_seq` on that satisfies `pred`.
     pub fn find(&self, from_seq: u64, pred: impl Fn(&Event) -> bool) -> Option<Event> {
         let events = self.0.events.lock().unwrap_or_else(|p| p.into_inner());
-        events.iter().skip(from_seq as usize).find(|e| pred(e)).cloned()
+        let skip = from_seq.saturating_sub(events.dropped) as usize;
+        events.kept.iter().skip(skip).find(|e| pred(e)).cloned()
     }
 
     /// The whole journal as JSON lines, one event a line.
@@ -239,6 +269,20 @@ mod tests {
         assert_eq!(parsed[0].detail["version"], "TLSv1.3");
         assert_eq!(parsed[1].fault.as_deref(), Some("pki.expired"));
         assert!(j.find(1, |e| e.what == "handshake").is_none());
+    }
+
+    #[test]
+    fn a_full_journal_drops_its_oldest_tenth_and_keeps_counting() {
+        let j = Journal::with_capacity(Clock::new(OffsetDateTime::UNIX_EPOCH, 1.0), 100);
+        for i in 0..250 {
+            j.record(NewEvent::new(Component::Dns, "query").detail("i", i));
+        }
+        assert!(j.len() <= 100);
+        assert_eq!(j.dropped() + j.len() as u64, 250);
+        let events = j.snapshot();
+        assert_eq!(events.last().unwrap().seq, 249);
+        assert_eq!(events[0].seq, j.dropped());
+        assert_eq!(j.find(240, |_| true).unwrap().seq, 240);
     }
 
     #[test]
