@@ -306,11 +306,9 @@ fn run(cli: Cli) -> Result<u8> {
                     return Ok(exit::BAD_INPUT);
                 }
             };
-            if let Some(x) = time_scale {
-                if let Err(msg) = scenarios::TimeScale::new(x) {
-                    eprintln!("memsim: {msg}");
-                    return Ok(exit::BAD_INPUT);
-                }
+            if let Some(Err(msg)) = time_scale.map(scenarios::TimeScale::new) {
+                eprintln!("memsim: {msg}");
+                return Ok(exit::BAD_INPUT);
             }
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             let options = RunOptions {
