@@ -126,7 +126,13 @@ pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, pr
     let pump = pump::run(client, pre, near, &plan, &ctl, &log, shared.limits.drop_hold);
     tokio::pin!(pump, inner);
     tokio::select! {
-        p = &mut pump => p,
+        // The client went away: the interception side still records what it saw (the client's
+        // refusal of the inspection CA arrives as the last bytes before the close). With the
+        // near end dropped it reads EOF at once; bounded all the same.
+        p = &mut pump => {
+            let _ = tokio::time::timeout(shared.limits.head_timeout, inner).await;
+            p
+        }
         _ = &mut inner => pump.await,
     }
 }

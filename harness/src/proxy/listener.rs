@@ -36,9 +36,11 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             continue;
         };
         let shared = shared.clone();
+        // A connection in flight is activity: the runner reads the journal once it has settled.
+        let activity = shared.journal.begin();
         conns.spawn(async move {
             handle(tcp, peer, shared).await;
-            drop(permit);
+            drop((permit, activity));
         });
     }
 }
