@@ -69,7 +69,7 @@ enum Command {
     },
     /// Run one reference client against a running world (`memsim up`'s world.json).
     Probe {
-        /// discovery | cmg-connect
+        /// discovery | registration | cmg-connect | scp-validate | notification | win32-download | endpoints
         name: String,
         #[arg(long)]
         world: PathBuf,
@@ -238,7 +238,7 @@ fn load_for_list(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
 }
 
 /// `memsim revoke` (`revoke` is `Some(reason)`) and `memsim restore`, through the world's
-/// control endpoint; prints the certificate as the endpoint describes it.
+/// control endpoint; prints the certificate as the endpoint describes it, without its PEMs.
 fn control(world: &std::path::Path, target: &str, revoke: Option<Option<String>>) -> Result<u8> {
     use crate::control::{Client, ControlError};
     let reason = match revoke.clone().flatten().map(|r| serde_json::from_value::<scenarios::RevocationReason>(serde_json::Value::String(r.clone())).map_err(|_| r)) {
@@ -262,7 +262,13 @@ fn control(world: &std::path::Path, target: &str, revoke: Option<Option<String>>
         }
     });
     match result {
-        Ok(cert) => {
+        Ok(mut cert) => {
+            // The PEMs (the issuer's carries every emulated name) drown the answer on a terminal;
+            // the control endpoint's certificate lookup still gives them.
+            if let Some(o) = cert.as_object_mut() {
+                o.remove("pem");
+                o.remove("issuer_pem");
+            }
             println!("{}", serde_json::to_string_pretty(&cert)?);
             let state = if cert["revoked"].is_null() { "valid (not revoked)" } else { "revoked" };
             eprintln!("memsim: {} (serial {}) is {state}: its CRL and OCSP answers say so from now on", cert["subject"].as_str().unwrap_or(target), cert["serial"].as_str().unwrap_or("?"));
