@@ -33,6 +33,46 @@ mod tests {
             assert_eq!(stem, s.name.as_str(), "{path}: file name and scenario name agree");
             assert!(path.starts_with(&format!("{}/", s.area.as_str())), "{path}: grouped by area");
             assert!(names.insert(s.name.clone()), "duplicate name {}", s.name);
+            let lab = s.lab.as_ref().unwrap_or_else(|| panic!("{path}: a [lab] section"));
+            assert!(!lab.hint.trim().is_empty() && !lab.fix.trim().is_empty(), "{path}: lab hint and fix");
+        }
+    }
+
+    /// Names are an interface: other tools and lab material refer to them.
+    #[test]
+    fn the_names_the_issues_promise_are_there() {
+        let names: HashSet<String> = FILES.iter().map(|(p, _)| p.rsplit('/').next().unwrap().trim_end_matches(".toml").to_string()).collect();
+        for name in [
+            "pki-expired-root",
+            "pki-expired-intermediate",
+            "pki-leaf-not-yet-valid",
+            "pki-wrong-host",
+            "pki-untrusted-root",
+            "pki-incomplete-chain",
+            "dns-enrollment-cname-missing",
+            "dns-enrollment-cname-nonpreferred",
+            "dns-registration-cname-missing",
+            "dns-servfail-oobe",
+            "proxy-idle-timeout-notification",
+            "proxy-auth-required-system",
+            "proxy-ssl-inspection-manage",
+            "proxy-range-stripped",
+            "proxy-scp-blocked",
+            "cdn-asu-blocked",
+            "revocation-crl-hosts-blocked",
+            "revocation-leaf-revoked",
+            "revocation-ocsp-try-later",
+            "cdn-wrong-region-allowed",
+            "updates-content-blocked",
+            "healthy-scp-validate",
+            "healthy-notification",
+            "healthy-win32-download",
+            "healthy-endpoints",
+        ] {
+            assert!(names.contains(name), "the catalog lacks `{name}`");
+        }
+        for probe in crate::Probe::ALL {
+            assert!(names.contains(&format!("healthy-{}", probe.as_str())), "no baseline for the `{}` probe", probe.as_str());
         }
     }
 }

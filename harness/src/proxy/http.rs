@@ -34,9 +34,9 @@ pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
 /// One reused upstream HTTP/1.1 connection per client connection.
 pub type Slot = tokio::sync::Mutex<Option<SendRequest<Incoming>>>;
 
-pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, buf: BytesMut, first_host: String) {
+pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, buf: BytesMut, first_host: String, first_port: u16) {
     log.set_host(&first_host);
-    let plan = shared.policy.plan(&first_host);
+    let plan = shared.policy.plan(&first_host, first_port);
     record_shaping(&log, &plan);
     let (near, far) = tokio::io::duplex(64 * 1024);
     let ctl = Arc::new(Control::default());
@@ -76,7 +76,7 @@ async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut
     log.set_host(&host);
     let request = |decision: &str| log.event("request").detail("method", method.clone()).detail("target", uri.clone()).detail("port", port).detail("decision", decision);
     let auth = req.headers().get(header::PROXY_AUTHORIZATION).map(|v| v.as_bytes().to_vec());
-    if let Some(refusal) = shared.policy.check(&host, auth.as_deref()) {
+    if let Some(refusal) = shared.policy.check(&host, port, auth.as_deref()) {
         log.record(request(refusal.what));
         log.record(log.event(refusal.what).fault(refusal.fault).detail("status", refusal.answer.status).detail("reason", refusal.answer.reason.clone()));
         let close = match refusal.block {
@@ -100,7 +100,7 @@ async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut
         return answer(Answer::new(400, format!("port {port} speaks TLS: send CONNECT {host}:{port}")));
     }
     log.record(request("allow").detail("front", front.as_str()));
-    strip_range(shared, log, &host, req.headers_mut());
+    strip_range(shared, log, &host, port, req.headers_mut());
     prepare(&mut req);
     let connect = async {
         let tcp = tokio::time::timeout(shared.limits.connect_timeout, TcpStream::connect(addr))
@@ -147,8 +147,8 @@ pub async fn send(
 }
 
 /// `Range` and `If-Range` removed when a `proxy.strip_range` fault selects the host (PRX-04).
-pub fn strip_range(shared: &Shared, log: &ConnLog, host: &str, headers: &mut HeaderMap) {
-    if !shared.policy.strips_range(host) {
+pub fn strip_range(shared: &Shared, log: &ConnLog, host: &str, port: u16, headers: &mut HeaderMap) {
+    if !shared.policy.strips_range(host, port) {
         return;
     }
     let removed = headers.remove(header::RANGE);

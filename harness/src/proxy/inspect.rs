@@ -119,10 +119,10 @@ impl InspectionCa {
 
 /// Intercept a tunnel whose 200 has been sent: the client's TLS ends here, inside the pump.
 #[allow(clippy::too_many_arguments)]
-pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, pre: &[u8], host: String, addr: SocketAddr, ca: Arc<InspectionCa>, plan: Plan) -> Pumped {
+pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, pre: &[u8], target: (String, u16), addr: SocketAddr, ca: Arc<InspectionCa>, plan: Plan) -> Pumped {
     let (near, far) = tokio::io::duplex(64 * 1024);
     let ctl = Control::default();
-    let inner = intercept(shared.clone(), log.clone(), far, host, addr, ca);
+    let inner = intercept(shared.clone(), log.clone(), far, target, addr, ca);
     let pump = pump::run(client, pre, near, &plan, &ctl, &log, shared.limits.drop_hold);
     tokio::pin!(pump, inner);
     tokio::select! {
@@ -137,7 +137,7 @@ pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, pr
     }
 }
 
-async fn intercept(shared: Arc<Shared>, log: Arc<ConnLog>, far: DuplexStream, host: String, addr: SocketAddr, ca: Arc<InspectionCa>) {
+async fn intercept(shared: Arc<Shared>, log: Arc<ConnLog>, far: DuplexStream, (host, port): (String, u16), addr: SocketAddr, ca: Arc<InspectionCa>) {
     let event = log.event("tls_inspection").fault("proxy.tls_inspection").detail("ca", ca.name.clone()).detail("trusted", ca.trusted);
     let certified = match ca.leaf_for(&host) {
         Ok(c) => c,
@@ -158,12 +158,12 @@ async fn intercept(shared: Arc<Shared>, log: Arc<ConnLog>, far: DuplexStream, ho
     let slot: Arc<Slot> = Arc::default();
     let svc = service_fn(move |req| {
         let (shared, log, slot, host) = (shared.clone(), log.clone(), slot.clone(), host.clone());
-        async move { Ok::<_, std::convert::Infallible>(relay(&shared, &log, &slot, &host, addr, req).await) }
+        async move { Ok::<_, std::convert::Infallible>(relay(&shared, &log, &slot, (&host, port), addr, req).await) }
     });
     let _ = hyper::server::conn::http1::Builder::new().timer(TokioTimer::new()).serve_connection(TokioIo::new(tls), svc).await;
 }
 
-async fn relay(shared: &Shared, log: &ConnLog, slot: &Slot, host: &str, addr: SocketAddr, mut req: Request<Incoming>) -> Response<ProxyBody> {
+async fn relay(shared: &Shared, log: &ConnLog, slot: &Slot, (host, port): (&str, u16), addr: SocketAddr, mut req: Request<Incoming>) -> Response<ProxyBody> {
     log.record(
         log.event("request")
             .detail("method", req.method().to_string())
@@ -171,7 +171,7 @@ async fn relay(shared: &Shared, log: &ConnLog, slot: &Slot, host: &str, addr: So
             .detail("inspected", true)
             .detail("decision", "allow"),
     );
-    http::strip_range(shared, log, host, req.headers_mut());
+    http::strip_range(shared, log, host, port, req.headers_mut());
     http::prepare(&mut req);
     let connect = async {
         let tcp = tokio::time::timeout(shared.limits.connect_timeout, TcpStream::connect(addr))

@@ -21,11 +21,12 @@ use super::auth;
 use super::inspect::InspectionCa;
 use super::respond::Answer;
 
-/// Which hosts a fault selects.
+/// Which requests a fault selects: by host, narrowed by destination port.
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
     any: bool,
     patterns: Vec<HostPattern>,
+    ports: Vec<u16>,
 }
 
 impl Matcher {
@@ -45,11 +46,11 @@ impl Matcher {
             };
             catalog.intune.sets.iter().filter(|s| s.category == want).for_each(&mut add_set);
         }
-        Ok(Matcher { any: target.is_everything(), patterns })
+        Ok(Matcher { any: target.every_host(), patterns, ports: target.ports.clone() })
     }
 
-    pub fn matches(&self, host: &str) -> bool {
-        self.any || self.patterns.iter().any(|p| p.matches(host))
+    pub fn matches(&self, host: &str, port: u16) -> bool {
+        (self.any || self.patterns.iter().any(|p| p.matches(host))) && (self.ports.is_empty() || self.ports.contains(&port))
     }
 }
 
@@ -134,13 +135,13 @@ impl Policy {
         Ok(Policy { rules, allow, clock: *clock })
     }
 
-    fn first(&self, host: &str, pick: impl Fn(&ProxyRule) -> bool) -> Option<&Rule> {
-        self.rules.iter().find(|r| pick(&r.rule) && r.matcher.matches(host))
+    fn first(&self, host: &str, port: u16, pick: impl Fn(&ProxyRule) -> bool) -> Option<&Rule> {
+        self.rules.iter().find(|r| pick(&r.rule) && r.matcher.matches(host, port))
     }
 
-    /// `Some` when the proxy answers this request itself.
-    pub fn check(&self, host: &str, proxy_authorization: Option<&[u8]>) -> Option<Refusal> {
-        if let Some(r) = self.first(host, |r| matches!(r, ProxyRule::AuthRequired { .. })) {
+    /// `Some` when the proxy answers this request (to `host:port`) itself.
+    pub fn check(&self, host: &str, port: u16, proxy_authorization: Option<&[u8]>) -> Option<Refusal> {
+        if let Some(r) = self.first(host, port, |r| matches!(r, ProxyRule::AuthRequired { .. })) {
             let ProxyRule::AuthRequired { user, password, schemes } = &r.rule else { unreachable!() };
             if let Some(answer) = auth::check(user, password, schemes, proxy_authorization) {
                 return Some(Refusal { answer, block: BlockStyle::Page, fault: r.kind, what: "auth_required" });
@@ -153,13 +154,18 @@ impl Policy {
             answer.page = true;
             return Some(Refusal { answer, block: allow.block, fault: "proxy.allow_list", what: "allow_list" });
         }
-        if let Some(r) = self.first(host, |r| matches!(r, ProxyRule::Deny { .. })) {
+        if let Some(r) = self.first(host, port, |r| matches!(r, ProxyRule::Deny { .. })) {
             let ProxyRule::Deny { block } = r.rule else { unreachable!() };
-            let mut answer = Answer::new(403, format!("{host} is blocked by the proxy's web policy"));
+            let reason = if r.matcher.ports.is_empty() {
+                format!("{host} is blocked by the proxy's web policy")
+            } else {
+                format!("{host}:{port} is blocked by the proxy's web policy (port {port} is not allowed)")
+            };
+            let mut answer = Answer::new(403, reason);
             answer.page = true;
             return Some(Refusal { answer, block, fault: r.kind, what: "deny" });
         }
-        if let Some(r) = self.first(host, |r| matches!(r, ProxyRule::Status { .. })) {
+        if let Some(r) = self.first(host, port, |r| matches!(r, ProxyRule::Status { .. })) {
             let ProxyRule::Status { status } = r.rule else { unreachable!() };
             let answer = Answer::new(status, format!("the proxy answered {status} for {host} (injected fault)"));
             return Some(Refusal { answer, block: BlockStyle::Page, fault: r.kind, what: "status" });
@@ -167,11 +173,11 @@ impl Policy {
         None
     }
 
-    /// The connection-level faults for a connection to `host`: the first matching of each kind.
-    pub fn plan(&self, host: &str) -> Plan {
+    /// The connection-level faults for a connection to `host:port`: the first matching of each kind.
+    pub fn plan(&self, host: &str, port: u16) -> Plan {
         let wall = |d: SimDuration| self.clock.to_wall(d);
         let mut plan = Plan::default();
-        for r in self.rules.iter().filter(|r| r.matcher.matches(host)) {
+        for r in self.rules.iter().filter(|r| r.matcher.matches(host, port)) {
             let fresh = match &r.rule {
                 ProxyRule::Latency { latency, direction } => plan.latency.replace((wall(*latency), *direction)).is_none(),
                 ProxyRule::Bandwidth { bytes_per_second, direction } => {
@@ -198,13 +204,13 @@ impl Policy {
         plan
     }
 
-    pub fn strips_range(&self, host: &str) -> bool {
-        self.first(host, |r| matches!(r, ProxyRule::StripRange {})).is_some()
+    pub fn strips_range(&self, host: &str, port: u16) -> bool {
+        self.first(host, port, |r| matches!(r, ProxyRule::StripRange {})).is_some()
     }
 
-    /// The inspection CA that intercepts tunnels to `host`, if any.
-    pub fn inspection(&self, host: &str) -> Option<Arc<InspectionCa>> {
-        self.first(host, |r| matches!(r, ProxyRule::TlsInspection { .. })).and_then(|r| r.inspection.clone())
+    /// The inspection CA that intercepts tunnels to `host:port`, if any.
+    pub fn inspection(&self, host: &str, port: u16) -> Option<Arc<InspectionCa>> {
+        self.first(host, port, |r| matches!(r, ProxyRule::TlsInspection { .. })).and_then(|r| r.inspection.clone())
     }
 
     /// PEM of the trusted inspection CAs, for the world's CA bundle.

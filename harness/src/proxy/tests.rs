@@ -280,6 +280,25 @@ async fn deny_answers_in_each_block_style() {
 }
 
 #[tokio::test]
+async fn a_port_rule_refuses_plain_http_and_passes_tunnels() {
+    // An "HTTPS only" policy: port 80 refused for every host, CONNECT to 443 untouched.
+    let r = rig("[[fault]]\nkind = \"proxy.deny\"\nports = [80]\n", 1.0, Limits::default()).await;
+    let (_s, head) = ask(r.proxy.addr(), "GET http://crl3.digicert.com/x.crl HTTP/1.1\r\nHost: crl3.digicert.com\r\n\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    let e = wait_for(&r.journal, |e| e.what == "deny").await;
+    assert_eq!(e.fault.as_deref(), Some("proxy.deny"));
+    assert!(e.detail["reason"].as_str().unwrap().contains("port 80 is not allowed"), "{e:?}");
+    let (_s, head) = tunnel(r.proxy.addr(), "r.manage.microsoft.com:443").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Narrowing: hosts and ports together select only that host on that port.
+    let r = rig("[[fault]]\nkind = \"proxy.deny\"\nports = [80]\nhosts = \"crl3.digicert.com\"\n", 1.0, Limits::default()).await;
+    let (_s, head) = tunnel(r.proxy.addr(), "crl3.digicert.com:443").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (_s, head) = ask(r.proxy.addr(), "GET http://crl3.digicert.com/x.crl HTTP/1.1\r\nHost: crl3.digicert.com\r\n\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+}
+
+#[tokio::test]
 async fn auth_offers_every_scheme_and_accepts_basic() {
     let r = rig("[[fault]]\nkind = \"proxy.auth_required\"\nuser = \"svc\"\npassword = \"pw\"\n", 1.0, Limits::default()).await;
     let (_s, head) = tunnel(r.proxy.addr(), "r.manage.microsoft.com:443").await;

@@ -22,7 +22,7 @@ const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
 pub async fn handle(shared: Arc<Shared>, log: Arc<ConnLog>, mut client: TcpStream, head: Head, buf: BytesMut, host: String, port: u16) {
     log.set_host(&host);
     let request = |decision: &str| log.event("request").detail("method", "CONNECT").detail("target", head.target.clone()).detail("port", port).detail("decision", decision);
-    if let Some(refusal) = shared.policy.check(&host, head.header("proxy-authorization")) {
+    if let Some(refusal) = shared.policy.check(&host, port, head.header("proxy-authorization")) {
         log.record(request(refusal.what));
         return refuse(&shared, &log, client, refusal).await;
     }
@@ -34,8 +34,8 @@ pub async fn handle(shared: Arc<Shared>, log: Arc<ConnLog>, mut client: TcpStrea
             return log.close(&Cause::Answered, 0, 0);
         }
     };
-    let plan = shared.policy.plan(&host);
-    let inspection = (front == super::Front::Https).then(|| shared.policy.inspection(&host)).flatten();
+    let plan = shared.policy.plan(&host, port);
+    let inspection = (front == super::Front::Https).then(|| shared.policy.inspection(&host, port)).flatten();
     log.record(request("allow").detail("front", front.as_str()).detail("faults", plan.faults.clone()).detail("inspected", inspection.is_some()));
     record_shaping(&log, &plan);
     let pre = &buf[head.len..];
@@ -46,7 +46,7 @@ pub async fn handle(shared: Arc<Shared>, log: Arc<ConnLog>, mut client: TcpStrea
         pump::run(client, pre, tokio::io::empty(), &plan, &ctl, &log, hold).await
     } else if let Some(ca) = inspection {
         let _ = client.write_all(ESTABLISHED).await;
-        inspect::serve(shared.clone(), log.clone(), client, pre, host, addr, ca, plan).await
+        inspect::serve(shared.clone(), log.clone(), client, pre, (host, port), addr, ca, plan).await
     } else {
         let upstream = match tokio::time::timeout(shared.limits.connect_timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,

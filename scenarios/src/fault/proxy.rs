@@ -4,8 +4,8 @@
 //! tls_inspection, strip_range, status).
 //!
 //! A proxy fault is a rule plus a target. The target keys (`hosts`, `endpoint_sets`,
-//! `category`) sit beside `kind` in the same table and say which requests the rule applies to
-//! (for `proxy.allow_list`: which requests pass). No target key means every request.
+//! `category`, `ports`) sit beside `kind` in the same table and say which requests the rule
+//! applies to (for `proxy.allow_list`: which requests pass). No target key means every request.
 //! Durations are simulated time; the proxy turns them into wall time with the world's clock.
 //! This file is the model only: the proxy in the harness gives these rules their effect.
 
@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::{HostPattern, SimDuration};
 
 /// The keys that select requests, shared by every proxy fault.
-const TARGET_KEYS: &[&str] = &["hosts", "endpoint_sets", "category"];
+const TARGET_KEYS: &[&str] = &["hosts", "endpoint_sets", "category", "ports"];
 
 /// One proxy fault: which requests, and what happens to them.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +24,8 @@ pub struct ProxyFault {
     pub rule: ProxyRule,
 }
 
-/// Which requests a fault selects, by the host the client asked for. Keys combine as a union.
+/// Which requests a fault selects, by the host the client asked for (the host keys combine as a
+/// union) and the port it asked for (`ports` narrows that selection).
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyTarget {
@@ -37,11 +38,26 @@ pub struct ProxyTarget {
     /// Every endpoint set of one category of the endpoint table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<EndpointCategory>,
+    /// Destination ports, as a proxy's port ACL: `[80]` selects plain-HTTP requests (an
+    /// "HTTPS only" policy denies them). Narrows the host keys; alone, any host on these ports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "ports")]
+    pub ports: Vec<u16>,
+}
+
+fn ports<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Error> {
+    let wrong = || D::Error::custom("`ports` takes TCP port numbers from 1 to 65535, e.g. [80]");
+    let v = Vec::<i64>::deserialize(d).map_err(|_| wrong())?;
+    v.into_iter().map(|p| u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(wrong)).collect()
 }
 
 impl ProxyTarget {
     /// No target key given: the fault applies to every request.
     pub fn is_everything(&self) -> bool {
+        self.every_host() && self.ports.is_empty()
+    }
+
+    /// No host key given: the fault applies to every host (on the selected ports).
+    pub fn every_host(&self) -> bool {
         self.hosts.is_empty() && self.endpoint_sets.is_empty() && self.category.is_none()
     }
 }
@@ -236,6 +252,9 @@ impl ProxyFault {
             ProxyRule::AllowList { file: Some(f), .. } if f.trim().is_empty() => {
                 return Err(format!("{kind}: `file` must be a path"));
             }
+            ProxyRule::AllowList { .. } if !self.target.ports.is_empty() => {
+                return Err(format!("{kind}: an allow-list holds hosts; refuse ports with `proxy.deny` and `ports`"));
+            }
             ProxyRule::TlsInspection { ca_name: Some(n), .. } if n.trim().is_empty() => {
                 return Err(format!("{kind}: `ca_name` must not be empty"));
             }
@@ -243,7 +262,7 @@ impl ProxyFault {
         }
         let needs_target = matches!(self.rule, ProxyRule::Deny { .. } | ProxyRule::Status { .. });
         if needs_target && self.target.is_everything() {
-            return Err(format!("{kind}: say which requests with `hosts`, `endpoint_sets` or `category`"));
+            return Err(format!("{kind}: say which requests with `hosts`, `endpoint_sets`, `category` or `ports`"));
         }
         Ok(())
     }
@@ -263,7 +282,7 @@ impl<'de> Deserialize<'de> for ProxyFault {
         let rule = ProxyRule::deserialize(toml::Value::Table(table)).map_err(|e| {
             let msg = e.message().trim().to_string();
             if msg.starts_with("unknown field") {
-                D::Error::custom(format!("{msg}; every proxy fault also takes `hosts`, `endpoint_sets` and `category`"))
+                D::Error::custom(format!("{msg}; every proxy fault also takes `hosts`, `endpoint_sets`, `category` and `ports`"))
             } else {
                 D::Error::custom(msg)
             }
@@ -308,6 +327,9 @@ mod tests {
         assert_eq!(f.name(), "idle_timeout");
         assert_eq!(f.rule, ProxyRule::IdleTimeout { after: SimDuration::from_secs(60), close: CloseMethod::Rst });
         assert_eq!(f.target.hosts.0, [HostPattern::parse("*.manage.microsoft.com").unwrap()]);
+        let f = parse("kind = \"proxy.deny\"\nports = [80]").unwrap();
+        assert!((f.target.every_host(), f.target.is_everything()) == (true, false));
+        assert_eq!(f.target.ports, [80]);
         let f = parse("kind = \"proxy.deny\"\nendpoint_sets = [170]\nhosts = \"go.microsoft.com\"").unwrap();
         assert_eq!(f.target.endpoint_sets, [170]);
         assert_eq!(f.target.hosts.0.len(), 1);
@@ -341,6 +363,9 @@ mod tests {
             ("kind = \"proxy.auth_required\"\nuser = \"a:b\"\npassword = \"p\"", "without `:`"),
             ("kind = \"proxy.tls_inspection\"", "trusted"),
             ("kind = \"proxy.bandwidth\"\nbytes_per_second = 0", "above zero"),
+            ("kind = \"proxy.deny\"\nports = [70000]", "from 1 to 65535"),
+            ("kind = \"proxy.deny\"\nports = 80", "from 1 to 65535"),
+            ("kind = \"proxy.allow_list\"\nhosts = \"x.com\"\nports = [443]", "refuse ports with `proxy.deny`"),
         ] {
             let e = parse(fault).unwrap_err();
             assert!(e.contains(why), "{fault}: {e}");
