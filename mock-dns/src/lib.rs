@@ -9,7 +9,7 @@
 //!
 //! Layout: `zones` (the data given), `store` (the lookup), `authority` (the zones as hickory's
 //! `ZoneHandler`s), `memo` (answers kept per question), `faults` (the fault layer), `pipeline`
-//! (journal, and the request handler hickory's `Server` runs for TCP), `udp` (the UDP loop).
+//! (journal, and the request handler hickory's `Server` runs for TCP), `udp` (the UDP thread).
 
 mod answer;
 mod authority;
@@ -88,7 +88,7 @@ pub struct DnsServer {
     zones: Vec<String>,
     /// hickory's server, for TCP.
     server: Server<Pipeline>,
-    udp: tokio::task::JoinHandle<()>,
+    udp: Option<udp::UdpThread>,
     pipeline: Pipeline,
 }
 
@@ -117,8 +117,8 @@ impl DnsServer {
         let pipeline = Pipeline::new(layers, config.journal);
         let mut server = Server::new(pipeline.clone());
         server.register_listener(config.tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
-        let udp = tokio::spawn(udp::serve(config.udp, pipeline.clone()));
-        Ok(DnsServer { addr, zones: config.zones.zones().collect(), server, udp, pipeline })
+        let udp = udp::UdpThread::start(config.udp, pipeline.clone()).map_err(DnsError::Bind)?;
+        Ok(DnsServer { addr, zones: config.zones.zones().collect(), server, udp: Some(udp), pipeline })
     }
 
     /// The address both UDP and TCP answer on.
@@ -136,14 +136,16 @@ impl DnsServer {
         DnsWireAnswerer(self.pipeline.clone())
     }
 
-    /// Stop accepting queries and wait for the server's tasks; an error in one of them comes
-    /// back here, and a panic is raised again here.
+    /// Stop accepting queries and wait for the server's tasks and UDP thread; an error in one
+    /// of them comes back here, and a panic is raised again here.
     pub async fn shutdown(mut self) -> Result<(), DnsError> {
-        self.udp.abort();
-        if let Err(e) = (&mut self.udp).await
-            && e.is_panic()
-        {
-            std::panic::resume_unwind(e.into_panic());
+        if let Some(udp) = self.udp.take() {
+            // The thread stops within its stop check (50 ms); wait for it off the runtime.
+            if let Err(e) = tokio::task::spawn_blocking(move || udp.join()).await
+                && e.is_panic()
+            {
+                std::panic::resume_unwind(e.into_panic());
+            }
         }
         self.server.shutdown_gracefully().await.map_err(|e| DnsError::Stopped(e.to_string()))
     }
@@ -151,8 +153,8 @@ impl DnsServer {
 
 impl Drop for DnsServer {
     fn drop(&mut self) {
-        // hickory's server stops with its task set; the UDP task is ours to stop.
-        self.udp.abort();
+        // hickory's server stops with its task set; the UDP thread stops when its handle goes.
+        self.udp.take();
     }
 }
 

@@ -1,33 +1,82 @@
-//! The UDP transport: one task reads datagrams and answers each in place, through the same
-//! pipeline as TCP and DoH.
+//! The UDP transport: one thread of its own reads datagrams and answers each in place, through
+//! the same pipeline as TCP and DoH.
 //!
 //! Why not hickory's `Server` for UDP, as for TCP: it spawns a task per datagram and sends
-//! every answer through a channel to another task, two cross-thread wake-ups per query; on
-//! the 2-core machines memsim runs on that was most of the cost (bench/RESULTS.md). Here an
-//! answer that is ready at once (every answer but a `dns.delay` fault's) is sent by the
-//! reading task; one that must wait gets a task of its own, so a delay never holds up others.
-//! The DNS messages themselves are still parsed and built by hickory (see `pipeline`).
+//! every answer through a channel to another task, two cross-thread wake-ups per query. Why
+//! not a task on the world's runtime either: on the 2-core machines memsim runs on, a hot
+//! task keeps waking the runtime's other worker to steal from it, and those wake-ups and
+//! context switches cost more than the answer (bench/RESULTS.md). A thread blocked in
+//! `recv_from` sleeps until a datagram comes and wakes no one else.
+//!
+//! An answer that is ready at once (every answer but a `dns.delay` fault's) is sent by this
+//! thread; one that must wait becomes a task on the world's runtime, so a delay never holds up
+//! other queries. The DNS messages themselves are still parsed and built by hickory (see
+//! `pipeline`).
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Waker};
-
-use tokio::net::UdpSocket;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::answer::Transport;
 use crate::pipeline::Pipeline;
 
 /// Largest datagram a client may send (RFC 6891 §6.2.5 lets EDNS ask for up to 65535).
 const MAX_DATAGRAM: usize = 65_535;
+/// How often the thread looks at its stop flag while no datagram comes.
+const STOP_CHECK: Duration = Duration::from_millis(50);
 
-pub(crate) async fn serve(socket: UdpSocket, pipeline: Pipeline) {
-    let socket = Arc::new(socket);
+/// The running UDP thread. Dropping it asks the thread to stop (within [`STOP_CHECK`]).
+pub(crate) struct UdpThread {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl UdpThread {
+    /// Serve `socket` (a tokio socket, taken over) with `pipeline`; waiting answers run on
+    /// the runtime of the caller.
+    pub(crate) fn start(socket: tokio::net::UdpSocket, pipeline: Pipeline) -> std::io::Result<UdpThread> {
+        let socket = socket.into_std()?;
+        socket.set_nonblocking(false)?;
+        socket.set_read_timeout(Some(STOP_CHECK))?;
+        let runtime = tokio::runtime::Handle::current();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("memsim-dns-udp".into())
+            .spawn(move || serve(&Arc::new(socket), &pipeline, &runtime, &flag))?;
+        Ok(UdpThread { stop, thread: Some(thread) })
+    }
+
+    /// Stop and wait for the thread; a panic in it is raised again here.
+    pub(crate) fn join(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take()
+            && let Err(panic) = t.join()
+        {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+impl Drop for UdpThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn serve(socket: &Arc<UdpSocket>, pipeline: &Pipeline, runtime: &tokio::runtime::Handle, stop: &AtomicBool) {
+    // Inside the runtime's context: a delay fault's timer is created here and then moved to it.
+    let _context = runtime.enter();
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    loop {
-        let (n, src) = match socket.recv_from(&mut buf).await {
+    while !stop.load(Ordering::Relaxed) {
+        let (n, src) = match socket.recv_from(&mut buf) {
             Ok(r) => r,
-            // ICMP errors from earlier sends (a client that went away) surface here: go on.
+            // The stop check's timeout, or an ICMP error from an earlier send (a client that
+            // went away): go on.
             Err(_) => continue,
         };
         // As hickory's server: never answer an address that cannot be answered.
@@ -35,17 +84,18 @@ pub(crate) async fn serve(socket: UdpSocket, pipeline: Pipeline) {
             continue;
         }
         let mut answer = Box::pin(answer(pipeline.clone(), socket.clone(), buf[..n].to_vec(), src));
-        // Poll once here; only an answer that waits (a delay fault) gets its own task.
+        // Poll once here; only an answer that waits (a delay fault) gets a task of its own.
         if answer.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending() {
-            tokio::spawn(answer);
+            runtime.spawn(answer);
         }
     }
 }
 
 async fn answer(pipeline: Pipeline, socket: Arc<UdpSocket>, raw: Vec<u8>, src: SocketAddr) {
     if let Some(bytes) = pipeline.answer_bytes(raw, src, Transport::Udp).await {
-        // A full send buffer is the only reason to wait here; a failed send is a lost
-        // datagram, which UDP clients retry.
-        let _ = socket.send_to(&bytes, src).await;
+        // A UDP send does not wait for the peer; a failed one is a lost datagram, which UDP
+        // clients retry. (From a delayed answer's task this is the same short, non-waiting
+        // call.)
+        let _ = socket.send_to(&bytes, src);
     }
 }

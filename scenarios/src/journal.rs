@@ -4,6 +4,7 @@
 //! The event model lives in this leaf crate so that every component writes the same shape
 //! and the scenario model can match on it; the harness merges them into one journal.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -103,7 +104,8 @@ pub const CAPACITY: usize = 1_000_000;
 
 #[derive(Default)]
 struct Events {
-    kept: Vec<Event>,
+    /// A ring: dropping the oldest tenth moves nothing.
+    kept: VecDeque<Event>,
     /// Events dropped from the front; `seq` keeps counting across them.
     dropped: u64,
 }
@@ -174,33 +176,37 @@ impl Journal {
         &self.0.clock
     }
 
-    /// Stamp and append an event, then tell the listeners.
-    pub fn record(&self, e: NewEvent) -> Event {
+    /// Stamp and append an event, then tell the listeners; gives the event's `seq`.
+    pub fn record(&self, e: NewEvent) -> u64 {
         let wall = self.0.clock.wall_elapsed();
-        let event = {
-            let mut events = self.0.events.lock().unwrap_or_else(|p| p.into_inner());
-            if events.kept.len() >= self.0.capacity {
-                let n = self.0.capacity / 10;
-                events.kept.drain(..n);
-                events.dropped += n as u64;
-            }
-            let event = Event {
-                seq: events.dropped + events.kept.len() as u64,
-                sim_time: self.0.clock.sim_at(wall),
-                wall_ms: wall.as_secs_f64() * 1000.0,
-                component: e.component,
-                what: e.what,
-                host: e.host,
-                fault: e.fault,
-                detail: e.detail,
-            };
-            events.kept.push(event.clone());
-            event
+        let event = Event {
+            seq: 0,
+            sim_time: self.0.clock.sim_at(wall),
+            wall_ms: wall.as_secs_f64() * 1000.0,
+            component: e.component,
+            what: e.what,
+            host: e.host,
+            fault: e.fault,
+            detail: e.detail,
         };
-        for l in self.0.listeners.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            l(&event);
+        // Listeners are told in order (the lock is held), and without a copy when there are none.
+        let listeners = self.0.listeners.lock().unwrap_or_else(|p| p.into_inner());
+        let mut events = self.0.events.lock().unwrap_or_else(|p| p.into_inner());
+        if events.kept.len() >= self.0.capacity {
+            let n = self.0.capacity / 10;
+            events.kept.drain(..n);
+            events.dropped += n as u64;
         }
-        event
+        let seq = events.dropped + events.kept.len() as u64;
+        events.kept.push_back(Event { seq, ..event });
+        if !listeners.is_empty() {
+            let event = events.kept.back().cloned().expect("just pushed");
+            drop(events);
+            for l in listeners.iter() {
+                l(&event);
+            }
+        }
+        seq
     }
 
     /// Call `f` for every event recorded from now on (e.g. to wake a waiter).
@@ -223,7 +229,7 @@ impl Journal {
     }
 
     pub fn snapshot(&self) -> Vec<Event> {
-        self.0.events.lock().unwrap_or_else(|p| p.into_inner()).kept.clone()
+        self.0.events.lock().unwrap_or_else(|p| p.into_inner()).kept.iter().cloned().collect()
     }
 
     /// The first event from `from_seq` on that satisfies `pred`.
