@@ -61,8 +61,14 @@ async fn connection(
     };
     let start = match tokio::time::timeout(HANDSHAKE_TIMEOUT, LazyConfigAcceptor::new(Acceptor::default(), tcp)).await {
         Ok(Ok(start)) => start,
-        Ok(Err(e)) => return drop(journal.record(failed("handshake_failed", None, format!("not a TLS ClientHello: {e}")))),
-        Err(_) => return drop(journal.record(failed("handshake_failed", None, "no ClientHello within the handshake timeout".into()))),
+        Ok(Err(e)) => {
+            journal.record(failed("handshake_failed", None, format!("not a TLS ClientHello: {e}")));
+            return;
+        }
+        Err(_) => {
+            journal.record(failed("handshake_failed", None, "no ClientHello within the handshake timeout".into()));
+            return;
+        }
     };
     let sni = start.client_hello().server_name().map(|s| s.to_ascii_lowercase());
     let leaf = sni.as_deref().and_then(|s| pki.leaf_for(s));
@@ -85,8 +91,14 @@ async fn connection(
     };
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, start.into_stream(config)).await {
         Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => return drop(journal.record(with_faults(failed("handshake_failed", Some(&sni), e.to_string())))),
-        Err(_) => return drop(journal.record(with_faults(failed("handshake_failed", Some(&sni), "handshake timed out".into())))),
+        Ok(Err(e)) => {
+            journal.record(with_faults(failed("handshake_failed", Some(&sni), e.to_string())));
+            return;
+        }
+        Err(_) => {
+            journal.record(with_faults(failed("handshake_failed", Some(&sni), "handshake timed out".into())));
+            return;
+        }
     };
     let (_, conn) = tls.get_ref();
     let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
