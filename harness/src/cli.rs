@@ -227,6 +227,7 @@ fn check_one(path: &std::path::Path) -> Result<Scenario, String> {
     let pki = s.pki_faults();
     mock_cloud::Pki::validate(&mock_cloud::Catalog::builtin().pki, &s.world, &pki)
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::proxy::validate(&s.proxy_faults(), &s.world).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(s)
 }
 

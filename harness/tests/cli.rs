@@ -17,9 +17,10 @@ const HEAD: &str = "# a test scenario\nname = \"t\"\nsummary = \"s\"\narea = \"p
 
 #[test]
 fn check_accepts_every_builtin_scenario_file() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/catalog/pki");
-    let files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    assert!(files.len() >= 6);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/catalog");
+    let areas = std::fs::read_dir(root).unwrap().map(|e| e.unwrap().path());
+    let files: Vec<_> = areas.flat_map(|a| std::fs::read_dir(a).unwrap().map(|e| e.unwrap().path())).collect();
+    assert!(files.len() >= 30, "{files:?}");
     let out = memsim().arg("check").args(&files).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -49,6 +50,19 @@ fn check_rejects_an_unknown_ca_by_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("unknown CA `baltimore-root`") && err.contains("baltimore-cybertrust-root"), "{err}");
+}
+
+#[test]
+fn check_rejects_what_only_the_catalog_knows_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = write(&dir, "set.toml", &format!("{HEAD}[[fault]]\nkind = \"proxy.deny\"\nendpoint_sets = [9999]\n"));
+    let list = write(&dir, "list.toml", &format!("{HEAD}[[fault]]\nkind = \"proxy.allow_list\"\nfile = \"/nonexistent/allow.txt\"\n"));
+    for (path, expected) in [(set, "unknown endpoint set 9999"), (list, "/nonexistent/allow.txt")] {
+        let out = memsim().arg("check").arg(&path).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&path.display().to_string()) && err.contains(expected), "{err}");
+    }
 }
 
 #[test]

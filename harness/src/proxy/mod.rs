@@ -42,6 +42,7 @@ use scenarios::{Journal, ProxyFault, Scenario, WorldSpec};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use rules::validate;
 pub use resolve::{CatalogResolver, EmulatedNames, Front, Fronts, Resolve, ResolveError, ResolveFuture};
 pub use world_dns::WorldDns;
 

@@ -101,6 +101,18 @@ pub struct Plan {
     pub faults: Vec<&'static str>,
 }
 
+/// What compiling would find wrong in a scenario's proxy faults, without building anything:
+/// an endpoint-set ID the catalog lacks, an allow-list file that cannot be read (`memsim check`).
+pub fn validate(faults: &[ProxyFault], world: &WorldSpec) -> Result<(), ProxyError> {
+    for fault in faults {
+        Matcher::compile(&fault.target, world, Catalog::builtin())?;
+        if let ProxyRule::AllowList { file: Some(path), .. } = &fault.rule {
+            allow_list::load(path)?;
+        }
+    }
+    Ok(())
+}
+
 /// The compiled policy of one world's proxy.
 pub struct Policy {
     rules: Vec<Rule>,
