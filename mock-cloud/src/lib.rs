@@ -105,7 +105,7 @@ impl Cloud {
         let dispatch = front::Dispatch::new(&hosts, by_host, services::routers(&state, config.dns.clone(), &revocation, &content), journal.clone());
         let https_addr = config.https.local_addr()?;
         let http_addr = config.http.local_addr()?;
-        let tls = front::tls::server_config(pki.clone());
+        let tls = front::tls::server_config(pki.clone(), *journal.clock());
         let tasks = vec![
             tokio::spawn(front::tls::serve(config.https, tls, pki.clone(), dispatch.clone(), journal.clone())),
             tokio::spawn(front::http::serve(config.http, dispatch.clone())),

@@ -161,3 +161,48 @@ fn control_is_token_guarded_private_and_gone_after_exit() {
     assert!(status.success());
     assert!(!token.exists() && !dir.join("control.json").exists());
 }
+
+/// curl `--cert-status` (OpenSSL backend) verifies the OCSP answer the HTTPS front staples.
+fn curl_cert_status(up: &Up, host: &str) -> Output {
+    let port = up.https_addr().rsplit_once(':').unwrap().1.to_string();
+    clean_env(Command::new("curl"))
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "--cert-status", "--cacert"])
+        .arg(up.ca())
+        .arg("--connect-to")
+        .arg(format!("{host}:443:127.0.0.1:{port}"))
+        .arg(format!("https://{host}/"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_https_front_staples_ocsp_and_a_runtime_revocation_reaches_the_staple() {
+    let up = Up::start(None);
+    let world = world_json(&up);
+    let s = clean_env(Command::new("openssl"))
+        .args(["s_client", "-status", "-servername", CMG, "-connect"])
+        .arg(up.https_addr())
+        .arg("-CAfile")
+        .arg(up.ca())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let t = text(&s);
+    assert!(t.contains("OCSP Response Status: successful") && t.contains("Cert Status: good"), "{t}");
+    let ok = curl_cert_status(&up, CMG);
+    assert!(ok.status.success(), "{}", text(&ok));
+
+    let out = memsim(&["revoke", CMG, "--world", world.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let revoked = curl_cert_status(&up, CMG);
+    // curl: (91) SSL certificate revocation reason: keyCompromise (1)
+    assert_eq!(revoked.status.code(), Some(91), "{}", text(&revoked));
+    assert!(text(&revoked).contains("keyCompromise"), "{}", text(&revoked));
+    // Without --cert-status curl ignores the staple, as it ignores revocation by default.
+    let plain = up.curl_https(CMG, "/");
+    assert!(plain.status.success(), "{}", text(&plain));
+
+    let out = memsim(&["restore", CMG, "--world", world.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(curl_cert_status(&up, CMG).status.success());
+}

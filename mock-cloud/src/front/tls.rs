@@ -1,37 +1,39 @@
 //! The HTTPS front: rustls (TLS 1.2 and 1.3), the certificate chosen by SNI from the world's PKI,
-//! the full chain served (unless a fault says otherwise). Every handshake is journaled with the
-//! faults that shaped the certificate it presented, and a client's rejection is recorded with
-//! its alert (e.g. `CertificateExpired`, `UnknownCA`).
+//! the full chain served (unless a fault says otherwise), an OCSP answer stapled for clients
+//! that ask. Every handshake is journaled with the faults that shaped the certificate it
+//! presented, and a client's rejection is recorded with its alert (e.g. `CertificateExpired`,
+//! `UnknownCA`).
 
 use std::sync::Arc;
 
 use rustls::server::{Acceptor, ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
-use scenarios::{Component, Journal, NewEvent};
+use scenarios::{Clock, Component, Journal, NewEvent};
 use tokio::net::TcpListener;
 use tokio_rustls::LazyConfigAcceptor;
 
 use super::{accept_loop, serve_http, Dispatch, Scheme, HANDSHAKE_TIMEOUT};
 use crate::pki::Pki;
 
+/// The leaf for the client's SNI, with a current OCSP staple (sent when the client asks).
 #[derive(Debug)]
-struct SniResolver(Arc<Pki>);
+struct SniResolver(Arc<Pki>, Clock);
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.0.leaf_for(hello.server_name()?).map(|leaf| leaf.certified.clone())
+        self.0.leaf_for(hello.server_name()?).map(|leaf| self.0.stapled(&leaf, self.1.now()))
     }
 }
 
-/// The rustls configuration of a world's HTTPS front.
-pub fn server_config(pki: Arc<Pki>) -> Arc<ServerConfig> {
+/// The rustls configuration of a world's HTTPS front; `clock` dates the OCSP staples.
+pub fn server_config(pki: Arc<Pki>, clock: Clock) -> Arc<ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .expect("ring supports TLS 1.2 and 1.3")
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SniResolver(pki)));
+        .with_cert_resolver(Arc::new(SniResolver(pki, clock)));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Arc::new(config)
 }

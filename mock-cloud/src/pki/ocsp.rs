@@ -18,13 +18,14 @@ use scenarios::RevocationReason;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::CrlReason;
+use x509_cert::ext::Extension;
 use x509_ocsp::{
-    BasicOcspResponse, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse, ResponderId, ResponseData, RevokedInfo,
+    BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse, ResponderId, ResponseData, RevokedInfo,
     SingleResponse, Version,
 };
 
 use super::revocation::{serial_hex, split_url, CertState};
-use super::Pki;
+use super::{Leaf, Pki};
 
 /// How long an OCSP answer is valid (nextUpdate − thisUpdate): CA/Browser Forum BR §4.9.10
 /// allows 8 hours to 10 days; the public CAs answer for about a week.
@@ -133,21 +134,37 @@ impl Pki {
         if !authoritative {
             return error_answer(OcspResponse::unauthorized(), "unauthorized");
         }
-        match self.sign_answer(&req, ca, at) {
+        let nonce = req.tbs_request.request_extensions.iter().flatten().find(|e| e.extn_id == rfc6960::ID_PKIX_OCSP_NONCE);
+        let ids: Vec<&CertId> = list.iter().map(|r| &r.req_cert).collect();
+        match self.sign_answer(&ids, nonce, ca, at) {
             Ok(answer) => answer,
             Err(_) => error_answer(OcspResponse::internal_error(), "internal_error"),
         }
     }
 
-    fn sign_answer(&self, req: &OcspRequest, ca: usize, at: OffsetDateTime) -> Result<OcspAnswer, Box<dyn std::error::Error>> {
+    /// The answer a server staples to its handshake (RFC 6066 §8, `status_request`): what the
+    /// responder would say about `leaf` right now, asked by SHA-1 CertID as Windows and
+    /// OpenSSL ask. `None` when the leaf's issuer is not known to the index.
+    pub fn staple(&self, leaf: &Leaf, at: OffsetDateTime) -> Option<Vec<u8>> {
+        let ids = self.issuer_index().0.iter().find(|e| e.ca == leaf.issuer)?;
+        let cert_id = CertId {
+            hash_algorithm: AlgorithmIdentifierOwned { oid: rfc5912::ID_SHA_1, parameters: Some(Null.into()) },
+            issuer_name_hash: OctetString::new(ids.sha1.0.clone()).ok()?,
+            issuer_key_hash: OctetString::new(ids.sha1.1.clone()).ok()?,
+            serial_number: x509_cert::serial_number::SerialNumber::new(leaf.serial.as_ref()).ok()?,
+        };
+        self.sign_answer(&[&cert_id], None, leaf.issuer, at).ok().map(|a| a.der)
+    }
+
+    fn sign_answer(&self, ids: &[&CertId], nonce: Option<&Extension>, ca: usize, at: OffsetDateTime) -> Result<OcspAnswer, Box<dyn std::error::Error>> {
         let key = self.cas[ca].issuer.key();
         if key.algorithm() != &rcgen::PKCS_ECDSA_P256_SHA256 {
             return Err("the CA key is not ECDSA P-256".into());
         }
         let mut statuses = Vec::new();
         let mut responses = Vec::new();
-        for r in &req.tbs_request.request_list {
-            let serial = r.req_cert.serial_number.as_bytes();
+        for id in ids {
+            let serial = id.serial_number.as_bytes();
             let (status, name) = match self.status(ca, serial, at) {
                 CertState::Good => (CertStatus::Good(Null), "good"),
                 CertState::Revoked { at: when, reason } => {
@@ -157,14 +174,13 @@ impl Pki {
             };
             statuses.push((serial_hex(serial), name));
             responses.push(SingleResponse {
-                cert_id: r.req_cert.clone(),
+                cert_id: (*id).clone(),
                 cert_status: status,
                 this_update: gtime(at)?,
                 next_update: Some(gtime(at + OCSP_VALIDITY)?),
                 single_extensions: None,
             });
         }
-        let nonce = req.tbs_request.request_extensions.iter().flatten().find(|e| e.extn_id == rfc6960::ID_PKIX_OCSP_NONCE);
         let key_hash = digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, key.der_bytes());
         let data = ResponseData {
             version: Version::V1,

@@ -5,7 +5,8 @@
 //! A CRL is issued as of a simulated time: it lists what was revoked by then, its thisUpdate is
 //! that time and its nextUpdate [`CRL_VALIDITY`] later (RFC 5280 §5.1.2.4–5). The CRL of the
 //! present is cached per CA and issued anew when revocation changes or [`CRL_REISSUE`] has
-//! passed. OCSP answers (RFC 6960) are built in `ocsp.rs` from the same state. This module does
+//! passed. OCSP answers (RFC 6960) are built in `ocsp.rs` from the same state, and so are the
+//! answers the HTTPS front staples (cached here like the CRLs). This module does
 //! no HTTP: the responders in `services/` serve what it makes.
 
 use std::collections::HashMap;
@@ -15,10 +16,11 @@ use std::time::Duration;
 
 use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, SerialNumber};
 use rustls::pki_types::CertificateDer;
+use rustls::sign::CertifiedKey;
 use scenarios::RevocationReason;
 use time::OffsetDateTime;
 
-use super::{CaSpec, Pki, PkiError, Revocation};
+use super::{CaSpec, Leaf, Pki, PkiError, Revocation};
 
 /// How long a CRL is valid: DigiCert's and Microsoft's CRLs carry a nextUpdate about a week
 /// after thisUpdate.
@@ -34,7 +36,20 @@ pub struct RevocationState {
     crl_number: AtomicU64,
     crls: Mutex<HashMap<usize, Arc<Crl>>>,
     pub(super) ocsp: std::sync::OnceLock<super::ocsp::IssuerIndex>,
+    /// Each leaf's chain and key with its current OCSP staple, by serial (hex).
+    staples: Mutex<HashMap<String, Staple>>,
 }
+
+#[derive(Debug)]
+struct Staple {
+    revision: u64,
+    produced: OffsetDateTime,
+    certified: Arc<CertifiedKey>,
+}
+
+/// How long a server keeps stapling one OCSP answer before it fetches a fresh one (simulated
+/// time; IIS and nginx refresh well inside the answer's 7-day validity).
+pub const STAPLE_REFRESH: Duration = Duration::from_secs(12 * 3600);
 
 /// One issued CRL.
 #[derive(Debug, Clone)]
@@ -146,6 +161,28 @@ impl Pki {
         self.cas.iter().position(|ca| {
             ca.spec.crl.iter().filter_map(|u| split_url(u)).any(|(h, p)| h == host && percent_decode(&p).eq_ignore_ascii_case(&want))
         })
+    }
+
+    /// `leaf`'s chain and key as the HTTPS front presents them at simulated time `at`, with an
+    /// OCSP answer to staple for clients that ask (RFC 6066 §8): kept until revocation changes
+    /// or it is [`STAPLE_REFRESH`] old. Responder faults do not reach it: a server goes on
+    /// stapling the answer it has while its responder is down, as real ones do.
+    pub fn stapled(&self, leaf: &Leaf, at: OffsetDateTime) -> Arc<CertifiedKey> {
+        let revision = self.revocation.revision.load(Ordering::SeqCst);
+        let key = serial_hex(leaf.serial.as_ref());
+        let mut cache = self.revocation.staples.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = cache.get(&key)
+            && s.revision == revision
+            && s.produced <= at
+            && at < s.produced + STAPLE_REFRESH
+        {
+            return s.certified.clone();
+        }
+        let mut certified = (*leaf.certified).clone();
+        certified.ocsp = self.staple(leaf, at);
+        let certified = Arc::new(certified);
+        cache.insert(key, Staple { revision, produced: at, certified: certified.clone() });
+        certified
     }
 
     /// The CRL of CA `ca` as of simulated time `at`: the cached one while it is current.
