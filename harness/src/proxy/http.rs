@@ -103,11 +103,7 @@ async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut
     strip_range(shared, log, &host, port, req.headers_mut());
     prepare(&mut req);
     let connect = async {
-        let tcp = tokio::time::timeout(shared.limits.connect_timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| "connect timed out".to_string())?
-            .map_err(|e| e.to_string())?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = connect_upstream(shared, addr).await?;
         log.record(log.event("upstream").detail("front", "http").detail("addr", addr.to_string()));
         handshake(TokioIo::new(tcp)).await
     };
@@ -144,6 +140,16 @@ pub async fn send(
     let mut res = sender.send_request(req).await.map_err(|e| e.to_string())?;
     remove_hop_by_hop(res.headers_mut());
     Ok(res.map(|b| b.boxed()))
+}
+
+/// A TCP connection to one of the world's fronts, bounded by the connect timeout.
+pub async fn connect_upstream(shared: &Shared, addr: std::net::SocketAddr) -> Result<TcpStream, String> {
+    let tcp = tokio::time::timeout(shared.limits.connect_timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
 }
 
 /// `Range` and `If-Range` removed when a `proxy.strip_range` fault selects the host (PRX-04).

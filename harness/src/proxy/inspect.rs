@@ -174,11 +174,7 @@ async fn relay(shared: &Shared, log: &ConnLog, slot: &Slot, (host, port): (&str,
     http::strip_range(shared, log, host, port, req.headers_mut());
     http::prepare(&mut req);
     let connect = async {
-        let tcp = tokio::time::timeout(shared.limits.connect_timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| "connect timed out".to_string())?
-            .map_err(|e| e.to_string())?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = http::connect_upstream(shared, addr).await?;
         let probe = Arc::new(ClientAuthProbe::default());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
