@@ -9,13 +9,15 @@
 //!
 //! Layout: `zones` (the data given), `store` (the lookup), `authority` (the zones as hickory's
 //! `ZoneHandler`s), `memo` (answers kept per question), `faults` (the fault layer), `pipeline`
-//! (journal, and the request handler hickory's `Server` runs for TCP), `udp` (the UDP thread).
+//! (journal, and the request handler hickory's `Server` runs for TCP), `replay` (UDP and DoH
+//! answers kept as bytes in a world without DNS faults), `udp` (the UDP thread).
 
 mod answer;
 mod authority;
 mod faults;
 mod memo;
 mod pipeline;
+mod replay;
 mod store;
 mod udp;
 mod zones;
@@ -113,8 +115,9 @@ impl DnsServer {
             catalog.upsert(origin.clone(), vec![Arc::new(WorldZone::new(origin, store.clone()))]);
         }
         let clock = *config.journal.clock();
+        let replay = config.faults.is_empty();
         let layers = FaultLayer::new(Memo::new(Zones(catalog)), config.faults, clock);
-        let pipeline = Pipeline::new(layers, config.journal);
+        let pipeline = Pipeline::new(layers, config.journal, replay);
         let mut server = Server::new(pipeline.clone());
         server.register_listener(config.tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
         let udp = udp::UdpThread::start(config.udp, pipeline.clone()).map_err(DnsError::Bind)?;

@@ -21,6 +21,7 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 use scenarios::{Component, Journal, NewEvent};
 
 use crate::answer::{Answer, Reply, Transport};
+use crate::replay::Replay;
 
 /// The whole pipeline; cheap to clone (the UDP/TCP server and the DoH service share it).
 #[derive(Clone)]
@@ -29,17 +30,27 @@ pub(crate) struct Pipeline(Arc<Inner>);
 struct Inner {
     layers: Box<dyn Answer>,
     journal: Journal,
+    /// Answers replayed as bytes; `None` when the world has DNS faults (see `replay`).
+    replay: Option<Replay>,
 }
 
 impl Pipeline {
-    pub(crate) fn new(layers: impl Answer, journal: Journal) -> Self {
-        Pipeline(Arc::new(Inner { layers: Box::new(layers), journal }))
+    /// `replay`: whether answers may be replayed as bytes (only when no DNS fault exists).
+    pub(crate) fn new(layers: impl Answer, journal: Journal, replay: bool) -> Self {
+        Pipeline(Arc::new(Inner { layers: Box::new(layers), journal, replay: replay.then(Replay::default) }))
     }
 
     /// Answer one DNS message that arrived as bytes from `src` (a UDP datagram, or an RFC
     /// 8484 DoH body), as bytes: over UDP no larger than the client's EDNS buffer (512 bytes
     /// without EDNS, RFC 1035 §4.2.1), truncated with TC set when it does not fit.
     pub(crate) async fn answer_bytes(&self, raw: Vec<u8>, src: SocketAddr, transport: Transport) -> Option<Vec<u8>> {
+        if let Some(replay) = &self.0.replay
+            && let Some((bytes, event)) = replay.answer(&raw, transport)
+        {
+            self.0.journal.record(event);
+            return Some(bytes);
+        }
+        let key = self.0.replay.as_ref().map(|_| raw.clone());
         let header: Vec<u8> = raw.iter().take(12).copied().collect();
         let request = match Request::from_bytes(raw, src, transport.protocol()) {
             Ok(r) => r,
@@ -67,7 +78,11 @@ impl Pipeline {
             let info = response.destructive_emit(&mut encoder).ok()?;
             Some((info, bytes))
         });
-        self.record(&request, transport, &reply, encoded.as_ref().map(|(i, _)| i));
+        let event = Self::event(&request, transport, &reply, encoded.as_ref().map(|(i, _)| i));
+        if let (Some(replay), Some(key), Some((_, bytes)), None) = (&self.0.replay, &key, &encoded, reply.fault) {
+            replay.keep(key, transport, bytes, &event);
+        }
+        self.0.journal.record(event);
         encoded.map(|(_, bytes)| bytes)
     }
 
@@ -88,7 +103,7 @@ impl Pipeline {
 
     /// One journal event per question: what was asked, over what, and what went back. Kept
     /// to what a support engineer reads (every query of a load test pays for it).
-    fn record(&self, request: &Request, transport: Transport, reply: &Reply, sent: Option<&ResponseInfo>) {
+    fn event(request: &Request, transport: Transport, reply: &Reply, sent: Option<&ResponseInfo>) -> NewEvent {
         let mut e = NewEvent::new(Component::Dns, "query")
             .detail("transport", transport.as_str())
             .detail("answered", reply.message.is_some());
@@ -109,7 +124,7 @@ impl Pipeline {
         if let Some(f) = reply.fault {
             e = e.fault(f);
         }
-        self.0.journal.record(e);
+        e
     }
 }
 
@@ -127,7 +142,7 @@ impl RequestHandler for Pipeline {
             }
             None => None,
         };
-        self.record(request, transport, &reply, sent.as_ref());
+        self.0.journal.record(Self::event(request, transport, &reply, sent.as_ref()));
         sent.unwrap_or_else(|| {
             let metadata = Metadata::response_from_request(&request.metadata);
             ResponseInfo::from(Header { metadata, counts: HeaderCounts::default() })
