@@ -67,7 +67,8 @@ enum Command {
         #[arg(long)]
         time_scale: Option<f64>,
     },
-    /// Run one reference client against a running world (`memsim up`'s world.json).
+    /// Run one reference client against a running world (`memsim up`'s world.json; the world's
+    /// time scale from MEMSIM_TIME_SCALE, as env.sh sets it).
     Probe {
         /// discovery | registration | cmg-connect | scp-validate | notification | win32-download | endpoints
         name: String,
@@ -356,8 +357,9 @@ fn run(cli: Cli) -> Result<u8> {
                 return Ok(exit::BAD_INPUT);
             };
             let doc = std::fs::read(&world).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
+            let scale = std::env::var("MEMSIM_TIME_SCALE").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| s.is_finite() && *s > 0.0);
             let target = match doc.and_then(|d| probes::ProbeTarget::from_world_json(&d)) {
-                Ok(t) => t,
+                Ok(t) => probes::ProbeTarget { time_scale: scale.unwrap_or(1.0), ..t },
                 Err(e) => {
                     eprintln!("memsim: {}: {e}", world.display());
                     return Ok(exit::BAD_INPUT);

@@ -41,6 +41,10 @@ pub struct ProbeTarget {
     pub asu: String,
     /// world.json's `content`: every package the CDNs serve, with its URL, size and SHA-256.
     pub content: Vec<mock_cloud::services::content::ManifestEntry>,
+    /// The world's time scale (simulated ÷ wall), for a client's own deadlines in simulated
+    /// time. Not in world.json: the runner knows it; `memsim probe` reads `MEMSIM_TIME_SCALE`
+    /// (env.sh exports it); 1 otherwise.
+    pub time_scale: f64,
 }
 
 impl ProbeTarget {
@@ -63,6 +67,7 @@ impl ProbeTarget {
             tenant_id: tenant["id"].as_str().unwrap_or_default().to_string(),
             asu: tenant["asu"].as_str().unwrap_or_default().to_string(),
             content: serde_json::from_value(v["content"].clone()).unwrap_or_default(),
+            time_scale: 1.0,
         })
     }
 }

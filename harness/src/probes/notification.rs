@@ -8,6 +8,9 @@
 //! device actions — rather than cut). The gateway's JSON is memsim's own contract
 //! (mock-cloud `services::notification`).
 //!
+//! A poll that gets no answer at all (a proxy that drops the connection in silence) times out
+//! a request timeout past the hold, in simulated time.
+//!
 //! A drop is reported with its simulated time and cause: the probe reconnects at once (as the
 //! worker does) and asks `WaitSeconds=0`. Two server times (onboarding, reconnect) and the wall
 //! times they were read at give the world's pace, so the moment of the drop is told in the
@@ -15,7 +18,7 @@
 //! a .NET WebException (0x80131509) with .NET's text; the admin-center line is the failure
 //! catalog's [S18] for NOT-02 (blocked) and PRX-01 (dropped).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hyper::Method;
 use mock_cloud::services::Service;
@@ -29,6 +32,13 @@ use super::http::{self, Channel};
 use super::{ProbeResult, ProbeTarget};
 
 const PROBE: Probe = Probe::Notification;
+
+/// How long past the service's hold the poll waits for an answer, in simulated seconds: .NET's
+/// default `HttpWebRequest.Timeout` (100 s). What the notification worker sets is not public;
+/// this is memsim's assumption.
+const REQUEST_TIMEOUT_S: f64 = 100.0;
+/// The least wall time the poll waits past the hold, whatever the time scale.
+const JITTER_FLOOR_S: f64 = 0.25;
 
 /// Admin center, failure catalog NOT-02 [S18].
 const ADMIN_BLOCKED: &str = "Error validating request. Verify that the Configuration Manager service connection point can reach the internet endpoints required for tenant attach.";
@@ -88,16 +98,28 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
     let (Some(t0), Some(hold)) = (server_time(&info), info["HoldSeconds"].as_f64()) else {
         return fail("onboarding", format!("https://{host}{ONBOARDING_PATH} answered 200 without ServerTime and HoldSeconds: {info}"));
     };
-    // The poll: no client deadline of its own inside the hold (the server ends it).
+    // The poll: the server ends it; the client's own deadline lies a request timeout past the
+    // hold (a connection dropped in silence is noticed only then).
     let w0 = sent + sent.elapsed() / 2;
     let path = format!("{NOTIFICATION_PATH}?TenantId={}", target.tenant_id);
-    let outcome = async {
+    // At high time scales the request timeout is a few wall milliseconds: never less than
+    // JITTER_FLOOR past the hold, so a loaded machine's scheduling cannot fake a timeout.
+    let wall = ((hold + REQUEST_TIMEOUT_S) / target.time_scale).max(hold / target.time_scale + JITTER_FLOOR_S);
+    let deadline = wall * target.time_scale;
+    let poll = async {
         let res = ch.send(Method::GET, &path, &[], None).await?;
         let status = res.status().as_u16();
         let body = http_body_util::BodyExt::collect(res.into_body()).await?.to_bytes();
         Ok::<_, hyper::Error>((status, body))
-    }
-    .await;
+    };
+    let Ok(outcome) = tokio::time::timeout(Duration::from_secs_f64(wall), poll).await else {
+        return fail(
+            "hold",
+            format!(
+                "[GetNotifications] Web exception when getting new notification: The operation has timed out. Nothing came back on https://{host}{NOTIFICATION_PATH} for {deadline:.0} s (simulated): past the service's {hold:.0} s hold and the request timeout; the connection was dropped without a close. Admin center: {ADMIN_TIMED_OUT}"
+            ),
+        );
+    };
     match outcome {
         Ok((200, body)) => match serde_json::from_slice::<PollAnswer>(body.trim_ascii()) {
             Ok(answer) => ProbeResult::pass(
