@@ -22,7 +22,7 @@ pub use fault::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory
 pub use host::{HostPattern, HostPatternError};
 pub use journal::{Activity, Component, Event, Journal, NewEvent};
 pub use model::{
-    Area, ClientKind, ClientSpec, Cloud, EventExpectation, Expect, IssuerRule, Lab, Outcome, Probe,
+    Area, ClientKind, ClientSpec, Cloud, EventExpectation, Expect, IssuerRule, Lab, OcspSigner, Outcome, Probe,
     Scenario, ScenarioName, TimeScale, WorldSpec,
 };
 pub use parse::{ScenarioError, load_scenario, parse_scenario};

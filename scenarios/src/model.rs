@@ -152,6 +152,21 @@ pub struct WorldSpec {
     /// Which CA issues which hosts, ahead of the PKI data's defaults.
     #[serde(rename = "issuer")]
     pub issuers: Vec<IssuerRule>,
+    /// Who signs the OCSP answers (RFC 6960 §4.2.2.2): each CA itself, or a delegated
+    /// responder certificate it issued for that purpose.
+    pub ocsp_signer: OcspSigner,
+}
+
+/// The signer of a world's OCSP answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OcspSigner {
+    /// The CA that issued the certificate asked about.
+    #[default]
+    Issuer,
+    /// A responder certificate the CA issued (id-kp-OCSPSigning, id-pkix-ocsp-nocheck), sent
+    /// along in the answer.
+    Delegated,
 }
 
 impl Default for WorldSpec {
@@ -169,6 +184,7 @@ impl Default for WorldSpec {
             time_scale: TimeScale(1.0),
             seed: 0,
             issuers: Vec::new(),
+            ocsp_signer: OcspSigner::Issuer,
         }
     }
 }

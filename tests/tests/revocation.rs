@@ -206,3 +206,32 @@ fn the_https_front_staples_ocsp_and_a_runtime_revocation_reaches_the_staple() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(curl_cert_status(&up, CMG).status.success());
 }
+
+/// A world whose OCSP answers a delegated responder signs (RFC 6960 §4.2.2.2): openssl checks
+/// the responder's certificate against the issuer and accepts the answer, and the ConfigMgr
+/// probe does the same checks; revocation still flips the answer.
+#[test]
+fn a_delegated_responder_signs_and_real_clients_accept_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("delegated.toml");
+    std::fs::write(&file, "# delegated OCSP\nname = \"delegated\"\nsummary = \"s\"\narea = \"revocation\"\nsource = \"test\"\n[world]\nocsp_signer = \"delegated\"\n").unwrap();
+    let up = Up::start(Some(file.to_str().unwrap()));
+    let world = world_json(&up);
+    let (leaf, issuer, ocsp_url, _) = certificates(&up, CMG);
+    let (host, path) = mock_cloud::pki::split_url(&ocsp_url).unwrap();
+    let resp = up.state.path().join("resp.der");
+    let out = openssl(&[
+        "ocsp", "-issuer", issuer.to_str().unwrap(), "-cert", leaf.to_str().unwrap(),
+        "-url", &format!("http://{}{path}", up.http_addr()), "-header", &format!("Host={host}"),
+        "-CAfile", up.ca().to_str().unwrap(), "-verify_other", issuer.to_str().unwrap(),
+        "-respout", resp.to_str().unwrap(), "-resp_text",
+    ]);
+    let t = text(&out);
+    assert!(t.contains("Response verify OK") && t.contains(": good"), "{t}");
+    assert!(t.contains("OCSP Responder") && t.contains("OCSP Signing"), "the responder's certificate rides along: {t}");
+    let probe = memsim(&["probe", "cmg-connect", "--world", world.to_str().unwrap()]);
+    assert!(probe.status.success(), "{}", text(&probe));
+    assert!(memsim(&["revoke", CMG, "--world", world.to_str().unwrap()]).status.success());
+    let probe = memsim(&["probe", "cmg-connect", "--world", world.to_str().unwrap()]);
+    assert!(!probe.status.success() && text(&probe).contains("CERT_REVOKED"), "{}", text(&probe));
+}

@@ -64,6 +64,23 @@ pub fn ca_params(
     p
 }
 
+/// RFC 6960 §4.2.2.2.1 id-pkix-ocsp-nocheck: clients need not check the responder's own status.
+const OID_OCSP_NOCHECK: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1, 5];
+
+/// A delegated OCSP responder certificate (RFC 6960 §4.2.2.2): issued by the CA whose answers
+/// it signs, for that purpose only (id-kp-OCSPSigning), marked no-check.
+pub fn ocsp_responder_params(issuer: &CaSpec, validity: (OffsetDateTime, OffsetDateTime), serial: SerialNumber) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    p.distinguished_name.push(DnType::CommonName, format!("{} OCSP Responder", issuer.common_name()));
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
+    p.custom_extensions.push(CustomExtension::from_oid_content(OID_OCSP_NOCHECK, yasna::construct_der(|w| w.write_null())));
+    (p.not_before, p.not_after) = validity;
+    p.serial_number = Some(serial);
+    p.use_authority_key_identifier_extension = true;
+    p
+}
+
 /// A TLS server leaf for one name (a wildcard covers exactly one label).
 pub fn leaf_params(
     name: &str,

@@ -1,20 +1,24 @@
 //! OCSP answers (RFC 6960) from a world's PKI. A request's CertIDs name the issuer by hashes of
 //! its name and key (§4.1.1, SHA-1 or SHA-256); the answer is a BasicOCSPResponse (§4.2.1)
-//! signed by that issuer's own key (ECDSA P-256 with SHA-256), responder named by key hash
-//! (§4.2.2.3), the request's nonce echoed (§4.4.1). Errors are OCSP answers too (§2.3):
+//! signed (ECDSA P-256 with SHA-256) by that issuer's own key or, in a world with
+//! `ocsp_signer = "delegated"`, by a responder certificate the issuer made for it (§4.2.2.2,
+//! sent along in `certs`); responder named by key hash (§4.2.2.3), the request's nonce echoed
+//! (§4.4.1). Errors are OCSP answers too (§2.3):
 //! `malformedRequest` for bytes that are no OCSPRequest, `unauthorized` for an issuer this
 //! responder host does not answer for (the CA's `ocsp` URL in pki.toml names its host).
 //!
 //! DER in and out goes through RustCrypto's x509-ocsp and der; nothing here is hand-written
 //! ASN.1. This module does no HTTP.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use der::asn1::{BitString, GeneralizedTime, Null, OctetString};
 use der::oid::db::{rfc5912, rfc6960};
 use der::{Decode, Encode};
-use rcgen::{PublicKeyData, SigningKey};
-use scenarios::RevocationReason;
+
+use rcgen::{KeyPair, PublicKeyData, SigningKey};
+use scenarios::{OcspSigner, RevocationReason};
 use x509_cert::spki::AlgorithmIdentifierOwned;
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::CrlReason;
@@ -30,6 +34,18 @@ use super::{Leaf, Pki};
 /// How long an OCSP answer is valid (nextUpdate − thisUpdate): CA/Browser Forum BR §4.9.10
 /// allows 8 hours to 10 days; the public CAs answer for about a week.
 pub const OCSP_VALIDITY: Duration = Duration::from_secs(7 * 86_400);
+
+/// A delegated OCSP responder of one CA: its certificate and key.
+pub struct Responder {
+    certificate: x509_cert::Certificate,
+    key: KeyPair,
+}
+
+impl std::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Responder").field("subject", &self.certificate.tbs_certificate.subject.to_string()).finish()
+    }
+}
 
 /// The name and key hashes of every CA, by which CertIDs find their issuer.
 #[derive(Debug)]
@@ -156,8 +172,27 @@ impl Pki {
         self.sign_answer(&[&cert_id], None, leaf.issuer, at).ok().map(|a| a.der)
     }
 
+    /// CA `ca`'s delegated responder: made once, valid as the world's leaves are.
+    fn responder(&self, ca: usize) -> Result<Arc<Responder>, Box<dyn std::error::Error>> {
+        let mut all = self.revocation.responders.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = all.get(&ca) {
+            return Ok(r.clone());
+        }
+        let validity = super::Mods::default().validity(self.planner.now, self.planner.data.validity.leaf);
+        let params = super::material::ocsp_responder_params(&self.cas[ca].spec, validity, self.next_serial());
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.cas[ca].issuer)?;
+        let r = Arc::new(Responder { certificate: x509_cert::Certificate::from_der(cert.der())?, key });
+        all.insert(ca, r.clone());
+        Ok(r)
+    }
+
     fn sign_answer(&self, ids: &[&CertId], nonce: Option<&Extension>, ca: usize, at: OffsetDateTime) -> Result<OcspAnswer, Box<dyn std::error::Error>> {
-        let key = self.cas[ca].issuer.key();
+        let responder = match self.planner.world.ocsp_signer {
+            OcspSigner::Issuer => None,
+            OcspSigner::Delegated => Some(self.responder(ca)?),
+        };
+        let key = responder.as_ref().map_or(self.cas[ca].issuer.key(), |r| &r.key);
         if key.algorithm() != &rcgen::PKCS_ECDSA_P256_SHA256 {
             return Err("the CA key is not ECDSA P-256".into());
         }
@@ -194,7 +229,8 @@ impl Pki {
             tbs_response_data: data,
             signature_algorithm: AlgorithmIdentifierOwned { oid: rfc5912::ECDSA_WITH_SHA_256, parameters: None },
             signature: BitString::from_bytes(&signature)?,
-            certs: None,
+            // A delegated responder sends its certificate along (§4.2.1, §4.2.2.2).
+            certs: responder.map(|r| vec![r.certificate.clone()]),
         };
         Ok(OcspAnswer {
             der: OcspResponse::successful(basic)?.to_der()?,

@@ -38,6 +38,8 @@ pub struct RevocationState {
     pub(super) ocsp: std::sync::OnceLock<super::ocsp::IssuerIndex>,
     /// Each leaf's chain and key with its current OCSP staple, by serial (hex).
     staples: Mutex<HashMap<String, Staple>>,
+    /// Delegated OCSP responders, by CA, made on first use (worlds with `ocsp_signer = "delegated"`).
+    pub(super) responders: Mutex<HashMap<usize, Arc<super::ocsp::Responder>>>,
 }
 
 #[derive(Debug)]
