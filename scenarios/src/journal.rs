@@ -41,6 +41,41 @@ impl Component {
     }
 }
 
+/// Every kind of event a world journals, by component: the `what` an expectation may name.
+/// Emitters use only these (checked when a debug build records an event), so an expectation
+/// with a misspelt kind is an error, not a check that can never fail.
+pub const KINDS: &[(Component, &[&str])] = &[
+    (Component::World, &["starting", "ready"]),
+    (Component::Pki, &["generated", "revoked", "restored", "crl_served", "crl_unavailable", "ocsp_response"]),
+    (Component::Tls, &["handshake", "handshake_failed", "handshake_refused", "closed_without_request"]),
+    (
+        Component::Http,
+        &["request", "misdirected", "content", "content_aborted", "action_queued", "notifications_delivered", "poll_started", "poll_abandoned"],
+    ),
+    (Component::Dns, &["query", "malformed"]),
+    (
+        Component::Proxy,
+        &[
+            "open", "close", "request", "refused", "bad_request", "upstream", "upstream_failed", "allow_list_gaps",
+            // policies
+            "auth_required", "allow_list", "deny", "status", "strip_range", "tls_inspection",
+            // connection faults
+            "latency", "bandwidth", "timeout", "idle_timeout", "max_lifetime", "reset_peer", "limit_data",
+        ],
+    ),
+    (Component::Client, &[]),
+];
+
+/// Whether any component journals events of kind `what`.
+pub fn is_event_kind(what: &str) -> bool {
+    KINDS.iter().any(|(_, kinds)| kinds.contains(&what))
+}
+
+/// Whether `component` journals events of kind `what`.
+pub fn is_kind_of(component: Component, what: &str) -> bool {
+    KINDS.iter().any(|(c, kinds)| *c == component && kinds.contains(&what))
+}
+
 /// One thing that happened, stamped with simulated and wall time.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Event {
@@ -178,6 +213,7 @@ impl Journal {
 
     /// Stamp and append an event, then tell the listeners; gives the event's `seq`.
     pub fn record(&self, e: NewEvent) -> u64 {
+        debug_assert!(is_kind_of(e.component, &e.what), "journal event kind `{}` of `{}` is not in journal::KINDS", e.what, e.component.as_str());
         let wall = self.0.clock.wall_elapsed();
         let event = Event {
             seq: 0,

@@ -346,6 +346,7 @@ pub struct Expect {
 #[serde(deny_unknown_fields)]
 pub struct EventExpectation {
     pub component: Option<crate::Component>,
+    #[serde(default, deserialize_with = "event_kind")]
     pub what: Option<String>,
     pub host: Option<HostPattern>,
     pub fault: Option<String>,
@@ -360,6 +361,18 @@ pub struct EventExpectation {
     /// fetched the CRL"): skipped, and reported as skipped, when a command replaces the probe.
     #[serde(default)]
     pub probe_only: bool,
+}
+
+/// An event kind the world journals (`journal::KINDS`): a misspelt one could never match, and
+/// an `absent` check on it could never fail.
+fn event_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let what = String::deserialize(d)?;
+    if crate::journal::is_event_kind(&what) {
+        return Ok(Some(what));
+    }
+    let known: Vec<String> =
+        crate::journal::KINDS.iter().map(|(c, kinds)| format!("{}: {}", c.as_str(), kinds.join(" "))).filter(|l| !l.ends_with(": ")).collect();
+    Err(serde::de::Error::custom(format!("no component journals `{what}` events; the kinds are ({})", known.join("; "))))
 }
 
 impl EventExpectation {

@@ -11,13 +11,24 @@ fn memsim() -> Command {
 
 #[test]
 fn the_builtin_catalog_passes_with_the_reference_clients() {
-    let out = memsim().args(["run", "--jobs", "2"]).output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = memsim().args(["run", "--jobs", "2", "--journal-dir"]).arg(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let t = text(&out);
     assert!(t.contains("0 failed, 0 errors"), "{t}");
     for name in ["healthy-discovery", "healthy-cmg-connect", "pki-expired-root", "time-clock-skew-not-yet-valid"] {
         assert!(t.contains(name), "{name} not run:\n{t}");
     }
+    // Every event the catalog's worlds journaled is of a kind expectations may name.
+    let mut kinds = std::collections::BTreeSet::new();
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        for line in std::fs::read_to_string(f.unwrap().path()).unwrap().lines() {
+            let e: scenarios::Event = serde_json::from_str(line).unwrap();
+            assert!(scenarios::journal::is_kind_of(e.component, &e.what), "{line}");
+            kinds.insert((e.component.as_str(), e.what));
+        }
+    }
+    assert!(kinds.len() >= 20, "the journals were read: {kinds:?}");
 }
 
 #[test]
