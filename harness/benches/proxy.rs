@@ -152,10 +152,20 @@ fn tinyproxy(dir: &std::path::Path) -> (Child, SocketAddr) {
     let conf = dir.join("tinyproxy.conf");
     std::fs::write(
         &conf,
-        format!("Port {port}\nListen 127.0.0.1\nTimeout 600\nMaxClients 1000\nLogLevel Critical\nLogFile \"{}\"\nAllow 127.0.0.1\nDisableViaHeader Yes\n", dir.join("tinyproxy.log").display()),
+        format!(
+            "Port {port}\nListen 127.0.0.1\nTimeout 600\nMaxClients 1000\nLogLevel Critical\nLogFile \"{}\"\nAllow 127.0.0.1\nDisableViaHeader Yes\n",
+            dir.join("tinyproxy.log").display()
+        ),
     )
     .unwrap();
-    let child = Command::new("tinyproxy").arg("-d").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("tinyproxy (apt-get install tinyproxy)");
+    let child = Command::new("tinyproxy")
+        .arg("-d")
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tinyproxy (apt-get install tinyproxy)");
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(addr).is_err() {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use scenarios::{catalog, load_scenario, parse_scenario, Scenario};
+use scenarios::{Scenario, catalog, load_scenario, parse_scenario};
 
 use crate::exit;
 use crate::probes;
@@ -226,8 +226,7 @@ fn sinks(format: Format, output: Option<PathBuf>, journal_dir: Option<PathBuf>) 
 fn check_one(path: &std::path::Path) -> Result<Scenario, String> {
     let s = load_scenario(path).map_err(|e| e.to_string())?;
     let pki = s.pki_faults();
-    mock_cloud::Pki::validate(&mock_cloud::Catalog::builtin().pki, &s.world, &pki)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    mock_cloud::Pki::validate(&mock_cloud::Catalog::builtin().pki, &s.world, &pki).map_err(|e| format!("{}: {e}", path.display()))?;
     crate::proxy::validate(&s.proxy_faults(), &s.world).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(s)
 }
@@ -243,14 +242,15 @@ fn load_for_list(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
 /// control endpoint; prints the certificate as the endpoint describes it, without its PEMs.
 fn control(world: &std::path::Path, target: &str, revoke: Option<Option<String>>) -> Result<u8> {
     use crate::control::{Client, ControlError};
-    let reason = match revoke.clone().flatten().map(|r| serde_json::from_value::<scenarios::RevocationReason>(serde_json::Value::String(r.clone())).map_err(|_| r)) {
-        Some(Err(r)) => {
-            eprintln!("memsim: unknown reason `{r}`: unspecified, key_compromise, ca_compromise, affiliation_changed, superseded, cessation_of_operation");
-            return Ok(exit::BAD_INPUT);
-        }
-        Some(Ok(r)) => Some(r),
-        None => None,
-    };
+    let reason =
+        match revoke.clone().flatten().map(|r| serde_json::from_value::<scenarios::RevocationReason>(serde_json::Value::String(r.clone())).map_err(|_| r)) {
+            Some(Err(r)) => {
+                eprintln!("memsim: unknown reason `{r}`: unspecified, key_compromise, ca_compromise, affiliation_changed, superseded, cessation_of_operation");
+                return Ok(exit::BAD_INPUT);
+            }
+            Some(Ok(r)) => Some(r),
+            None => None,
+        };
     if !world.is_file() {
         eprintln!("memsim: {}: no such world.json (start one with `memsim up --state-dir D`)", world.display());
         return Ok(exit::BAD_INPUT);
@@ -273,7 +273,11 @@ fn control(world: &std::path::Path, target: &str, revoke: Option<Option<String>>
             }
             println!("{}", serde_json::to_string_pretty(&cert)?);
             let state = if cert["revoked"].is_null() { "valid (not revoked)" } else { "revoked" };
-            eprintln!("memsim: {} (serial {}) is {state}: its CRL and OCSP answers say so from now on", cert["subject"].as_str().unwrap_or(target), cert["serial"].as_str().unwrap_or("?"));
+            eprintln!(
+                "memsim: {} (serial {}) is {state}: its CRL and OCSP answers say so from now on",
+                cert["subject"].as_str().unwrap_or(target),
+                cert["serial"].as_str().unwrap_or("?")
+            );
             Ok(exit::OK)
         }
         Err(e @ ControlError::Rejected(_)) => {
@@ -319,12 +323,8 @@ fn run(cli: Cli) -> Result<u8> {
                 return Ok(exit::BAD_INPUT);
             }
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-            let options = RunOptions {
-                jobs,
-                time_scale,
-                command: (!command.is_empty()).then_some(command),
-                default_timeout: std::time::Duration::from_secs(60),
-            };
+            let options =
+                RunOptions { jobs, time_scale, command: (!command.is_empty()).then_some(command), default_timeout: std::time::Duration::from_secs(60) };
             let sinks = sinks(format, output, journal_dir);
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let mut sinks = sinks;

@@ -10,9 +10,22 @@ use crate::world::World;
 /// Every variable a client reads to find its CA, proxy or world. Those not set for the world
 /// are cleared (`NO_PROXY` above all: the machine's bypass list must not route around it).
 pub const MANAGED: &[&str] = &[
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
-    "HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy",
-    "MEMSIM_WORLD", "MEMSIM_DNS", "MEMSIM_TIME_SCALE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CURL_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "MEMSIM_WORLD",
+    "MEMSIM_DNS",
+    "MEMSIM_TIME_SCALE",
 ];
 
 /// The world's values: the CA bundle (and its hashed directory), the proxy, the DNS server,

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use mock_cloud::services::control::{Token, CERTIFICATES_PATH, RESTORE_PATH, REVOKE_PATH};
+use mock_cloud::services::control::{CERTIFICATES_PATH, RESTORE_PATH, REVOKE_PATH, Token};
 use scenarios::RevocationReason;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub const CONTROL_JSON: &str = "control.json";
 pub const CONTROL_TOKEN: &str = "control.token";

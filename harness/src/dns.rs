@@ -118,8 +118,8 @@ pub fn zones_for(catalog: &Catalog, spec: &WorldSpec, clock: &Clock) -> Result<Z
 /// Derive the scenario's zones and serve them, with its DNS faults, on 127.0.0.1 (UDP and TCP
 /// on one ephemeral port).
 pub async fn start(scenario: &Scenario, journal: &Journal) -> Result<DnsServer, WorldError> {
-    let zones = zones_for(Catalog::builtin(), &scenario.world, journal.clock())
-        .map_err(|e| WorldError::Scenario(format!("{}: DNS zones: {e}", scenario.name)))?;
+    let zones =
+        zones_for(Catalog::builtin(), &scenario.world, journal.clock()).map_err(|e| WorldError::Scenario(format!("{}: DNS zones: {e}", scenario.name)))?;
     let (udp, tcp) = mock_dns::bind_loopback().await.map_err(io("bind DNS"))?;
     let config = DnsConfig { zones, faults: scenario.dns_faults(), journal: journal.clone(), udp, tcp };
     DnsServer::start(config).map_err(io("start DNS"))
@@ -151,7 +151,17 @@ mod tests {
     fn zones_are_the_tenant_domains_and_the_catalog_names_registered_domains() {
         let z = zones_for(Catalog::builtin(), &WorldSpec::default(), &clock()).unwrap();
         let zones: Vec<String> = z.zones().collect();
-        for want in ["contoso.com", "us.contoso.com", "eu.contoso.com", "microsoft.com", "windows.net", "azureedge.net", "microsoftonline.com", "cloudapp.net", "memsim.test"] {
+        for want in [
+            "contoso.com",
+            "us.contoso.com",
+            "eu.contoso.com",
+            "microsoft.com",
+            "windows.net",
+            "azureedge.net",
+            "microsoftonline.com",
+            "cloudapp.net",
+            "memsim.test",
+        ] {
             assert!(zones.iter().any(|z| z == want), "{want} in {zones:?}");
         }
         assert!(zones.iter().all(|z| z.split('.').count() <= 3), "{zones:?}");

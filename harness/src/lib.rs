@@ -7,9 +7,9 @@
 
 mod cli;
 pub mod client_env;
-pub mod dns_client;
 pub mod control;
 pub mod dns;
+pub mod dns_client;
 pub mod exit;
 pub mod probes;
 pub mod proxy;

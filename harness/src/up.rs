@@ -78,7 +78,7 @@ pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result
 }
 
 async fn wait_for_termination() -> Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
     tokio::select! {

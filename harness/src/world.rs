@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use mock_cloud::{Cloud, CloudConfig, CloudError};
 use scenarios::{Clock, Component, Journal, NewEvent, Scenario};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
@@ -88,10 +88,7 @@ impl World {
         let now = spec.now.unwrap_or_else(OffsetDateTime::now_utc) + spec.skew.map_or(std::time::Duration::ZERO, |d| d.0);
         let journal = Journal::new(Clock::new(now, scale));
         journal.record(
-            NewEvent::new(Component::World, "starting")
-                .detail("scenario", scenario.name.as_str())
-                .detail("seed", spec.seed)
-                .detail("time_scale", scale),
+            NewEvent::new(Component::World, "starting").detail("scenario", scenario.name.as_str()).detail("seed", spec.seed).detail("time_scale", scale),
         );
         let state = match options.state_dir {
             Some(dir) => {
@@ -104,11 +101,19 @@ impl World {
         let http = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind HTTP front"))?;
         let dns = crate::dns::start(scenario, &journal).await?;
         let doh: std::sync::Arc<dyn mock_cloud::DnsWire> = std::sync::Arc::new(crate::dns::DohBridge(dns.wire()));
-        let cloud = Cloud::start(CloudConfig { world: spec.clone(), pki_faults: scenario.pki_faults(), journal: journal.clone(), https, http, dns: Some(doh), service_faults: scenario.service_faults() })
-            .map_err(|e| match e {
-                CloudError::Pki(p) => WorldError::Scenario(format!("{}: {p}", scenario.name)),
-                CloudError::Io(io) => WorldError::Io { context: "start fronts".into(), source: io },
-            })?;
+        let cloud = Cloud::start(CloudConfig {
+            world: spec.clone(),
+            pki_faults: scenario.pki_faults(),
+            journal: journal.clone(),
+            https,
+            http,
+            dns: Some(doh),
+            service_faults: scenario.service_faults(),
+        })
+        .map_err(|e| match e {
+            CloudError::Pki(p) => WorldError::Scenario(format!("{}: {p}", scenario.name)),
+            CloudError::Io(io) => WorldError::Io { context: "start fronts".into(), source: io },
+        })?;
         let proxy_listener = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind proxy"))?;
         let proxy = Proxy::start(ProxyConfig::for_world(scenario, &cloud, journal.clone(), proxy_listener, Some((dns.addr(), dns.zones())))).map_err(|e| {
             if e.is_bad_input() {

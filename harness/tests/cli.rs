@@ -31,9 +31,17 @@ fn check_rejects_bad_files_with_file_line_column_and_exit_2() {
     let cases = [
         ("unknown-key.toml", format!("{HEAD}sumary = \"x\"\n"), ":6:1: unknown key `sumary`"),
         ("bad-kind.toml", format!("{HEAD}[[fault]]\nkind = \"pki.expird\"\nca = \"x\"\n"), ":7:9: unknown variant `pki.expird`"),
-        ("bad-duration.toml", format!("{HEAD}[[fault]]\nkind = \"pki.expired\"\nca = \"baltimore-cybertrust-root\"\nsince = \"3 weeks\"\n"), ":9:10: invalid duration `3 weeks`"),
+        (
+            "bad-duration.toml",
+            format!("{HEAD}[[fault]]\nkind = \"pki.expired\"\nca = \"baltimore-cybertrust-root\"\nsince = \"3 weeks\"\n"),
+            ":9:10: invalid duration `3 weeks`",
+        ),
         // An `absent` check on an event kind nothing journals could never fail.
-        ("bad-event.toml", format!("{HEAD}[expect]\nevents = [{{ component = \"pki\", what = \"ocsp_answered\", absent = true }}]\n"), ":7:40: no component journals `ocsp_answered` events"),
+        (
+            "bad-event.toml",
+            format!("{HEAD}[expect]\nevents = [{{ component = \"pki\", what = \"ocsp_answered\", absent = true }}]\n"),
+            ":7:40: no component journals `ocsp_answered` events",
+        ),
     ];
     for (name, text, expected) in cases {
         let path = write(&dir, name, &text);

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{LowerName, RecordType, TSigResponseContext};
 use hickory_server::server::{Request, RequestInfo};
-use hickory_server::zone_handler::{
-    AuthLookup, AxfrPolicy, LookupControlFlow, LookupError, LookupOptions, LookupRecords, ZoneHandler, ZoneType,
-};
+use hickory_server::zone_handler::{AuthLookup, AxfrPolicy, LookupControlFlow, LookupError, LookupOptions, LookupRecords, ZoneHandler, ZoneType};
 
 use crate::store::{Resolution, Store};
 
@@ -61,11 +59,7 @@ impl ZoneHandler for WorldZone {
         LookupControlFlow::Break(result)
     }
 
-    async fn search(
-        &self,
-        request: &Request,
-        lookup_options: LookupOptions,
-    ) -> (LookupControlFlow<AuthLookup>, Option<TSigResponseContext>) {
+    async fn search(&self, request: &Request, lookup_options: LookupOptions) -> (LookupControlFlow<AuthLookup>, Option<TSigResponseContext>) {
         let info = match request.request_info() {
             Ok(info) => info,
             Err(e) => return (LookupControlFlow::Break(Err(e)), None),

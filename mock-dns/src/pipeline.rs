@@ -94,9 +94,7 @@ impl Pipeline {
     /// A header we can answer, then garbage: FORMERR (RFC 1035 §4.1.1), and a journal line.
     fn malformed(&self, header: &[u8], transport: Transport) -> Option<Vec<u8>> {
         let header = Header::read(&mut BinDecoder::new(header)).ok()?;
-        self.0.journal.record(
-            NewEvent::new(Component::Dns, "malformed").detail("transport", transport.as_str()).detail("rcode", "FORMERR"),
-        );
+        self.0.journal.record(NewEvent::new(Component::Dns, "malformed").detail("transport", transport.as_str()).detail("rcode", "FORMERR"));
         let m = header.metadata;
         Message::error_msg(m.id, m.op_code, ResponseCode::FormErr).to_vec().ok()
     }
@@ -104,9 +102,7 @@ impl Pipeline {
     /// One journal event per question: what was asked, over what, and what went back. Kept
     /// to what a support engineer reads (every query of a load test pays for it).
     fn event(request: &Request, transport: Transport, reply: &Reply, sent: Option<&ResponseInfo>) -> NewEvent {
-        let mut e = NewEvent::new(Component::Dns, "query")
-            .detail("transport", transport.as_str())
-            .detail("answered", reply.message.is_some());
+        let mut e = NewEvent::new(Component::Dns, "query").detail("transport", transport.as_str()).detail("answered", reply.message.is_some());
         if let Some(q) = request.queries.queries().first() {
             e = e.host(q.name().to_string().trim_end_matches('.')).detail("type", q.query_type().to_string());
         }
@@ -136,8 +132,7 @@ impl RequestHandler for Pipeline {
         let sent = match &reply.message {
             Some(m) => {
                 let builder = MessageResponseBuilder::new(&request.queries, m.edns.as_ref());
-                let response =
-                    builder.build(m.metadata, m.answers.iter(), m.authorities.iter(), iter::empty(), m.additionals.iter());
+                let response = builder.build(m.metadata, m.answers.iter(), m.authorities.iter(), iter::empty(), m.additionals.iter());
                 response_handle.send_response(response).await.ok()
             }
             None => None,

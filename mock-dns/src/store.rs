@@ -51,11 +51,8 @@ impl Store {
         let apexes = set.zones.iter().flat_map(|z| set.apex_records(z));
         for record in set.records.iter().cloned().chain(apexes) {
             let owner = &record.name;
-            let (map, key) = if owner.is_wildcard() {
-                (&mut store.wildcards, LowerName::from(owner.base_name()))
-            } else {
-                (&mut store.exact, LowerName::from(owner))
-            };
+            let (map, key) =
+                if owner.is_wildcard() { (&mut store.wildcards, LowerName::from(owner.base_name())) } else { (&mut store.exact, LowerName::from(owner)) };
             map.entry(key).or_default().push(record);
         }
         // Every name between an owner and its zone apex exists (RFC 1034 §3.1); so does the
@@ -132,8 +129,7 @@ impl Store {
                 name = target;
                 continue;
             }
-            let matching: Vec<Record> =
-                records.into_iter().filter(|r| qtype == RecordType::ANY || r.record_type() == qtype).collect();
+            let matching: Vec<Record> = records.into_iter().filter(|r| qtype == RecordType::ANY || r.record_type() == qtype).collect();
             if matching.is_empty() {
                 return if answers.is_empty() { Resolution::NoData } else { done(answers, Vec::new()) };
             }
@@ -179,7 +175,8 @@ mod tests {
         z.add("loop.contoso.com", hour, RecordData::Cname("loop.contoso.com".into())).unwrap();
         z.add("away.contoso.com", hour, RecordData::Cname("elsewhere.example".into())).unwrap();
         z.add("*.manage.microsoft.com", hour, RecordData::A(Ipv4Addr::LOCALHOST)).unwrap();
-        z.add("_mssms_mp_abc._tcp.contoso.com", hour, RecordData::Srv { priority: 0, weight: 0, port: 443, target: "cmg.manage.microsoft.com".into() }).unwrap();
+        z.add("_mssms_mp_abc._tcp.contoso.com", hour, RecordData::Srv { priority: 0, weight: 0, port: 443, target: "cmg.manage.microsoft.com".into() })
+            .unwrap();
         Store::build(&z)
     }
 
@@ -197,10 +194,10 @@ mod tests {
     #[test]
     fn cname_chain_crosses_zones_into_a_wildcard_in_one_answer() {
         let r = resolve("enterpriseenrollment.CONTOSO.com", RecordType::A);
-        assert_eq!(shown(&r), [
-            "EnterpriseEnrollment.contoso.com. EnterpriseEnrollment-s.manage.microsoft.com.",
-            "EnterpriseEnrollment-s.manage.microsoft.com. 127.0.0.1"
-        ]);
+        assert_eq!(
+            shown(&r),
+            ["EnterpriseEnrollment.contoso.com. EnterpriseEnrollment-s.manage.microsoft.com.", "EnterpriseEnrollment-s.manage.microsoft.com. 127.0.0.1"]
+        );
         let c = resolve("enterpriseenrollment.contoso.com", RecordType::CNAME);
         assert_eq!(shown(&c).len(), 1, "a CNAME query gets the CNAME alone");
     }

@@ -45,9 +45,7 @@ impl UdpThread {
         let runtime = tokio::runtime::Handle::current();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("memsim-dns-udp".into())
-            .spawn(move || serve(&Arc::new(socket), &pipeline, &runtime, &flag))?;
+        let thread = std::thread::Builder::new().name("memsim-dns-udp".into()).spawn(move || serve(&Arc::new(socket), &pipeline, &runtime, &flag))?;
         Ok(UdpThread { stop, thread: Some(thread) })
     }
 

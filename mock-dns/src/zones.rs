@@ -18,7 +18,12 @@ pub enum RecordData {
     Aaaa(Ipv6Addr),
     Cname(String),
     /// RFC 2782: the target must be a host with an address, never an alias.
-    Srv { priority: u16, weight: u16, port: u16, target: String },
+    Srv {
+        priority: u16,
+        weight: u16,
+        port: u16,
+        target: String,
+    },
 }
 
 /// Zone data that is not well formed.
@@ -50,8 +55,7 @@ pub(crate) fn parse_name(host: &str) -> Result<Name, ZoneError> {
     let bad = || ZoneError::BadName(host.to_string());
     let trimmed = host.trim().trim_end_matches('.');
     let label_ok = |(i, l): (usize, &str)| {
-        (i == 0 && l == "*")
-            || (!l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        (i == 0 && l == "*") || (!l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
     };
     if trimmed.is_empty() || trimmed.len() > 253 || !trimmed.split('.').enumerate().all(label_ok) {
         return Err(bad());
@@ -101,9 +105,7 @@ impl ZoneSet {
             RecordData::A(ip) => RData::A(A(ip)),
             RecordData::Aaaa(ip) => RData::AAAA(AAAA(ip)),
             RecordData::Cname(target) => RData::CNAME(CNAME(parse_name(&target)?)),
-            RecordData::Srv { priority, weight, port, target } => {
-                RData::SRV(SRV::new(priority, weight, port, parse_name(&target)?))
-            }
+            RecordData::Srv { priority, weight, port, target } => RData::SRV(SRV::new(priority, weight, port, parse_name(&target)?)),
         };
         let is_cname = matches!(rdata, RData::CNAME(_));
         // hickory's `Name` compares case-insensitively, as DNS does.

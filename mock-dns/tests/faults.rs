@@ -98,10 +98,11 @@ async fn cname_target_points_the_alias_elsewhere_and_follows_it() {
     let toml = "[[fault]]\nkind = \"dns.cname_target\"\nnames = \"EnterpriseEnrollment.contoso.com\"\ntarget = \"EnterpriseEnrollment.manage.microsoft.com\"";
     for via in BOTH {
         let (w, r) = one(toml, via, EE, RecordType::A).await;
-        assert_eq!(lines(&r), [
-            "enterpriseenrollment.contoso.com. CNAME enterpriseenrollment.manage.microsoft.com.",
-            "enterpriseenrollment.manage.microsoft.com. A 127.0.0.1",
-        ], "{via:?}");
+        assert_eq!(
+            lines(&r),
+            ["enterpriseenrollment.contoso.com. CNAME enterpriseenrollment.manage.microsoft.com.", "enterpriseenrollment.manage.microsoft.com. A 127.0.0.1",],
+            "{via:?}"
+        );
         assert_eq!(r.answers[0].ttl, 3600, "the alias keeps the TTL of the record it replaces");
         assert_eq!(fault_of(&w, "enterpriseenrollment.contoso.com").as_deref(), Some("dns.cname_target"));
     }
@@ -137,7 +138,8 @@ async fn a_fault_outside_its_window_does_not_fire() {
 
 #[tokio::test]
 async fn the_first_matching_fault_in_scenario_order_fires() {
-    let toml = "[[fault]]\nkind = \"dns.refused\"\nnames = \"EnterpriseEnrollment.contoso.com\"\n[[fault]]\nkind = \"dns.serv_fail\"\nnames = \"*.contoso.com\"";
+    let toml =
+        "[[fault]]\nkind = \"dns.refused\"\nnames = \"EnterpriseEnrollment.contoso.com\"\n[[fault]]\nkind = \"dns.serv_fail\"\nnames = \"*.contoso.com\"";
     let (w, r) = one(toml, Via::Udp, EE, RecordType::A).await;
     assert_eq!(r.metadata.response_code, ResponseCode::Refused);
     let other = ask(w.addr(), Via::Udp, "EnterpriseRegistration.contoso.com.", RecordType::A).await.unwrap();

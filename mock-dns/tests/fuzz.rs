@@ -28,8 +28,10 @@ async fn until_answer(sock: &tokio::net::UdpSocket, id: u16) -> Message {
             return m;
         }
         assert!(
-            matches!(m.metadata.response_code, ResponseCode::FormErr | ResponseCode::NotImp | ResponseCode::Refused | ResponseCode::NXDomain | ResponseCode::NoError)
-                || u16::from(m.metadata.response_code) == 16,
+            matches!(
+                m.metadata.response_code,
+                ResponseCode::FormErr | ResponseCode::NotImp | ResponseCode::Refused | ResponseCode::NXDomain | ResponseCode::NoError
+            ) || u16::from(m.metadata.response_code) == 16,
             "{m:?}"
         );
     }

@@ -9,9 +9,9 @@ use std::net::IpAddr;
 use common::*;
 use hickory_net::proto::op::{Edns, ResponseCode};
 use hickory_net::proto::rr::RecordType;
+use hickory_net::runtime::TokioRuntimeProvider;
 use hickory_resolver::Resolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
-use hickory_net::runtime::TokioRuntimeProvider;
 
 /// hickory's stub resolver pointed at the server only (no system configuration), with `port`.
 fn resolver(addr: std::net::SocketAddr, udp_then_tcp: bool) -> Resolver<TokioRuntimeProvider> {
@@ -22,10 +22,7 @@ fn resolver(addr: std::net::SocketAddr, udp_then_tcp: bool) -> Resolver<TokioRun
     let mut opts = ResolverOpts::default();
     opts.cache_size = 0;
     opts.attempts = 1;
-    Resolver::builder_with_config(ResolverConfig::from_parts(None, vec![], vec![ns]), TokioRuntimeProvider::default())
-        .with_options(opts)
-        .build()
-        .unwrap()
+    Resolver::builder_with_config(ResolverConfig::from_parts(None, vec![], vec![ns]), TokioRuntimeProvider::default()).with_options(opts).build().unwrap()
 }
 
 #[tokio::test]
@@ -36,10 +33,14 @@ async fn tenant_cname_chains_come_back_whole_in_one_answer_over_udp_and_tcp() {
         assert_eq!(r.metadata.response_code, ResponseCode::NoError, "{via:?}");
         assert!(r.metadata.authoritative, "{via:?}: authoritative answer");
         assert!(!r.metadata.recursion_available, "{via:?}: never a recursive server");
-        assert_eq!(lines(&r), [
-            "enterpriseenrollment.contoso.com. CNAME EnterpriseEnrollment-s.manage.microsoft.com.",
-            "enterpriseenrollment-s.manage.microsoft.com. A 127.0.0.1",
-        ], "{via:?}");
+        assert_eq!(
+            lines(&r),
+            [
+                "enterpriseenrollment.contoso.com. CNAME EnterpriseEnrollment-s.manage.microsoft.com.",
+                "enterpriseenrollment-s.manage.microsoft.com. A 127.0.0.1",
+            ],
+            "{via:?}"
+        );
         let reg = ask(w.addr(), via, "EnterpriseRegistration.us.contoso.com.", RecordType::A).await.unwrap();
         assert_eq!(lines(&reg).len(), 2, "{via:?}: {:?}", lines(&reg));
         assert_eq!(reg.answers[0].ttl, 3600, "seed 003: TTL 1 uur");

@@ -9,13 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct SimDuration(pub Duration);
 
-const UNITS: &[(&str, u64)] = &[
-    ("ms", 1),
-    ("s", 1_000),
-    ("m", 60_000),
-    ("h", 3_600_000),
-    ("d", 86_400_000),
-];
+const UNITS: &[(&str, u64)] = &[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)];
 
 /// Why a duration string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,11 +48,7 @@ impl SimDuration {
             return Err(err("missing number"));
         }
         let n: u64 = digits.parse().map_err(|_| err("number too large"))?;
-        let per = UNITS
-            .iter()
-            .find(|(u, _)| *u == unit)
-            .map(|(_, per)| *per)
-            .ok_or_else(|| err("unknown unit"))?;
+        let per = UNITS.iter().find(|(u, _)| *u == unit).map(|(_, per)| *per).ok_or_else(|| err("unknown unit"))?;
         let ms = n.checked_mul(per).ok_or_else(|| err("number too large"))?;
         Ok(SimDuration(Duration::from_millis(ms)))
     }
@@ -71,12 +61,7 @@ impl fmt::Display for SimDuration {
         if ms == 0 {
             return f.write_str("0s");
         }
-        let (unit, per) = UNITS
-            .iter()
-            .rev()
-            .find(|(_, per)| ms.is_multiple_of(*per))
-            .copied()
-            .unwrap_or(("ms", 1));
+        let (unit, per) = UNITS.iter().rev().find(|(_, per)| ms.is_multiple_of(*per)).copied().unwrap_or(("ms", 1));
         write!(f, "{}{}", ms / per, unit)
     }
 }

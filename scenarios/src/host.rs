@@ -25,11 +25,7 @@ impl HostPattern {
             Some(rest) => (true, rest),
             None => (false, lower.as_str()),
         };
-        let label_ok = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        };
+        let label_ok = |l: &str| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
             return Err(HostPatternError(input.to_string()));
         }
@@ -49,11 +45,7 @@ impl HostPattern {
     /// Does this pattern cover `host` (a name, or a catalog wildcard such as `*.x.com`)?
     pub fn matches(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        if self.wildcard {
-            host.ends_with(&self.text) || host == format!("*{}", self.text)
-        } else {
-            host == self.text
-        }
+        if self.wildcard { host.ends_with(&self.text) || host == format!("*{}", self.text) } else { host == self.text }
     }
 }
 

@@ -16,13 +16,12 @@ mod parse;
 
 pub use clock::Clock;
 pub use duration::{DurationError, SimDuration};
+pub use fault::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyRule, ProxyTarget};
 pub use fault::{CertLevel, CertTarget, DnsFault, Fault, PkiFault, ProxyFault, RevocationReason};
 pub use fault::{Responder, ServiceFault};
-pub use fault::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyRule, ProxyTarget};
 pub use host::{HostPattern, HostPatternError};
 pub use journal::{Activity, Component, Event, Journal, NewEvent};
 pub use model::{
-    Area, ClientKind, ClientSpec, Cloud, EventExpectation, Expect, IssuerRule, Lab, OcspSigner, Outcome, Probe,
-    Scenario, ScenarioName, TimeScale, WorldSpec,
+    Area, ClientKind, ClientSpec, Cloud, EventExpectation, Expect, IssuerRule, Lab, OcspSigner, Outcome, Probe, Scenario, ScenarioName, TimeScale, WorldSpec,
 };
 pub use parse::{ScenarioError, load_scenario, parse_scenario};

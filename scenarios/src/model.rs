@@ -65,16 +65,11 @@ impl std::fmt::Display for ScenarioName {
 impl<'de> Deserialize<'de> for ScenarioName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let ok = !s.is_empty()
-            && s.len() <= 80
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !s.starts_with('-');
+        let ok = !s.is_empty() && s.len() <= 80 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') && !s.starts_with('-');
         if ok {
             Ok(ScenarioName(s))
         } else {
-            Err(serde::de::Error::custom(format!(
-                "invalid scenario name `{s}`: use lower-case letters, digits and dashes, e.g. \"pki-expired-root\""
-            )))
+            Err(serde::de::Error::custom(format!("invalid scenario name `{s}`: use lower-case letters, digits and dashes, e.g. \"pki-expired-root\"")))
         }
     }
 }
@@ -301,7 +296,8 @@ pub enum Probe {
 }
 
 impl Probe {
-    pub const ALL: &[Probe] = &[Probe::Discovery, Probe::CmgConnect, Probe::ScpValidate, Probe::Notification, Probe::Win32Download, Probe::Endpoints, Probe::Registration];
+    pub const ALL: &[Probe] =
+        &[Probe::Discovery, Probe::CmgConnect, Probe::ScpValidate, Probe::Notification, Probe::Win32Download, Probe::Endpoints, Probe::Registration];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -380,10 +376,10 @@ impl EventExpectation {
         self.component.is_none_or(|c| c == e.component)
             && self.what.as_deref().is_none_or(|w| w == e.what)
             && self.host.as_ref().is_none_or(|h| e.host.as_deref().is_some_and(|eh| h.matches(eh)))
-            && self.fault.as_deref().is_none_or(|f| {
-                e.fault.as_deref() == Some(f)
-                    || e.detail.get("faults").and_then(|v| v.as_array()).is_some_and(|a| a.iter().any(|x| x == f))
-            })
+            && self
+                .fault
+                .as_deref()
+                .is_none_or(|f| e.fault.as_deref() == Some(f) || e.detail.get("faults").and_then(|v| v.as_array()).is_some_and(|a| a.iter().any(|x| x == f)))
     }
 
     /// A one-line description: what a support engineer reads in a near-miss.

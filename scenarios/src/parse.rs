@@ -27,12 +27,8 @@ pub fn parse_scenario(text: &str, origin: &str) -> Result<Scenario, ScenarioErro
 /// Read and parse a scenario file.
 pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        origin: origin.clone(),
-        line: 0,
-        column: 0,
-        message: format!("cannot read file: {e}"),
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ScenarioError { origin: origin.clone(), line: 0, column: 0, message: format!("cannot read file: {e}") })?;
     parse_scenario(&text, &origin)
 }
 
@@ -132,9 +128,7 @@ source = "seed 001"
     fn fault_target_must_be_exactly_one() {
         let e = err(&format!("{GOOD}[[fault]]\nkind = \"pki.expired\"\n"));
         assert!(e.message.contains("exactly one of `hosts`"), "{e}");
-        let e = err(&format!(
-            "{GOOD}[[fault]]\nkind = \"pki.expired\"\nca = \"x\"\nhosts = \"a.com\"\n"
-        ));
+        let e = err(&format!("{GOOD}[[fault]]\nkind = \"pki.expired\"\nca = \"x\"\nhosts = \"a.com\"\n"));
         assert!(e.message.contains("exactly one of `hosts`"), "{e}");
     }
 

@@ -2,7 +2,7 @@
 //! accepts round-trips.
 
 use proptest::prelude::*;
-use scenarios::{parse_scenario, HostPattern, SimDuration};
+use scenarios::{HostPattern, SimDuration, parse_scenario};
 
 const HEAD: &str = "name = \"p\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"t\"\n";
 

@@ -52,10 +52,7 @@ fn stub_resolver(addr: SocketAddr) -> Resolver<TokioRuntimeProvider> {
     }
     let mut opts = ResolverOpts::default();
     opts.attempts = 1;
-    Resolver::builder_with_config(ResolverConfig::from_parts(None, vec![], vec![ns]), TokioRuntimeProvider::default())
-        .with_options(opts)
-        .build()
-        .unwrap()
+    Resolver::builder_with_config(ResolverConfig::from_parts(None, vec![], vec![ns]), TokioRuntimeProvider::default()).with_options(opts).build().unwrap()
 }
 
 #[tokio::test]
@@ -84,10 +81,14 @@ async fn tenant_chains_cmg_and_mp_records_over_udp_and_tcp_and_the_borders_of_th
     for tcp in [false, true] {
         for domain in ["contoso.com", "us.contoso.com", "eu.contoso.com"] {
             let ee = ask(addr, tcp, &format!("EnterpriseEnrollment.{domain}."), RecordType::A).await;
-            assert_eq!(answer_lines(&ee), [
-                format!("enterpriseenrollment.{domain}. CNAME enterpriseenrollment-s.manage.microsoft.com."),
-                "enterpriseenrollment-s.manage.microsoft.com. A 127.0.0.1".to_string(),
-            ], "seed 003, whole chain in one answer (tcp={tcp})");
+            assert_eq!(
+                answer_lines(&ee),
+                [
+                    format!("enterpriseenrollment.{domain}. CNAME enterpriseenrollment-s.manage.microsoft.com."),
+                    "enterpriseenrollment-s.manage.microsoft.com. A 127.0.0.1".to_string(),
+                ],
+                "seed 003, whole chain in one answer (tcp={tcp})"
+            );
             let er = ask(addr, tcp, &format!("EnterpriseRegistration.{domain}."), RecordType::A).await;
             assert_eq!(answer_lines(&er)[0], format!("enterpriseregistration.{domain}. CNAME enterpriseregistration.windows.net."));
             assert_eq!(er.answers.len(), 2);

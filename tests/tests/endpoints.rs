@@ -21,14 +21,8 @@ try:
 except urllib.error.HTTPError as e:
     print(json.dumps({"status": e.code, "body": e.read().decode()}))
 "#;
-    let out = clean_env(Command::new("python3"))
-        .arg("-c")
-        .arg(script)
-        .arg(up.world["proxy_url"].as_str().unwrap())
-        .arg(up.ca())
-        .arg(url)
-        .output()
-        .expect("python3");
+    let out =
+        clean_env(Command::new("python3")).arg("-c").arg(script).arg(up.world["proxy_url"].as_str().unwrap()).arg(up.ca()).arg(url).output().expect("python3");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
 }
 

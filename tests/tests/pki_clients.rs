@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::thread;
 
-use memsim_e2e::{clean_env, text, Up};
+use memsim_e2e::{Up, clean_env, text};
 
 const DISCOVERY: &str = "/EnrollmentServer/Discovery.svc";
 
@@ -121,11 +121,7 @@ except ssl.SSLCertVerificationError as e:
     for (scenario, expected) in [(None, "HTTP/1.1 200 OK"), (Some("pki-expired-root"), "verify failed: certificate has expired")] {
         let up = Up::start(scenario);
         let port = up.https_addr().rsplit_once(':').unwrap().1.to_string();
-        let out = clean_env(Command::new("python3"))
-            .args(["-c", SCRIPT, "enterpriseenrollment-s.manage.microsoft.com", &port])
-            .arg(up.ca())
-            .output()
-            .unwrap();
+        let out = clean_env(Command::new("python3")).args(["-c", SCRIPT, "enterpriseenrollment-s.manage.microsoft.com", &port]).arg(up.ca()).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected, "{scenario:?}: {}", text(&out));
     }
 }

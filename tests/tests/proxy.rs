@@ -94,7 +94,11 @@ fn untrusted_inspection_fails_curl_with_60_and_trusted_inspection_succeeds_and_i
     assert_eq!((e["fault"].as_str(), e["detail"]["accepted"].as_bool()), (Some("proxy.tls_inspection"), Some(false)));
 
     let dir = tempfile::tempdir().unwrap();
-    let trusted = scenario_file(&dir, "inspect-trusted", "[[fault]]\nkind = \"proxy.tls_inspection\"\nhosts = \"*.manage.microsoft.com\"\ntrusted = true\nca_name = \"Contoso Proxy Inspection CA\"\n");
+    let trusted = scenario_file(
+        &dir,
+        "inspect-trusted",
+        "[[fault]]\nkind = \"proxy.tls_inspection\"\nhosts = \"*.manage.microsoft.com\"\ntrusted = true\nca_name = \"Contoso Proxy Inspection CA\"\n",
+    );
     let up = Up::start(Some(&trusted));
     let out = curl(&up, &["-v"], "https://enrollment.manage.microsoft.com/EnrollmentServer/Discovery.svc");
     assert_eq!(status(&out), "200", "{}", text(&out));
@@ -214,10 +218,8 @@ async fn a_customer_allow_list_file_blocks_what_it_misses_and_reports_the_requir
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("allow.txt");
     std::fs::write(&list, "# customer egress\n*.manage.microsoft.com\nmanage.microsoft.com\nlogin.microsoftonline.com\n").unwrap();
-    let text = format!(
-        "name = \"allow\"\nsummary = \"s\"\narea = \"proxy\"\nsource = \"t\"\n[[fault]]\nkind = \"proxy.allow_list\"\nfile = \"{}\"\n",
-        list.display()
-    );
+    let text =
+        format!("name = \"allow\"\nsummary = \"s\"\narea = \"proxy\"\nsource = \"t\"\n[[fault]]\nkind = \"proxy.allow_list\"\nfile = \"{}\"\n", list.display());
     let scenario = scenarios::parse_scenario(&text, "t").unwrap();
     let world = World::start(&scenario, WorldOptions::default()).await.unwrap();
     let gaps = world.journal().find(0, |e| e.what == "allow_list_gaps").expect("gaps journaled at start");

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use memsim_e2e::{clean_env, memsim_bin, text, Up};
+use memsim_e2e::{Up, clean_env, memsim_bin, text};
 use serde_json::Value;
 
 const CMG: &str = "granitefalls.cloudapp.net";
@@ -55,8 +55,17 @@ fn ocsp(up: &Up, leaf: &Path, issuer: &Path, url: &str) -> String {
     let (host, path) = mock_cloud::pki::split_url(url).unwrap();
     let url = format!("http://{}{path}", up.http_addr());
     let out = openssl(&[
-        "ocsp", "-issuer", issuer.to_str().unwrap(), "-cert", leaf.to_str().unwrap(), "-url", &url,
-        "-header", &format!("Host={host}"), "-CAfile", up.ca().to_str().unwrap(),
+        "ocsp",
+        "-issuer",
+        issuer.to_str().unwrap(),
+        "-cert",
+        leaf.to_str().unwrap(),
+        "-url",
+        &url,
+        "-header",
+        &format!("Host={host}"),
+        "-CAfile",
+        up.ca().to_str().unwrap(),
     ]);
     text(&out)
 }
@@ -100,8 +109,15 @@ fn runtime_revoke_flips_ocsp_the_crl_openssl_verify_and_the_probe() {
     let pem = up.state.path().join("issuer-crl.pem");
     assert!(openssl(&["crl", "-inform", "DER", "-in", der.to_str().unwrap(), "-out", pem.to_str().unwrap()]).status.success());
     let v = openssl(&[
-        "verify", "-crl_check", "-CAfile", up.ca().to_str().unwrap(), "-untrusted", issuer.to_str().unwrap(),
-        "-CRLfile", pem.to_str().unwrap(), leaf.to_str().unwrap(),
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        up.ca().to_str().unwrap(),
+        "-untrusted",
+        issuer.to_str().unwrap(),
+        "-CRLfile",
+        pem.to_str().unwrap(),
+        leaf.to_str().unwrap(),
     ]);
     assert!(!v.status.success() && text(&v).contains("certificate revoked"), "{}", text(&v));
     let probe = memsim(&["probe", "cmg-connect", "--world", world.to_str().unwrap()]);
@@ -214,17 +230,33 @@ fn the_https_front_staples_ocsp_and_a_runtime_revocation_reaches_the_staple() {
 fn a_delegated_responder_signs_and_real_clients_accept_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("delegated.toml");
-    std::fs::write(&file, "# delegated OCSP\nname = \"delegated\"\nsummary = \"s\"\narea = \"revocation\"\nsource = \"test\"\n[world]\nocsp_signer = \"delegated\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "# delegated OCSP\nname = \"delegated\"\nsummary = \"s\"\narea = \"revocation\"\nsource = \"test\"\n[world]\nocsp_signer = \"delegated\"\n",
+    )
+    .unwrap();
     let up = Up::start(Some(file.to_str().unwrap()));
     let world = world_json(&up);
     let (leaf, issuer, ocsp_url, _) = certificates(&up, CMG);
     let (host, path) = mock_cloud::pki::split_url(&ocsp_url).unwrap();
     let resp = up.state.path().join("resp.der");
     let out = openssl(&[
-        "ocsp", "-issuer", issuer.to_str().unwrap(), "-cert", leaf.to_str().unwrap(),
-        "-url", &format!("http://{}{path}", up.http_addr()), "-header", &format!("Host={host}"),
-        "-CAfile", up.ca().to_str().unwrap(), "-verify_other", issuer.to_str().unwrap(),
-        "-respout", resp.to_str().unwrap(), "-resp_text",
+        "ocsp",
+        "-issuer",
+        issuer.to_str().unwrap(),
+        "-cert",
+        leaf.to_str().unwrap(),
+        "-url",
+        &format!("http://{}{path}", up.http_addr()),
+        "-header",
+        &format!("Host={host}"),
+        "-CAfile",
+        up.ca().to_str().unwrap(),
+        "-verify_other",
+        issuer.to_str().unwrap(),
+        "-respout",
+        resp.to_str().unwrap(),
+        "-resp_text",
     ]);
     let t = text(&out);
     assert!(t.contains("Response verify OK") && t.contains(": good"), "{t}");

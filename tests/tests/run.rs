@@ -39,20 +39,15 @@ fn json_and_junit_reports_agree_and_junit_parses_as_xml() {
     let journals = dir.path().join("journals");
     let out = memsim().args(["run", "--filter", "pki-", "--format", "json", "--output"]).arg(&json_path).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = memsim()
-        .args(["run", "--filter", "pki-", "--format", "junit", "--output"])
-        .arg(&xml_path)
-        .arg("--journal-dir")
-        .arg(&journals)
-        .output()
-        .unwrap();
+    let out = memsim().args(["run", "--filter", "pki-", "--format", "junit", "--output"]).arg(&xml_path).arg("--journal-dir").arg(&journals).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
     let scenarios = doc["scenarios"].as_array().unwrap();
     assert!(scenarios.len() >= 7);
     assert!(scenarios.iter().all(|s| s["verdict"] == "pass"));
     // Python's XML parser reads the JUnit file: one testcase per scenario, named alike.
-    let script = "import sys, xml.etree.ElementTree as ET\nr = ET.parse(sys.argv[1]).getroot()\nprint(' '.join(sorted(c.get('name') for c in r.iter('testcase'))))";
+    let script =
+        "import sys, xml.etree.ElementTree as ET\nr = ET.parse(sys.argv[1]).getroot()\nprint(' '.join(sorted(c.get('name') for c in r.iter('testcase'))))";
     let out = clean_env(Command::new("python3")).args(["-c", script]).arg(&xml_path).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let mut json_names: Vec<&str> = scenarios.iter().map(|s| s["name"].as_str().unwrap()).collect();
@@ -84,13 +79,8 @@ fn a_command_gets_the_world_through_the_environment_and_nothing_of_the_machine()
         "# The client sees the world's variables.\nname = \"env-check\"\nsummary = \"s\"\narea = \"baseline\"\nsource = \"test\"\n[client]\ncommand = [\"sh\", \"-c\", {script:?}]\n[expect]\noutcome = \"pass\"\n"
     );
     std::fs::write(&file, scenario).unwrap();
-    let out = Command::new(memsim_bin())
-        .env("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
-        .env("NO_PROXY", "*")
-        .arg("run")
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out =
+        Command::new(memsim_bin()).env("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt").env("NO_PROXY", "*").arg("run").arg(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 

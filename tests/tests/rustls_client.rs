@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use harness::{World, WorldOptions};
-use rustls::client::danger::ServerCertVerifier;
+use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::RootCertStore;
 use scenarios::parse_scenario;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -33,15 +33,11 @@ fn verifier(world: &World) -> Arc<WebPkiServerVerifier> {
 async fn name_constraints_reject_a_certificate_for_example_org() {
     let world = World::start(&healthy(), WorldOptions::default()).await.unwrap();
     let (leaf, inter) = world.cloud().pki.issue_for_test("example.org", "microsoft-azure-tls-issuing-ca-01").unwrap();
-    let err = verifier(&world)
-        .verify_server_cert(&leaf, &[inter], &ServerName::try_from("example.org").unwrap(), &[], UnixTime::now())
-        .unwrap_err();
+    let err = verifier(&world).verify_server_cert(&leaf, &[inter], &ServerName::try_from("example.org").unwrap(), &[], UnixTime::now()).unwrap_err();
     assert!(format!("{err:?}").contains("NameConstraint"), "{err:?}");
     // The same CA vouches for an emulated name.
     let (leaf, inter) = world.cloud().pki.issue_for_test("login.microsoftonline.com", "microsoft-azure-tls-issuing-ca-01").unwrap();
-    verifier(&world)
-        .verify_server_cert(&leaf, &[inter], &ServerName::try_from("login.microsoftonline.com").unwrap(), &[], UnixTime::now())
-        .unwrap();
+    verifier(&world).verify_server_cert(&leaf, &[inter], &ServerName::try_from("login.microsoftonline.com").unwrap(), &[], UnixTime::now()).unwrap();
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! `memsim up`: readiness, the files it writes, Host dispatch, shutdown.
 
-use memsim_e2e::{clean_env, text, Up};
+use memsim_e2e::{Up, clean_env, text};
 
 #[test]
 fn world_json_has_exactly_the_documented_keys_and_env_sh_points_at_it() {
@@ -34,10 +34,7 @@ fn sigterm_stops_cleanly_and_leaves_the_journal() {
     let (status, journal) = up.stop();
     assert!(status.success(), "{status:?}");
     assert!(!state.join("world.json").exists(), "world.json removed once the world is down");
-    let request = journal
-        .iter()
-        .find(|e| e["component"] == "http" && e["what"] == "request")
-        .expect("the HTTP exchange is journaled");
+    let request = journal.iter().find(|e| e["component"] == "http" && e["what"] == "request").expect("the HTTP exchange is journaled");
     assert_eq!(request["host"], "enterpriseenrollment-s.manage.microsoft.com");
     assert_eq!(request["detail"]["status"], 200);
     assert_eq!(request["detail"]["service"], "enrollment_discovery");
@@ -58,16 +55,22 @@ fn unknown_hosts_get_421_and_a_journal_entry() {
     assert!(!out.status.success(), "{}", text(&out));
     let (_, journal) = up.stop();
     assert!(journal.iter().any(|e| e["what"] == "misdirected" && e["host"] == "example.org"));
-    assert!(journal
-        .iter()
-        .any(|e| e["what"] == "handshake_refused" && e["host"] == "example.org" && e["detail"]["error"].as_str().unwrap().contains("not emulated")));
+    assert!(
+        journal
+            .iter()
+            .any(|e| e["what"] == "handshake_refused" && e["host"] == "example.org" && e["detail"]["error"].as_str().unwrap().contains("not emulated"))
+    );
 }
 
 #[test]
 fn a_usgov_world_serves_the_us_government_names() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("usgov.toml");
-    std::fs::write(&file, "# US government tenant\nname = \"usgov\"\nsummary = \"s\"\narea = \"baseline\"\nsource = \"seed 003\"\n[world]\ncloud = \"usgov\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "# US government tenant\nname = \"usgov\"\nsummary = \"s\"\narea = \"baseline\"\nsource = \"seed 003\"\n[world]\ncloud = \"usgov\"\n",
+    )
+    .unwrap();
     let up = Up::start(Some(file.to_str().unwrap()));
     let out = up.curl_https("enterpriseenrollment-s.manage.microsoft.us", "/EnrollmentServer/Discovery.svc");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "{}", text(&out));

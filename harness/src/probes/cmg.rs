@@ -33,9 +33,9 @@ fn winhttp_flag(e: &NetError) -> &'static str {
         Some(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }) => "WINHTTP_CALLBACK_STATUS_FLAG_CERT_CN_INVALID",
         Some(CertificateError::UnknownIssuer) => "WINHTTP_CALLBACK_STATUS_FLAG_INVALID_CA",
         Some(CertificateError::Revoked) => "WINHTTP_CALLBACK_STATUS_FLAG_CERT_REVOKED",
-        Some(CertificateError::Expired | CertificateError::ExpiredContext { .. } | CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. }) => {
-            "WINHTTP_CALLBACK_STATUS_FLAG_CERT_DATE_INVALID"
-        }
+        Some(
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } | CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. },
+        ) => "WINHTTP_CALLBACK_STATUS_FLAG_CERT_DATE_INVALID",
         _ => "WINHTTP_CALLBACK_STATUS_FLAG_SECURITY_CHANNEL_ERROR",
     }
 }
@@ -51,7 +51,10 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
     let tls = match net::tls(target, &host, tcp).await {
         Ok(s) => s,
         Err(e) => {
-            let message = format!("[CCMHTTP] ERROR: URL=https://{host}{PATH}, Port=443, Code=12175, Text=ERROR_WINHTTP_SECURE_FAILURE; {} is set ({e})", winhttp_flag(&e));
+            let message = format!(
+                "[CCMHTTP] ERROR: URL=https://{host}{PATH}, Port=443, Code=12175, Text=ERROR_WINHTTP_SECURE_FAILURE; {} is set ({e})",
+                winhttp_flag(&e)
+            );
             return ProbeResult::fail(PROBE, "tls", "ERROR_WINHTTP_SECURE_FAILURE", message);
         }
     };
@@ -61,7 +64,9 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
         Err(failed) => return failed,
     };
     match net::get(tls, &host, PATH).await {
-        Ok((status, _)) => ProbeResult::pass(PROBE, "http", format!("https://{host}{PATH} answered {status} over a verified TLS channel; revocation: {revocation}")),
+        Ok((status, _)) => {
+            ProbeResult::pass(PROBE, "http", format!("https://{host}{PATH} answered {status} over a verified TLS channel; revocation: {revocation}"))
+        }
         Err(e) => ProbeResult::fail(PROBE, "http", "WININET_E_CANNOT_CONNECT", e.to_string()),
     }
 }

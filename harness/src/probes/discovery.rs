@@ -24,12 +24,7 @@ fn enrollment_server(cloud: Cloud) -> Option<String> {
         Cloud::Public => mock_cloud::catalog::CloudScope::Public,
         Cloud::Usgov => mock_cloud::catalog::CloudScope::Usgov,
     };
-    mock_cloud::Catalog::builtin()
-        .cnames
-        .rules
-        .iter()
-        .find(|r| r.purpose == "enrollment" && r.cloud == cloud_scope)
-        .map(|r| r.target.to_ascii_lowercase())
+    mock_cloud::Catalog::builtin().cnames.rules.iter().find(|r| r.purpose == "enrollment" && r.cloud == cloud_scope).map(|r| r.target.to_ascii_lowercase())
 }
 
 fn failure(step: &str, e: &NetError) -> ProbeResult {
@@ -77,7 +72,10 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
     let warning = if Some(&server) == preferred.as_ref() {
         String::new()
     } else if nonpreferred(&server) {
-        format!("; warning: {server} is a non-preferred target, Windows asks the user to confirm it (point the CNAME at {})", preferred.clone().unwrap_or_default())
+        format!(
+            "; warning: {server} is a non-preferred target, Windows asks the user to confirm it (point the CNAME at {})",
+            preferred.clone().unwrap_or_default()
+        )
     } else {
         return R::fail(PROBE, "resolve", "MENROLL_E_CONNECTIVITY", format!("{chain}: the CNAME does not lead to an enrollment server"));
     };

@@ -14,8 +14,8 @@
 use std::collections::BTreeSet;
 
 use hyper::Method;
-use mock_cloud::services::endpoints::Record;
 use mock_cloud::services::Service;
+use mock_cloud::services::endpoints::Record;
 use scenarios::{Cloud, Probe};
 
 use super::http::{self, Channel};
@@ -52,7 +52,8 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
         Ok(c) => c,
         Err(e) => return ProbeResult::fail(PROBE, e.step(), "WEB_EXCEPTION", format!("Invoke-RestMethod {url}: {} ({})", http::open_text(&e), e.net())),
     };
-    let headers = [("user-agent", "Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1".to_string()), ("accept", "application/json".to_string())];
+    let headers =
+        [("user-agent", "Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1".to_string()), ("accept", "application/json".to_string())];
     let (res, body) = match ch.exchange(Method::GET, &path, &headers, None, 16 << 20).await {
         Ok(x) => x,
         Err(e) => return ProbeResult::fail(PROBE, "list", "WEB_EXCEPTION", format!("Invoke-RestMethod {url}: {} ({e})", http::cut_text(http::Cut::Other))),
@@ -60,7 +61,12 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
     let status = res.status().as_u16();
     if status != 200 {
         let text = format!("The remote server returned an error: ({status}) {}.", http::reason(status));
-        return ProbeResult::fail(PROBE, "list", "WEB_EXCEPTION", format!("Invoke-RestMethod {url}: {text} {}", String::from_utf8_lossy(&body[..body.len().min(300)])));
+        return ProbeResult::fail(
+            PROBE,
+            "list",
+            "WEB_EXCEPTION",
+            format!("Invoke-RestMethod {url}: {text} {}", String::from_utf8_lossy(&body[..body.len().min(300)])),
+        );
     }
     let sets: Vec<Record> = match serde_json::from_slice(&body) {
         Ok(s) => s,

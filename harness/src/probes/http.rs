@@ -61,8 +61,14 @@ impl Channel {
     /// Connect (through the proxy when the world has one), TLS, HTTP/1.1.
     pub async fn open(target: &ProbeTarget, host: &str) -> Result<Channel, OpenError> {
         let timed_out = |what: &str| NetError::Connect(format!("{host}:443"), std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{what} timed out")));
-        let tcp = tokio::time::timeout(PATIENCE, net::connect(target, host, 443)).await.map_err(|_| OpenError::Connect(timed_out("connect")))?.map_err(OpenError::Connect)?;
-        let tls = tokio::time::timeout(PATIENCE, net::tls(target, host, tcp)).await.map_err(|_| OpenError::Tls(timed_out("TLS handshake")))?.map_err(OpenError::Tls)?;
+        let tcp = tokio::time::timeout(PATIENCE, net::connect(target, host, 443))
+            .await
+            .map_err(|_| OpenError::Connect(timed_out("connect")))?
+            .map_err(OpenError::Connect)?;
+        let tls = tokio::time::timeout(PATIENCE, net::tls(target, host, tcp))
+            .await
+            .map_err(|_| OpenError::Tls(timed_out("TLS handshake")))?
+            .map_err(OpenError::Tls)?;
         let chain = tls.get_ref().1.peer_certificates().map(|c| c.to_vec()).unwrap_or_default();
         let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
             .await
@@ -85,7 +91,14 @@ impl Channel {
     }
 
     /// Send one request and read its whole body (at most `limit` bytes), within [`PATIENCE`].
-    pub async fn exchange(&mut self, method: Method, path: &str, headers: &[(&str, String)], body: Option<Vec<u8>>, limit: usize) -> Result<(Response<()>, Bytes), String> {
+    pub async fn exchange(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<Vec<u8>>,
+        limit: usize,
+    ) -> Result<(Response<()>, Bytes), String> {
         let work = async {
             let res = self.send(method, path, headers, body).await.map_err(|e| e.to_string())?;
             let (parts, incoming) = res.into_parts();
@@ -130,7 +143,9 @@ pub fn cut(e: &(dyn std::error::Error + 'static)) -> Cut {
 pub fn cut_text(c: Cut) -> &'static str {
     match c {
         Cut::Closed => "The underlying connection was closed: A connection that was expected to be kept alive was closed by the server.",
-        Cut::Reset => "The underlying connection was closed: An unexpected error occurred on a receive. (An existing connection was forcibly closed by the remote host.)",
+        Cut::Reset => {
+            "The underlying connection was closed: An unexpected error occurred on a receive. (An existing connection was forcibly closed by the remote host.)"
+        }
         Cut::Other => "The underlying connection was closed: An unexpected error occurred on a receive.",
     }
 }
@@ -164,7 +179,13 @@ pub fn proxy_status(e: &OpenError) -> Option<u16> {
 pub fn split_https(url: &str) -> Option<(String, String)> {
     let rest = url.strip_prefix("https://")?;
     let (host, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-    let path = if path.is_empty() { "/".to_string() } else if path.starts_with('?') { format!("/{path}") } else { path.to_string() };
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
     (!host.is_empty()).then(|| (host.to_ascii_lowercase(), path))
 }
 

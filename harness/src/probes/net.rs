@@ -12,8 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::verify::WindowsLikeVerifier;
 use super::ProbeTarget;
+use super::verify::WindowsLikeVerifier;
 
 /// Why a probe could not talk to a host, by the step that failed.
 #[derive(Debug, thiserror::Error)]
@@ -89,10 +89,7 @@ pub async fn tls(target: &ProbeTarget, host: &str, tcp: TcpStream) -> Result<Tls
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     let name = ServerName::try_from(host.to_string()).map_err(|e| NetError::Http(host.into(), e.to_string()))?;
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .map_err(|error| NetError::Tls { host: host.to_string(), error })
+    tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.map_err(|error| NetError::Tls { host: host.to_string(), error })
 }
 
 /// One HTTP/1.1 GET over an established stream; returns the status and body.

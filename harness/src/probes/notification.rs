@@ -41,9 +41,11 @@ const REQUEST_TIMEOUT_S: f64 = 100.0;
 const JITTER_FLOOR_S: f64 = 0.25;
 
 /// Admin center, failure catalog NOT-02 [S18].
-const ADMIN_BLOCKED: &str = "Error validating request. Verify that the Configuration Manager service connection point can reach the internet endpoints required for tenant attach.";
+const ADMIN_BLOCKED: &str =
+    "Error validating request. Verify that the Configuration Manager service connection point can reach the internet endpoints required for tenant attach.";
 /// Admin center, failure catalog PRX-01 [S18].
-const ADMIN_TIMED_OUT: &str = "Getting results timed out. Make sure the Configuration Manager service connection point is operational and has a connection to the cloud.";
+const ADMIN_TIMED_OUT: &str =
+    "Getting results timed out. Make sure the Configuration Manager service connection point is operational and has a connection to the cloud.";
 
 /// The gateway host (services.toml, first name) for the tenant's cloud.
 pub fn gateway_host(cloud: Cloud) -> Option<String> {
@@ -81,7 +83,12 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
     };
     let mut ch = match Channel::open(target, &host).await {
         Ok(c) => c,
-        Err(e) => return fail(e.step(), format!("[GetNotifications] https://{host}{NOTIFICATION_PATH}: {} ({}). Admin center: {ADMIN_BLOCKED}", http::open_text(&e), e.net())),
+        Err(e) => {
+            return fail(
+                e.step(),
+                format!("[GetNotifications] https://{host}{NOTIFICATION_PATH}: {} ({}). Admin center: {ADMIN_BLOCKED}", http::open_text(&e), e.net()),
+            );
+        }
     };
     let onboarding = json!({ "TenantId": target.tenant_id, "HierarchyId": format!("memsim-{}", target.tenant_id), "SiteCode": "" });
     let headers = [("content-type", "application/json".to_string())];
@@ -93,7 +100,10 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
     let status = res.status().as_u16();
     let info: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if status != 200 {
-        return fail("onboarding", format!("[OnboardScenario] Response from https://{host}{ONBOARDING_PATH} is: {status} ({}). Admin center: {ADMIN_BLOCKED}", http::reason(status)));
+        return fail(
+            "onboarding",
+            format!("[OnboardScenario] Response from https://{host}{ONBOARDING_PATH} is: {status} ({}). Admin center: {ADMIN_BLOCKED}", http::reason(status)),
+        );
     }
     let (Some(t0), Some(hold)) = (server_time(&info), info["HoldSeconds"].as_f64()) else {
         return fail("onboarding", format!("https://{host}{ONBOARDING_PATH} answered 200 without ServerTime and HoldSeconds: {info}"));

@@ -21,12 +21,7 @@ fn registration_server(target: &ProbeTarget) -> Option<String> {
         scenarios::Cloud::Public => mock_cloud::catalog::CloudScope::Public,
         scenarios::Cloud::Usgov => mock_cloud::catalog::CloudScope::Usgov,
     };
-    mock_cloud::Catalog::builtin()
-        .cnames
-        .rules
-        .iter()
-        .find(|r| r.purpose == "registration" && r.cloud == scope)
-        .map(|r| r.target.to_ascii_lowercase())
+    mock_cloud::Catalog::builtin().cnames.rules.iter().find(|r| r.purpose == "registration" && r.cloud == scope).map(|r| r.target.to_ascii_lowercase())
 }
 
 pub async fn run(target: &ProbeTarget) -> ProbeResult {

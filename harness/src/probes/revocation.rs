@@ -15,16 +15,16 @@ use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
-use rustls::client::danger::ServerCertVerifier;
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, ServerName, UnixTime};
 use rustls::{CertificateError, Error, RootCertStore};
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::revocation_ocsp::{self, OcspVerdict};
 use super::ProbeTarget;
+use super::revocation_ocsp::{self, OcspVerdict};
 
 /// How long one URL retrieval may take (CryptoAPI's default URL retrieval timeout is 15 s).
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
@@ -158,7 +158,12 @@ pub async fn check(target: &ProbeTarget, host: &str, chain: &[CertificateDer<'st
 }
 
 /// webpki's verification with the fetched CRLs: signatures checked, nextUpdate enforced.
-fn verify_with_crls(target: &ProbeTarget, host: &str, chain: &[CertificateDer<'static>], crls: Vec<CertificateRevocationListDer<'static>>) -> Result<(), Error> {
+fn verify_with_crls(
+    target: &ProbeTarget,
+    host: &str,
+    chain: &[CertificateDer<'static>],
+    crls: Vec<CertificateRevocationListDer<'static>>,
+) -> Result<(), Error> {
     let mut roots = RootCertStore::empty();
     let bundle = CertificateDer::pem_file_iter(&target.ca_bundle).map_err(|e| Error::General(e.to_string()))?;
     for der in bundle.flatten() {
@@ -189,8 +194,7 @@ pub async fn ccmhttp(
         Verdict::Revoked(why) => ("WINHTTP_CALLBACK_STATUS_FLAG_CERT_REVOKED", why),
         Verdict::Failed(why) => ("WINHTTP_CALLBACK_STATUS_FLAG_CERT_REV_FAILED", why),
     };
-    let message = format!(
-        "[CCMHTTP] ERROR: URL=https://{host}{path}, Port=443, Options=63, Code=12175, Text=ERROR_WINHTTP_SECURE_FAILURE; {flag} is set ({why})"
-    );
+    let message =
+        format!("[CCMHTTP] ERROR: URL=https://{host}{path}, Port=443, Options=63, Code=12175, Text=ERROR_WINHTTP_SECURE_FAILURE; {flag} is set ({why})");
     Err(super::ProbeResult::fail(scenarios::Probe::CmgConnect, "revocation", "ERROR_WINHTTP_SECURE_FAILURE", message))
 }

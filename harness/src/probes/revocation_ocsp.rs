@@ -10,9 +10,9 @@ use der::asn1::{Null, OctetString};
 use der::oid::db::rfc5912;
 use der::{Decode, Encode};
 use time::OffsetDateTime;
-use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::ExtendedKeyUsage;
+use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_ocsp::{BasicOcspResponse, CertId, CertStatus, OcspRequest, OcspResponse, OcspResponseStatus, Request, TbsRequest};
 
 /// What an OCSP responder said about one certificate.
@@ -125,7 +125,7 @@ pub fn judge(answer: &[u8], id: &CertId, issuer: &[u8], now: OffsetDateTime, ske
 
 #[cfg(test)]
 mod tests {
-    use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, IsCa, BasicConstraints, Issuer, KeyPair};
+    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 
     use super::*;
 

@@ -58,11 +58,7 @@ fn representative(wildcard: &str, cloud: Cloud) -> Option<String> {
     let suffix = wildcard.strip_prefix('*')?;
     let mut services: Vec<_> = Catalog::builtin().services.services.iter().collect();
     services.sort_by_key(|s| s.service != Service::Notification);
-    services
-        .into_iter()
-        .flat_map(|s| if cloud == Cloud::Public { &s.public } else { &s.usgov })
-        .map(|h| h.to_ascii_lowercase())
-        .find(|h| h.ends_with(suffix))
+    services.into_iter().flat_map(|s| if cloud == Cloud::Public { &s.public } else { &s.usgov }).map(|h| h.to_ascii_lowercase()).find(|h| h.ends_with(suffix))
 }
 
 /// Every endpoint of the SCP's features for `cloud`, deduplicated; and the wildcards not checked.
@@ -120,7 +116,8 @@ struct Passed {
 async fn check(target: &ProbeTarget, e: &Endpoint, crl_check: bool) -> Result<Passed, Failure> {
     let url = format!("https://{}{}", e.host, e.path);
     let failure = |step, code, cause: String| Failure { endpoint: url.clone(), step, code, cause };
-    let mut ch = Channel::open(target, &e.host).await.map_err(|err| failure(err.step(), "WEB_EXCEPTION", format!("{} ({})", http::open_text(&err), err.net())))?;
+    let mut ch =
+        Channel::open(target, &e.host).await.map_err(|err| failure(err.step(), "WEB_EXCEPTION", format!("{} ({})", http::open_text(&err), err.net())))?;
     let revocation = if crl_check {
         match revocation::check(target, &e.host, &ch.chain).await {
             Verdict::Good(how) => Some(how),
@@ -206,7 +203,14 @@ mod tests {
     fn the_endpoint_list_comes_from_both_seeds_without_duplicates() {
         let (list, skipped) = endpoints(Cloud::Public, "GraniteFalls");
         let urls: Vec<String> = list.iter().map(|e| format!("{}{}", e.host, e.path)).collect();
-        for want in ["go.microsoft.com/", "manage.microsoft.com/", "download.microsoft.com/", "aka.ms/configmgrgateway", "dc.services.visualstudio.com/", "gateway.configmgr.manage.microsoft.com/"] {
+        for want in [
+            "go.microsoft.com/",
+            "manage.microsoft.com/",
+            "download.microsoft.com/",
+            "aka.ms/configmgrgateway",
+            "dc.services.visualstudio.com/",
+            "gateway.configmgr.manage.microsoft.com/",
+        ] {
             assert!(urls.iter().any(|u| u == want), "{want} in {urls:?}");
         }
         let mut dedup = urls.clone();

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 use x509_parser::extensions::ParsedExtension;
@@ -57,9 +57,7 @@ impl WindowsLikeVerifier {
             store.add(der).map_err(|e| Error::General(format!("CA bundle: {e}")))?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider)
-            .build()
-            .map_err(|e| Error::General(format!("CA bundle: {e}")))?;
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider).build().map_err(|e| Error::General(format!("CA bundle: {e}")))?;
         Ok(Arc::new(WindowsLikeVerifier { inner, anchors }))
     }
 
@@ -68,20 +66,13 @@ impl WindowsLikeVerifier {
         let Ok((_, cert)) = X509Certificate::from_der(top) else { return Ok(()) };
         let issuer = cert.issuer().as_raw();
         let (_, aki) = key_ids(&cert);
-        let candidates: Vec<&Anchor> = self
-            .anchors
-            .iter()
-            .filter(|a| a.subject == issuer && (aki.is_none() || a.key_id.is_none() || a.key_id == aki))
-            .collect();
+        let candidates: Vec<&Anchor> =
+            self.anchors.iter().filter(|a| a.subject == issuer && (aki.is_none() || a.key_id.is_none() || a.key_id == aki)).collect();
         let now = now.as_secs() as i64;
         if candidates.is_empty() || candidates.iter().any(|a| a.not_before <= now && now <= a.not_after) {
             return Ok(());
         }
-        let error = if candidates.iter().all(|a| now > a.not_after) {
-            CertificateError::Expired
-        } else {
-            CertificateError::NotValidYet
-        };
+        let error = if candidates.iter().all(|a| now > a.not_after) { CertificateError::Expired } else { CertificateError::NotValidYet };
         Err(Error::InvalidCertificate(error))
     }
 }

@@ -99,7 +99,9 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
                         "download",
                         "IME_CONTENT_DOWNLOAD_FAILED",
                         pkg,
-                        format!("asked for bytes={pos}-{last} and got 200 with the whole file: a proxy on the way strips Range (HTTP partial responses must be allowed, seed 002)"),
+                        format!(
+                            "asked for bytes={pos}-{last} and got 200 with the whole file: a proxy on the way strips Range (HTTP partial responses must be allowed, seed 002)"
+                        ),
                     );
                 }
                 s => return failed("download", "IME_CONTENT_DOWNLOAD_FAILED", pkg, format!("the range at {pos} answered {s}")),

@@ -30,8 +30,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<HostPattern>, ProxyError> {
 
 /// Read and parse an allow-list file.
 pub fn load(path: &str) -> Result<Vec<HostPattern>, ProxyError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ProxyError::AllowList { path: path.to_string(), message: format!("cannot read: {e}") })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ProxyError::AllowList { path: path.to_string(), message: format!("cannot read: {e}") })?;
     parse(&text, path)
 }
 

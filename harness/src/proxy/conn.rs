@@ -19,7 +19,11 @@ pub enum Cause {
     ClientError(String),
     UpstreamError(String),
     /// A fault cut it: its kind and how.
-    Fault { kind: &'static str, what: &'static str, close: CloseMethod },
+    Fault {
+        kind: &'static str,
+        what: &'static str,
+        close: CloseMethod,
+    },
 }
 
 impl Cause {

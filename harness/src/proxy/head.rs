@@ -114,16 +114,11 @@ pub fn target(method: &str, uri: &str) -> Result<Target, (u16, String)> {
     }
     let parsed: Uri = uri.parse().map_err(|_| (400, format!("unparseable request target `{uri}`")))?;
     match (parsed.scheme_str(), parsed.authority()) {
-        (Some(s), Some(auth)) if s.eq_ignore_ascii_case("http") => {
-            Ok(Target::Http { host: host_of(auth.host()), port: auth.port_u16().unwrap_or(80) })
-        }
+        (Some(s), Some(auth)) if s.eq_ignore_ascii_case("http") => Ok(Target::Http { host: host_of(auth.host()), port: auth.port_u16().unwrap_or(80) }),
         (Some(s), _) if s.eq_ignore_ascii_case("https") => {
             Err((400, "this proxy does not originate TLS for `https://` request targets; send CONNECT host:443".into()))
         }
-        _ => Err((
-            400,
-            "this is a forward proxy: send absolute-form requests (GET http://host/path) or CONNECT host:port".into(),
-        )),
+        _ => Err((400, "this is a forward proxy: send absolute-form requests (GET http://host/path) or CONNECT host:port".into())),
     }
 }
 

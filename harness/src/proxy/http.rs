@@ -74,7 +74,8 @@ async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut
         }
     };
     log.set_host(&host);
-    let request = |decision: &str| log.event("request").detail("method", method.clone()).detail("target", uri.clone()).detail("port", port).detail("decision", decision);
+    let request =
+        |decision: &str| log.event("request").detail("method", method.clone()).detail("target", uri.clone()).detail("port", port).detail("decision", decision);
     let auth = req.headers().get(header::PROXY_AUTHORIZATION).map(|v| v.as_bytes().to_vec());
     if let Some(refusal) = shared.policy.check(&host, port, auth.as_deref()) {
         log.record(request(refusal.what));

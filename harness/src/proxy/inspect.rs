@@ -18,8 +18,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, NameConstraints, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, SanType,
+    SerialNumber,
 };
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
@@ -68,10 +68,8 @@ impl InspectionCa {
         p.distinguished_name.push(DnType::OrganizationName, "memsim customer network");
         p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-        p.name_constraints = Some(NameConstraints {
-            permitted_subtrees: permitted.iter().map(|d| GeneralSubtree::DnsName(d.clone())).collect(),
-            excluded_subtrees: vec![],
-        });
+        p.name_constraints =
+            Some(NameConstraints { permitted_subtrees: permitted.iter().map(|d| GeneralSubtree::DnsName(d.clone())).collect(), excluded_subtrees: vec![] });
         (p.not_before, p.not_after) = (now - TimeSpan::days(365), now + TimeSpan::days(3650));
         p.serial_number = Some(SerialNumber::from_slice(&[0x1c, 0xa0, 0x01]));
         let key = KeyPair::generate().map_err(err)?;
@@ -119,7 +117,16 @@ impl InspectionCa {
 
 /// Intercept a tunnel whose 200 has been sent: the client's TLS ends here, inside the pump.
 #[allow(clippy::too_many_arguments)]
-pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, pre: &[u8], target: (String, u16), addr: SocketAddr, ca: Arc<InspectionCa>, plan: Plan) -> Pumped {
+pub async fn serve(
+    shared: Arc<Shared>,
+    log: Arc<ConnLog>,
+    client: TcpStream,
+    pre: &[u8],
+    target: (String, u16),
+    addr: SocketAddr,
+    ca: Arc<InspectionCa>,
+    plan: Plan,
+) -> Pumped {
     let (near, far) = tokio::io::duplex(64 * 1024);
     let ctl = Control::default();
     let inner = intercept(shared.clone(), log.clone(), far, target, addr, ca);

@@ -42,8 +42,8 @@ use scenarios::{Journal, ProxyFault, Scenario, WorldSpec};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use rules::validate;
 pub use resolve::{CatalogResolver, EmulatedNames, Front, Fronts, Resolve, ResolveError, ResolveFuture};
+pub use rules::validate;
 pub use world_dns::WorldDns;
 
 /// Why a proxy could not start.

@@ -11,8 +11,8 @@ use std::time::Duration;
 use mock_cloud::Catalog;
 use mock_cloud::catalog::{Category, host_of};
 use scenarios::{
-    BlockStyle, Clock, CloseMethod, Component, Direction, EndpointCategory, HostPattern, Journal, NewEvent, ProxyFault,
-    ProxyRule, ProxyTarget, SimDuration, WorldSpec,
+    BlockStyle, Clock, CloseMethod, Component, Direction, EndpointCategory, HostPattern, Journal, NewEvent, ProxyFault, ProxyRule, ProxyTarget, SimDuration,
+    WorldSpec,
 };
 
 use super::ProxyError;
@@ -197,16 +197,10 @@ impl Policy {
                     plan.bandwidth.replace((rate, *direction)).is_none()
                 }
                 ProxyRule::Timeout { after } => plan.timeout.replace((!after.0.is_zero()).then(|| wall(*after))).is_none(),
-                ProxyRule::ResetPeer { after } => {
-                    plan.reset_peer.replace(Timer { wall: wall(*after), sim: *after, close: CloseMethod::Rst }).is_none()
-                }
+                ProxyRule::ResetPeer { after } => plan.reset_peer.replace(Timer { wall: wall(*after), sim: *after, close: CloseMethod::Rst }).is_none(),
                 ProxyRule::LimitData { bytes, close } => plan.limit_data.replace((*bytes, *close)).is_none(),
-                ProxyRule::IdleTimeout { after, close } => {
-                    plan.idle.replace(Timer { wall: wall(*after), sim: *after, close: *close }).is_none()
-                }
-                ProxyRule::MaxLifetime { after, close } => {
-                    plan.lifetime.replace(Timer { wall: wall(*after), sim: *after, close: *close }).is_none()
-                }
+                ProxyRule::IdleTimeout { after, close } => plan.idle.replace(Timer { wall: wall(*after), sim: *after, close: *close }).is_none(),
+                ProxyRule::MaxLifetime { after, close } => plan.lifetime.replace(Timer { wall: wall(*after), sim: *after, close: *close }).is_none(),
                 _ => false,
             };
             if fresh {

@@ -204,7 +204,12 @@ async fn a_dns_failure_is_the_proxys_502_with_the_reason() {
 
 /// Hold an established tunnel silent until the proxy cuts it; return how the client saw it.
 async fn held_until_cut(close: &str) -> (Rig, &'static str, Event) {
-    let r = rig(&format!("[[fault]]\nkind = \"proxy.idle_timeout\"\nhosts = \"*.manage.microsoft.com\"\nafter = \"30s\"\nclose = \"{close}\"\n"), 60.0, Limits::default()).await;
+    let r = rig(
+        &format!("[[fault]]\nkind = \"proxy.idle_timeout\"\nhosts = \"*.manage.microsoft.com\"\nafter = \"30s\"\nclose = \"{close}\"\n"),
+        60.0,
+        Limits::default(),
+    )
+    .await;
     let (mut s, head) = tunnel(r.proxy.addr(), "r.manage.microsoft.com:443").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     // Traffic first: the timeout must hit a tunnel that was in use.
@@ -320,7 +325,9 @@ async fn limit_data_resets_after_n_bytes_and_status_is_injected() {
     .await;
     let (mut s, _) = tunnel(r.proxy.addr(), "r.manage.microsoft.com:443").await;
     let (mut rd, mut wr) = s.split();
-    let writer = async { let _ = wr.write_all(&[7u8; 50_000]).await; };
+    let writer = async {
+        let _ = wr.write_all(&[7u8; 50_000]).await;
+    };
     let reader = async {
         let mut got = 0usize;
         let mut buf = [0u8; 4096];

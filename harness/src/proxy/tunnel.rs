@@ -21,7 +21,9 @@ const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
 
 pub async fn handle(shared: Arc<Shared>, log: Arc<ConnLog>, mut client: TcpStream, head: Head, buf: BytesMut, host: String, port: u16) {
     log.set_host(&host);
-    let request = |decision: &str| log.event("request").detail("method", "CONNECT").detail("target", head.target.clone()).detail("port", port).detail("decision", decision);
+    let request = |decision: &str| {
+        log.event("request").detail("method", "CONNECT").detail("target", head.target.clone()).detail("port", port).detail("decision", decision)
+    };
     if let Some(refusal) = shared.policy.check(&host, port, head.header("proxy-authorization")) {
         log.record(request(refusal.what));
         return refuse(&shared, &log, client, refusal).await;

@@ -34,11 +34,7 @@ impl WorldDns {
         }
         let fail = |reason: String| ResolveError::Dns { host: host.to_string(), reason };
         let answer = crate::dns_client::query(self.server, host, RecordType::A).await.map_err(fail)?;
-        answer
-            .answers
-            .iter()
-            .find_map(|r| r.data.ip_addr())
-            .ok_or_else(|| fail(format!("no address in the answer ({:?})", answer.metadata.response_code)))
+        answer.answers.iter().find_map(|r| r.data.ip_addr()).ok_or_else(|| fail(format!("no address in the answer ({:?})", answer.metadata.response_code)))
     }
 }
 

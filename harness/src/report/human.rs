@@ -6,7 +6,7 @@ use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::runner::report::{event_line, Check, Reporter, RunEvent, ScenarioReport, Verdict};
+use crate::runner::report::{Check, Reporter, RunEvent, ScenarioReport, Verdict, event_line};
 
 #[derive(Debug)]
 pub struct Human {
@@ -62,7 +62,13 @@ pub fn near_miss(r: &ScenarioReport, color: bool) -> String {
         s.push_str(&format!("  client: {}\n", c.describe));
         if let Some(p) = &c.probe {
             let synthetic = if p.code_synthetic { " (synthetic code)" } else { "" };
-            s.push_str(&format!("  probe: {} at step `{}` code {}{synthetic}: {}\n", if p.passed { "passed" } else { "failed" }, p.step, p.code.as_deref().unwrap_or("-"), p.message));
+            s.push_str(&format!(
+                "  probe: {} at step `{}` code {}{synthetic}: {}\n",
+                if p.passed { "passed" } else { "failed" },
+                p.step,
+                p.code.as_deref().unwrap_or("-"),
+                p.message
+            ));
         }
         if !c.stderr.trim().is_empty() {
             s.push_str(&format!("  stderr: {}\n", c.stderr.trim().lines().take(5).collect::<Vec<_>>().join("\n          ")));

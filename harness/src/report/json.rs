@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use super::{sorted, Output};
-use crate::runner::report::{event_line, Reporter, RunEvent, ScenarioReport};
+use super::{Output, sorted};
+use crate::runner::report::{Reporter, RunEvent, ScenarioReport, event_line};
 
 #[derive(Debug)]
 pub struct Json {

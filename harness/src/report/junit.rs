@@ -4,7 +4,7 @@
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{human::near_miss, sorted, Output};
+use super::{Output, human::near_miss, sorted};
 use crate::runner::report::{Reporter, RunEvent, ScenarioReport, Verdict};
 
 #[derive(Debug)]

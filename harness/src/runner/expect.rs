@@ -12,12 +12,7 @@ pub fn check(expect: &Expect, client: &ClientOutcome, journal: &[Event]) -> Vec<
     let mut out = Vec::new();
     let outcome = expect.outcome.unwrap_or(Outcome::Pass);
     let observed = if client.passed { Outcome::Pass } else { Outcome::Fail };
-    out.push(result(
-        "outcome",
-        outcome == observed,
-        outcome.as_str(),
-        format!("{} ({})", observed.as_str(), client_detail(client)),
-    ));
+    out.push(result("outcome", outcome == observed, outcome.as_str(), format!("{} ({})", observed.as_str(), client_detail(client))));
     let probe = client.probe.as_ref();
     if let Some(code) = &expect.code {
         out.push(match probe {

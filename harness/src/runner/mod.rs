@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scenarios::{ClientKind, Scenario};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use report::{RunEvent, ScenarioReport, Summary, Verdict};
 pub use report::Reporter;
+use report::{RunEvent, ScenarioReport, Summary, Verdict};
 
 use crate::world::{World, WorldOptions};
 

@@ -81,10 +81,7 @@ impl ScenarioReport {
         if let Some(e) = &self.error {
             return Some(e.clone());
         }
-        self.expectations
-            .iter()
-            .find(|x| x.check == Check::Failed)
-            .map(|x| format!("{}: expected {}, observed {}", x.expectation, x.expected, x.observed))
+        self.expectations.iter().find(|x| x.check == Check::Failed).map(|x| format!("{}: expected {}, observed {}", x.expectation, x.expected, x.observed))
     }
 
     /// The last `n` journal events, one JSON line each: the context around a failure.

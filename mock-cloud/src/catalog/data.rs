@@ -231,7 +231,6 @@ pub struct ServiceHostEntry {
     pub usgov: Vec<String>,
 }
 
-
 /// `codes.toml`: error codes and status messages the reference clients report.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

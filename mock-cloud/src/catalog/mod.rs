@@ -123,10 +123,7 @@ impl Catalog {
 }
 
 fn in_cloud(scope: CloudScope, cloud: Cloud) -> bool {
-    matches!(
-        (scope, cloud),
-        (CloudScope::Any, _) | (CloudScope::Public, Cloud::Public) | (CloudScope::Usgov, Cloud::Usgov)
-    )
+    matches!((scope, cloud), (CloudScope::Any, _) | (CloudScope::Public, Cloud::Public) | (CloudScope::Usgov, Cloud::Usgov))
 }
 
 /// The host of a catalog entry written as a host, a wildcard or a URL; `<name>` becomes the CMG

@@ -57,19 +57,10 @@ fn asu_table_matches_seed_002() {
 #[test]
 fn cname_rules_match_seed_003() {
     let c = cat();
-    let enroll: Vec<(CloudScope, &str)> = c
-        .cnames
-        .rules
-        .iter()
-        .filter(|r| r.label == "EnterpriseEnrollment")
-        .map(|r| (r.cloud, r.target.as_str()))
-        .collect();
+    let enroll: Vec<(CloudScope, &str)> = c.cnames.rules.iter().filter(|r| r.label == "EnterpriseEnrollment").map(|r| (r.cloud, r.target.as_str())).collect();
     assert_eq!(
         enroll,
-        [
-            (CloudScope::Public, "EnterpriseEnrollment-s.manage.microsoft.com"),
-            (CloudScope::Usgov, "EnterpriseEnrollment-s.manage.microsoft.us")
-        ]
+        [(CloudScope::Public, "EnterpriseEnrollment-s.manage.microsoft.com"), (CloudScope::Usgov, "EnterpriseEnrollment-s.manage.microsoft.us")]
     );
     assert!(c.cnames.rules.iter().all(|r| r.ttl == scenarios::SimDuration::from_secs(3600)));
     assert_eq!(c.cnames.example_tenant.domains, ["contoso.com", "us.contoso.com", "eu.contoso.com"]);

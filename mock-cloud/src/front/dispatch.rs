@@ -96,10 +96,7 @@ impl Dispatch {
         let router = self.0.routers[&service].clone();
         let res = router.oneshot(req.map(Body::new)).await.unwrap_or_else(|e| match e {});
         self.0.journal.record(
-            event("request")
-                .detail("service", service.as_str())
-                .detail("status", res.status().as_u16())
-                .detail("ms", started.elapsed().as_secs_f64() * 1000.0),
+            event("request").detail("service", service.as_str()).detail("status", res.status().as_u16()).detail("ms", started.elapsed().as_secs_f64() * 1000.0),
         );
         Ok(res)
     }

@@ -2,7 +2,7 @@
 
 use tokio::net::TcpListener;
 
-use super::{accept_loop, serve_http, Dispatch, Scheme};
+use super::{Dispatch, Scheme, accept_loop, serve_http};
 
 /// Accept HTTP/1.1 connections until the task is dropped.
 pub async fn serve(listener: TcpListener, dispatch: Dispatch) {

@@ -6,14 +6,14 @@
 
 use std::sync::Arc;
 
+use rustls::ServerConfig;
 use rustls::server::{Acceptor, ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::ServerConfig;
 use scenarios::{Clock, Component, Journal, NewEvent};
 use tokio::net::TcpListener;
 use tokio_rustls::LazyConfigAcceptor;
 
-use super::{accept_loop, serve_http, Dispatch, Scheme, HANDSHAKE_TIMEOUT};
+use super::{Dispatch, HANDSHAKE_TIMEOUT, Scheme, accept_loop, serve_http};
 use crate::pki::Pki;
 
 /// The leaf for the client's SNI, with a current OCSP staple (sent when the client asks).
@@ -40,20 +40,11 @@ pub fn server_config(pki: Arc<Pki>, clock: Clock) -> Arc<ServerConfig> {
 
 /// Accept TLS connections until the task is dropped.
 pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, pki: Arc<Pki>, dispatch: Dispatch, journal: Journal) {
-    accept_loop(listener, journal.clone(), move |tcp, peer| {
-        connection(tcp, peer.to_string(), config.clone(), pki.clone(), dispatch.clone(), journal.clone())
-    })
-    .await
+    accept_loop(listener, journal.clone(), move |tcp, peer| connection(tcp, peer.to_string(), config.clone(), pki.clone(), dispatch.clone(), journal.clone()))
+        .await
 }
 
-async fn connection(
-    tcp: tokio::net::TcpStream,
-    peer: String,
-    config: Arc<ServerConfig>,
-    pki: Arc<Pki>,
-    dispatch: Dispatch,
-    journal: Journal,
-) {
+async fn connection(tcp: tokio::net::TcpStream, peer: String, config: Arc<ServerConfig>, pki: Arc<Pki>, dispatch: Dispatch, journal: Journal) {
     let failed = |what: &str, sni: Option<&str>, reason: String| {
         let mut e = NewEvent::new(Component::Tls, what).detail("peer", peer.clone()).detail("error", reason);
         if let Some(s) = sni {
@@ -106,11 +97,7 @@ async fn connection(
     let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
     let suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
     journal.record(with_faults(
-        NewEvent::new(Component::Tls, "handshake")
-            .host(sni.clone())
-            .detail("peer", peer.clone())
-            .detail("version", version)
-            .detail("cipher_suite", suite),
+        NewEvent::new(Component::Tls, "handshake").host(sni.clone()).detail("peer", peer.clone()).detail("version", version).detail("cipher_suite", suite),
     ));
     let requests = serve_http(tls, dispatch, Scheme::Https).await;
     if requests == 0 {

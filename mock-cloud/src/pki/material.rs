@@ -2,14 +2,13 @@
 //! points and OCSP (AIA) URLs on the real revocation hosts, deterministic serial numbers.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DnType,
-    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, KeyUsagePurpose, NameConstraints, SanType,
-    SerialNumber,
+    BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DnType, ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, KeyUsagePurpose,
+    NameConstraints, SanType, SerialNumber,
 };
 use time::OffsetDateTime;
 
-use super::spec::CaSpec;
 use super::PkiError;
+use super::spec::CaSpec;
 
 /// RFC 5280 §4.2.2.1 id-pe-authorityInfoAccess and id-ad-ocsp.
 const OID_AIA: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
@@ -51,10 +50,8 @@ pub fn ca_params(
         Some(_) => BasicConstraints::Constrained(0),
     });
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    p.name_constraints = Some(NameConstraints {
-        permitted_subtrees: permitted.iter().map(|d| GeneralSubtree::DnsName(d.clone())).collect(),
-        excluded_subtrees: vec![],
-    });
+    p.name_constraints =
+        Some(NameConstraints { permitted_subtrees: permitted.iter().map(|d| GeneralSubtree::DnsName(d.clone())).collect(), excluded_subtrees: vec![] });
     (p.not_before, p.not_after) = validity;
     p.serial_number = Some(serial);
     if let Some(issuer) = issuer {
@@ -82,12 +79,7 @@ pub fn ocsp_responder_params(issuer: &CaSpec, validity: (OffsetDateTime, OffsetD
 }
 
 /// A TLS server leaf for one name (a wildcard covers exactly one label).
-pub fn leaf_params(
-    name: &str,
-    issuer: &CaSpec,
-    validity: (OffsetDateTime, OffsetDateTime),
-    serial: SerialNumber,
-) -> Result<CertificateParams, PkiError> {
+pub fn leaf_params(name: &str, issuer: &CaSpec, validity: (OffsetDateTime, OffsetDateTime), serial: SerialNumber) -> Result<CertificateParams, PkiError> {
     let dns = name.to_string().try_into().map_err(|e| PkiError::Rcgen(format!("{name}: {e}")))?;
     let mut p = CertificateParams::default();
     p.subject_alt_names = vec![SanType::DnsName(dns)];
@@ -132,10 +124,7 @@ impl Serials {
 /// The smallest set of DNS subtrees that covers every emulated name: `*.x.com` needs `x.com`,
 /// and a name below a kept subtree adds nothing.
 pub fn permitted_subtrees<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let mut bases: Vec<String> = names
-        .into_iter()
-        .map(|n| n.trim_start_matches("*.").trim_end_matches('.').to_ascii_lowercase())
-        .collect();
+    let mut bases: Vec<String> = names.into_iter().map(|n| n.trim_start_matches("*.").trim_end_matches('.').to_ascii_lowercase()).collect();
     bases.sort_by_key(|b| (b.matches('.').count(), b.clone()));
     bases.dedup();
     let mut kept: Vec<String> = Vec::new();
@@ -160,8 +149,14 @@ mod tests {
 
     #[test]
     fn serials_are_deterministic_and_positive() {
-        let a: Vec<_> = { let mut s = Serials::new(7); (0..3).map(|_| s.next().to_bytes()).collect() };
-        let b: Vec<_> = { let mut s = Serials::new(7); (0..3).map(|_| s.next().to_bytes()).collect() };
+        let a: Vec<_> = {
+            let mut s = Serials::new(7);
+            (0..3).map(|_| s.next().to_bytes()).collect()
+        };
+        let b: Vec<_> = {
+            let mut s = Serials::new(7);
+            (0..3).map(|_| s.next().to_bytes()).collect()
+        };
         assert_eq!(a, b);
         assert_ne!(a[0], a[1]);
         assert!(a.iter().all(|s| s[0] & 0x80 == 0 && s[0] != 0));

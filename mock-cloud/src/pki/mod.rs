@@ -20,9 +20,9 @@ use scenarios::{PkiFault, RevocationReason, WorldSpec};
 use time::OffsetDateTime;
 
 pub use material::permitted_subtrees;
+pub use ocsp::{OCSP_VALIDITY, OcspAnswer, malformed_request, try_later};
+pub use revocation::{CRL_REISSUE, CRL_VALIDITY, CertRef, CertState, Crl, parse_serial, percent_decode, serial_hex, split_url};
 pub use spec::{CaSpec, PkiData};
-pub use ocsp::{malformed_request, try_later, OcspAnswer, OCSP_VALIDITY};
-pub use revocation::{parse_serial, percent_decode, serial_hex, split_url, CertRef, CertState, Crl, CRL_REISSUE, CRL_VALIDITY};
 
 use material::Serials;
 use plan::{ChainKey, HostPlan, Mods, Planner};
@@ -118,13 +118,7 @@ pub struct Pki {
 
 impl Pki {
     /// Generate the CAs, the shadow chains the faults need, and a leaf for every host.
-    pub fn build(
-        data: &PkiData,
-        world: &WorldSpec,
-        faults: Vec<PkiFault>,
-        hosts: &[String],
-        now: OffsetDateTime,
-    ) -> Result<Pki, PkiError> {
+    pub fn build(data: &PkiData, world: &WorldSpec, faults: Vec<PkiFault>, hosts: &[String], now: OffsetDateTime) -> Result<Pki, PkiError> {
         let planner = Planner { data: data.clone(), world: world.clone(), faults, now };
         planner.validate()?;
         let presented = planner.faults.iter().filter_map(|f| match f {
@@ -254,9 +248,8 @@ impl Pki {
             base
         } else {
             let v = self.planner.data.validity;
-            let base_root = self.cas[base].parent.ok_or_else(|| {
-                PkiError::Fault(format!("`{}` is a root; leaves are issued by an intermediate", key.issuer))
-            })?;
+            let base_root =
+                self.cas[base].parent.ok_or_else(|| PkiError::Fault(format!("`{}` is a root; leaves are issued by an intermediate", key.issuer)))?;
             let root = if key.root_faults.is_empty() {
                 base_root
             } else {
@@ -273,11 +266,7 @@ impl Pki {
                 self.add_ca(spec, None, mods, true)?
             };
             let spec = self.cas[base].spec.clone();
-            let mods = self.planner.with_faults(
-                self.planner.ca_mods(&spec.id, v.intermediate),
-                &key.intermediate_faults,
-                v.intermediate,
-            );
+            let mods = self.planner.with_faults(self.planner.ca_mods(&spec.id, v.intermediate), &key.intermediate_faults, v.intermediate);
             self.add_ca(spec, Some(root), mods, true)?
         };
         self.chains.insert(key.clone(), idx);
@@ -294,13 +283,7 @@ impl Pki {
         let key = self.leaf_key(issuer)?;
         let cert = params.signed_by(&key.pair, &ca.issuer)?;
         if let Some((at, reason)) = mods.revoked {
-            self.revocations.lock().unwrap_or_else(|e| e.into_inner()).push(Revocation {
-                issuer,
-                serial: serial.clone(),
-                subject: name.clone(),
-                at,
-                reason,
-            });
+            self.revocations.lock().unwrap_or_else(|e| e.into_inner()).push(Revocation { issuer, serial: serial.clone(), subject: name.clone(), at, reason });
         }
         let mut chain = vec![cert.der().clone()];
         if !plan.omit_intermediate {

@@ -19,16 +19,15 @@ use der::{Decode, Encode};
 
 use rcgen::{KeyPair, PublicKeyData, SigningKey};
 use scenarios::{OcspSigner, RevocationReason};
-use x509_cert::spki::AlgorithmIdentifierOwned;
 use time::OffsetDateTime;
-use x509_cert::ext::pkix::CrlReason;
 use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::CrlReason;
+use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_ocsp::{
-    BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse, ResponderId, ResponseData, RevokedInfo,
-    SingleResponse, Version,
+    BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse, ResponderId, ResponseData, RevokedInfo, SingleResponse, Version,
 };
 
-use super::revocation::{serial_hex, split_url, CertState};
+use super::revocation::{CertState, serial_hex, split_url};
 use super::{Leaf, Pki};
 
 /// How long an OCSP answer is valid (nextUpdate − thisUpdate): CA/Browser Forum BR §4.9.10
@@ -232,11 +231,6 @@ impl Pki {
             // A delegated responder sends its certificate along (§4.2.1, §4.2.2.2).
             certs: responder.map(|r| vec![r.certificate.clone()]),
         };
-        Ok(OcspAnswer {
-            der: OcspResponse::successful(basic)?.to_der()?,
-            response_status: "successful",
-            statuses,
-            ca: Some(self.cas[ca].spec.id.clone()),
-        })
+        Ok(OcspAnswer { der: OcspResponse::successful(basic)?.to_der()?, response_status: "successful", statuses, ca: Some(self.cas[ca].spec.id.clone()) })
     }
 }

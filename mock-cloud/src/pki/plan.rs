@@ -4,12 +4,11 @@
 //! the root or intermediate level gives only those hosts a *shadow* chain: the same subject
 //! names with fresh keys, changed as the fault says, so other hosts keep their healthy chain.
 
-
 use scenarios::{CertLevel, CertTarget, PkiFault, RevocationReason, WorldSpec};
 use time::OffsetDateTime;
 
-use super::spec::{PkiData, Window};
 use super::PkiError;
+use super::spec::{PkiData, Window};
 
 /// How one certificate departs from its healthy form.
 #[derive(Debug, Clone, Default)]
@@ -44,10 +43,7 @@ impl Mods {
     }
 
     pub fn validity(&self, now: OffsetDateTime, window: Window) -> (OffsetDateTime, OffsetDateTime) {
-        (
-            self.not_before.unwrap_or(now - window.before.0),
-            self.not_after.unwrap_or(now + window.after.0),
-        )
+        (self.not_before.unwrap_or(now - window.before.0), self.not_after.unwrap_or(now + window.after.0))
     }
 }
 
@@ -186,4 +182,3 @@ impl Planner {
         base
     }
 }
-

@@ -80,7 +80,10 @@ pub struct CertRef {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CertState {
     Good,
-    Revoked { at: OffsetDateTime, reason: RevocationReason },
+    Revoked {
+        at: OffsetDateTime,
+        reason: RevocationReason,
+    },
     /// The CA never issued this serial number.
     Unknown,
 }
@@ -160,9 +163,7 @@ impl Pki {
     /// The CA whose CRL lives at `http://host/path`.
     pub fn crl_at(&self, host: &str, path: &str) -> Option<usize> {
         let want = percent_decode(path);
-        self.cas.iter().position(|ca| {
-            ca.spec.crl.iter().filter_map(|u| split_url(u)).any(|(h, p)| h == host && percent_decode(&p).eq_ignore_ascii_case(&want))
-        })
+        self.cas.iter().position(|ca| ca.spec.crl.iter().filter_map(|u| split_url(u)).any(|(h, p)| h == host && percent_decode(&p).eq_ignore_ascii_case(&want)))
     }
 
     /// `leaf`'s chain and key as the HTTPS front presents them at simulated time `at`, with an
@@ -237,22 +238,14 @@ impl Pki {
 
     /// Every certificate of the world: the CAs, then the leaves (catalog and minted).
     pub fn certificates(&self) -> Vec<CertRef> {
-        let cas = self.cas.iter().map(|c| CertRef {
-            subject: c.spec.common_name().to_string(),
-            serial: c.serial.clone(),
-            issuer: c.parent,
-            der: c.der.clone(),
-        });
+        let cas =
+            self.cas.iter().map(|c| CertRef { subject: c.spec.common_name().to_string(), serial: c.serial.clone(), issuer: c.parent, der: c.der.clone() });
         let minted: Vec<Arc<super::Leaf>> = self.minted.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
         let mut leaves: Vec<Arc<super::Leaf>> = self.leaves.values().cloned().chain(minted).collect();
         leaves.sort_by(|a, b| a.name.cmp(&b.name));
         leaves.dedup_by(|a, b| Arc::ptr_eq(a, b));
-        let leaves = leaves.into_iter().map(|l| CertRef {
-            subject: l.name.clone(),
-            serial: l.serial.clone(),
-            issuer: Some(l.issuer),
-            der: l.certified.cert[0].clone(),
-        });
+        let leaves =
+            leaves.into_iter().map(|l| CertRef { subject: l.name.clone(), serial: l.serial.clone(), issuer: Some(l.issuer), der: l.certified.cert[0].clone() });
         cas.chain(leaves).collect()
     }
 

@@ -1,7 +1,7 @@
 //! The generated PKI, verified by rustls-webpki (the verifier rustls clients use).
 
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use scenarios::{parse_scenario, WorldSpec};
+use scenarios::{WorldSpec, parse_scenario};
 use webpki::{EndEntityCert, KeyUsage};
 
 use super::*;
@@ -23,8 +23,7 @@ fn verify(pki: &Pki, server_name: &str) -> Result<(), webpki::Error> {
 }
 
 fn verify_chain(pki: &Pki, chain: &[CertificateDer<'static>], server_name: &str) -> Result<(), webpki::Error> {
-    let roots: Vec<CertificateDer<'static>> =
-        pki.cas().iter().filter(|c| c.parent.is_none() && c.trusted).map(|c| c.der.clone()).collect();
+    let roots: Vec<CertificateDer<'static>> = pki.cas().iter().filter(|c| c.parent.is_none() && c.trusted).map(|c| c.der.clone()).collect();
     let anchors: Vec<_> = roots.iter().map(|d| webpki::anchor_from_trusted_cert(d).unwrap().to_owned()).collect();
     let ee = EndEntityCert::try_from(&chain[0])?;
     let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(OffsetDateTime::now_utc().unix_timestamp() as u64));
@@ -113,9 +112,7 @@ fn incomplete_chain_sends_the_leaf_alone() {
 
 #[test]
 fn revocations_are_recorded_for_leaves_and_intermediates() {
-    let pki = build(
-        "[[fault]]\nkind = \"pki.revoked\"\nhosts = \"go.microsoft.com\"\n\n[[fault]]\nkind = \"pki.revoked\"\nca = \"microsoft-rsa-tls-ca-01\"\n",
-    );
+    let pki = build("[[fault]]\nkind = \"pki.revoked\"\nhosts = \"go.microsoft.com\"\n\n[[fault]]\nkind = \"pki.revoked\"\nca = \"microsoft-rsa-tls-ca-01\"\n");
     let revs = pki.revocations();
     assert_eq!(revs.len(), 2);
     assert!(revs.iter().any(|r| r.subject == "go.microsoft.com"));

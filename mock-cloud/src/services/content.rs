@@ -72,9 +72,7 @@ async fn handle(State(state): State<ContentState>, req: Request) -> Response {
     let header_str = |name: header::HeaderName| req.headers().get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
     // RFC 9110 §14.2: Range applies to GET only; If-Range (§13.1.5) can switch it off.
     let outcome = match (head, header_str(header::RANGE)) {
-        (false, Some(r)) if header_str(header::IF_RANGE).is_none_or(|v| range::if_range_matches(v, &pkg.etag, &last_modified)) => {
-            range::parse(r, pkg.size)
-        }
+        (false, Some(r)) if header_str(header::IF_RANGE).is_none_or(|v| range::if_range_matches(v, &pkg.etag, &last_modified)) => range::parse(r, pkg.size),
         _ => RangeOutcome::Full,
     };
     let (status, first, end) = match outcome {

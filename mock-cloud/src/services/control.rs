@@ -8,18 +8,18 @@
 //! harness writes it to the state directory as `control.token`, mode 0600). Revoking changes
 //! the CRL and the OCSP answers at once (`pki/revocation.rs`) and is journaled.
 
+use axum::Router;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use base64::Engine as _;
 use scenarios::{Component, Journal, NewEvent, RevocationReason};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::sync::Arc;
 
-use crate::pki::{serial_hex, CertRef, Pki};
+use crate::pki::{CertRef, Pki, serial_hex};
 
 pub const CERTIFICATES_PATH: &str = "/v1/certificates";
 pub const CERTIFICATE_PATH: &str = "/v1/certificates/{target}";
@@ -139,12 +139,9 @@ struct Change {
 }
 
 async fn change(req: Request) -> Result<Change, Response> {
-    let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
-        .await
-        .map_err(|_| reply(StatusCode::PAYLOAD_TOO_LARGE, json!({"error": "body too large"})))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        reply(StatusCode::BAD_REQUEST, json!({"error": format!("expected {{\"target\": HOST|SERIAL, \"reason\": REASON}}: {e}")}))
-    })
+    let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|_| reply(StatusCode::PAYLOAD_TOO_LARGE, json!({"error": "body too large"})))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| reply(StatusCode::BAD_REQUEST, json!({"error": format!("expected {{\"target\": HOST|SERIAL, \"reason\": REASON}}: {e}")})))
 }
 
 async fn revoke(State(state): State<ControlState>, req: Request) -> Response {

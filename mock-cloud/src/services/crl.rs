@@ -7,22 +7,19 @@
 //! unavailable, slow) come from the layer in `revocation.rs`, never from this handler.
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{middleware, Router};
+use axum::{Router, middleware};
 use scenarios::{Component, NewEvent, Responder};
 use tower::ServiceExt;
 
-use super::revocation::{fault_layer, host_of, AsOf, Fired, RevocationState};
+use super::revocation::{AsOf, Fired, RevocationState, fault_layer, host_of};
 
 /// RFC 2585 §4.2: the media type of a DER CRL.
 pub const PKIX_CRL: &str = "application/pkix-crl";
 
 pub fn router(state: RevocationState) -> Router {
-    Router::new()
-        .fallback(handle)
-        .layer(middleware::from_fn_with_state((state.clone(), Responder::Crl), fault_layer))
-        .with_state(state)
+    Router::new().fallback(handle).layer(middleware::from_fn_with_state((state.clone(), Responder::Crl), fault_layer)).with_state(state)
 }
 
 async fn handle(State(state): State<RevocationState>, req: Request) -> Response {

@@ -204,7 +204,9 @@ mod tests {
 
     #[test]
     fn base64url_round_trips_rfc_4648_vectors() {
-        for (enc, dec) in [("", ""), ("Zg", "f"), ("Zm8", "fo"), ("Zm9v", "foo"), ("Zm9vYg", "foob"), ("Zm9vYmE", "fooba"), ("Zm9vYmFy", "foobar"), ("Zm8=", "fo")] {
+        for (enc, dec) in
+            [("", ""), ("Zg", "f"), ("Zm8", "fo"), ("Zm9v", "foo"), ("Zm9vYg", "foob"), ("Zm9vYmE", "fooba"), ("Zm9vYmFy", "foobar"), ("Zm8=", "fo")]
+        {
             assert_eq!(base64url_decode(enc).as_deref(), Some(dec.as_bytes()), "{enc}");
         }
         assert_eq!(base64url_decode("-_8"), Some(vec![0xfb, 0xff]));

@@ -180,7 +180,11 @@ async fn handle(req: Request) -> Response {
         return (StatusCode::NOT_FOUND, "no such method on the endpoints web service: use /endpoints, /version or /changes\n").into_response();
     }
     match get("clientrequestid") {
-        None => return bad_request("ClientRequestId is required: a GUID you generate once per machine, e.g. clientrequestid=b10c5ed1-bad1-445f-b386-b919946339a7".into()),
+        None => {
+            return bad_request(
+                "ClientRequestId is required: a GUID you generate once per machine, e.g. clientrequestid=b10c5ed1-bad1-445f-b386-b919946339a7".into(),
+            );
+        }
         Some(id) if !is_guid(id) => return bad_request(format!("ClientRequestId `{id}` is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")),
         Some(_) => {}
     }
@@ -219,11 +223,8 @@ async fn handle(req: Request) -> Response {
             };
             let no_ipv6 = get("noipv6").is_some_and(|v| v.eq_ignore_ascii_case("true"));
             let sets = if inst.has_catalog { Catalog::builtin().intune.sets.as_slice() } else { &[] };
-            let records: Vec<Record> = sets
-                .iter()
-                .filter(|s| areas.as_ref().is_none_or(|a| a.contains(&s.service_area)))
-                .map(|s| record(s, data, no_ipv6))
-                .collect();
+            let records: Vec<Record> =
+                sets.iter().filter(|s| areas.as_ref().is_none_or(|a| a.contains(&s.service_area))).map(|s| record(s, data, no_ipv6)).collect();
             if csv { respond_csv(records_csv(&records)) } else { respond_json(&records, None) }
         }
         ("changes", Some(_)) => match segments.get(2) {
@@ -243,7 +244,8 @@ fn version(data: &ServiceData, instance: Option<&Instance>, all: bool, csv: bool
         v
     };
     if csv {
-        let rows: Vec<String> = data.instances.iter().filter(|i| instance.is_none_or(|x| x.name == i.name)).map(|i| format!("{},{}", i.name, data.version)).collect();
+        let rows: Vec<String> =
+            data.instances.iter().filter(|i| instance.is_none_or(|x| x.name == i.name)).map(|i| format!("{},{}", i.name, data.version)).collect();
         return respond_csv(format!("instance,latest\n{}\n", rows.join("\n")));
     }
     match instance {

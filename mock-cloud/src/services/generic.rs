@@ -13,13 +13,7 @@ pub fn router(_state: ServiceState) -> Router {
 }
 
 async fn handle(req: Request) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or(req.uri().host())
-        .unwrap_or("this host")
-        .to_string();
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or(req.uri().host()).unwrap_or("this host").to_string();
     match (req.method(), req.uri().path()) {
         (&Method::GET | &Method::HEAD, "/") => (StatusCode::OK, format!("memsim: {host} is reachable\n")).into_response(),
         _ => (StatusCode::NOT_FOUND, format!("memsim: {host} emulates reachability only\n")).into_response(),

@@ -42,7 +42,16 @@ pub enum Service {
 }
 
 impl Service {
-    pub const ALL: &[Service] = &[Service::EnrollmentDiscovery, Service::Doh, Service::Generic, Service::Crl, Service::Ocsp, Service::Content, Service::Notification, Service::Endpoints];
+    pub const ALL: &[Service] = &[
+        Service::EnrollmentDiscovery,
+        Service::Doh,
+        Service::Generic,
+        Service::Crl,
+        Service::Ocsp,
+        Service::Content,
+        Service::Notification,
+        Service::Endpoints,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -68,7 +77,12 @@ pub struct ServiceState {
 /// Every service's router, built once per world. `dns` answers DoH queries (none: the DoH
 /// service says the world has no DNS).
 /// `revocation` is the CRL and OCSP responders' state (the world's PKI and service faults).
-pub fn routers(state: &ServiceState, dns: Option<Arc<dyn crate::DnsWire>>, revocation: &revocation::RevocationState, content: &Arc<content::Library>) -> HashMap<Service, Router> {
+pub fn routers(
+    state: &ServiceState,
+    dns: Option<Arc<dyn crate::DnsWire>>,
+    revocation: &revocation::RevocationState,
+    content: &Arc<content::Library>,
+) -> HashMap<Service, Router> {
     Service::ALL
         .iter()
         .map(|&s| {

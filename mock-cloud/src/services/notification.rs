@@ -146,7 +146,8 @@ async fn handle(State(gw): State<Gateway>, req: Request) -> Response {
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().split(':').next().unwrap_or_default().to_string();
     let route = [ONBOARDING_PATH, DEVICE_POST_PATH, NOTIFICATION_PATH, DEVICE_ACTION_PATH].into_iter().find(|p| p.eq_ignore_ascii_case(&path));
     let Some(route) = route else {
-        return (StatusCode::NOT_FOUND, "memsim: the tenant-attach gateway serves /api/gateway/{AccountOnboardingInfo,DevicePost,Notification,DeviceAction}\n").into_response();
+        return (StatusCode::NOT_FOUND, "memsim: the tenant-attach gateway serves /api/gateway/{AccountOnboardingInfo,DevicePost,Notification,DeviceAction}\n")
+            .into_response();
     };
     let want = if route == NOTIFICATION_PATH { Method::GET } else { Method::POST };
     if req.method() != want {
@@ -188,7 +189,10 @@ async fn handle(State(gw): State<Gateway>, req: Request) -> Response {
             Ok(a) => {
                 let action = gw.hub.queue(a.template_id, gw.service.world.tenant_id.clone(), a.aad_user_id, a.target_device_ids, gw.now());
                 gw.service.journal.record(
-                    NewEvent::new(Component::Http, "action_queued").host(host).detail("template", action.template_id.clone()).detail("task", action.task_guid.clone()),
+                    NewEvent::new(Component::Http, "action_queued")
+                        .host(host)
+                        .detail("template", action.template_id.clone())
+                        .detail("task", action.task_guid.clone()),
                 );
                 gw.json(StatusCode::ACCEPTED, &json!({ "TaskGuid": action.task_guid }))
             }

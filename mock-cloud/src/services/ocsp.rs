@@ -10,14 +10,14 @@
 //! `revocation.rs`, never from this handler.
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{middleware, Router};
+use axum::{Router, middleware};
 use base64::Engine as _;
 use scenarios::{Component, NewEvent, Responder};
 
-use super::revocation::{fault_layer, host_of, ocsp_body, AsOf, Fired, RevocationState};
-use crate::pki::{self, split_url, OcspAnswer};
+use super::revocation::{AsOf, Fired, RevocationState, fault_layer, host_of, ocsp_body};
+use crate::pki::{self, OcspAnswer, split_url};
 
 /// RFC 6960 Appendix C.1 and C.2.
 pub const OCSP_REQUEST: &str = "application/ocsp-request";
@@ -26,10 +26,7 @@ pub const OCSP_RESPONSE: &str = "application/ocsp-response";
 pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
 
 pub fn router(state: RevocationState) -> Router {
-    Router::new()
-        .fallback(handle)
-        .layer(middleware::from_fn_with_state((state.clone(), Responder::Ocsp), fault_layer))
-        .with_state(state)
+    Router::new().fallback(handle).layer(middleware::from_fn_with_state((state.clone(), Responder::Ocsp), fault_layer)).with_state(state)
 }
 
 /// The DER request of a GET: the path after the responder URL's own path, URL-decoded, base64
@@ -83,10 +80,8 @@ async fn handle(State(state): State<RevocationState>, req: Request) -> Response 
 }
 
 fn record(state: &RevocationState, host: &str, method: &Method, answer: &OcspAnswer, fired: Option<&'static str>) {
-    let mut event = NewEvent::new(Component::Pki, "ocsp_response")
-        .host(host)
-        .detail("method", method.as_str())
-        .detail("response_status", answer.response_status);
+    let mut event =
+        NewEvent::new(Component::Pki, "ocsp_response").host(host).detail("method", method.as_str()).detail("response_status", answer.response_status);
     if let Some(ca) = &answer.ca {
         event = event.detail("ca", ca.clone());
     }

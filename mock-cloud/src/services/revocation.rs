@@ -10,16 +10,16 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use scenarios::{Component, Journal, NewEvent, Responder, ServiceFault};
 use time::OffsetDateTime;
 
 use super::Service;
-use crate::pki::{self, split_url, Pki, PkiData};
+use crate::pki::{self, Pki, PkiData, split_url};
 
 /// The responders' state.
 #[derive(Clone, Debug)]

@@ -6,13 +6,13 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use hickory_net::NetError;
 use hickory_net::client::{Client, ClientHandle};
 use hickory_net::proto::op::{DnsResponse, Message, MessageType, OpCode, Query};
 use hickory_net::proto::rr::{DNSClass, Name, RecordType};
 use hickory_net::runtime::TokioRuntimeProvider;
 use hickory_net::tcp::TcpClientStream;
 use hickory_net::udp::UdpClientStream;
-use hickory_net::NetError;
 use mock_dns::{DnsConfig, DnsServer, RecordData, ZoneSet};
 use scenarios::{Clock, DnsFault, Journal};
 
@@ -31,7 +31,12 @@ pub fn contoso() -> ZoneSet {
         z.add(&format!("EnterpriseRegistration.{domain}"), HOUR, RecordData::Cname("EnterpriseRegistration.windows.net".into())).unwrap();
     }
     z.add("GraniteFalls.contoso.com", HOUR, RecordData::Cname("GraniteFalls.cloudapp.net".into())).unwrap();
-    z.add("_mssms_mp_abc._tcp.contoso.com", Duration::from_secs(14_400), RecordData::Srv { priority: 0, weight: 0, port: 443, target: "GraniteFalls.cloudapp.net".into() }).unwrap();
+    z.add(
+        "_mssms_mp_abc._tcp.contoso.com",
+        Duration::from_secs(14_400),
+        RecordData::Srv { priority: 0, weight: 0, port: 443, target: "GraniteFalls.cloudapp.net".into() },
+    )
+    .unwrap();
     for host in ["*.manage.microsoft.com", "manage.microsoft.com", "EnterpriseRegistration.windows.net", "GraniteFalls.cloudapp.net", "doh.memsim.test"] {
         z.add(host, Duration::from_secs(300), lo.clone()).unwrap();
     }

@@ -28,7 +28,6 @@ impl DnsWindow {
     }
 }
 
-
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", deny_unknown_fields)]
 pub enum DnsFault {
@@ -180,13 +179,10 @@ impl DnsFault {
         }
         match self {
             // Nothing ever leaves the machine: a wrong address is still a loopback address.
-            DnsFault::WrongAddress { address, .. } if !address.is_loopback() => Err(format!(
-                "{}: address {address} is not a loopback address (use 127.0.0.2 … 127.255.255.254)",
-                self.kind()
-            )),
-            DnsFault::CnameTarget { target, .. } if target.is_wildcard() => {
-                Err(format!("{}: `target` is one host name, not a wildcard", self.kind()))
+            DnsFault::WrongAddress { address, .. } if !address.is_loopback() => {
+                Err(format!("{}: address {address} is not a loopback address (use 127.0.0.2 … 127.255.255.254)", self.kind()))
             }
+            DnsFault::CnameTarget { target, .. } if target.is_wildcard() => Err(format!("{}: `target` is one host name, not a wildcard", self.kind())),
             _ => Ok(()),
         }
     }
@@ -225,12 +221,15 @@ mod tests {
             assert!(c.contains(f.kind()), "{c}");
         }
         let f = one(cases[5]).unwrap();
-        assert_eq!(f, DnsFault::WrongAddress {
-            names: HostPattern::parse("*.azureedge.net").unwrap(),
-            address: DnsFault::DEFAULT_WRONG_ADDRESS,
-            after: SimDuration::ZERO,
-            until: None,
-        });
+        assert_eq!(
+            f,
+            DnsFault::WrongAddress {
+                names: HostPattern::parse("*.azureedge.net").unwrap(),
+                address: DnsFault::DEFAULT_WRONG_ADDRESS,
+                after: SimDuration::ZERO,
+                until: None,
+            }
+        );
     }
 
     #[test]

@@ -10,10 +10,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 pub use dns::DnsFault;
 pub use pki::{CertLevel, CertTarget, PkiFault, RevocationReason};
+pub use proxy::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyFault, ProxyRule, ProxyTarget};
 pub use service::{Responder, ServiceFault};
-pub use proxy::{
-    AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyFault, ProxyRule, ProxyTarget,
-};
 
 /// Any declared fault, by layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,10 +55,7 @@ impl<'de> Deserialize<'de> for Fault {
             "proxy" => ProxyFault::deserialize(value).map(Fault::Proxy),
             "service" => ServiceFault::deserialize(value).map(Fault::Service),
             _ => {
-                return Err(D::Error::custom(format!(
-                    "unknown fault kind `{kind}`: a kind starts with its layer, one of: {}",
-                    LAYERS.join(", ")
-                )));
+                return Err(D::Error::custom(format!("unknown fault kind `{kind}`: a kind starts with its layer, one of: {}", LAYERS.join(", "))));
             }
         }
         .map_err(|e| D::Error::custom(e.message()))?;
@@ -79,4 +74,3 @@ impl Fault {
         }
     }
 }
-

@@ -99,13 +99,13 @@ impl PkiFault {
     /// What the fault selects: hosts (with a chain level) or one CA by id.
     pub fn target(&self) -> CertTarget<'_> {
         match self {
-            PkiFault::Expired { hosts, ca, level, .. }
-            | PkiFault::NotValidYet { hosts, ca, level, .. }
-            | PkiFault::Revoked { hosts, ca, level, .. } => match (hosts, ca) {
-                (Some(h), _) => CertTarget::Hosts(h, *level),
-                (None, Some(ca)) => CertTarget::Ca(ca),
-                (None, None) => unreachable!("validated at parse time"),
-            },
+            PkiFault::Expired { hosts, ca, level, .. } | PkiFault::NotValidYet { hosts, ca, level, .. } | PkiFault::Revoked { hosts, ca, level, .. } => {
+                match (hosts, ca) {
+                    (Some(h), _) => CertTarget::Hosts(h, *level),
+                    (None, Some(ca)) => CertTarget::Ca(ca),
+                    (None, None) => unreachable!("validated at parse time"),
+                }
+            }
             PkiFault::UnknownIssuer { hosts, ca } => match (hosts, ca) {
                 (Some(h), _) => CertTarget::Hosts(h, CertLevel::Root),
                 (None, Some(ca)) => CertTarget::Ca(ca),
@@ -118,21 +118,17 @@ impl PkiFault {
 
     pub(super) fn validate(&self) -> Result<(), String> {
         let (hosts, ca, level) = match self {
-            PkiFault::Expired { hosts, ca, level, .. }
-            | PkiFault::NotValidYet { hosts, ca, level, .. }
-            | PkiFault::Revoked { hosts, ca, level, .. } => (hosts, ca, Some(*level)),
+            PkiFault::Expired { hosts, ca, level, .. } | PkiFault::NotValidYet { hosts, ca, level, .. } | PkiFault::Revoked { hosts, ca, level, .. } => {
+                (hosts, ca, Some(*level))
+            }
             PkiFault::UnknownIssuer { hosts, ca } => (hosts, ca, None),
             _ => return Ok(()),
         };
         match (hosts, ca) {
-            (Some(_), Some(_)) | (None, None) => Err(format!(
-                "{}: give exactly one of `hosts` (a host pattern) or `ca` (a CA id)",
-                self.kind()
-            )),
-            (None, Some(_)) if level.is_some_and(|l| l != CertLevel::Leaf) => Err(format!(
-                "{}: `level` goes with `hosts`; with `ca` the fault applies to that CA's own certificate",
-                self.kind()
-            )),
+            (Some(_), Some(_)) | (None, None) => Err(format!("{}: give exactly one of `hosts` (a host pattern) or `ca` (a CA id)", self.kind())),
+            (None, Some(_)) if level.is_some_and(|l| l != CertLevel::Leaf) => {
+                Err(format!("{}: `level` goes with `hosts`; with `ca` the fault applies to that CA's own certificate", self.kind()))
+            }
             _ => Ok(()),
         }
     }

@@ -84,9 +84,7 @@ impl<'de> Deserialize<'de> for HostList {
         match OneOrMany::deserialize(d) {
             Ok(OneOrMany::One(p)) => Ok(HostList(vec![p])),
             Ok(OneOrMany::Many(v)) => Ok(HostList(v)),
-            Err(_) => Err(D::Error::custom(
-                "`hosts` takes a host pattern or a list of them, e.g. [\"*.manage.microsoft.com\", \"login.microsoftonline.com\"]",
-            )),
+            Err(_) => Err(D::Error::custom("`hosts` takes a host pattern or a list of them, e.g. [\"*.manage.microsoft.com\", \"login.microsoftonline.com\"]")),
         }
     }
 }
@@ -161,36 +159,74 @@ fn every_scheme() -> Vec<AuthScheme> {
 pub enum ProxyRule {
     /// Every chunk of data is held back `latency` before it is passed on.
     #[serde(rename = "proxy.latency")]
-    Latency { latency: SimDuration, #[serde(default)] direction: Direction },
+    Latency {
+        latency: SimDuration,
+        #[serde(default)]
+        direction: Direction,
+    },
     /// Data flows at most `bytes_per_second` per simulated second.
     #[serde(rename = "proxy.bandwidth")]
-    Bandwidth { bytes_per_second: u64, #[serde(default)] direction: Direction },
+    Bandwidth {
+        bytes_per_second: u64,
+        #[serde(default)]
+        direction: Direction,
+    },
     /// Nothing gets through; the connection is closed `after` (0s: never, the client gives up).
     #[serde(rename = "proxy.timeout")]
-    Timeout { #[serde(default)] after: SimDuration },
+    Timeout {
+        #[serde(default)]
+        after: SimDuration,
+    },
     /// The connection is reset `after` it was opened.
     #[serde(rename = "proxy.reset_peer")]
-    ResetPeer { #[serde(default)] after: SimDuration },
+    ResetPeer {
+        #[serde(default)]
+        after: SimDuration,
+    },
     /// Once `bytes` have gone to the client, the connection is cut (default: reset).
     #[serde(rename = "proxy.limit_data")]
-    LimitData { bytes: u64, #[serde(default = "rst")] close: CloseMethod },
+    LimitData {
+        bytes: u64,
+        #[serde(default = "rst")]
+        close: CloseMethod,
+    },
     /// A connection or tunnel with no bytes either way for `after` is cut, however old it is.
     #[serde(rename = "proxy.idle_timeout")]
-    IdleTimeout { after: SimDuration, #[serde(default)] close: CloseMethod },
+    IdleTimeout {
+        after: SimDuration,
+        #[serde(default)]
+        close: CloseMethod,
+    },
     /// A connection or tunnel is cut `after` it was opened, busy or not.
     #[serde(rename = "proxy.max_lifetime")]
-    MaxLifetime { after: SimDuration, #[serde(default)] close: CloseMethod },
+    MaxLifetime {
+        after: SimDuration,
+        #[serde(default)]
+        close: CloseMethod,
+    },
     /// The selected requests are refused.
     #[serde(rename = "proxy.deny")]
-    Deny { #[serde(default)] block: BlockStyle },
+    Deny {
+        #[serde(default)]
+        block: BlockStyle,
+    },
     /// Only the selected requests pass (plus every host in `file`: one host or wildcard a line,
     /// `#` comments; absolute, or relative to the directory memsim runs in).
     #[serde(rename = "proxy.allow_list")]
-    AllowList { file: Option<String>, #[serde(default)] block: BlockStyle },
+    AllowList {
+        file: Option<String>,
+        #[serde(default)]
+        block: BlockStyle,
+    },
     /// 407 until the client sends Basic credentials `user`/`password`; Negotiate and NTLM are
     /// offered (as a Windows proxy does) but never complete.
     #[serde(rename = "proxy.auth_required")]
-    AuthRequired { user: String, password: String, #[serde(default = "every_scheme")] schemes: Vec<AuthScheme> },
+    AuthRequired {
+        user: String,
+        password: String,
+        #[serde(default = "every_scheme")]
+        schemes: Vec<AuthScheme>,
+    },
     /// HTTPS is decrypted with certificates of a corporate inspection CA, which the world's CA
     /// bundle holds when `trusted`, and re-encrypted to the server.
     #[serde(rename = "proxy.tls_inspection")]

@@ -101,10 +101,9 @@ impl ServiceFault {
     /// The responders the fault changes.
     pub fn responder(&self) -> Responder {
         match self {
-            ServiceFault::OcspTryLater { .. }
-            | ServiceFault::OcspMalformed { .. }
-            | ServiceFault::OcspStale { .. }
-            | ServiceFault::OcspSlow { .. } => Responder::Ocsp,
+            ServiceFault::OcspTryLater { .. } | ServiceFault::OcspMalformed { .. } | ServiceFault::OcspStale { .. } | ServiceFault::OcspSlow { .. } => {
+                Responder::Ocsp
+            }
             ServiceFault::CrlStale { .. } | ServiceFault::CrlUnavailable { .. } | ServiceFault::CrlSlow { .. } => Responder::Crl,
         }
     }

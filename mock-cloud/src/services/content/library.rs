@@ -15,7 +15,7 @@ use scenarios::WorldSpec;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::catalog::{host_of, Catalog};
+use crate::catalog::{Catalog, host_of};
 
 use super::generator::Generator;
 
@@ -77,9 +77,7 @@ impl ContentData {
     /// The embedded `content.toml` (a broken file is a build defect, caught by a test).
     pub fn builtin() -> &'static ContentData {
         static DATA: OnceLock<ContentData> = OnceLock::new();
-        DATA.get_or_init(|| {
-            toml::from_str(include_str!("../../../data/content.toml")).unwrap_or_else(|e| panic!("mock-cloud/data/content.toml: {e}"))
-        })
+        DATA.get_or_init(|| toml::from_str(include_str!("../../../data/content.toml")).unwrap_or_else(|e| panic!("mock-cloud/data/content.toml: {e}")))
     }
 }
 
@@ -158,8 +156,7 @@ impl Library {
             });
         }
         let cancel = Arc::new(AtomicBool::new(false));
-        let jobs: Vec<(Generator, u64, Option<String>)> =
-            packages.iter().map(|p| (p.generator.clone(), p.size, p.known_sha256.clone())).collect();
+        let jobs: Vec<(Generator, u64, Option<String>)> = packages.iter().map(|p| (p.generator.clone(), p.size, p.known_sha256.clone())).collect();
         let digests = OnceLock::new();
         let mut hashing = None;
         if jobs.iter().all(|(_, _, known)| known.is_some()) {
@@ -193,9 +190,9 @@ impl Library {
         self.digests.get_or_init(|| {
             let handle = self.hashing.lock().unwrap_or_else(|p| p.into_inner()).take();
             let never = AtomicBool::new(false);
-            handle.and_then(|h| h.join().ok()).unwrap_or_else(|| {
-                self.packages.iter().map(|p| p.known_sha256.clone().unwrap_or_else(|| p.generator.sha256(p.size, &never))).collect()
-            })
+            handle
+                .and_then(|h| h.join().ok())
+                .unwrap_or_else(|| self.packages.iter().map(|p| p.known_sha256.clone().unwrap_or_else(|| p.generator.sha256(p.size, &never))).collect())
         })
     }
 

@@ -114,7 +114,8 @@ async fn another_seed_changes_the_bytes_and_its_digests_are_computed() {
         assert_ne!(a.sha256, b.sha256, "{}", a.name);
         let p = library.packages().iter().find(|p| p.name == a.name).unwrap();
         if p.size <= 1 << 20 {
-            let digest: String = ring::digest::digest(&ring::digest::SHA256, &bytes_of(p, 0, p.size as usize)).as_ref().iter().map(|b| format!("{b:02x}")).collect();
+            let digest: String =
+                ring::digest::digest(&ring::digest::SHA256, &bytes_of(p, 0, p.size as usize)).as_ref().iter().map(|b| format!("{b:02x}")).collect();
             assert_eq!(a.sha256, digest, "{}", a.name);
         }
     }
@@ -151,7 +152,9 @@ async fn a_transfer_dropped_midway_is_journaled() {
 #[test]
 fn tenants_go_to_their_region_and_every_content_host_is_emulated() {
     let cat = Catalog::builtin();
-    for (asu, want) in [("AMSUA0101", "naprodimedatapri.azureedge.net"), ("AMSUB0202", "euprodimedatapri.azureedge.net"), ("AMSUD0101", "approdimedatapri.azureedge.net")] {
+    for (asu, want) in
+        [("AMSUA0101", "naprodimedatapri.azureedge.net"), ("AMSUB0202", "euprodimedatapri.azureedge.net"), ("AMSUD0101", "approdimedatapri.azureedge.net")]
+    {
         let spec = WorldSpec { asu: asu.into(), ..WorldSpec::default() };
         let lib = Library::new(ContentData::builtin(), cat, &spec, time::OffsetDateTime::UNIX_EPOCH);
         let p = lib.packages().iter().find(|p| p.kind == Kind::Win32App).unwrap();

@@ -35,7 +35,10 @@ async fn the_seed_one_liner_gets_the_mem_sets_with_the_real_field_names() {
     assert!(s163["ips"].as_array().unwrap().iter().any(|u| u == "13.67.13.176/28"));
     let keys: Vec<&str> = s163.as_object().unwrap().keys().map(String::as_str).collect();
     for k in &keys {
-        assert!(["id", "serviceArea", "serviceAreaDisplayName", "urls", "ips", "tcpPorts", "udpPorts", "expressRoute", "category", "required", "notes"].contains(k), "{k}");
+        assert!(
+            ["id", "serviceArea", "serviceAreaDisplayName", "urls", "ips", "tcpPorts", "udpPorts", "expressRoute", "category", "required", "notes"].contains(k),
+            "{k}"
+        );
     }
     // Blank fields are omitted: 165 (NTP) has UDP 123 and no TCP port, 170 has no IPs.
     let s165 = sets.iter().find(|s| s["id"] == 165).unwrap();
@@ -49,7 +52,12 @@ async fn the_seed_one_liner_gets_the_mem_sets_with_the_real_field_names() {
 
 #[tokio::test]
 async fn clientrequestid_is_required_and_must_be_a_guid() {
-    for uri in ["/endpoints/Worldwide?ServiceAreas=MEM", "/endpoints/Worldwide?clientrequestid=not-a-guid", "/version?clientrequestid=", "/endpoints/Worldwide?clientrequestid=b10c5ed1bad1445fb386b919946339a7"] {
+    for uri in [
+        "/endpoints/Worldwide?ServiceAreas=MEM",
+        "/endpoints/Worldwide?clientrequestid=not-a-guid",
+        "/version?clientrequestid=",
+        "/endpoints/Worldwide?clientrequestid=b10c5ed1bad1445fb386b919946339a7",
+    ] {
         let (status, _, body) = get(uri).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
         assert!(body.contains("ClientRequestId"), "{uri}: {body}");
@@ -90,7 +98,10 @@ async fn version_answers_one_or_all_instances_with_an_hour_of_cache() {
     let all: Vec<Value> = serde_json::from_str(&get(&format!("/version?AllVersions=true&clientrequestid={ID}")).await.2).unwrap();
     assert_eq!(all.len(), ServiceData::builtin().instances.len());
     assert!(all[0]["versions"].is_array());
-    assert_eq!(get(&format!("/version/Worldwide?format=CSV&clientrequestid={ID}")).await.2, format!("instance,latest\nWorldwide,{}\n", ServiceData::builtin().version));
+    assert_eq!(
+        get(&format!("/version/Worldwide?format=CSV&clientrequestid={ID}")).await.2,
+        format!("instance,latest\nWorldwide,{}\n", ServiceData::builtin().version)
+    );
 }
 
 #[tokio::test]

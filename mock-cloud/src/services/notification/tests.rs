@@ -42,13 +42,15 @@ fn poll_uri(extra: &str) -> String {
 #[tokio::test]
 async fn onboarding_and_device_upload_follow_our_contract() {
     let r = router(state(1.0));
-    let (status, v, headers) = send(&r, request(Method::POST, ONBOARDING_PATH, Some(json!({"TenantId": tenant(), "HierarchyId": "h1", "SiteCode": "ABC"})))).await;
+    let (status, v, headers) =
+        send(&r, request(Method::POST, ONBOARDING_PATH, Some(json!({"TenantId": tenant(), "HierarchyId": "h1", "SiteCode": "ABC"})))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v["Onboarded"], true);
     assert_eq!(v["HoldSeconds"], 180.0);
     assert_eq!(v["NotificationUrl"], format!("https://{HOST}{NOTIFICATION_PATH}"));
     assert!(headers[header::DATE].to_str().unwrap().ends_with("2030 12:00:00 GMT"), "Date is simulated time: {:?}", headers[header::DATE]);
-    let (status, v, _) = send(&r, request(Method::POST, DEVICE_POST_PATH, Some(json!({"TenantId": tenant(), "Devices": [{"DeviceId": "d1"}, {"DeviceId": "d2"}]})))).await;
+    let (status, v, _) =
+        send(&r, request(Method::POST, DEVICE_POST_PATH, Some(json!({"TenantId": tenant(), "Devices": [{"DeviceId": "d1"}, {"DeviceId": "d2"}]})))).await;
     assert_eq!((status, v["Accepted"].as_u64()), (StatusCode::OK, Some(2)));
 }
 
