@@ -117,19 +117,8 @@ impl Drop for Up {
 
 /// A command without the machine's own CA and proxy settings, so only what a test passes applies.
 pub fn clean_env(mut cmd: Command) -> Command {
-    for var in [
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "CURL_CA_BUNDLE",
-        "REQUESTS_CA_BUNDLE",
-        "NODE_EXTRA_CA_CERTS",
-        "HTTPS_PROXY",
-        "HTTP_PROXY",
-        "https_proxy",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
+    // The variables memsim manages for a client (harness::client_env), none of them inherited.
+    for var in harness::client_env::MANAGED {
         cmd.env_remove(var);
     }
     cmd
