@@ -102,6 +102,13 @@ enum Command {
     },
 }
 
+/// One line (or block) on stdout; an error (the reader went away) goes back to the caller
+/// instead of a panic.
+fn say(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{text}")
+}
+
 /// The world `memsim up` starts without `--scenario`.
 const DEFAULT_WORLD: &str = r#"
 name = "healthy"
@@ -271,7 +278,7 @@ fn control(world: &std::path::Path, target: &str, revoke: Option<Option<String>>
                 o.remove("pem");
                 o.remove("issuer_pem");
             }
-            println!("{}", serde_json::to_string_pretty(&cert)?);
+            say(&serde_json::to_string_pretty(&cert)?)?;
             let state = if cert["revoked"].is_null() { "valid (not revoked)" } else { "revoked" };
             eprintln!(
                 "memsim: {} (serial {}) is {state}: its CRL and OCSP answers say so from now on",
@@ -301,6 +308,8 @@ pub fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(c) => exit::code(c),
+        // `memsim list | head`: the reader went away; nothing is wrong with memsim.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => exit::code(exit::OK),
         Err(e) => {
             eprintln!("memsim: {e:#}");
             exit::code(exit::HARNESS_FAILED)
@@ -367,15 +376,16 @@ fn run(cli: Cli) -> Result<u8> {
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let result = runtime.block_on(probes::run(*probe, &target));
-            println!("{}", serde_json::to_string_pretty(&result)?);
+            say(&serde_json::to_string_pretty(&result)?)?;
             Ok(if result.passed { exit::OK } else { exit::EXPECTATION_FAILED })
         }
         Command::Revoke { target, world, reason } => control(&world, &target, Some(reason)),
         Command::Restore { target, world } => control(&world, &target, None),
         Command::List { paths } => match load_for_list(&paths) {
             Ok(list) => {
+                let width = list.iter().map(|s| s.name.as_str().len()).max().unwrap_or(0);
                 for s in list {
-                    println!("{:<36} {:<12} {}\n{:<36} {:<12} source: {}", s.name, s.area.as_str(), s.summary, "", "", s.source);
+                    say(&format!("{:<width$}  {:<10}  {}\n{:<width$}  {:<10}  source: {}", s.name.as_str(), s.area.as_str(), s.summary, "", "", s.source))?;
                 }
                 Ok(exit::OK)
             }
@@ -388,7 +398,7 @@ fn run(cli: Cli) -> Result<u8> {
             let mut bad = 0;
             for f in &files {
                 match check_one(f) {
-                    Ok(s) => println!("ok   {} ({})", f.display(), s.name),
+                    Ok(s) => say(&format!("ok   {} ({})", f.display(), s.name))?,
                     Err(msg) => {
                         bad += 1;
                         eprintln!("{msg}");

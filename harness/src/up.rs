@@ -57,7 +57,12 @@ pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result
         "dns_addr": world.dns_addr().to_string(),
         "ms": started.elapsed().as_secs_f64() * 1000.0,
     });
-    println!("{ready}");
+    {
+        // The ready line; a world nobody reads from keeps running.
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{ready}").and_then(|()| out.flush());
+    }
     eprintln!(
         "memsim: world `{}` is up (HTTPS {}, HTTP {}); `. {}` to point clients at it; Ctrl-C stops it",
         scenario.name,
