@@ -126,7 +126,7 @@ pub async fn start(scenario: &Scenario, journal: &Journal) -> Result<DnsServer, 
 }
 
 fn io(context: &'static str) -> impl FnOnce(DnsError) -> WorldError {
-    move |e| WorldError::Io { context: context.into(), source: std::io::Error::other(e.to_string()) }
+    move |e| WorldError::Io { context: context.into(), error: std::io::Error::other(e.to_string()) }
 }
 
 /// mock-dns behind mock-cloud's DoH service: the bytes of a query in, of the answer out.

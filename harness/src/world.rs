@@ -29,14 +29,15 @@ pub enum WorldError {
     #[error("{0}")]
     Scenario(String),
     /// The machine refused: a port, a file (the harness failed).
-    #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    /// (`error` is not a `source`: the message holds it already, and reports print chains.)
+    #[error("{context}: {error}")]
+    Io { context: String, error: std::io::Error },
 }
 
 impl WorldError {
     fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorldError {
         let context = context.into();
-        move |source| WorldError::Io { context, source }
+        move |error| WorldError::Io { context, error }
     }
 
     pub fn is_bad_input(&self) -> bool {
@@ -112,14 +113,14 @@ impl World {
         })
         .map_err(|e| match e {
             CloudError::Pki(p) => WorldError::Scenario(format!("{}: {p}", scenario.name)),
-            CloudError::Io(io) => WorldError::Io { context: "start fronts".into(), source: io },
+            CloudError::Io(io) => WorldError::Io { context: "start fronts".into(), error: io },
         })?;
         let proxy_listener = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind proxy"))?;
         let proxy = Proxy::start(ProxyConfig::for_world(scenario, &cloud, journal.clone(), proxy_listener, Some((dns.addr(), dns.zones())))).map_err(|e| {
             if e.is_bad_input() {
                 WorldError::Scenario(format!("{}: {e}", scenario.name))
             } else {
-                WorldError::Io { context: "start proxy".into(), source: std::io::Error::other(e.to_string()) }
+                WorldError::Io { context: "start proxy".into(), error: std::io::Error::other(e.to_string()) }
             }
         })?;
         let ca_bundle = state.path().join("ca.pem");
@@ -167,7 +168,7 @@ impl World {
     pub async fn start_control(&mut self) -> Result<SocketAddr, WorldError> {
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind control endpoint"))?;
         let token = mock_cloud::services::control::Token::generate()
-            .map_err(|_| WorldError::Io { context: "control token".into(), source: std::io::Error::other("no randomness from the OS") })?;
+            .map_err(|_| WorldError::Io { context: "control token".into(), error: std::io::Error::other("no randomness from the OS") })?;
         let addr = self.cloud.serve_control(listener, token.clone()).map_err(WorldError::io("serve control endpoint"))?;
         self.control = Some(crate::control::publish(self.state.path(), addr, &token).map_err(WorldError::io("write control files"))?);
         Ok(addr)
