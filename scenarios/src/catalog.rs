@@ -71,6 +71,9 @@ mod tests {
         ] {
             assert!(names.contains(name), "the catalog lacks `{name}`");
         }
+        for area in ["baseline", "pki", "revocation", "proxy", "dns", "cdn", "notification", "time"] {
+            assert!(FILES.iter().any(|(p, _)| p.starts_with(&format!("{area}/"))), "no scenario in area `{area}`");
+        }
         for probe in crate::Probe::ALL {
             assert!(names.contains(&format!("healthy-{}", probe.as_str())), "no baseline for the `{}` probe", probe.as_str());
         }

@@ -33,10 +33,10 @@ use super::{ProbeResult, ProbeTarget};
 
 const PROBE: Probe = Probe::Notification;
 
-/// How long past the service's hold the poll waits for an answer, in simulated seconds: .NET's
-/// default `HttpWebRequest.Timeout` (100 s). What the notification worker sets is not public;
-/// this is memsim's assumption.
-const REQUEST_TIMEOUT_S: f64 = 100.0;
+/// How long past the service's hold the poll waits for an answer, in simulated seconds: the
+/// two minutes the SCP's gateway requests log (`Timeout: 00:02:00`, failure catalog NOT-03
+/// [S17]). That the notification worker's poll uses the same is memsim's assumption.
+const REQUEST_TIMEOUT_S: f64 = 120.0;
 /// The least wall time the poll waits past the hold, whatever the time scale.
 const JITTER_FLOOR_S: f64 = 0.25;
 
