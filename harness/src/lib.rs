@@ -15,8 +15,10 @@ pub mod probes;
 pub mod proxy;
 pub mod report;
 pub mod runner;
+mod select;
 pub mod up;
 pub mod world;
 
-pub use cli::{main, resolve_scenario};
+pub use cli::main;
+pub use select::resolve_scenario;
 pub use world::{World, WorldError, WorldOptions};

@@ -25,7 +25,8 @@ pub struct WorldOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorldError {
-    /// The scenario asks for something the world cannot build (bad input).
+    /// The scenario (or the options given with it) asks for something the world cannot build
+    /// (bad input).
     #[error("{0}")]
     Scenario(String),
     /// The machine refused: a port, a file (the harness failed).
@@ -93,7 +94,8 @@ impl World {
         );
         let state = match options.state_dir {
             Some(dir) => {
-                std::fs::create_dir_all(&dir).map_err(WorldError::io(format!("create state dir {}", dir.display())))?;
+                // A state dir the user named and that cannot be made is bad input, not a harness failure.
+                std::fs::create_dir_all(&dir).map_err(|e| WorldError::Scenario(format!("--state-dir {}: {e}", dir.display())))?;
                 StateDir::Given(std::path::absolute(&dir).map_err(WorldError::io("resolve state dir"))?)
             }
             None => StateDir::Temp(tempfile::Builder::new().prefix("memsim-").tempdir().map_err(WorldError::io("create temp dir"))?),
