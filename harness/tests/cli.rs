@@ -42,6 +42,11 @@ fn check_rejects_bad_files_with_file_line_column_and_exit_2() {
             format!("{HEAD}[expect]\nevents = [{{ component = \"pki\", what = \"ocsp_answered\", absent = true }}]\n"),
             ":7:40: no component journals `ocsp_answered` events",
         ),
+        (
+            "wrong-component.toml",
+            format!("{HEAD}[expect]\nevents = [{{ component = \"dns\", what = \"handshake\" }}]\n"),
+            ":7:40: the dns component never journals `handshake` events",
+        ),
     ];
     for (name, text, expected) in cases {
         let path = write(&dir, name, &text);

@@ -6,22 +6,24 @@
 //! [`catalog`] of scenario files embedded at build time. It does not run anything.
 
 pub mod catalog;
+mod client;
 mod clock;
 mod duration;
+mod expect;
 mod fault;
 mod host;
 pub mod journal;
 mod model;
 mod parse;
 
+pub use client::{ClientKind, ClientSpec, Probe};
 pub use clock::Clock;
 pub use duration::{DurationError, SimDuration};
+pub use expect::{EventExpectation, Expect, Outcome};
 pub use fault::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyRule, ProxyTarget};
 pub use fault::{CertLevel, CertTarget, DnsFault, Fault, PkiFault, ProxyFault, RevocationReason};
 pub use fault::{Responder, ServiceFault};
 pub use host::{HostPattern, HostPatternError};
 pub use journal::{Activity, Component, Event, Journal, NewEvent};
-pub use model::{
-    Area, ClientKind, ClientSpec, Cloud, EventExpectation, Expect, IssuerRule, Lab, OcspSigner, Outcome, Probe, Scenario, ScenarioName, TimeScale, WorldSpec,
-};
+pub use model::{Area, Cloud, IssuerRule, Lab, OcspSigner, Scenario, ScenarioName, TimeScale, WorldSpec};
 pub use parse::{ScenarioError, load_scenario, parse_scenario};

@@ -1,0 +1,134 @@
+//! What a scenario expects once its client has ended: outcome, codes, output, journal events.
+
+use serde::{Deserialize, Serialize};
+
+use crate::HostPattern;
+
+/// What should hold once the client has ended. Every key is optional; each one given is one
+/// expectation in the report.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// A probe's verdict, or a command's exit status (0 = pass).
+    pub outcome: Option<Outcome>,
+    /// The probe's error code, e.g. "0x80072F8F" (skipped when a command replaces the probe).
+    pub code: Option<String>,
+    /// The probe's status message ID, e.g. 11488 (skipped when a command replaces the probe).
+    pub status_message: Option<u32>,
+    #[serde(default)]
+    pub stdout_contains: Vec<String>,
+    #[serde(default)]
+    pub stderr_contains: Vec<String>,
+    /// Regular expressions (regex-lite syntax) the output must match.
+    #[serde(default)]
+    pub stdout_matches: Vec<String>,
+    #[serde(default)]
+    pub stderr_matches: Vec<String>,
+    /// Journal events that must (or, with `absent = true`, must not) have happened.
+    #[serde(default, deserialize_with = "events")]
+    pub events: Vec<EventExpectation>,
+}
+
+/// `{ component = "tls", what = "handshake_failed", host = "*.manage.microsoft.com", fault = "pki.expired" }`
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventExpectation {
+    pub component: Option<crate::Component>,
+    #[serde(default, deserialize_with = "event_kind")]
+    pub what: Option<String>,
+    pub host: Option<HostPattern>,
+    pub fault: Option<String>,
+    /// Exactly this many matching events.
+    pub count: Option<u32>,
+    /// At least this many (default 1 unless `count` or `absent` is given).
+    pub at_least: Option<u32>,
+    /// No matching event at all.
+    #[serde(default)]
+    pub absent: bool,
+    /// What the built-in probe does rather than what any client must cause (e.g. "the probe
+    /// fetched the CRL"): skipped, and reported as skipped, when a command replaces the probe.
+    #[serde(default)]
+    pub probe_only: bool,
+}
+
+/// The event expectations, each naming a kind its component journals (when it names both).
+fn events<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<EventExpectation>, D::Error> {
+    let events = Vec::<EventExpectation>::deserialize(d)?;
+    for e in &events {
+        if let (Some(c), Some(w)) = (e.component, e.what.as_deref())
+            && !crate::journal::is_kind_of(c, w)
+        {
+            let kinds = crate::journal::KINDS.iter().find(|(k, _)| *k == c).map_or(&[][..], |(_, k)| *k);
+            return Err(serde::de::Error::custom(format!(
+                "the {} component never journals `{w}` events; it journals: {}",
+                c.as_str(),
+                if kinds.is_empty() { "nothing".to_string() } else { kinds.join(", ") }
+            )));
+        }
+    }
+    Ok(events)
+}
+
+/// An event kind the world journals (`journal::KINDS`): a misspelt one could never match, and
+/// an `absent` check on it could never fail.
+fn event_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let what = String::deserialize(d)?;
+    if crate::journal::is_event_kind(&what) {
+        return Ok(Some(what));
+    }
+    let known: Vec<String> =
+        crate::journal::KINDS.iter().map(|(c, kinds)| format!("{}: {}", c.as_str(), kinds.join(" "))).filter(|l| !l.ends_with(": ")).collect();
+    Err(serde::de::Error::custom(format!("no component journals `{what}` events; the kinds are ({})", known.join("; "))))
+}
+
+impl EventExpectation {
+    pub fn matches(&self, e: &crate::Event) -> bool {
+        self.component.is_none_or(|c| c == e.component)
+            && self.what.as_deref().is_none_or(|w| w == e.what)
+            && self.host.as_ref().is_none_or(|h| e.host.as_deref().is_some_and(|eh| h.matches(eh)))
+            && self
+                .fault
+                .as_deref()
+                .is_none_or(|f| e.fault.as_deref() == Some(f) || e.detail.get("faults").and_then(|v| v.as_array()).is_some_and(|a| a.iter().any(|x| x == f)))
+    }
+
+    /// A one-line description: what a support engineer reads in a near-miss.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(c) = self.component {
+            parts.push(format!("component={}", c.as_str()));
+        }
+        if let Some(w) = &self.what {
+            parts.push(format!("what={w}"));
+        }
+        if let Some(h) = &self.host {
+            parts.push(format!("host={h}"));
+        }
+        if let Some(f) = &self.fault {
+            parts.push(format!("fault={f}"));
+        }
+        let quantity = match (self.absent, self.count, self.at_least) {
+            (true, _, _) => "no event".to_string(),
+            (_, Some(n), _) => format!("exactly {n} event(s)"),
+            (_, _, Some(n)) => format!("at least {n} event(s)"),
+            _ => "an event".to_string(),
+        };
+        format!("{quantity} with {}", if parts.is_empty() { "any fields".into() } else { parts.join(" ") })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    Fail,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+        }
+    }
+}
