@@ -24,7 +24,7 @@ use std::pin::Pin;
 
 use mock_cloud::Catalog;
 use mock_cloud::catalog::CloudScope;
-use mock_dns::{DnsConfig, DnsError, DnsServer, DnsWireAnswerer, RecordData, ZoneError, ZoneSet};
+use mock_dns::{DnsConfig, DnsError, DnsServer, DnsWireAnswerer, RecordData, WireAnswer, ZoneError, ZoneSet};
 use scenarios::{Clock, Cloud, Journal, Scenario, SimDuration, WorldSpec};
 
 use crate::world::WorldError;
@@ -134,8 +134,14 @@ fn io(context: &'static str) -> impl FnOnce(DnsError) -> WorldError {
 pub struct DohBridge(pub DnsWireAnswerer);
 
 impl mock_cloud::DnsWire for DohBridge {
-    fn answer(&self, query: Vec<u8>) -> Pin<Box<dyn Future<Output = Option<Vec<u8>>> + Send + '_>> {
-        Box::pin(self.0.answer(query))
+    fn answer(&self, query: Vec<u8>) -> Pin<Box<dyn Future<Output = mock_cloud::DohAnswer> + Send + '_>> {
+        Box::pin(async move {
+            match self.0.answer(query).await {
+                WireAnswer::Message(m) => mock_cloud::DohAnswer::Message(m),
+                WireAnswer::Dropped => mock_cloud::DohAnswer::Dropped,
+                WireAnswer::NotAQuery => mock_cloud::DohAnswer::NotAQuery,
+            }
+        })
     }
 }
 

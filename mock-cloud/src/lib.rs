@@ -36,11 +36,22 @@ pub struct CloudConfig {
     pub service_faults: Vec<ServiceFault>,
 }
 
-/// The world's DNS as the DoH service (RFC 8484) needs it: one DNS query message in, the
-/// response message out, or `None` when the DNS sends no response at all (a dropped query).
-/// The harness implements it with mock-dns; this crate knows no more of DNS than that.
+/// The world's DNS as the DoH service (RFC 8484) needs it: one DNS message in, what the DNS
+/// does with it out. The harness implements it with mock-dns; this crate knows no more of DNS
+/// than that.
 pub trait DnsWire: Send + Sync + std::fmt::Debug {
-    fn answer(&self, query: Vec<u8>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Vec<u8>>> + Send + '_>>;
+    fn answer(&self, query: Vec<u8>) -> std::pin::Pin<Box<dyn std::future::Future<Output = DohAnswer> + Send + '_>>;
+}
+
+/// What the world's DNS did with a DoH message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DohAnswer {
+    /// The response message (an answer, or FORMERR).
+    Message(Vec<u8>),
+    /// No response at all: a fault dropped the query.
+    Dropped,
+    /// The bytes are no query (a response message, or no DNS header): a 400, not a wait.
+    NotAQuery,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -30,7 +30,7 @@ async fn main() {
     query.extend_from_slice(&[0, 0, 1, 0, 1]);
     let started = Instant::now();
     for _ in 0..n {
-        assert!(wire.answer(query.clone()).await.is_some());
+        assert!(wire.answer(query.clone()).await.message().is_some());
     }
     let per = started.elapsed().as_secs_f64() * 1e6 / f64::from(n);
     println!("{per:.2} us per query over {n} queries ({} journal events)", journal.len());

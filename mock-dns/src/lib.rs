@@ -33,6 +33,7 @@ use scenarios::{DnsFault, Journal};
 use tokio::net::{TcpListener, UdpSocket};
 
 pub use answer::Transport;
+pub use pipeline::WireAnswer;
 pub use zones::{RecordData, ZoneError, ZoneSet};
 
 use crate::answer::Zones;
@@ -172,9 +173,9 @@ impl std::fmt::Debug for DnsWireAnswerer {
 }
 
 impl DnsWireAnswerer {
-    /// The response to one DNS query message that came over DoH; `None` when there is none
-    /// to send (a fault drops it, or the bytes are not DNS at all).
-    pub async fn answer(&self, query: Vec<u8>) -> Option<Vec<u8>> {
+    /// What to do with one DNS message that came over DoH: a response to send, a query a
+    /// fault dropped, or bytes that are no query at all.
+    pub async fn answer(&self, query: Vec<u8>) -> WireAnswer {
         self.0.answer_doh(query).await
     }
 }

@@ -23,6 +23,27 @@ use scenarios::{Component, Journal, NewEvent};
 use crate::answer::{Answer, Reply, Transport};
 use crate::replay::Replay;
 
+/// What the server does with one DNS message that came as bytes (UDP, DoH).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireAnswer {
+    /// Send this response (an answer, or FORMERR for a header followed by garbage).
+    Message(Vec<u8>),
+    /// A fault drops the query: nothing is sent, the client waits.
+    Dropped,
+    /// Not a query to answer: fewer bytes than a DNS header, or a response message.
+    NotAQuery,
+}
+
+impl WireAnswer {
+    /// The response to send, if any.
+    pub fn message(self) -> Option<Vec<u8>> {
+        match self {
+            WireAnswer::Message(m) => Some(m),
+            WireAnswer::Dropped | WireAnswer::NotAQuery => None,
+        }
+    }
+}
+
 /// The whole pipeline; cheap to clone (the UDP/TCP server and the DoH service share it).
 #[derive(Clone)]
 pub(crate) struct Pipeline(Arc<Inner>);
@@ -43,21 +64,21 @@ impl Pipeline {
     /// Answer one DNS message that arrived as bytes from `src` (a UDP datagram, or an RFC
     /// 8484 DoH body), as bytes: over UDP no larger than the client's EDNS buffer (512 bytes
     /// without EDNS, RFC 1035 §4.2.1), truncated with TC set when it does not fit.
-    pub(crate) async fn answer_bytes(&self, raw: Vec<u8>, src: SocketAddr, transport: Transport) -> Option<Vec<u8>> {
+    pub(crate) async fn answer_bytes(&self, raw: Vec<u8>, src: SocketAddr, transport: Transport) -> WireAnswer {
         if let Some(replay) = &self.0.replay
             && let Some((bytes, event)) = replay.answer(&raw, transport)
         {
             self.0.journal.record(event);
-            return Some(bytes);
+            return WireAnswer::Message(bytes);
         }
         let key = self.0.replay.as_ref().map(|_| raw.clone());
         let header: Vec<u8> = raw.iter().take(12).copied().collect();
         let request = match Request::from_bytes(raw, src, transport.protocol()) {
             Ok(r) => r,
-            Err(_) => return self.malformed(&header, transport),
+            Err(_) => return self.malformed(&header, transport).map_or(WireAnswer::NotAQuery, WireAnswer::Message),
         };
         if request.metadata.message_type == MessageType::Response {
-            return None; // never answer a response: no reflection (as hickory's server)
+            return WireAnswer::NotAQuery; // never answer a response: no reflection (as hickory's server)
         }
         let reply = self.0.layers.answer(&request, transport).await;
         let encoded = reply.message.as_ref().and_then(|m| {
@@ -79,15 +100,16 @@ impl Pipeline {
             Some((info, bytes))
         });
         let event = Self::event(&request, transport, &reply, encoded.as_ref().map(|(i, _)| i));
-        if let (Some(replay), Some(key), Some((_, bytes)), None) = (&self.0.replay, &key, &encoded, reply.fault) {
+        // A replaying world has no DNS faults: every answer it builds may be kept.
+        if let (Some(replay), Some(key), Some((_, bytes))) = (&self.0.replay, &key, &encoded) {
             replay.keep(key, transport, bytes, &event);
         }
         self.0.journal.record(event);
-        encoded.map(|(_, bytes)| bytes)
+        encoded.map_or(WireAnswer::Dropped, |(_, bytes)| WireAnswer::Message(bytes))
     }
 
     /// Answer one DoH body (no client address: the HTTPS front knows it, and journals it).
-    pub(crate) async fn answer_doh(&self, raw: Vec<u8>) -> Option<Vec<u8>> {
+    pub(crate) async fn answer_doh(&self, raw: Vec<u8>) -> WireAnswer {
         self.answer_bytes(raw, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), Transport::Https).await
     }
 

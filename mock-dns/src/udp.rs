@@ -90,7 +90,7 @@ fn serve(socket: &Arc<UdpSocket>, pipeline: &Pipeline, runtime: &tokio::runtime:
 }
 
 async fn answer(pipeline: Pipeline, socket: Arc<UdpSocket>, raw: Vec<u8>, src: SocketAddr) {
-    if let Some(bytes) = pipeline.answer_bytes(raw, src, Transport::Udp).await {
+    if let Some(bytes) = pipeline.answer_bytes(raw, src, Transport::Udp).await.message() {
         // A UDP send does not wait for the peer; a failed one is a lost datagram, which UDP
         // clients retry. (From a delayed answer's task this is the same short, non-waiting
         // call.)

@@ -53,7 +53,7 @@ fn arbitrary_bytes_over_udp_tcp_and_doh_never_stop_the_server() {
                 let len = u16::try_from(bytes.len()).unwrap();
                 let _ = tcp.write_all(&len.to_be_bytes()).await;
                 let _ = tcp.write_all(&bytes).await;
-                if let Some(out) = w.server.wire().answer(bytes.clone()).await {
+                if let Some(out) = w.server.wire().answer(bytes.clone()).await.message() {
                     let m = Message::from_vec(&out).expect("DoH answers are DNS");
                     assert_eq!(m.metadata.message_type, MessageType::Response);
                 }

@@ -140,14 +140,14 @@ async fn every_question_is_one_journal_event_with_what_was_answered() {
 async fn doh_bytes_go_through_the_same_pipeline() {
     let w = start(vec![], 1.0).await;
     let wire = w.server.wire();
-    let raw = wire.answer(query_bytes(0, "EnterpriseEnrollment.contoso.com.", RecordType::A)).await.unwrap();
+    let raw = wire.answer(query_bytes(0, "EnterpriseEnrollment.contoso.com.", RecordType::A)).await.message().unwrap();
     let m = hickory_net::proto::op::Message::from_vec(&raw).unwrap();
     assert_eq!(m.metadata.id, 0, "RFC 8484 §4.1: id 0 is echoed");
     assert_eq!(lines(&m).len(), 2);
-    let garbage = wire.answer(vec![0xab; 40]).await.unwrap();
+    let garbage = wire.answer(vec![0xab; 40]).await.message().unwrap();
     let f = hickory_net::proto::op::Message::from_vec(&garbage).unwrap();
     assert_eq!(f.metadata.response_code, ResponseCode::FormErr);
-    assert!(wire.answer(vec![1, 2, 3]).await.is_none(), "not even a header");
+    assert_eq!(wire.answer(vec![1, 2, 3]).await, mock_dns::WireAnswer::NotAQuery, "not even a header");
     let e = &w.events_for("enterpriseenrollment.contoso.com")[0];
     assert_eq!(e.detail["transport"], "https");
     assert!(w.journal.snapshot().iter().any(|e| e.what == "malformed"));

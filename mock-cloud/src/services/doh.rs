@@ -19,7 +19,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::ServiceState;
-use crate::DnsWire;
+use crate::{DnsWire, DohAnswer};
 
 /// RFC 8484 §4.1: the URI template's path memsim serves (the RFC's own example).
 pub const PATH: &str = "/dns-query";
@@ -81,15 +81,17 @@ async fn answer(s: &DohState, query: Vec<u8>) -> Response {
         return (StatusCode::PAYLOAD_TOO_LARGE, "a DNS message is at most 65535 bytes\n").into_response();
     }
     match dns.answer(query).await {
-        Some(message) => {
+        DohAnswer::Message(message) => {
             let mut res = (StatusCode::OK, message).into_response();
             res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(DNS_MESSAGE));
             res
         }
-        None => {
+        // A drop fault: the client waits, as it would for a UDP answer that never comes.
+        DohAnswer::Dropped => {
             tokio::time::sleep(s.hold).await;
             (StatusCode::GATEWAY_TIMEOUT, "the DNS sent no answer\n").into_response()
         }
+        DohAnswer::NotAQuery => bad_request("the body is not a DNS query (a response message, or no DNS header)"),
     }
 }
 
@@ -98,31 +100,10 @@ fn bad_request(why: &str) -> Response {
 }
 
 /// RFC 4648 §5 base64url. RFC 8484 §4.1 says the padding is left out; a padded value is
-/// accepted all the same (be liberal in what you accept). No crate for it in this crate's
-/// dependencies, and it is twenty lines.
+/// accepted all the same (be liberal in what you accept).
 fn base64url_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in text.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // A lone trailing symbol carries fewer than 8 bits: not an encoding of any bytes.
-    (bits < 6).then_some(out)
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
 }
 
 #[cfg(test)]
@@ -136,14 +117,22 @@ mod tests {
 
     use super::*;
 
-    /// Echoes the query back with the QR bit set, or drops queries whose id is 0xdead.
+    /// Echoes the query back with the QR bit set; drops queries whose id is 0xdead; a message
+    /// with QR already set is no query.
     #[derive(Debug)]
     struct Echo;
 
     impl DnsWire for Echo {
-        fn answer(&self, mut query: Vec<u8>) -> Pin<Box<dyn Future<Output = Option<Vec<u8>>> + Send + '_>> {
-            query[2] |= 0x80;
-            Box::pin(async move { (query[..2] != [0xde, 0xad]).then_some(query) })
+        fn answer(&self, mut query: Vec<u8>) -> Pin<Box<dyn Future<Output = DohAnswer> + Send + '_>> {
+            let answer = if query[2] & 0x80 != 0 {
+                DohAnswer::NotAQuery
+            } else if query[..2] == [0xde, 0xad] {
+                DohAnswer::Dropped
+            } else {
+                query[2] |= 0x80;
+                DohAnswer::Message(query)
+            };
+            Box::pin(async move { answer })
         }
     }
 
@@ -190,16 +179,27 @@ mod tests {
         assert_eq!(call(None, no_dns).await.0, StatusCode::SERVICE_UNAVAILABLE);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_dropped_query_waits_then_gets_504() {
         let mut dropped = QUERY.to_vec();
         dropped[..2].copy_from_slice(&[0xde, 0xad]);
         let post = Request::post(PATH).header(header::CONTENT_TYPE, DNS_MESSAGE).body(Body::from(dropped)).unwrap();
-        let hold = Duration::from_millis(50);
-        let started = std::time::Instant::now();
+        let hold = Duration::from_secs(10);
+        let started = tokio::time::Instant::now();
         let res = router_holding(state(), Some(Arc::new(Echo)), hold).oneshot(post).await.unwrap();
         assert_eq!(res.status(), StatusCode::GATEWAY_TIMEOUT);
         assert!(started.elapsed() >= hold, "no answer before the hold has passed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_response_message_is_bad_input_at_once() {
+        let mut response = QUERY.to_vec();
+        response[2] |= 0x80;
+        let post = Request::post(PATH).header(header::CONTENT_TYPE, DNS_MESSAGE).body(Body::from(response)).unwrap();
+        let started = tokio::time::Instant::now();
+        let res = router_holding(state(), Some(Arc::new(Echo)), Duration::from_secs(10)).oneshot(post).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(started.elapsed() < Duration::from_secs(1), "no hold for bytes that are no query");
     }
 
     #[test]
