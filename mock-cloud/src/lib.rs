@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod front;
+mod mix;
 pub mod pki;
 pub mod services;
 

@@ -103,7 +103,7 @@ impl Dispatch {
 }
 
 /// The request's host, lower-case and without port: from an absolute-form URI, else `Host`.
-fn request_host<B>(req: &Request<B>) -> Option<String> {
+pub(crate) fn request_host<B>(req: &Request<B>) -> Option<String> {
     let raw = req.uri().host().map(str::to_string).or_else(|| {
         let h = req.headers().get(header::HOST)?.to_str().ok()?;
         Some(h.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(h, |(h, _)| h).to_string())

@@ -2,6 +2,7 @@
 //! both dispatching by Host to the service routers. Hundreds of names cost two ports.
 
 mod dispatch;
+pub(crate) use dispatch::request_host;
 pub mod http;
 pub mod tls;
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use scenarios::{Component, NewEvent};
 
@@ -42,12 +42,6 @@ pub fn router(state: ServiceState, library: Arc<Library>) -> Router {
     Router::new().fallback(handle).with_state(ContentState { service: state, library })
 }
 
-fn host(headers: &HeaderMap, req_host: Option<&str>) -> String {
-    let raw = req_host.or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok())).unwrap_or_default();
-    let no_port = raw.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(raw, |(h, _)| h);
-    no_port.trim_end_matches('.').to_ascii_lowercase()
-}
-
 /// Azure Storage's error document.
 fn storage_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = format!("\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>");
@@ -55,7 +49,7 @@ fn storage_error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 async fn handle(State(state): State<ContentState>, req: Request) -> Response {
-    let host = host(req.headers(), req.uri().host());
+    let host = crate::front::request_host(&req).unwrap_or_default();
     let Some(pkg) = state.library.find(&host, req.uri().path()) else {
         return storage_error(StatusCode::NOT_FOUND, "BlobNotFound", "The specified blob does not exist.");
     };

@@ -143,7 +143,7 @@ struct DeviceAction {
 
 async fn handle(State(gw): State<Gateway>, req: Request) -> Response {
     let path = req.uri().path().to_string();
-    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().split(':').next().unwrap_or_default().to_string();
+    let host = crate::front::request_host(&req).unwrap_or_default();
     let route = [ONBOARDING_PATH, DEVICE_POST_PATH, NOTIFICATION_PATH, DEVICE_ACTION_PATH].into_iter().find(|p| p.eq_ignore_ascii_case(&path));
     let Some(route) = route else {
         return (StatusCode::NOT_FOUND, "memsim: the tenant-attach gateway serves /api/gateway/{AccountOnboardingInfo,DevicePost,Notification,DeviceAction}\n")

@@ -49,13 +49,9 @@ pub fn hosts(data: &PkiData) -> Vec<(String, Service)> {
     all
 }
 
-/// The request's host, lower-case and without port.
+/// The request's host, lower-case and without port (empty when it has none).
 pub fn host_of(req: &Request) -> String {
-    let raw = req.uri().host().map(str::to_string).or_else(|| {
-        let h = req.headers().get(header::HOST)?.to_str().ok()?;
-        Some(h.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(h, |(h, _)| h).to_string())
-    });
-    raw.unwrap_or_default().trim_end_matches('.').to_ascii_lowercase()
+    crate::front::request_host(req).unwrap_or_default()
 }
 
 /// What the responder sends for `service.ocsp_malformed`: an error page where DER belongs.

@@ -6,14 +6,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(GOLDEN);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use crate::mix::{GOLDEN, splitmix64};
 
 /// FNV-1a, to turn a package name into a key.
 fn fnv1a(s: &str) -> u64 {

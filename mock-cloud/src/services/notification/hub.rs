@@ -38,12 +38,7 @@ pub struct Hub {
 
 /// A GUID-shaped id, deterministic from the world seed and a counter.
 fn task_guid(seed: u64, n: u64) -> String {
-    let mix = |x: u64| {
-        let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mix = crate::mix::splitmix64;
     let (a, b) = (mix(seed ^ n.wrapping_mul(2)), mix(seed ^ n.wrapping_mul(2).wrapping_add(1)));
     format!("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff, (b >> 48) & 0x3fff | 0x8000, b & 0xffff_ffff_ffff)
 }
