@@ -17,9 +17,14 @@ fn package(up: &Up, kind: &str) -> Value {
 
 /// curl through the world's proxy, trusting only the world's CA.
 fn curl(up: &Up, args: &[&str]) -> Output {
-    let mut cmd = clean_env(Command::new("curl"));
-    cmd.env_remove("NO_PROXY").env_remove("no_proxy");
-    cmd.args(["-sS", "--max-time", "30", "-x"]).arg(up.world["proxy_url"].as_str().unwrap()).arg("--cacert").arg(up.ca()).args(args).output().expect("run curl")
+    clean_env(Command::new("curl"))
+        .args(["-sS", "--max-time", "30", "-x"])
+        .arg(up.world["proxy_url"].as_str().unwrap())
+        .arg("--cacert")
+        .arg(up.ca())
+        .args(args)
+        .output()
+        .expect("run curl")
 }
 
 fn sha256_file(path: &std::path::Path) -> String {

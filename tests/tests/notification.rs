@@ -16,9 +16,7 @@ use serde_json::{Value, json};
 const GATEWAY: &str = "https://gateway.configmgr.manage.microsoft.com/api/gateway";
 
 fn curl(proxy: &str, ca: &std::path::Path, args: &[&str]) -> Output {
-    let mut cmd = clean_env(Command::new("curl"));
-    cmd.env_remove("NO_PROXY").env_remove("no_proxy");
-    cmd.args(["-sS", "--max-time", "30", "-x", proxy, "--cacert"]).arg(ca).args(args).output().expect("run curl")
+    clean_env(Command::new("curl")).args(["-sS", "--max-time", "30", "-x", proxy, "--cacert"]).arg(ca).args(args).output().expect("run curl")
 }
 
 fn probe(up: &Up, name: &str) -> (Option<i32>, Value) {
@@ -79,7 +77,8 @@ async fn a_client_that_vanishes_mid_hold_leaves_nothing_behind() {
     let doc = world.world_json();
     let tenant = doc["tenant"]["id"].as_str().unwrap();
     let mut cmd = tokio::process::Command::new("curl");
-    for var in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "NO_PROXY", "no_proxy", "CURL_CA_BUNDLE", "SSL_CERT_FILE"] {
+    // The variables memsim manages for a client, none of them inherited (as clean_env).
+    for var in harness::client_env::MANAGED {
         cmd.env_remove(var);
     }
     let mut curl = cmd

@@ -90,9 +90,9 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_client_request_id_is_a_stable_guid() {
+    fn the_client_request_id_is_a_guid_per_tenant() {
         let id = super::client_request_id("cdcc5e91-0adf-4a24-82d0-196667f1c081");
         assert!(mock_cloud::services::endpoints::is_guid(&id), "{id}");
-        assert_eq!(id, super::client_request_id("cdcc5e91-0adf-4a24-82d0-196667f1c081"));
+        assert_ne!(id, super::client_request_id("00000000-0000-0000-0000-000000000001"), "another tenant, another id");
     }
 }

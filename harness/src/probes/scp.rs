@@ -213,9 +213,8 @@ mod tests {
         ] {
             assert!(urls.iter().any(|u| u == want), "{want} in {urls:?}");
         }
-        let mut dedup = urls.clone();
-        dedup.dedup();
-        assert_eq!(dedup.len(), urls.len());
+        let distinct: std::collections::HashSet<&String> = urls.iter().collect();
+        assert_eq!(distinct.len(), urls.len(), "each endpoint checked once: {urls:?}");
         let gw = list.iter().find(|e| e.host == "gateway.configmgr.manage.microsoft.com").unwrap();
         assert!(gw.features.contains(&"tenant_attach".to_string()) && gw.features.contains(&"updates_and_servicing".to_string()));
         assert!(skipped.iter().any(|s| s == "*.akamaiedge.net"), "{skipped:?}");

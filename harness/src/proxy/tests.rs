@@ -184,7 +184,9 @@ impl Resolve for Resolver {
 #[tokio::test]
 async fn a_dns_failure_is_the_proxys_502_with_the_reason() {
     let journal = Journal::new(Clock::new(time::OffsetDateTime::now_utc(), 1.0));
-    let front: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    // A front that counts accepts: the DNS failure must stop the proxy before any connect.
+    let accepts = Arc::new(Mutex::new(0));
+    let front = echo_front(accepts.clone()).await;
     let proxy = Proxy::start(ProxyConfig {
         listener: TcpListener::bind("127.0.0.1:0").await.unwrap(),
         faults: vec![],
@@ -200,6 +202,7 @@ async fn a_dns_failure_is_the_proxys_502_with_the_reason() {
     let (_s, head) = tunnel(proxy.addr(), "r.manage.microsoft.com:443").await;
     assert!(head.starts_with("HTTP/1.1 502") && head.contains("SERVFAIL"), "{head}");
     wait_for(&journal, |e| e.what == "refused" && e.detail["refusal"] == "dns").await;
+    assert_eq!(*accepts.lock().unwrap(), 0, "no connection was attempted");
 }
 
 /// Hold an established tunnel silent until the proxy cuts it; return how the client saw it.

@@ -1,5 +1,6 @@
 //! Router tests for the tenant-attach gateway, in process. Holds are simulated time: a time
-//! scale of 3600 makes the 3-minute hold last 50 ms.
+//! scale of 600 makes the 3-minute hold last 0.3 s (and leaves a loaded machine tens of
+//! milliseconds of slack on every bound).
 
 use std::sync::Arc;
 
@@ -78,7 +79,7 @@ async fn other_tenants_and_broken_bodies_get_the_gateway_errors() {
 
 #[tokio::test]
 async fn an_idle_poll_is_held_for_the_whole_hold_and_answers_empty() {
-    let s = state(3600.0);
+    let s = state(600.0);
     let r = router(s.clone());
     let started = std::time::Instant::now();
     let (status, v, _) = send(&r, request(Method::GET, &poll_uri(""), None)).await;
@@ -96,10 +97,19 @@ async fn an_idle_poll_is_held_for_the_whole_hold_and_answers_empty() {
 async fn a_queued_action_is_delivered_to_the_waiting_poll() {
     let s = state(1.0); // a real 3-minute hold: only the action can end this poll in time
     let r = router(s.clone());
+    let polling = Arc::new(tokio::sync::Notify::new());
+    let seen = polling.clone();
+    s.journal.subscribe(move |e| {
+        if e.what == "poll_started" {
+            seen.notify_one();
+        }
+    });
     let waiting = tokio::spawn({
         let r = r.clone();
         async move { send(&r, request(Method::GET, &poll_uri(""), None)).await }
     });
+    // The action must wake a poll already waiting, not be picked up by one that starts later.
+    polling.notified().await;
     let action = json!({"TenantId": tenant(), "TemplateID": "RequestMachinePolicy", "AADUserID": "u1", "TargetDeviceIDs": ["16777220"]});
     let (status, queued, _) = send(&r, request(Method::POST, DEVICE_ACTION_PATH, Some(action))).await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -131,7 +141,7 @@ async fn a_client_that_vanishes_mid_hold_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn with_a_heartbeat_bytes_flow_inside_the_hold() {
-    let s = state(3600.0);
+    let s = state(600.0);
     let r = router_with(s, Config { hold: SimDuration::from_secs(180), heartbeat: Some(SimDuration::from_secs(30)) });
     let res = r.oneshot(request(Method::GET, &poll_uri(""), None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
