@@ -50,12 +50,10 @@ pub async fn handle(shared: Arc<Shared>, log: Arc<ConnLog>, mut client: TcpStrea
         let _ = client.write_all(ESTABLISHED).await;
         inspect::serve(shared.clone(), log.clone(), client, pre, (host, port), addr, ca, plan).await
     } else {
-        let upstream = match tokio::time::timeout(shared.limits.connect_timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return upstream_failed(&log, client, addr, e.to_string()).await,
-            Err(_) => return upstream_failed(&log, client, addr, "connect timed out".into()).await,
+        let upstream = match super::http::connect_upstream(&shared, addr).await {
+            Ok(s) => s,
+            Err(e) => return upstream_failed(&log, client, addr, e).await,
         };
-        let _ = upstream.set_nodelay(true);
         log.record(log.event("upstream").detail("front", front.as_str()).detail("addr", addr.to_string()));
         if let Err(e) = client.write_all(ESTABLISHED).await {
             return log.close(&Cause::ClientError(e.to_string()), 0, 0);
@@ -71,13 +69,18 @@ async fn upstream_failed(log: &ConnLog, mut client: TcpStream, addr: std::net::S
     log.close(&Cause::UpstreamError(error), 0, 0);
 }
 
+/// A scenario value as the scenario file writes it (e.g. `downstream`, `reset`).
+fn as_written(v: impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
 /// Shaping faults fire when a connection starts carrying them.
 pub fn record_shaping(log: &ConnLog, plan: &Plan) {
     if let Some((wall, d)) = plan.latency {
-        log.record(log.event("latency").fault("proxy.latency").detail("wall_ms", wall.as_secs_f64() * 1000.0).detail("direction", format!("{d:?}")));
+        log.record(log.event("latency").fault("proxy.latency").detail("wall_ms", wall.as_secs_f64() * 1000.0).detail("direction", as_written(d)));
     }
     if let Some((rate, d)) = plan.bandwidth {
-        log.record(log.event("bandwidth").fault("proxy.bandwidth").detail("wall_bytes_per_s", rate).detail("direction", format!("{d:?}")));
+        log.record(log.event("bandwidth").fault("proxy.bandwidth").detail("wall_bytes_per_s", rate).detail("direction", as_written(d)));
     }
 }
 
@@ -87,7 +90,7 @@ pub async fn refuse(shared: &Shared, log: &ConnLog, mut client: TcpStream, refus
         log.event(refusal.what)
             .fault(refusal.fault)
             .detail("status", refusal.answer.status)
-            .detail("block", format!("{:?}", refusal.block).to_ascii_lowercase())
+            .detail("block", as_written(refusal.block))
             .detail("reason", refusal.answer.reason.clone()),
     );
     let cut = |close| Cause::Fault { kind: refusal.fault, what: refusal.what, close };

@@ -6,9 +6,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use hickory_net::proto::rr::RecordType;
-
 use super::resolve::{Resolve, ResolveError, ResolveFuture};
+use crate::dns_client::Lookup;
 
 /// The world's DNS server as the proxy's resolver.
 #[derive(Debug, Clone)]
@@ -33,8 +32,11 @@ impl WorldDns {
             return Err(ResolveError::NotEmulated(host.to_string()));
         }
         let fail = |reason: String| ResolveError::Dns { host: host.to_string(), reason };
-        let answer = crate::dns_client::query(self.server, host, RecordType::A).await.map_err(fail)?;
-        answer.answers.iter().find_map(|r| r.data.ip_addr()).ok_or_else(|| fail(format!("no address in the answer ({:?})", answer.metadata.response_code)))
+        match crate::dns_client::lookup(self.server, host).await {
+            Lookup::Found { addr, .. } => Ok(addr),
+            Lookup::NoSuchName => Err(fail("NXDOMAIN: the name does not exist".into())),
+            Lookup::Failed(reason) => Err(fail(reason)),
+        }
     }
 }
 
