@@ -23,9 +23,8 @@ use std::net::Ipv4Addr;
 use std::pin::Pin;
 
 use mock_cloud::Catalog;
-use mock_cloud::catalog::CloudScope;
 use mock_dns::{DnsConfig, DnsError, DnsServer, DnsWireAnswerer, RecordData, WireAnswer, ZoneError, ZoneSet};
-use scenarios::{Clock, Cloud, Journal, Scenario, SimDuration, WorldSpec};
+use scenarios::{Clock, Journal, Scenario, SimDuration, WorldSpec};
 
 use crate::world::WorldError;
 
@@ -43,10 +42,6 @@ const MP_SRV_PORT: u16 = 443;
 /// Seed 001's own label for the CMG's cloud service name in the endpoint table.
 const CLOUD_SERVICE_NOTE: &str = "Naam van Cloud service";
 
-fn in_cloud(scope: CloudScope, cloud: Cloud) -> bool {
-    matches!((scope, cloud), (CloudScope::Any, _) | (CloudScope::Public, Cloud::Public) | (CloudScope::Usgov, Cloud::Usgov))
-}
-
 /// The zone a catalog name lives in: its last two labels.
 fn registered_domain(host: &str) -> String {
     let labels: Vec<&str> = host.trim_start_matches("*.").split('.').collect();
@@ -60,7 +55,7 @@ pub fn cmg_host(catalog: &Catalog, spec: &WorldSpec) -> Option<String> {
         .configmgr
         .groups
         .iter()
-        .filter(|g| g.role == "cmg_connection_point" && in_cloud(g.cloud, spec.cloud))
+        .filter(|g| g.role == "cmg_connection_point" && g.cloud.includes(spec.cloud))
         .filter(|g| g.notes.as_deref().is_some_and(|n| n.starts_with(CLOUD_SERVICE_NOTE)))
         .flat_map(|g| g.urls.iter())
         .find(|u| u.starts_with("<name>."))
@@ -69,12 +64,7 @@ pub fn cmg_host(catalog: &Catalog, spec: &WorldSpec) -> Option<String> {
 
 /// The name of the world's name server in SOA and NS records: the DoH host (services.toml).
 fn nameserver(catalog: &Catalog, spec: &WorldSpec) -> Option<String> {
-    let entry = catalog.services.services.iter().find(|s| s.service == mock_cloud::Service::Doh)?;
-    let hosts = match spec.cloud {
-        Cloud::Public => &entry.public,
-        Cloud::Usgov => &entry.usgov,
-    };
-    hosts.first().cloned()
+    catalog.service_hosts(mock_cloud::Service::Doh, spec.cloud).first().cloned()
 }
 
 /// Every zone and record of the world's DNS.
@@ -95,7 +85,7 @@ pub fn zones_for(catalog: &Catalog, spec: &WorldSpec, clock: &Clock) -> Result<Z
     }
     // Tenant names first: a CNAME owner may hold nothing else (RFC 1034 §3.6.2), so a catalog
     // host of the same name (none today) would be reported rather than silently shadowed.
-    for rule in catalog.cnames.rules.iter().filter(|r| in_cloud(r.cloud, spec.cloud)) {
+    for rule in catalog.cnames.rules.iter().filter(|r| r.cloud.includes(spec.cloud)) {
         for domain in &spec.domains {
             zones.add(&format!("{}.{domain}", rule.label), wall(rule.ttl), RecordData::Cname(rule.target.clone()))?;
         }
@@ -147,6 +137,8 @@ impl mock_cloud::DnsWire for DohBridge {
 
 #[cfg(test)]
 mod tests {
+    use scenarios::Cloud;
+
     use super::*;
 
     fn clock() -> Clock {

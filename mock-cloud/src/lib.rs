@@ -97,11 +97,7 @@ impl Cloud {
         let state = services::ServiceState { world: Arc::new(config.world.clone()), journal: journal.clone() };
         let mut by_host = HashMap::new();
         for entry in &catalog.services.services {
-            let list = match config.world.cloud {
-                scenarios::Cloud::Public => &entry.public,
-                scenarios::Cloud::Usgov => &entry.usgov,
-            };
-            for h in list {
+            for h in entry.hosts(config.world.cloud) {
                 by_host.insert(h.to_ascii_lowercase(), entry.service);
             }
         }

@@ -18,15 +18,6 @@ use crate::probes::ProbeResult as R;
 
 const PROBE: Probe = Probe::Discovery;
 
-/// The preferred enrollment CNAME target for the tenant's cloud (seed 003).
-fn enrollment_server(cloud: Cloud) -> Option<String> {
-    let cloud_scope = match cloud {
-        Cloud::Public => mock_cloud::catalog::CloudScope::Public,
-        Cloud::Usgov => mock_cloud::catalog::CloudScope::Usgov,
-    };
-    mock_cloud::Catalog::builtin().cnames.rules.iter().find(|r| r.purpose == "enrollment" && r.cloud == cloud_scope).map(|r| r.target.to_ascii_lowercase())
-}
-
 fn failure(step: &str, e: &NetError) -> ProbeResult {
     use rustls::CertificateError::*;
     let code = match (e, e.certificate_error()) {
@@ -57,8 +48,10 @@ fn nonpreferred(name: &str) -> bool {
 
 pub async fn run(target: &ProbeTarget) -> ProbeResult {
     let domain = target.domains.first().cloned().unwrap_or_default();
-    let preferred = enrollment_server(target.cloud);
-    let label = "EnterpriseEnrollment";
+    // The enrollment CNAME of seed 003: its label and its preferred target in the tenant's cloud.
+    let rule = mock_cloud::Catalog::builtin().cname_rule("enrollment", target.cloud);
+    let preferred = rule.map(|r| r.target.to_ascii_lowercase());
+    let label = rule.map_or("EnterpriseEnrollment", |r| r.label.as_str());
     let (server, chain) = match resolve::tenant_cname(target.dns_addr, label, &domain, preferred.clone()).await {
         resolve::Found::Server { name, chain } => (name, chain.join(" -> ")),
         resolve::Found::Missing => {

@@ -27,12 +27,7 @@ const INSTANCE: &str = "WorldWide";
 
 /// The web service's host (services.toml), for the tenant's cloud.
 fn service_host(cloud: Cloud) -> Option<String> {
-    let entry = mock_cloud::Catalog::builtin().services.services.iter().find(|s| s.service == Service::Endpoints)?;
-    let list = match cloud {
-        Cloud::Public => &entry.public,
-        Cloud::Usgov => &entry.usgov,
-    };
-    list.first().map(|h| h.to_ascii_lowercase())
+    mock_cloud::Catalog::builtin().service_hosts(Service::Endpoints, cloud).first().map(|h| h.to_ascii_lowercase())
 }
 
 /// A GUID-shaped client request id, stable per tenant.

@@ -49,12 +49,7 @@ const ADMIN_TIMED_OUT: &str =
 
 /// The gateway host (services.toml, first name) for the tenant's cloud.
 pub fn gateway_host(cloud: Cloud) -> Option<String> {
-    let entry = mock_cloud::Catalog::builtin().services.services.iter().find(|s| s.service == Service::Notification)?;
-    match cloud {
-        Cloud::Public => entry.public.first(),
-        Cloud::Usgov => entry.usgov.first(),
-    }
-    .map(|h| h.to_ascii_lowercase())
+    mock_cloud::Catalog::builtin().service_hosts(Service::Notification, cloud).first().map(|h| h.to_ascii_lowercase())
 }
 
 fn server_time(v: &Value) -> Option<OffsetDateTime> {

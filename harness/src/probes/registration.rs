@@ -15,19 +15,12 @@ use super::{ProbeResult, ProbeTarget};
 const PROBE: Probe = Probe::Registration;
 const CODE: &str = "DSREG_E_DISCOVERY_FAILED";
 
-/// The registration CNAME target for the tenant's cloud (seed 003).
-fn registration_server(target: &ProbeTarget) -> Option<String> {
-    let scope = match target.cloud {
-        scenarios::Cloud::Public => mock_cloud::catalog::CloudScope::Public,
-        scenarios::Cloud::Usgov => mock_cloud::catalog::CloudScope::Usgov,
-    };
-    mock_cloud::Catalog::builtin().cnames.rules.iter().find(|r| r.purpose == "registration" && r.cloud == scope).map(|r| r.target.to_ascii_lowercase())
-}
-
 pub async fn run(target: &ProbeTarget) -> ProbeResult {
     let domain = target.domains.first().cloned().unwrap_or_default();
-    let expected = registration_server(target);
-    let label = "EnterpriseRegistration";
+    // The registration CNAME of seed 003: its label and its target in the tenant's cloud.
+    let rule = mock_cloud::Catalog::builtin().cname_rule("registration", target.cloud);
+    let expected = rule.map(|r| r.target.to_ascii_lowercase());
+    let label = rule.map_or("EnterpriseRegistration", |r| r.label.as_str());
     let (server, chain) = match resolve::tenant_cname(target.dns_addr, label, &domain, expected.clone()).await {
         Found::Server { name, chain } => (name, chain.join(" -> ")),
         Found::Missing => {

@@ -58,7 +58,7 @@ fn representative(wildcard: &str, cloud: Cloud) -> Option<String> {
     let suffix = wildcard.strip_prefix('*')?;
     let mut services: Vec<_> = Catalog::builtin().services.services.iter().collect();
     services.sort_by_key(|s| s.service != Service::Notification);
-    services.into_iter().flat_map(|s| if cloud == Cloud::Public { &s.public } else { &s.usgov }).map(|h| h.to_ascii_lowercase()).find(|h| h.ends_with(suffix))
+    services.into_iter().flat_map(|s| s.hosts(cloud)).map(|h| h.to_ascii_lowercase()).find(|h| h.ends_with(suffix))
 }
 
 /// Every endpoint of the SCP's features for `cloud`, deduplicated; and the wildcards not checked.

@@ -86,6 +86,14 @@ pub enum CloudScope {
     Usgov,
 }
 
+impl CloudScope {
+    /// Whether a row of this scope applies in `cloud`.
+    pub fn includes(self, cloud: scenarios::Cloud) -> bool {
+        use scenarios::Cloud;
+        matches!((self, cloud), (CloudScope::Any, _) | (CloudScope::Public, Cloud::Public) | (CloudScope::Usgov, Cloud::Usgov))
+    }
+}
+
 /// `tenant-attach.toml` (seed 000).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,6 +237,16 @@ pub struct ServiceHostEntry {
     pub service: crate::services::Service,
     pub public: Vec<String>,
     pub usgov: Vec<String>,
+}
+
+impl ServiceHostEntry {
+    /// The service's hosts in `cloud`.
+    pub fn hosts(&self, cloud: scenarios::Cloud) -> &[String] {
+        match cloud {
+            scenarios::Cloud::Public => &self.public,
+            scenarios::Cloud::Usgov => &self.usgov,
+        }
+    }
 }
 
 /// `codes.toml`: error codes and status messages the reference clients report.

@@ -45,6 +45,16 @@ fn parse<T: serde::de::DeserializeOwned>((file, text): (&'static str, &'static s
 }
 
 impl Catalog {
+    /// The tenant CNAME rule (seed 003) for `purpose` (`enrollment`, `registration`) in `cloud`.
+    pub fn cname_rule(&self, purpose: &str, cloud: Cloud) -> Option<&CnameRule> {
+        self.cnames.rules.iter().find(|r| r.purpose == purpose && r.cloud.includes(cloud))
+    }
+
+    /// The hosts of one service (services.toml) in `cloud`; empty when the catalog has none.
+    pub fn service_hosts(&self, service: crate::services::Service, cloud: Cloud) -> &[String] {
+        self.services.services.iter().find(|s| s.service == service).map_or(&[], |s| s.hosts(cloud))
+    }
+
     /// Parse the embedded data files.
     pub fn load() -> Result<Catalog, CatalogError> {
         Ok(Catalog {
@@ -90,7 +100,7 @@ impl Catalog {
             group.hosts.iter().for_each(|h| add(h));
         }
         self.configmgr.always_allow.iter().for_each(|u| add(u));
-        for group in self.configmgr.groups.iter().filter(|g| in_cloud(g.cloud, spec.cloud)) {
+        for group in self.configmgr.groups.iter().filter(|g| g.cloud.includes(spec.cloud)) {
             group.urls.iter().for_each(|u| add(u));
         }
         self.tenant_attach.endpoints.get(spec.cloud).iter().for_each(|u| add(u));
@@ -98,10 +108,10 @@ impl Catalog {
         for region in &self.asu.regions {
             region.stores.iter().for_each(|s| add(&s.cdn));
         }
-        for rule in self.cnames.rules.iter().filter(|r| in_cloud(r.cloud, spec.cloud)) {
+        for rule in self.cnames.rules.iter().filter(|r| r.cloud.includes(spec.cloud)) {
             add(&rule.target);
         }
-        for t in self.cnames.nonpreferred_targets.iter().filter(|t| in_cloud(t.cloud, spec.cloud)) {
+        for t in self.cnames.nonpreferred_targets.iter().filter(|t| t.cloud.includes(spec.cloud)) {
             add(&t.target);
         }
         add(match spec.cloud {
@@ -109,21 +119,13 @@ impl Catalog {
             Cloud::Usgov => &self.cnames.manual_server.usgov,
         });
         for s in &self.services.services {
-            let list = match spec.cloud {
-                Cloud::Public => &s.public,
-                Cloud::Usgov => &s.usgov,
-            };
-            list.iter().for_each(|h| add(h));
+            s.hosts(spec.cloud).iter().for_each(|h| add(h));
         }
         for url in self.pki.cas.iter().flat_map(|ca| ca.crl.iter().chain(std::iter::once(&ca.ocsp))) {
             add(url);
         }
         hosts.into_iter().collect()
     }
-}
-
-fn in_cloud(scope: CloudScope, cloud: Cloud) -> bool {
-    matches!((scope, cloud), (CloudScope::Any, _) | (CloudScope::Public, Cloud::Public) | (CloudScope::Usgov, Cloud::Usgov))
 }
 
 /// The host of a catalog entry written as a host, a wildcard or a URL; `<name>` becomes the CMG
