@@ -33,10 +33,6 @@ use super::{ProbeResult, ProbeTarget};
 
 const PROBE: Probe = Probe::Notification;
 
-/// How long past the service's hold the poll waits for an answer, in simulated seconds: the
-/// two minutes the SCP's gateway requests log (`Timeout: 00:02:00`, failure catalog NOT-03
-/// [S17]). That the notification worker's poll uses the same is memsim's assumption.
-const REQUEST_TIMEOUT_S: f64 = 120.0;
 /// The least wall time the poll waits past the hold, whatever the time scale.
 const JITTER_FLOOR_S: f64 = 0.25;
 
@@ -109,7 +105,9 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
     let path = format!("{NOTIFICATION_PATH}?TenantId={}", target.tenant_id);
     // At high time scales the request timeout is a few wall milliseconds: never less than
     // JITTER_FLOOR past the hold, so a loaded machine's scheduling cannot fake a timeout.
-    let wall = ((hold + REQUEST_TIMEOUT_S) / target.time_scale).max(hold / target.time_scale + JITTER_FLOOR_S);
+    // How long past the hold: the SCP's gateway request timeout (tenant-attach.toml).
+    let request_timeout = mock_cloud::Catalog::builtin().tenant_attach.gateway_request_timeout.0.as_secs_f64();
+    let wall = ((hold + request_timeout) / target.time_scale).max(hold / target.time_scale + JITTER_FLOOR_S);
     let deadline = wall * target.time_scale;
     let poll = async {
         let res = ch.send(Method::GET, &path, &[], None).await?;

@@ -99,6 +99,8 @@ impl CloudScope {
 #[serde(deny_unknown_fields)]
 pub struct TenantAttach {
     pub notification_outbound_connection_minimum: scenarios::SimDuration,
+    /// The SCP's timeout on gateway requests (failure catalog NOT-03, not the seed).
+    pub gateway_request_timeout: scenarios::SimDuration,
     pub notification_host_pattern: PerCloud<String>,
     pub endpoints: PerCloud<Vec<String>>,
     pub revocation: Revocation,

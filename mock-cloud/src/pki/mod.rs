@@ -20,8 +20,8 @@ use scenarios::{PkiFault, RevocationReason, WorldSpec};
 use time::OffsetDateTime;
 
 pub use material::permitted_subtrees;
-pub use ocsp::{OCSP_VALIDITY, OcspAnswer, malformed_request, try_later};
-pub use revocation::{CRL_REISSUE, CRL_VALIDITY, CertRef, CertState, Crl, parse_serial, percent_decode, serial_hex, split_url};
+pub use ocsp::{OcspAnswer, malformed_request, try_later};
+pub use revocation::{CertRef, CertState, Crl, parse_serial, percent_decode, serial_hex, split_url};
 pub use spec::{CaSpec, PkiData};
 
 use material::Serials;

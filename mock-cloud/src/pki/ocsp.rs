@@ -30,10 +30,6 @@ use x509_ocsp::{
 use super::revocation::{CertState, serial_hex, split_url};
 use super::{Leaf, Pki};
 
-/// How long an OCSP answer is valid (nextUpdate − thisUpdate): CA/Browser Forum BR §4.9.10
-/// allows 8 hours to 10 days; the public CAs answer for about a week.
-pub const OCSP_VALIDITY: Duration = Duration::from_secs(7 * 86_400);
-
 /// A delegated OCSP responder of one CA: its certificate and key.
 pub struct Responder {
     certificate: x509_cert::Certificate,
@@ -211,7 +207,7 @@ impl Pki {
                 cert_id: (*id).clone(),
                 cert_status: status,
                 this_update: gtime(at)?,
-                next_update: Some(gtime(at + OCSP_VALIDITY)?),
+                next_update: Some(gtime(at + self.revocation_times().ocsp_validity.0)?),
                 single_extensions: None,
             });
         }

@@ -3,8 +3,8 @@
 //! signed by the CA's own key.
 //!
 //! A CRL is issued as of a simulated time: it lists what was revoked by then, its thisUpdate is
-//! that time and its nextUpdate [`CRL_VALIDITY`] later (RFC 5280 §5.1.2.4–5). The CRL of the
-//! present is cached per CA and issued anew when revocation changes or [`CRL_REISSUE`] has
+//! that time and its nextUpdate `crl_validity` later (RFC 5280 §5.1.2.4–5). The CRL of the
+//! present is cached per CA and issued anew when revocation changes or `crl_reissue` has
 //! passed. OCSP answers (RFC 6960) are built in `ocsp.rs` from the same state, and so are the
 //! answers the HTTPS front staples (cached here like the CRLs). This module does
 //! no HTTP: the responders in `services/` serve what it makes.
@@ -12,7 +12,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, SerialNumber};
 use rustls::pki_types::CertificateDer;
@@ -21,12 +20,6 @@ use scenarios::RevocationReason;
 use time::OffsetDateTime;
 
 use super::{CaSpec, Leaf, Pki, PkiError, Revocation};
-
-/// How long a CRL is valid: DigiCert's and Microsoft's CRLs carry a nextUpdate about a week
-/// after thisUpdate.
-pub const CRL_VALIDITY: Duration = Duration::from_secs(7 * 86_400);
-/// How often a CA issues a fresh CRL when nothing changed (daily, as the public CAs do).
-pub const CRL_REISSUE: Duration = Duration::from_secs(86_400);
 
 /// Runtime revocation state beside the revocation list: a revision that every change bumps,
 /// the CRL numbers (RFC 5280 §5.2.3, increasing) and the current CRL of each CA.
@@ -48,10 +41,6 @@ struct Staple {
     produced: OffsetDateTime,
     certified: Arc<CertifiedKey>,
 }
-
-/// How long a server keeps stapling one OCSP answer before it fetches a fresh one (simulated
-/// time; IIS and nginx refresh well inside the answer's 7-day validity).
-pub const STAPLE_REFRESH: Duration = Duration::from_secs(12 * 3600);
 
 /// One issued CRL.
 #[derive(Debug, Clone)]
@@ -166,9 +155,14 @@ impl Pki {
         self.cas.iter().position(|ca| ca.spec.crl.iter().filter_map(|u| split_url(u)).any(|(h, p)| h == host && percent_decode(&p).eq_ignore_ascii_case(&want)))
     }
 
+    /// The lifetimes of CRLs, OCSP answers and staples (pki.toml `[revocation]`).
+    pub fn revocation_times(&self) -> super::spec::RevocationTimes {
+        self.planner.data.revocation
+    }
+
     /// `leaf`'s chain and key as the HTTPS front presents them at simulated time `at`, with an
     /// OCSP answer to staple for clients that ask (RFC 6066 §8): kept until revocation changes
-    /// or it is [`STAPLE_REFRESH`] old. Responder faults do not reach it: a server goes on
+    /// or it is `staple_refresh` old (pki.toml `[revocation]`). Responder faults do not reach it: a server goes on
     /// stapling the answer it has while its responder is down, as real ones do.
     pub fn stapled(&self, leaf: &Leaf, at: OffsetDateTime) -> Arc<CertifiedKey> {
         let revision = self.revocation.revision.load(Ordering::SeqCst);
@@ -177,7 +171,7 @@ impl Pki {
         if let Some(s) = cache.get(&key)
             && s.revision == revision
             && s.produced <= at
-            && at < s.produced + STAPLE_REFRESH
+            && at < s.produced + self.revocation_times().staple_refresh.0
         {
             return s.certified.clone();
         }
@@ -196,7 +190,7 @@ impl Pki {
         if let Some(c) = cache.get(&ca)
             && c.revision == revision
             && c.this_update <= at
-            && at < c.this_update + CRL_REISSUE
+            && at < c.this_update + self.revocation_times().crl_reissue.0
         {
             return Ok(c.clone());
         }
@@ -210,7 +204,7 @@ impl Pki {
         let listed: Vec<Revocation> = self.revocations().into_iter().filter(|r| r.issuer == ca && r.at <= at).collect();
         let params = CertificateRevocationListParams {
             this_update: at,
-            next_update: at + CRL_VALIDITY,
+            next_update: at + self.revocation_times().crl_validity.0,
             crl_number: SerialNumber::from(number.to_be_bytes().iter().copied().skip_while(|b| *b == 0).collect::<Vec<u8>>()),
             issuing_distribution_point: None,
             revoked_certs: listed
@@ -230,7 +224,7 @@ impl Pki {
             der: crl.der().to_vec(),
             number,
             this_update: at,
-            next_update: at + CRL_VALIDITY,
+            next_update: at + self.revocation_times().crl_validity.0,
             revoked: listed.iter().map(|r| serial_hex(r.serial.as_ref())).collect(),
             revision,
         })

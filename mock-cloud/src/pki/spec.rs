@@ -13,6 +13,21 @@ pub struct PkiData {
     pub issue_rules: Vec<IssueRule>,
     pub default_issuer: DefaultIssuer,
     pub validity: ValidityWindows,
+    pub revocation: RevocationTimes,
+}
+
+/// The lifetimes of what the revocation responders serve (`[revocation]` in pki.toml).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationTimes {
+    /// A CRL's nextUpdate − thisUpdate.
+    pub crl_validity: SimDuration,
+    /// How often a CA issues a fresh CRL when nothing changed.
+    pub crl_reissue: SimDuration,
+    /// An OCSP answer's nextUpdate − thisUpdate.
+    pub ocsp_validity: SimDuration,
+    /// How long the HTTPS front staples one OCSP answer.
+    pub staple_refresh: SimDuration,
 }
 
 /// One CA as the data names it. A CA without `issuer` is a root.

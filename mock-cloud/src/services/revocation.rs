@@ -80,8 +80,8 @@ pub async fn fault_layer(State((state, responder)): State<(RevocationState, Resp
                 state.journal.record(event("crl_unavailable").detail("status", status.as_u16()));
                 return (status, format!("memsim: no CRL is published at http://{host}{}\n", req.uri().path())).into_response();
             }
-            ServiceFault::OcspStale { since, .. } => as_of = now - pki::OCSP_VALIDITY - since.0,
-            ServiceFault::CrlStale { since, .. } => as_of = now - pki::CRL_VALIDITY - since.0,
+            ServiceFault::OcspStale { since, .. } => as_of = now - state.pki.revocation_times().ocsp_validity.0 - since.0,
+            ServiceFault::CrlStale { since, .. } => as_of = now - state.pki.revocation_times().crl_validity.0 - since.0,
             ServiceFault::OcspSlow { delay, .. } | ServiceFault::CrlSlow { delay, .. } => {
                 tokio::time::sleep(state.journal.clock().to_wall(*delay)).await;
                 as_of = state.journal.clock().now();
