@@ -35,6 +35,16 @@ impl Up {
         Up::start_with(scenario, &[])
     }
 
+    /// A world from a scenario written here: `body` ([world], [[fault]] …) under a header of
+    /// `name` and `area`.
+    pub fn start_toml(name: &str, area: &str, body: &str) -> Up {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, format!("# test scenario\nname = \"{name}\"\nsummary = \"s\"\narea = \"{area}\"\nsource = \"test\"\n{body}")).unwrap();
+        // memsim reads the file before its ready line: the directory may go after start.
+        Up::start(Some(path.to_str().unwrap()))
+    }
+
     /// As [`Up::start`], with more `memsim up` arguments (e.g. `["--time-scale", "60"]`).
     pub fn start_with(scenario: Option<&str>, args: &[&str]) -> Up {
         let state = tempfile::tempdir().unwrap();
@@ -70,6 +80,11 @@ impl Up {
 
     /// curl `https://<host><path>` through the HTTPS front, trusting only the world's CA.
     pub fn curl_https(&self, host: &str, path: &str) -> Output {
+        self.curl_https_with(host, path, &[])
+    }
+
+    /// As [`Up::curl_https`], with more curl arguments (a later `-w` wins over the default).
+    pub fn curl_https_with(&self, host: &str, path: &str, extra: &[&str]) -> Output {
         let (_, port) = self.https_addr().rsplit_once(':').map(|(a, p)| (a.to_string(), p.to_string())).unwrap();
         clean_env(Command::new("curl"))
             .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10"])
@@ -77,6 +92,7 @@ impl Up {
             .arg(self.ca())
             .arg("--connect-to")
             .arg(format!("{host}:443:127.0.0.1:{port}"))
+            .args(extra)
             .arg(format!("https://{host}{path}"))
             .output()
             .expect("run curl")

@@ -67,16 +67,8 @@ fn curl_gets_206_with_exactly_the_range_and_head_advertises_ranges() {
         assert!(head.contains(want), "{want} in\n{head}");
     }
     // Straight at the HTTPS front, by name (no proxy), the same.
-    let port = up.https_addr().rsplit_once(':').unwrap().1.to_string();
-    let host = url.trim_start_matches("https://").split('/').next().unwrap();
-    let out = clean_env(Command::new("curl"))
-        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "-r", "-10", "--cacert"])
-        .arg(up.ca())
-        .arg("--connect-to")
-        .arg(format!("{host}:443:127.0.0.1:{port}"))
-        .arg(url)
-        .output()
-        .unwrap();
+    let (host, path) = url.trim_start_matches("https://").split_once('/').unwrap();
+    let out = up.curl_https_with(host, &format!("/{path}"), &["-w", "%{http_code} %{size_download}", "-r", "-10"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "206 10", "{}", text(&out));
 }
 
@@ -125,14 +117,8 @@ fn the_win32_probe_passes_and_resumes_after_connections_are_reset() {
     assert!(r["message"].as_str().unwrap().contains("0 resume(s)"), "{r}");
     drop(up);
     // Every connection to the CDN is reset after 1.5 MB: the probe resumes from the next byte.
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("cut.toml");
-    std::fs::write(
-        &file,
-        "# cut\nname = \"cut\"\nsummary = \"s\"\narea = \"cdn\"\nsource = \"issue 5\"\n[[fault]]\nkind = \"proxy.limit_data\"\nbytes = 1500000\nclose = \"rst\"\nhosts = \"naprodimedatapri.azureedge.net\"\n",
-    )
-    .unwrap();
-    let up = Up::start(Some(file.to_str().unwrap()));
+    let up =
+        Up::start_toml("cut", "cdn", "[[fault]]\nkind = \"proxy.limit_data\"\nbytes = 1500000\nclose = \"rst\"\nhosts = \"naprodimedatapri.azureedge.net\"\n");
     let (code, r) = probe(&up, "win32-download");
     assert_eq!((code, r["passed"].as_bool()), (Some(0), Some(true)), "{r}");
     let resumes: u32 = r["message"].as_str().unwrap().split(" resume(s)").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();

@@ -136,11 +136,8 @@ fn dig_over_udp_and_tcp_sees_the_chain_the_soa_and_the_refusal() {
 
 #[test]
 fn dig_retries_a_truncated_answer_over_tcp() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("dns-truncate.toml");
-    let scenario = "# Every UDP answer for the tenant's names is truncated.\nname = \"dns-truncate\"\nsummary = \"t\"\narea = \"dns\"\nsource = \"test\"\n\n[[fault]]\nkind = \"dns.truncate\"\nnames = \"*.contoso.com\"\n";
-    std::fs::write(&file, scenario).unwrap();
-    let up = Up::start(Some(file.to_str().unwrap()));
+    // Every UDP answer for the tenant's names is truncated.
+    let up = Up::start_toml("dns-truncate", "dns", "[[fault]]\nkind = \"dns.truncate\"\nnames = \"*.contoso.com\"\n");
     let out = dig(dns_addr(&up), &["EnterpriseEnrollment.contoso.com", "A"]);
     assert!(out.contains("Truncated, retrying in TCP mode"), "{out}");
     assert!(out.contains("ANSWER: 2"), "the TCP retry gets the whole chain: {out}");

@@ -69,10 +69,7 @@ fn the_endpoints_probe_passes_and_fails_with_the_proxy_status_when_refused() {
     assert_eq!(code, Some(0), "{r}");
     assert!(r["message"].as_str().unwrap().contains("*.manage.microsoft.com"), "{r}");
     drop(up);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("deny.toml");
-    std::fs::write(&file, "# deny\nname = \"deny\"\nsummary = \"s\"\narea = \"proxy\"\nsource = \"issue 5\"\n[[fault]]\nkind = \"proxy.deny\"\nhosts = \"endpoints.office.com\"\n").unwrap();
-    let up = Up::start(Some(file.to_str().unwrap()));
+    let up = Up::start_toml("deny", "proxy", "[[fault]]\nkind = \"proxy.deny\"\nhosts = \"endpoints.office.com\"\n");
     let (code, r) = run(&up);
     assert_eq!((code, r["code"].as_str(), r["step"].as_str()), (Some(1), Some("0x80131509"), Some("connect")), "{r}");
     assert!(r["message"].as_str().unwrap().contains("(403) Forbidden"), "{r}");

@@ -36,12 +36,6 @@ fn status(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-fn scenario_file(dir: &tempfile::TempDir, name: &str, body: &str) -> String {
-    let path = dir.path().join(format!("{name}.toml"));
-    std::fs::write(&path, format!("# test\nname = \"{name}\"\nsummary = \"s\"\narea = \"proxy\"\nsource = \"issue 4\"\n{body}")).unwrap();
-    path.display().to_string()
-}
-
 fn proxy_events<'a>(journal: &'a [Value], what: &'a str) -> impl Iterator<Item = &'a Value> {
     journal.iter().filter(move |e| e["component"] == "proxy" && e["what"] == what)
 }
@@ -92,13 +86,11 @@ fn untrusted_inspection_fails_curl_with_60_and_trusted_inspection_succeeds_and_i
     let e = proxy_events(&journal, "tls_inspection").next().expect("inspection journaled");
     assert_eq!((e["fault"].as_str(), e["detail"]["accepted"].as_bool()), (Some("proxy.tls_inspection"), Some(false)));
 
-    let dir = tempfile::tempdir().unwrap();
-    let trusted = scenario_file(
-        &dir,
+    let up = Up::start_toml(
         "inspect-trusted",
+        "proxy",
         "[[fault]]\nkind = \"proxy.tls_inspection\"\nhosts = \"*.manage.microsoft.com\"\ntrusted = true\nca_name = \"Contoso Proxy Inspection CA\"\n",
     );
-    let up = Up::start(Some(&trusted));
     let out = curl(&up, &["-v"], "https://enrollment.manage.microsoft.com/EnrollmentServer/Discovery.svc");
     assert_eq!(status(&out), "200", "{}", text(&out));
     assert!(text(&out).contains("Contoso Proxy Inspection CA"), "curl saw the inspection CA as issuer:\n{}", text(&out));
@@ -242,10 +234,9 @@ async fn a_customer_allow_list_file_blocks_what_it_misses_and_reports_the_requir
 
 #[test]
 fn dns_faults_reach_clients_through_the_proxy() {
-    let dir = tempfile::tempdir().unwrap();
     let faults = "[[fault]]\nkind = \"dns.nx_domain\"\nnames = \"enrollment.manage.microsoft.com\"\n\n\
                   [[fault]]\nkind = \"dns.wrong_address\"\nnames = \"r.manage.microsoft.com\"\n";
-    let up = Up::start(Some(&scenario_file(&dir, "dns-through-proxy", faults)));
+    let up = Up::start_toml("dns-through-proxy", "proxy", faults);
     let out = curl(&up, &[], "https://enrollment.manage.microsoft.com/EnrollmentServer/Discovery.svc");
     assert!(out.status.code() == Some(56) && text(&out).contains("502"), "{}", text(&out));
     let out = curl(&up, &[], "https://r.manage.microsoft.com/");

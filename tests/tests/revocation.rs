@@ -177,15 +177,7 @@ fn control_is_token_guarded_private_and_gone_after_exit() {
 
 /// curl `--cert-status` (OpenSSL backend) verifies the OCSP answer the HTTPS front staples.
 fn curl_cert_status(up: &Up, host: &str) -> Output {
-    let port = up.https_addr().rsplit_once(':').unwrap().1.to_string();
-    clean_env(Command::new("curl"))
-        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "--cert-status", "--cacert"])
-        .arg(up.ca())
-        .arg("--connect-to")
-        .arg(format!("{host}:443:127.0.0.1:{port}"))
-        .arg(format!("https://{host}/"))
-        .output()
-        .unwrap()
+    up.curl_https_with(host, "/", &["--cert-status"])
 }
 
 #[test]
@@ -225,14 +217,7 @@ fn the_https_front_staples_ocsp_and_a_runtime_revocation_reaches_the_staple() {
 /// probe does the same checks; revocation still flips the answer.
 #[test]
 fn a_delegated_responder_signs_and_real_clients_accept_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("delegated.toml");
-    std::fs::write(
-        &file,
-        "# delegated OCSP\nname = \"delegated\"\nsummary = \"s\"\narea = \"revocation\"\nsource = \"test\"\n[world]\nocsp_signer = \"delegated\"\n",
-    )
-    .unwrap();
-    let up = Up::start(Some(file.to_str().unwrap()));
+    let up = Up::start_toml("delegated", "revocation", "[world]\nocsp_signer = \"delegated\"\n");
     let world = world_json(&up);
     let (leaf, issuer, ocsp_url, _) = certificates(&up, CMG);
     let t = ocsp_with(&up, &leaf, &issuer, &ocsp_url, &["-verify_other", issuer.to_str().unwrap(), "-resp_text"]);

@@ -64,14 +64,7 @@ fn unknown_hosts_get_421_and_a_journal_entry() {
 
 #[test]
 fn a_usgov_world_serves_the_us_government_names() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("usgov.toml");
-    std::fs::write(
-        &file,
-        "# US government tenant\nname = \"usgov\"\nsummary = \"s\"\narea = \"baseline\"\nsource = \"seed 003\"\n[world]\ncloud = \"usgov\"\n",
-    )
-    .unwrap();
-    let up = Up::start(Some(file.to_str().unwrap()));
+    let up = Up::start_toml("usgov", "baseline", "[world]\ncloud = \"usgov\"\n");
     let out = up.curl_https("enterpriseenrollment-s.manage.microsoft.us", "/EnrollmentServer/Discovery.svc");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "{}", text(&out));
     assert!(!up.hosts().contains(&"enterpriseenrollment-s.manage.microsoft.com".to_string()));
