@@ -20,15 +20,14 @@ use crate::answer::{Answer, Reply, Transport};
 /// How many distinct questions are kept (a world has a few hundred names).
 pub(crate) const CAPACITY: usize = 8192;
 
-/// Everything in a request that the zones' response depends on, except the id.
+/// Everything in a request that the zones' response depends on, except the id (only standard
+/// queries are kept: the op code is always QUERY).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
-    /// Lower-case, as DNS compares names; the question section is copied from the request
-    /// itself, so a client's 0x20 case pattern is kept.
+    /// As asked, case and all: the answer's records echo the name as the client spelt it (0x20).
     name: String,
     qtype: u16,
     qclass: u16,
-    op_code: u8,
     recursion_desired: bool,
     checking_disabled: bool,
     /// EDNS version, payload size and DO bit, when the request has EDNS.
@@ -46,7 +45,6 @@ impl Key {
             name: q.name().to_string(),
             qtype: q.query_type().into(),
             qclass: q.query_class().into(),
-            op_code: m.op_code.into(),
             recursion_desired: m.recursion_desired,
             checking_disabled: m.checking_disabled,
             edns: request.edns.as_ref().map(|e| (e.version(), e.max_payload(), e.flags().dnssec_ok)),
