@@ -24,7 +24,7 @@ pub(crate) const CAPACITY: usize = 8192;
 /// queries are kept: the op code is always QUERY).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
-    /// As asked, case and all: the answer's records echo the name as the client spelt it (0x20).
+    /// As asked, case and all: a different 0x20 spelling is another key (kept to be safe).
     name: String,
     qtype: u16,
     qclass: u16,
