@@ -52,7 +52,7 @@ pub(crate) struct Reply {
     /// The response to send; `None`: send nothing at all.
     pub message: Option<Message>,
     /// The fault that changed the response, by kind (e.g. `dns.nx_domain`).
-    pub fault: Option<&'static str>,
+    pub fault: Option<scenarios::DnsFaultKind>,
 }
 
 /// One step of the pipeline.

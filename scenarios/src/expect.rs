@@ -37,7 +37,8 @@ pub struct EventExpectation {
     #[serde(default, deserialize_with = "event_kind")]
     pub what: Option<String>,
     pub host: Option<HostPattern>,
-    pub fault: Option<String>,
+    /// The fault the event names (validated: a kind that exists).
+    pub fault: Option<crate::FaultKind>,
     /// Exactly this many matching events.
     pub count: Option<u32>,
     /// At least this many (default 1 unless `count` or `absent` is given).
@@ -58,7 +59,7 @@ fn events<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<EventExpectation
         if let (Some(c), Some(w)) = (e.component, e.what.as_deref())
             && !crate::journal::is_kind_of(c, w)
         {
-            let kinds = crate::journal::KINDS.iter().find(|(k, _)| *k == c).map_or(&[][..], |(_, k)| *k);
+            let kinds = crate::journal::kinds_of(c);
             return Err(serde::de::Error::custom(format!(
                 "the {} component never journals `{w}` events; it journals: {}",
                 c.as_str(),
@@ -76,8 +77,11 @@ fn event_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, 
     if crate::journal::is_event_kind(&what) {
         return Ok(Some(what));
     }
-    let known: Vec<String> =
-        crate::journal::KINDS.iter().map(|(c, kinds)| format!("{}: {}", c.as_str(), kinds.join(" "))).filter(|l| !l.ends_with(": ")).collect();
+    let known: Vec<String> = crate::journal::KINDS
+        .iter()
+        .map(|(c, _)| format!("{}: {}", c.as_str(), crate::journal::kinds_of(*c).join(" ")))
+        .filter(|l| !l.ends_with(": "))
+        .collect();
     Err(serde::de::Error::custom(format!("no component journals `{what}` events; the kinds are ({})", known.join("; "))))
 }
 
@@ -88,7 +92,7 @@ impl EventExpectation {
             && self.host.as_ref().is_none_or(|h| e.host.as_deref().is_some_and(|eh| h.matches(eh)))
             && self
                 .fault
-                .as_deref()
+                .map(crate::FaultKind::name)
                 .is_none_or(|f| e.fault.as_deref() == Some(f) || e.detail.get("faults").and_then(|v| v.as_array()).is_some_and(|a| a.iter().any(|x| x == f)))
     }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::Clock;
+use crate::{Clock, FaultKind, ProxyFaultKind};
 
 /// Which part of the world saw the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -41,9 +41,10 @@ impl Component {
     }
 }
 
-/// Every kind of event a world journals, by component: the `what` an expectation may name.
-/// Emitters use only these (checked when a debug build records an event), so an expectation
-/// with a misspelt kind is an error, not a check that can never fail.
+/// Every kind of event a world journals, by component, besides the fault events derived from
+/// the fault-kind enums ([`kinds_of`] has both): the `what` an expectation may name. Emitters
+/// use only these (checked when a debug build records an event), so an expectation with a
+/// misspelt kind is an error, not a check that can never fail.
 pub const KINDS: &[(Component, &[&str])] = &[
     (Component::World, &["starting", "ready"]),
     (Component::Pki, &["generated", "revoked", "restored", "crl_served", "crl_unavailable", "ocsp_response"]),
@@ -61,34 +62,28 @@ pub const KINDS: &[(Component, &[&str])] = &[
             "upstream",
             "upstream_failed",
             "allow_list_gaps",
-            // policies
-            "auth_required",
-            "allow_list",
-            "deny",
-            "status",
-            "strip_range",
-            "tls_inspection",
-            // connection faults
-            "latency",
-            "bandwidth",
-            "timeout",
-            "idle_timeout",
-            "max_lifetime",
-            "reset_peer",
-            "limit_data",
+            // and one event per proxy fault kind (`ProxyFaultKind::event`), from `kinds_of`
         ],
     ),
     (Component::Client, &[]),
 ];
 
+/// Every kind of event `component` journals: its own kinds, and for the proxy one event per
+/// proxy fault kind (the proxy journals a fault that fires as an event named after it).
+pub fn kinds_of(component: Component) -> Vec<&'static str> {
+    let own = KINDS.iter().filter(|(c, _)| *c == component).flat_map(|(_, kinds)| kinds.iter().copied());
+    let faults = ProxyFaultKind::ALL.iter().filter(move |_| component == Component::Proxy).map(|k| k.event());
+    own.chain(faults).collect()
+}
+
 /// Whether any component journals events of kind `what`.
 pub fn is_event_kind(what: &str) -> bool {
-    KINDS.iter().any(|(_, kinds)| kinds.contains(&what))
+    KINDS.iter().any(|(c, _)| is_kind_of(*c, what))
 }
 
 /// Whether `component` journals events of kind `what`.
 pub fn is_kind_of(component: Component, what: &str) -> bool {
-    KINDS.iter().any(|(c, kinds)| *c == component && kinds.contains(&what))
+    kinds_of(component).contains(&what)
 }
 
 /// One thing that happened, stamped with simulated and wall time.
@@ -131,8 +126,9 @@ impl NewEvent {
         self
     }
 
-    pub fn fault(mut self, fault: impl Into<String>) -> Self {
-        self.fault = Some(fault.into());
+    /// The fault that caused or shaped the event: the journal is where its kind becomes a name.
+    pub fn fault(mut self, fault: impl Into<FaultKind>) -> Self {
+        self.fault = Some(fault.into().name().to_string());
         self
     }
 
@@ -316,7 +312,7 @@ mod tests {
             s.fetch_add(1, Ordering::SeqCst);
         });
         j.record(NewEvent::new(Component::Tls, "handshake").host("a.example").detail("version", "TLSv1.3"));
-        j.record(NewEvent::new(Component::Http, "request").fault("pki.expired"));
+        j.record(NewEvent::new(Component::Http, "request").fault(crate::PkiFaultKind::Expired));
         assert_eq!(seen.load(Ordering::SeqCst), 2);
         let lines = j.to_json_lines();
         let parsed: Vec<Event> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

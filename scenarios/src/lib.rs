@@ -22,6 +22,7 @@ pub use duration::{DurationError, SimDuration};
 pub use expect::{EventExpectation, Expect, Outcome};
 pub use fault::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyRule, ProxyTarget};
 pub use fault::{CertLevel, CertTarget, DnsFault, Fault, PkiFault, ProxyFault, RevocationReason};
+pub use fault::{DnsFaultKind, FaultKind, PkiFaultKind, ProxyFaultKind, ServiceFaultKind};
 pub use fault::{Responder, ServiceFault};
 pub use host::{HostPattern, HostPatternError};
 pub use journal::{Activity, Component, Event, Journal, NewEvent};

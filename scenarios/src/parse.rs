@@ -104,6 +104,17 @@ source = "seed 001"
         assert!(e.message.contains("pki.expird") && e.message.contains("pki.expired"), "{e}");
     }
 
+    /// Issue 10: an expectation's `fault` is validated like its `what`, so an `absent` check on
+    /// a misspelt fault cannot pass for ever.
+    #[test]
+    fn misspelt_fault_in_an_expectation_points_at_it() {
+        let e = err(&format!("{GOOD}[expect]\nevents = [{{ component = \"tls\", fault = \"pki.expird\", absent = true }}]\n"));
+        assert_eq!(e.line, 7, "{e}");
+        assert!(e.message.contains("unknown fault kind `pki.expird`") && e.message.contains("pki.expired"), "{e}");
+        let ok = parse_scenario(&format!("{GOOD}[expect]\nevents = [{{ fault = \"proxy.idle_timeout\" }}]\n"), "x.toml").unwrap();
+        assert_eq!(ok.expect.unwrap().events[0].fault, Some(crate::ProxyFaultKind::IdleTimeout.into()));
+    }
+
     #[test]
     fn unknown_fault_layer_is_rejected() {
         let e = err(&format!("{GOOD}[[fault]]\nkind = \"pkk.expired\"\n"));

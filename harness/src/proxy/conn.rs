@@ -5,6 +5,7 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
+use scenarios::ProxyFaultKind;
 use scenarios::{CloseMethod, Component, Journal, NewEvent};
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -20,8 +21,7 @@ pub enum Cause {
     UpstreamError(String),
     /// A fault cut it: its kind and how.
     Fault {
-        kind: &'static str,
-        what: &'static str,
+        kind: ProxyFaultKind,
         close: CloseMethod,
     },
 }
@@ -33,7 +33,7 @@ impl Cause {
             Cause::Answered => "answered",
             Cause::ClientError(_) => "client_error",
             Cause::UpstreamError(_) => "upstream_error",
-            Cause::Fault { what, .. } => what,
+            Cause::Fault { kind, .. } => kind.event(),
         }
     }
 }
@@ -82,6 +82,11 @@ impl ConnLog {
     }
 
     /// An event about this connection (host and conn id filled in).
+    /// The event of a proxy fault that fires on this connection: named after its kind.
+    pub fn fired(&self, kind: ProxyFaultKind) -> NewEvent {
+        self.event(kind.event()).fault(kind)
+    }
+
     pub fn event(&self, what: &str) -> NewEvent {
         let mut e = NewEvent::new(Component::Proxy, what).detail("conn", self.id);
         if let Some(h) = self.host.lock().unwrap_or_else(|p| p.into_inner()).clone() {

@@ -18,6 +18,7 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use scenarios::ProxyFaultKind;
 use scenarios::{BlockStyle, CloseMethod};
 use tokio::net::TcpStream;
 
@@ -78,15 +79,15 @@ async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut
         |decision: &str| log.event("request").detail("method", method.clone()).detail("target", uri.clone()).detail("port", port).detail("decision", decision);
     let auth = req.headers().get(header::PROXY_AUTHORIZATION).map(|v| v.as_bytes().to_vec());
     if let Some(refusal) = shared.policy.check(&host, port, auth.as_deref()) {
-        log.record(request(refusal.what));
-        log.record(log.event(refusal.what).fault(refusal.fault).detail("status", refusal.answer.status).detail("reason", refusal.answer.reason.clone()));
+        log.record(request(refusal.fault.event()));
+        log.record(log.fired(refusal.fault).detail("status", refusal.answer.status).detail("reason", refusal.answer.reason.clone()));
         let close = match refusal.block {
             BlockStyle::Page => return answer(refusal.answer),
             BlockStyle::Reset => CloseMethod::Rst,
             BlockStyle::Drop => CloseMethod::Drop,
         };
         // The pump cuts the client; this response is never written.
-        ctl.cut(Cause::Fault { kind: refusal.fault, what: refusal.what, close });
+        ctl.cut(Cause::Fault { kind: refusal.fault, close });
         return pending().await;
     }
     let (addr, front) = match admit(shared, log, &host, port).await {
@@ -161,7 +162,7 @@ pub fn strip_range(shared: &Shared, log: &ConnLog, host: &str, port: u16, header
     let removed = headers.remove(header::RANGE);
     headers.remove(header::IF_RANGE);
     if let Some(range) = removed {
-        log.record(log.event("strip_range").fault("proxy.strip_range").detail("range", String::from_utf8_lossy(range.as_bytes()).to_string()));
+        log.record(log.fired(ProxyFaultKind::StripRange).detail("range", String::from_utf8_lossy(range.as_bytes()).to_string()));
     }
 }
 

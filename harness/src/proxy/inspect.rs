@@ -24,6 +24,7 @@ use rcgen::{
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::sign::CertifiedKey;
+use scenarios::ProxyFaultKind;
 use time::{Duration as TimeSpan, OffsetDateTime};
 use tokio::io::DuplexStream;
 use tokio::net::TcpStream;
@@ -145,7 +146,7 @@ pub async fn serve(
 }
 
 async fn intercept(shared: Arc<Shared>, log: Arc<ConnLog>, far: DuplexStream, (host, port): (String, u16), addr: SocketAddr, ca: Arc<InspectionCa>) {
-    let event = log.event("tls_inspection").fault("proxy.tls_inspection").detail("ca", ca.name.clone()).detail("trusted", ca.trusted);
+    let event = log.fired(ProxyFaultKind::TlsInspection).detail("ca", ca.name.clone()).detail("trusted", ca.trusted);
     let certified = match ca.leaf_for(&host) {
         Ok(c) => c,
         Err(e) => return log.record(event.detail("accepted", false).detail("error", e.to_string())),

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::Bytes;
+use scenarios::ProxyFaultKind;
 use scenarios::{CloseMethod, Direction};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -116,10 +117,10 @@ where
     let act = Activity { start: Instant::now(), last_nanos: AtomicU64::new(0), up: AtomicU64::new(0), down: AtomicU64::new(0) };
     if let Some(after) = plan.timeout {
         // Toxiproxy's timeout: nothing gets through; the connection closes after `after`.
-        log.record(log.event("timeout").fault("proxy.timeout").detail("close_after_wall_ms", after.map_or(-1.0, |d| d.as_secs_f64() * 1000.0)));
+        log.record(log.fired(ProxyFaultKind::Timeout).detail("close_after_wall_ms", after.map_or(-1.0, |d| d.as_secs_f64() * 1000.0)));
         let discarded = respond::silence(&mut client, after.unwrap_or(hold)).await;
         let _ = client.shutdown().await;
-        return Pumped { up: discarded, down: 0, cause: Cause::Fault { kind: "proxy.timeout", what: "timeout", close: CloseMethod::Fin } };
+        return Pumped { up: discarded, down: 0, cause: Cause::Fault { kind: ProxyFaultKind::Timeout, close: CloseMethod::Fin } };
     }
     if !pre.is_empty() {
         if let Err(e) = upstream.write_all(pre).await {
@@ -147,11 +148,11 @@ where
         }
     };
     let (up, down) = (act.up.load(Relaxed), act.down.load(Relaxed));
-    if let (Cause::Fault { kind, what, close }, false) = (&cause, ordered) {
+    if let (Cause::Fault { kind, close }, false) = (&cause, ordered) {
         let now = Instant::now();
         let idle = now - act.last();
         let mut e = log
-            .event(what)
+            .event(kind.event())
             .fault(*kind)
             .detail("close", close_str(*close))
             .detail("idle_wall_ms", idle.as_secs_f64() * 1000.0)
@@ -159,10 +160,10 @@ where
             .detail("age_wall_ms", (now - act.start).as_secs_f64() * 1000.0)
             .detail("bytes_up", up)
             .detail("bytes_down", down);
-        let after = match *what {
-            "idle_timeout" => plan.idle.map(|t| t.sim),
-            "max_lifetime" => plan.lifetime.map(|t| t.sim),
-            "reset_peer" => plan.reset_peer.map(|t| t.sim),
+        let after = match kind {
+            ProxyFaultKind::IdleTimeout => plan.idle.map(|t| t.sim),
+            ProxyFaultKind::MaxLifetime => plan.lifetime.map(|t| t.sim),
+            ProxyFaultKind::ResetPeer => plan.reset_peer.map(|t| t.sim),
             _ => None,
         };
         if let Some(a) = after {
@@ -194,7 +195,7 @@ async fn watchdog(plan: &Plan, act: &Activity, ctl: &Control) -> (Cause, bool) {
         loop {
             let deadline = act.last() + t.wall;
             if Instant::now() >= deadline {
-                return Cause::Fault { kind: "proxy.idle_timeout", what: "idle_timeout", close: t.close };
+                return Cause::Fault { kind: ProxyFaultKind::IdleTimeout, close: t.close };
             }
             tokio::time::sleep_until(deadline).await;
         }
@@ -202,12 +203,12 @@ async fn watchdog(plan: &Plan, act: &Activity, ctl: &Control) -> (Cause, bool) {
     let lifetime = async {
         let Some(t) = plan.lifetime else { return pending().await };
         tokio::time::sleep_until(act.start + t.wall).await;
-        Cause::Fault { kind: "proxy.max_lifetime", what: "max_lifetime", close: t.close }
+        Cause::Fault { kind: ProxyFaultKind::MaxLifetime, close: t.close }
     };
     let reset = async {
         let Some(t) = plan.reset_peer else { return pending().await };
         tokio::time::sleep_until(act.start + t.wall).await;
-        Cause::Fault { kind: "proxy.reset_peer", what: "reset_peer", close: CloseMethod::Rst }
+        Cause::Fault { kind: ProxyFaultKind::ResetPeer, close: CloseMethod::Rst }
     };
     tokio::select! {
         c = idle => (c, false),
@@ -282,7 +283,7 @@ async fn deliver<W: AsyncWrite + Unpin>(
     let (data, cut) = match limit {
         Some((max, close)) if sent + data.len() as u64 >= max => {
             let take = max.saturating_sub(sent) as usize;
-            (&data[..take.min(data.len())], Some(Cause::Fault { kind: "proxy.limit_data", what: "limit_data", close }))
+            (&data[..take.min(data.len())], Some(Cause::Fault { kind: ProxyFaultKind::LimitData, close }))
         }
         _ => (data, None),
     };

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use mock_cloud::Catalog;
 use mock_cloud::catalog::{Category, host_of};
+use scenarios::ProxyFaultKind;
 use scenarios::{
     BlockStyle, Clock, CloseMethod, Component, Direction, EndpointCategory, HostPattern, Journal, NewEvent, ProxyFault, ProxyRule, ProxyTarget, SimDuration,
     WorldSpec,
@@ -55,7 +56,7 @@ impl Matcher {
 }
 
 struct Rule {
-    kind: &'static str,
+    kind: ProxyFaultKind,
     matcher: Matcher,
     rule: ProxyRule,
     inspection: Option<Arc<InspectionCa>>,
@@ -72,9 +73,8 @@ struct AllowRule {
 pub struct Refusal {
     pub answer: Answer,
     pub block: BlockStyle,
-    /// The fault kind, e.g. `proxy.deny`, and its journal name, e.g. `deny`.
-    pub fault: &'static str,
-    pub what: &'static str,
+    /// The fault kind, e.g. `proxy.deny` (journaled as its event, `deny`).
+    pub fault: ProxyFaultKind,
 }
 
 /// A connection cut after a wall delay, and how.
@@ -98,7 +98,7 @@ pub struct Plan {
     pub idle: Option<Timer>,
     pub lifetime: Option<Timer>,
     /// The fault kinds in effect, for the journal.
-    pub faults: Vec<&'static str>,
+    pub faults: Vec<ProxyFaultKind>,
 }
 
 /// What compiling would find wrong in a scenario's proxy faults, without building anything:
@@ -156,7 +156,7 @@ impl Policy {
         if let Some(r) = self.first(host, port, |r| matches!(r, ProxyRule::AuthRequired { .. })) {
             let ProxyRule::AuthRequired { user, password, schemes } = &r.rule else { unreachable!() };
             if let Some(answer) = auth::check(user, password, schemes, proxy_authorization) {
-                return Some(Refusal { answer, block: BlockStyle::Page, fault: r.kind, what: "auth_required" });
+                return Some(Refusal { answer, block: BlockStyle::Page, fault: r.kind });
             }
         }
         if let Some(allow) = &self.allow
@@ -164,7 +164,7 @@ impl Policy {
         {
             let mut answer = Answer::new(403, format!("{host} is not on the proxy's allow-list"));
             answer.page = true;
-            return Some(Refusal { answer, block: allow.block, fault: "proxy.allow_list", what: "allow_list" });
+            return Some(Refusal { answer, block: allow.block, fault: ProxyFaultKind::AllowList });
         }
         if let Some(r) = self.first(host, port, |r| matches!(r, ProxyRule::Deny { .. })) {
             let ProxyRule::Deny { block } = r.rule else { unreachable!() };
@@ -175,12 +175,12 @@ impl Policy {
             };
             let mut answer = Answer::new(403, reason);
             answer.page = true;
-            return Some(Refusal { answer, block, fault: r.kind, what: "deny" });
+            return Some(Refusal { answer, block, fault: r.kind });
         }
         if let Some(r) = self.first(host, port, |r| matches!(r, ProxyRule::Status { .. })) {
             let ProxyRule::Status { status } = r.rule else { unreachable!() };
             let answer = Answer::new(status, format!("the proxy answered {status} for {host} (injected fault)"));
-            return Some(Refusal { answer, block: BlockStyle::Page, fault: r.kind, what: "status" });
+            return Some(Refusal { answer, block: BlockStyle::Page, fault: r.kind });
         }
         None
     }
@@ -231,7 +231,7 @@ impl Policy {
         let listed: Vec<serde_json::Value> = gaps.iter().map(|g| serde_json::json!({"host": g.host, "required_by": g.required_by})).collect();
         journal.record(
             NewEvent::new(Component::Proxy, "allow_list_gaps")
-                .fault("proxy.allow_list")
+                .fault(ProxyFaultKind::AllowList)
                 .detail("allowed", allow.patterns.len())
                 .detail("blocked_required", listed.len())
                 .detail("gaps", listed),

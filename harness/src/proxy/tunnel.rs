@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use bytes::BytesMut;
+use scenarios::ProxyFaultKind;
 use scenarios::{BlockStyle, CloseMethod};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -25,7 +26,7 @@ pub async fn handle(shared: Arc<Shared>, log: Arc<ConnLog>, mut client: TcpStrea
         log.event("request").detail("method", "CONNECT").detail("target", head.target.clone()).detail("port", port).detail("decision", decision)
     };
     if let Some(refusal) = shared.policy.check(&host, port, head.header("proxy-authorization")) {
-        log.record(request(refusal.what));
+        log.record(request(refusal.fault.event()));
         return refuse(&shared, &log, client, refusal).await;
     }
     let (addr, front) = match admit(&shared, &log, &host, port).await {
@@ -38,7 +39,12 @@ pub async fn handle(shared: Arc<Shared>, log: Arc<ConnLog>, mut client: TcpStrea
     };
     let plan = shared.policy.plan(&host, port);
     let inspection = (front == super::Front::Https).then(|| shared.policy.inspection(&host, port)).flatten();
-    log.record(request("allow").detail("front", front.as_str()).detail("faults", plan.faults.clone()).detail("inspected", inspection.is_some()));
+    log.record(
+        request("allow")
+            .detail("front", front.as_str())
+            .detail("faults", plan.faults.iter().map(|k| k.name()).collect::<Vec<_>>())
+            .detail("inspected", inspection.is_some()),
+    );
     record_shaping(&log, &plan);
     let pre = &buf[head.len..];
     let ctl = Control::default();
@@ -77,23 +83,22 @@ fn as_written(v: impl serde::Serialize) -> serde_json::Value {
 /// Shaping faults fire when a connection starts carrying them.
 pub fn record_shaping(log: &ConnLog, plan: &Plan) {
     if let Some((wall, d)) = plan.latency {
-        log.record(log.event("latency").fault("proxy.latency").detail("wall_ms", wall.as_secs_f64() * 1000.0).detail("direction", as_written(d)));
+        log.record(log.fired(ProxyFaultKind::Latency).detail("wall_ms", wall.as_secs_f64() * 1000.0).detail("direction", as_written(d)));
     }
     if let Some((rate, d)) = plan.bandwidth {
-        log.record(log.event("bandwidth").fault("proxy.bandwidth").detail("wall_bytes_per_s", rate).detail("direction", as_written(d)));
+        log.record(log.fired(ProxyFaultKind::Bandwidth).detail("wall_bytes_per_s", rate).detail("direction", as_written(d)));
     }
 }
 
 /// Refuse a request on a raw connection in the fault's block style, journal it, close.
 pub async fn refuse(shared: &Shared, log: &ConnLog, mut client: TcpStream, refusal: Refusal) {
     log.record(
-        log.event(refusal.what)
-            .fault(refusal.fault)
+        log.fired(refusal.fault)
             .detail("status", refusal.answer.status)
             .detail("block", as_written(refusal.block))
             .detail("reason", refusal.answer.reason.clone()),
     );
-    let cut = |close| Cause::Fault { kind: refusal.fault, what: refusal.what, close };
+    let cut = |close| Cause::Fault { kind: refusal.fault, close };
     match refusal.block {
         BlockStyle::Page => {
             respond::send(&mut client, &refusal.answer).await;

@@ -78,7 +78,7 @@ async fn connection(tcp: tokio::net::TcpStream, peer: String, config: Arc<Server
     let sni = sni.unwrap_or_default();
     let with_faults = |mut e: NewEvent| {
         if let Some(f) = leaf.faults.first() {
-            e = e.fault(*f).detail("faults", leaf.faults.clone());
+            e = e.fault(*f).detail("faults", leaf.faults.iter().map(|k| k.name()).collect::<Vec<_>>());
         }
         e.detail("certificate", leaf.name.clone()).detail("chain_length", leaf.certified.cert.len())
     };

@@ -57,7 +57,7 @@ pub struct CaCert {
     pub trusted: bool,
     pub shadow: bool,
     pub validity: (OffsetDateTime, OffsetDateTime),
-    pub faults: Vec<&'static str>,
+    pub faults: Vec<scenarios::PkiFaultKind>,
 }
 
 impl std::fmt::Debug for CaCert {
@@ -75,7 +75,7 @@ pub struct Leaf {
     pub serial: SerialNumber,
     pub issuer: usize,
     /// Fault kinds that shaped this leaf or its chain.
-    pub faults: Vec<&'static str>,
+    pub faults: Vec<scenarios::PkiFaultKind>,
 }
 
 /// A revoked certificate as its issuer's CRL and OCSP responder will report it.

@@ -19,7 +19,7 @@ pub struct Mods {
     /// Roots only: left out of the world's CA bundle.
     pub untrusted: bool,
     /// The fault kinds behind these changes, for the journal.
-    pub faults: Vec<&'static str>,
+    pub faults: Vec<scenarios::PkiFaultKind>,
 }
 
 impl Mods {
@@ -71,7 +71,7 @@ pub struct HostPlan {
     pub presented: Option<String>,
     /// `pki.incomplete_chain`: the intermediate is not sent.
     pub omit_intermediate: bool,
-    pub faults: Vec<&'static str>,
+    pub faults: Vec<scenarios::PkiFaultKind>,
 }
 
 /// The faults and rules that plan every host's certificate.
@@ -114,7 +114,8 @@ impl Planner {
         Ok(())
     }
 
-    fn ca(&self, id: &str, context: &str) -> Result<&super::spec::CaSpec, PkiError> {
+    /// The CA `id`, or an error naming where it was asked for (a fault kind, an issuer rule).
+    fn ca(&self, id: &str, context: impl std::fmt::Display) -> Result<&super::spec::CaSpec, PkiError> {
         self.data.cas.iter().find(|c| c.id == id).ok_or_else(|| PkiError::UnknownCa {
             id: id.to_string(),
             context: context.to_string(),

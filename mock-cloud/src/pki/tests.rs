@@ -69,7 +69,7 @@ fn expired_leaf_fails_and_others_pass() {
     assert!(matches!(verify(&pki, "r.manage.microsoft.com"), Err(webpki::Error::CertExpired { .. })));
     assert!(matches!(verify(&pki, "fef.msua06.manage.microsoft.com"), Err(webpki::Error::CertExpired { .. })));
     verify(&pki, "login.microsoftonline.com").unwrap();
-    assert_eq!(pki.leaf_for("r.manage.microsoft.com").unwrap().faults, ["pki.expired"]);
+    assert_eq!(pki.leaf_for("r.manage.microsoft.com").unwrap().faults, [scenarios::PkiFaultKind::Expired]);
 }
 
 #[test]

@@ -79,7 +79,7 @@ async fn handle(State(state): State<RevocationState>, req: Request) -> Response 
     res
 }
 
-fn record(state: &RevocationState, host: &str, method: &Method, answer: &OcspAnswer, fired: Option<&'static str>) {
+fn record(state: &RevocationState, host: &str, method: &Method, answer: &OcspAnswer, fired: Option<scenarios::ServiceFaultKind>) {
     let mut event =
         NewEvent::new(Component::Pki, "ocsp_response").host(host).detail("method", method.as_str()).detail("response_status", answer.response_status);
     if let Some(ca) = &answer.ca {

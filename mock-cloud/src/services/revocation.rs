@@ -37,7 +37,7 @@ pub struct AsOf(pub OffsetDateTime);
 
 /// The fault that shaped a passed-through answer, for the handler's journal event.
 #[derive(Debug, Clone, Copy)]
-pub struct Fired(pub &'static str);
+pub struct Fired(pub scenarios::ServiceFaultKind);
 
 /// Every CRL and OCSP responder host of the PKI data, with its service.
 pub fn hosts(data: &PkiData) -> Vec<(String, Service)> {

@@ -12,6 +12,7 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use super::DnsFaultKind;
 use crate::{HostPattern, SimDuration};
 
 /// When a DNS fault is active, in simulated time since the world started: from `after`
@@ -128,17 +129,17 @@ impl DnsFault {
         self.window().contains(elapsed)
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> DnsFaultKind {
         match self {
-            DnsFault::NxDomain { .. } => "dns.nx_domain",
-            DnsFault::ServFail { .. } => "dns.serv_fail",
-            DnsFault::Refused { .. } => "dns.refused",
-            DnsFault::Drop { .. } => "dns.drop",
-            DnsFault::Delay { .. } => "dns.delay",
-            DnsFault::WrongAddress { .. } => "dns.wrong_address",
-            DnsFault::CnameTarget { .. } => "dns.cname_target",
-            DnsFault::Truncate { .. } => "dns.truncate",
-            DnsFault::Ttl { .. } => "dns.ttl",
+            DnsFault::NxDomain { .. } => DnsFaultKind::NxDomain,
+            DnsFault::ServFail { .. } => DnsFaultKind::ServFail,
+            DnsFault::Refused { .. } => DnsFaultKind::Refused,
+            DnsFault::Drop { .. } => DnsFaultKind::Drop,
+            DnsFault::Delay { .. } => DnsFaultKind::Delay,
+            DnsFault::WrongAddress { .. } => DnsFaultKind::WrongAddress,
+            DnsFault::CnameTarget { .. } => DnsFaultKind::CnameTarget,
+            DnsFault::Truncate { .. } => DnsFaultKind::Truncate,
+            DnsFault::Ttl { .. } => DnsFaultKind::Ttl,
         }
     }
 
@@ -218,7 +219,7 @@ mod tests {
         ];
         for c in cases {
             let f = one(c).unwrap_or_else(|e| panic!("{c}: {e}"));
-            assert!(c.contains(f.kind()), "{c}");
+            assert!(c.contains(f.kind().name()), "{c}");
         }
         let f = one(cases[5]).unwrap();
         assert_eq!(

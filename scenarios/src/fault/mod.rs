@@ -2,6 +2,7 @@
 //! Each layer's enum lives in its own file; this one dispatches on the layer prefix.
 
 mod dns;
+mod kind;
 mod pki;
 mod proxy;
 mod service;
@@ -9,6 +10,7 @@ mod service;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use dns::DnsFault;
+pub use kind::{DnsFaultKind, FaultKind, PkiFaultKind, ProxyFaultKind, ServiceFaultKind};
 pub use pki::{CertLevel, CertTarget, PkiFault, RevocationReason};
 pub use proxy::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyFault, ProxyRule, ProxyTarget};
 pub use service::{Responder, ServiceFault};
@@ -23,17 +25,14 @@ pub enum Fault {
     Service(ServiceFault),
 }
 
-/// The layers a fault kind may start with, for error messages.
-pub const LAYERS: &[&str] = &["pki", "dns", "proxy", "service"];
-
 impl Fault {
-    /// The fault's kind as written in scenarios and journals, e.g. `pki.expired`.
-    pub fn kind(&self) -> &'static str {
+    /// The fault's kind (written `pki.expired` in scenarios and journals).
+    pub fn kind(&self) -> FaultKind {
         match self {
-            Fault::Pki(f) => f.kind(),
-            Fault::Dns(f) => f.kind(),
-            Fault::Proxy(f) => f.kind(),
-            Fault::Service(f) => f.kind(),
+            Fault::Pki(f) => f.kind().into(),
+            Fault::Dns(f) => f.kind().into(),
+            Fault::Proxy(f) => f.kind().into(),
+            Fault::Service(f) => f.kind().into(),
         }
     }
 }
@@ -55,7 +54,7 @@ impl<'de> Deserialize<'de> for Fault {
             "proxy" => ProxyFault::deserialize(value).map(Fault::Proxy),
             "service" => ServiceFault::deserialize(value).map(Fault::Service),
             _ => {
-                return Err(D::Error::custom(format!("unknown fault kind `{kind}`: a kind starts with its layer, one of: {}", LAYERS.join(", "))));
+                return Err(D::Error::custom(format!("unknown fault kind `{kind}`: a kind starts with its layer, one of: {}", FaultKind::LAYERS.join(", "))));
             }
         }
         .map_err(|e| D::Error::custom(e.message()))?;

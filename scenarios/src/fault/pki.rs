@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::PkiFaultKind;
 use crate::{HostPattern, SimDuration};
 
 /// Which certificate in a chain a host-targeted fault changes.
@@ -85,14 +86,14 @@ fn one_day() -> SimDuration {
 }
 
 impl PkiFault {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> PkiFaultKind {
         match self {
-            PkiFault::Expired { .. } => "pki.expired",
-            PkiFault::NotValidYet { .. } => "pki.not_valid_yet",
-            PkiFault::Revoked { .. } => "pki.revoked",
-            PkiFault::NotValidForName { .. } => "pki.not_valid_for_name",
-            PkiFault::UnknownIssuer { .. } => "pki.unknown_issuer",
-            PkiFault::IncompleteChain { .. } => "pki.incomplete_chain",
+            PkiFault::Expired { .. } => PkiFaultKind::Expired,
+            PkiFault::NotValidYet { .. } => PkiFaultKind::NotValidYet,
+            PkiFault::Revoked { .. } => PkiFaultKind::Revoked,
+            PkiFault::NotValidForName { .. } => PkiFaultKind::NotValidForName,
+            PkiFault::UnknownIssuer { .. } => PkiFaultKind::UnknownIssuer,
+            PkiFault::IncompleteChain { .. } => PkiFaultKind::IncompleteChain,
         }
     }
 

@@ -12,6 +12,7 @@
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::ProxyFaultKind;
 use crate::{HostPattern, SimDuration};
 
 /// The keys that select requests, shared by every proxy fault.
@@ -241,27 +242,22 @@ pub enum ProxyRule {
 }
 
 impl ProxyFault {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ProxyFaultKind {
         match self.rule {
-            ProxyRule::Latency { .. } => "proxy.latency",
-            ProxyRule::Bandwidth { .. } => "proxy.bandwidth",
-            ProxyRule::Timeout { .. } => "proxy.timeout",
-            ProxyRule::ResetPeer { .. } => "proxy.reset_peer",
-            ProxyRule::LimitData { .. } => "proxy.limit_data",
-            ProxyRule::IdleTimeout { .. } => "proxy.idle_timeout",
-            ProxyRule::MaxLifetime { .. } => "proxy.max_lifetime",
-            ProxyRule::Deny { .. } => "proxy.deny",
-            ProxyRule::AllowList { .. } => "proxy.allow_list",
-            ProxyRule::AuthRequired { .. } => "proxy.auth_required",
-            ProxyRule::TlsInspection { .. } => "proxy.tls_inspection",
-            ProxyRule::StripRange {} => "proxy.strip_range",
-            ProxyRule::Status { .. } => "proxy.status",
+            ProxyRule::Latency { .. } => ProxyFaultKind::Latency,
+            ProxyRule::Bandwidth { .. } => ProxyFaultKind::Bandwidth,
+            ProxyRule::Timeout { .. } => ProxyFaultKind::Timeout,
+            ProxyRule::ResetPeer { .. } => ProxyFaultKind::ResetPeer,
+            ProxyRule::LimitData { .. } => ProxyFaultKind::LimitData,
+            ProxyRule::IdleTimeout { .. } => ProxyFaultKind::IdleTimeout,
+            ProxyRule::MaxLifetime { .. } => ProxyFaultKind::MaxLifetime,
+            ProxyRule::Deny { .. } => ProxyFaultKind::Deny,
+            ProxyRule::AllowList { .. } => ProxyFaultKind::AllowList,
+            ProxyRule::AuthRequired { .. } => ProxyFaultKind::AuthRequired,
+            ProxyRule::TlsInspection { .. } => ProxyFaultKind::TlsInspection,
+            ProxyRule::StripRange {} => ProxyFaultKind::StripRange,
+            ProxyRule::Status { .. } => ProxyFaultKind::Status,
         }
-    }
-
-    /// The kind without its layer, e.g. `idle_timeout`: what the journal says when it fires.
-    pub fn name(&self) -> &'static str {
-        &self.kind()["proxy.".len()..]
     }
 
     pub(super) fn validate(&self) -> Result<(), String> {
@@ -359,8 +355,8 @@ mod tests {
     #[test]
     fn target_keys_sit_beside_the_rule() {
         let f = parse("kind = \"proxy.idle_timeout\"\nafter = \"60s\"\nhosts = [\"*.manage.microsoft.com\"]\nclose = \"rst\"").unwrap();
-        assert_eq!(f.kind(), "proxy.idle_timeout");
-        assert_eq!(f.name(), "idle_timeout");
+        assert_eq!(f.kind(), ProxyFaultKind::IdleTimeout);
+        assert_eq!(f.kind().event(), "idle_timeout");
         assert_eq!(f.rule, ProxyRule::IdleTimeout { after: SimDuration::from_secs(60), close: CloseMethod::Rst });
         assert_eq!(f.target.hosts.0, [HostPattern::parse("*.manage.microsoft.com").unwrap()]);
         let f = parse("kind = \"proxy.deny\"\nports = [80]").unwrap();

@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ServiceFaultKind;
 use crate::{HostList, SimDuration};
 
 /// Which kind of revocation responder a fault changes.
@@ -86,15 +87,15 @@ pub enum ServiceFault {
 }
 
 impl ServiceFault {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ServiceFaultKind {
         match self {
-            ServiceFault::OcspTryLater { .. } => "service.ocsp_try_later",
-            ServiceFault::OcspMalformed { .. } => "service.ocsp_malformed",
-            ServiceFault::OcspStale { .. } => "service.ocsp_stale",
-            ServiceFault::OcspSlow { .. } => "service.ocsp_slow",
-            ServiceFault::CrlStale { .. } => "service.crl_stale",
-            ServiceFault::CrlUnavailable { .. } => "service.crl_unavailable",
-            ServiceFault::CrlSlow { .. } => "service.crl_slow",
+            ServiceFault::OcspTryLater { .. } => ServiceFaultKind::OcspTryLater,
+            ServiceFault::OcspMalformed { .. } => ServiceFaultKind::OcspMalformed,
+            ServiceFault::OcspStale { .. } => ServiceFaultKind::OcspStale,
+            ServiceFault::OcspSlow { .. } => ServiceFaultKind::OcspSlow,
+            ServiceFault::CrlStale { .. } => ServiceFaultKind::CrlStale,
+            ServiceFault::CrlUnavailable { .. } => ServiceFaultKind::CrlUnavailable,
+            ServiceFault::CrlSlow { .. } => ServiceFaultKind::CrlSlow,
         }
     }
 
@@ -157,7 +158,7 @@ mod tests {
     #[test]
     fn kinds_parse_with_defaults_and_targets() {
         let f = parse("kind = \"service.ocsp_try_later\"").unwrap();
-        assert_eq!(f.kind(), "service.ocsp_try_later");
+        assert_eq!(f.kind(), ServiceFaultKind::OcspTryLater);
         assert!(f.applies(Responder::Ocsp, "ocsp.digicert.com"));
         assert!(!f.applies(Responder::Crl, "crl3.digicert.com"));
         let f = parse("kind = \"service.crl_stale\"\nhosts = \"crl3.digicert.com\"").unwrap();
