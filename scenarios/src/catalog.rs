@@ -1,6 +1,6 @@
 //! The built-in catalog: scenario files embedded at build time from `scenarios/catalog/`.
 
-use crate::{Scenario, ScenarioError, parse_scenario};
+use crate::{Scenario, ScenarioError, ScenarioFile, parse_scenario};
 
 include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
 
@@ -13,6 +13,16 @@ pub fn load_all() -> Result<Vec<Scenario>, ScenarioError> {
 /// A built-in scenario by its name.
 pub fn find(name: &str) -> Result<Option<Scenario>, ScenarioError> {
     Ok(load_all()?.into_iter().find(|s| s.name.as_str() == name))
+}
+
+/// Every built-in scenario with its text, in file order, for the checks that point into it.
+pub fn files() -> Result<Vec<ScenarioFile>, ScenarioError> {
+    FILES.iter().map(|(path, text)| ScenarioFile::parse(text, &format!("builtin:{path}"))).collect()
+}
+
+/// A built-in scenario file by its scenario's name.
+pub fn find_file(name: &str) -> Result<Option<ScenarioFile>, ScenarioError> {
+    Ok(files()?.into_iter().find(|f| f.scenario.name.as_str() == name))
 }
 
 #[cfg(test)]

@@ -15,6 +15,11 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// The latest simulated time the clock shows: 9998-12-31T23:59:59Z, a year below the end of
+    /// what an X.509 date can say (GeneralizedTime, year 9999), so that everything the world
+    /// dates from now (CRLs and OCSP answers, valid for days) still fits.
+    pub const LATEST: OffsetDateTime = time::macros::datetime!(9998-12-31 23:59:59 UTC);
+
     pub fn new(sim_start: OffsetDateTime, scale: f64) -> Self {
         Clock { sim_start, wall_start: Instant::now(), scale }
     }
@@ -37,10 +42,14 @@ impl Clock {
         self.sim_at(self.wall_elapsed())
     }
 
-    /// Simulated time at a wall offset from the start.
+    /// Simulated time at a wall offset from the start. It stops at [`Clock::LATEST`]: a world
+    /// started near the end of the calendar at a high time scale would otherwise overflow the
+    /// date type (a panic), and what the world computes from now (a CRL's nextUpdate, an OCSP
+    /// answer's) needs room above it (issue 11).
     pub fn sim_at(&self, wall_since_start: Duration) -> OffsetDateTime {
-        let sim = wall_since_start.mul_f64(self.scale);
-        self.sim_start + sim
+        let sim = Duration::try_from_secs_f64(wall_since_start.as_secs_f64() * self.scale).unwrap_or(Duration::MAX);
+        let latest = self.sim_start.max(Self::LATEST);
+        self.sim_start.checked_add(sim.try_into().unwrap_or(time::Duration::MAX)).map_or(latest, |t| t.min(latest))
     }
 
     /// How long a simulated span lasts on the wall clock.
@@ -64,5 +73,16 @@ mod tests {
         assert_eq!(c.to_wall(SimDuration::from_secs(180)), Duration::from_secs(3));
         assert_eq!(c.to_sim(Duration::from_secs(1)), SimDuration::from_secs(60));
         assert_eq!(c.sim_at(Duration::from_secs(2)), OffsetDateTime::UNIX_EPOCH + Duration::from_secs(120));
+    }
+
+    /// issue 11: near the end of the calendar, at the highest scale, the clock stops instead of
+    /// overflowing the date type.
+    #[test]
+    fn the_clock_stops_at_its_latest_time() {
+        let start = time::macros::datetime!(9998-06-01 0:00 UTC);
+        let c = Clock::new(start, 1_000_000.0);
+        assert_eq!(c.sim_at(Duration::from_secs(1)), start + Duration::from_secs(1_000_000));
+        assert_eq!(c.sim_at(Duration::from_secs(3600 * 24 * 365)), Clock::LATEST);
+        assert_eq!(c.sim_at(Duration::MAX), Clock::LATEST);
     }
 }

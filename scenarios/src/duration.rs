@@ -22,6 +22,13 @@ pub struct DurationError {
 impl SimDuration {
     pub const ZERO: SimDuration = SimDuration(Duration::ZERO);
 
+    /// The longest span a scenario may write: 100 years (36525 days). No world runs that long,
+    /// and every knob has its own way to say "never" (no `until`, `after = "0s"`), so a longer
+    /// value is a typo. The bound also keeps every wall-clock conversion finite: at the lowest
+    /// time scale ([`crate::TimeScale::MIN`]) it is 100,000 wall years, far inside what a
+    /// timer deadline (`Instant` + duration) can hold (issue 11).
+    pub const MAX: SimDuration = SimDuration(Duration::from_secs(36_525 * 86_400));
+
     pub fn from_secs(secs: u64) -> Self {
         SimDuration(Duration::from_secs(secs))
     }
@@ -50,7 +57,11 @@ impl SimDuration {
         let n: u64 = digits.parse().map_err(|_| err("number too large"))?;
         let per = UNITS.iter().find(|(u, _)| *u == unit).map(|(_, per)| *per).ok_or_else(|| err("unknown unit"))?;
         let ms = n.checked_mul(per).ok_or_else(|| err("number too large"))?;
-        Ok(SimDuration(Duration::from_millis(ms)))
+        let d = SimDuration(Duration::from_millis(ms));
+        if d > Self::MAX {
+            return Err(err("longer than 36525d (100 years), the longest span a world knows"));
+        }
+        Ok(d)
     }
 }
 
@@ -101,10 +112,18 @@ mod tests {
             ("3w", "unknown unit"),
             ("-3s", "missing number"),
             ("99999999999999999999s", "number too large"),
+            // issue 11: `skew = "100000000d"` passed `check` and panicked at world start.
+            ("100000000d", "longer than 36525d"),
+            ("36526d", "longer than 36525d"),
         ] {
             let e = SimDuration::parse(bad).unwrap_err().to_string();
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_longest_span_is_accepted() {
+        assert_eq!(SimDuration::parse("36525d").unwrap(), SimDuration::MAX);
     }
 
     #[test]

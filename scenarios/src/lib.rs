@@ -15,6 +15,7 @@ mod host;
 pub mod journal;
 mod model;
 mod parse;
+pub mod validate;
 
 pub use client::{ClientKind, ClientSpec, Probe};
 pub use clock::Clock;
@@ -27,4 +28,5 @@ pub use fault::{Responder, ServiceFault};
 pub use host::{HostPattern, HostPatternError};
 pub use journal::{Activity, Component, Event, Journal, NewEvent};
 pub use model::{Area, Cloud, IssuerRule, Lab, OcspSigner, Scenario, ScenarioName, TimeScale, WorldSpec};
-pub use parse::{ScenarioError, load_scenario, parse_scenario};
+pub use parse::{MAX_FILE_BYTES, ScenarioError, ScenarioFile, load_scenario, parse_scenario};
+pub use validate::{Problem, Step};

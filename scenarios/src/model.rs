@@ -199,13 +199,18 @@ pub struct IssuerRule {
 pub struct TimeScale(pub f64);
 
 impl TimeScale {
+    /// A million simulated seconds per wall second: a year in 32 wall seconds.
     pub const MAX: f64 = 1_000_000.0;
+    /// A thousand wall seconds per simulated second. Slower is no use to a test, and the
+    /// floor keeps every simulated span's wall time finite: a scale of 1e-300 made a 60 s
+    /// timeout 6e301 wall seconds, which no `Duration` holds (issue 11).
+    pub const MIN: f64 = 0.001;
 
     pub fn new(x: f64) -> Result<Self, String> {
-        if x.is_finite() && x > 0.0 && x <= Self::MAX {
+        if x.is_finite() && (Self::MIN..=Self::MAX).contains(&x) {
             Ok(TimeScale(x))
         } else {
-            Err(format!("invalid time scale {x}: give a number above 0 and at most {}", Self::MAX))
+            Err(format!("invalid time scale {x}: give a number from {} to {}", Self::MIN, Self::MAX))
         }
     }
 }

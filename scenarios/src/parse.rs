@@ -16,6 +16,64 @@ pub struct ScenarioError {
     pub message: String,
 }
 
+/// The largest scenario file memsim reads: 1 MiB. The catalog's files are a few KiB; a larger
+/// file is a mistake (a log, a binary), and reading it whole cost 30 times its size in memory
+/// (issue 11: a 50 MB file took 1.58 GB).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// A parsed scenario with the text it came from, so that later checks (`crate::validate` and
+/// the harness's catalog checks) can point into the file.
+#[derive(Debug, Clone)]
+pub struct ScenarioFile {
+    pub scenario: Scenario,
+    /// The file path, or `builtin:<path>` for a catalog file.
+    pub origin: String,
+    text: String,
+}
+
+impl ScenarioFile {
+    /// Parse TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<ScenarioFile, ScenarioError> {
+        Ok(ScenarioFile { scenario: parse_scenario(text, origin)?, origin: origin.to_string(), text: text.to_string() })
+    }
+
+    /// Read and parse a file of at most [`MAX_FILE_BYTES`], without reading more than that.
+    pub fn read(path: &Path) -> Result<ScenarioFile, ScenarioError> {
+        let origin = path.display().to_string();
+        let text = read_bounded(path).map_err(|message| ScenarioError { origin: origin.clone(), line: 0, column: 0, message })?;
+        ScenarioFile::parse(&text, &origin)
+    }
+
+    /// A problem found after parsing, as `file:line:column: message`, pointing at the value its
+    /// place names (or the nearest enclosing table or array when the value was left to its
+    /// default).
+    pub fn error(&self, problem: &crate::Problem) -> ScenarioError {
+        let (line, column) = locate(&self.text, &problem.place).map_or((1, 1), |at| line_col(&self.text, at));
+        ScenarioError { origin: self.origin.clone(), line, column, message: problem.message.clone() }
+    }
+}
+
+/// The file's text, refused before it is read whole when it is larger than [`MAX_FILE_BYTES`]
+/// (by its size, and by a bounded read for files whose size says nothing, e.g. a pipe).
+fn read_bounded(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let too_big = || format!("the file is larger than {} KiB, the most a scenario file may be", MAX_FILE_BYTES / 1024);
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read file: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read file: {e}"))?;
+    if meta.is_dir() {
+        return Err("cannot read file: it is a directory".into());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read file: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|e| format!("cannot read file: not UTF-8 text ({e})"))
+}
+
 /// Parse one scenario from TOML text. `origin` names the text in errors.
 pub fn parse_scenario(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
     toml::from_str::<Scenario>(text).map_err(|e| {
@@ -24,12 +82,34 @@ pub fn parse_scenario(text: &str, origin: &str) -> Result<Scenario, ScenarioErro
     })
 }
 
-/// Read and parse a scenario file.
+/// Read and parse a scenario file (at most [`MAX_FILE_BYTES`]).
 pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
-    let origin = path.display().to_string();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| ScenarioError { origin: origin.clone(), line: 0, column: 0, message: format!("cannot read file: {e}") })?;
-    parse_scenario(&text, &origin)
+    ScenarioFile::read(path).map(|f| f.scenario)
+}
+
+/// The byte offset of the value at `place` in a TOML text: the deepest step of the place the
+/// text holds (a key left to its default points at its table).
+fn locate(text: &str, place: &[crate::Step]) -> Option<usize> {
+    use toml::de::DeValue;
+    let root = toml::de::DeTable::parse(text).ok()?;
+    let mut best = None;
+    let mut table = Some(root.get_ref());
+    let mut array: Option<&toml::de::DeArray<'_>> = None;
+    for step in place {
+        let next = match (step, table, array) {
+            (crate::Step::Key(k), Some(t), _) => t.iter().find(|(key, _)| key.get_ref() == k).map(|(_, v)| v),
+            (crate::Step::Index(i), _, Some(a)) => a.get(*i),
+            _ => None,
+        };
+        let Some(v) = next else { break };
+        best = Some(v.span().start);
+        (table, array) = match v.get_ref() {
+            DeValue::Table(t) => (Some(t), None),
+            DeValue::Array(a) => (None, Some(a)),
+            _ => (None, None),
+        };
+    }
+    best
 }
 
 /// 1-based line and column (in characters) of a byte offset.

@@ -1,0 +1,207 @@
+//! The checks a parsed scenario must pass that need nothing but the scenario: names the world
+//! turns into DNS records (RFC 1035 §2.3.1, RFC 1123 §2.1), the tenant's identifiers, and
+//! expectations that could never fail. Each problem names its place in the file (a path of
+//! keys and indices), which [`crate::ScenarioFile::error`] turns into `file:line:column`.
+//!
+//! This is half of the one validation step (issue 10, deliverable 5): the harness adds what
+//! only the endpoint catalog knows (CA ids, endpoint sets, PKI dates, codes) and calls both for
+//! `check`, `run`, `up` and `list` alike. Ranges of single values (durations, time scale,
+//! ports, statuses) are enforced where they are parsed, so serde points at the token.
+
+use crate::{EventExpectation, Scenario};
+
+/// One step of the way to a value in a scenario file: a key or an array index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Key(&'static str),
+    Index(usize),
+}
+
+impl From<&'static str> for Step {
+    fn from(k: &'static str) -> Self {
+        Step::Key(k)
+    }
+}
+
+impl From<usize> for Step {
+    fn from(i: usize) -> Self {
+        Step::Index(i)
+    }
+}
+
+/// Something wrong with a scenario that parsed: where it sits and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The keys and indices leading to the offending value, e.g. `fault`, 2, `since`.
+    pub place: Vec<Step>,
+    pub message: String,
+}
+
+/// `place!["fault", i, "since"]`: a place in a scenario file.
+#[macro_export]
+macro_rules! place {
+    ($($step:expr),* $(,)?) => { vec![$($crate::Step::from($step)),*] };
+}
+
+impl Problem {
+    pub fn new(place: Vec<Step>, message: impl Into<String>) -> Self {
+        Problem { place, message: message.into() }
+    }
+}
+
+/// The longest DNS name (RFC 1035 §3.1: 255 octets on the wire, 253 characters written).
+pub const MAX_DNS_NAME: usize = 253;
+
+/// Every catalog-free problem of a scenario, in file order.
+pub fn check(s: &Scenario) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let w = &s.world;
+    if w.domains.is_empty() {
+        problems.push(Problem::new(place!["world", "domains"], "a tenant has at least one verified domain, e.g. domains = [\"contoso.com\"]"));
+    }
+    for (i, d) in w.domains.iter().enumerate() {
+        if let Err(why) = dns_name(d) {
+            problems.push(Problem::new(place!["world", "domains", i], format!("domain `{d}` is not a DNS name: {why}")));
+        } else if w.domains[..i].iter().any(|o| o.eq_ignore_ascii_case(d)) {
+            problems.push(Problem::new(place!["world", "domains", i], format!("domain `{d}` is listed twice")));
+        }
+    }
+    if let Err(why) = dns_label(&w.cmg_name) {
+        problems.push(Problem::new(
+            place!["world", "cmg_name"],
+            format!("cmg_name `{}` must be one DNS label, as it is the first label of <name>.cloudapp.net: {why}", w.cmg_name),
+        ));
+    }
+    // ConfigMgr site codes are three letters or digits (the MP's SRV record carries it).
+    if w.site_code.len() != 3 || !w.site_code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        problems.push(Problem::new(place!["world", "site_code"], format!("site_code `{}` must be three letters or digits, e.g. \"ABC\"", w.site_code)));
+    }
+    if !is_guid(&w.tenant_id) {
+        problems.push(Problem::new(
+            place!["world", "tenant_id"],
+            format!("tenant_id `{}` must be a GUID such as \"cdcc5e91-0adf-4a24-82d0-196667f1c081\" (an Entra tenant id)", w.tenant_id),
+        ));
+    }
+    // Entra's organization display name: 1 to 256 characters.
+    if w.tenant_name.trim().is_empty() || w.tenant_name.chars().count() > 256 || w.tenant_name.chars().any(char::is_control) {
+        problems.push(Problem::new(place!["world", "tenant_name"], "tenant_name must be 1 to 256 characters without control characters"));
+    }
+    if let Some(expect) = &s.expect {
+        for (i, e) in expect.events.iter().enumerate() {
+            problems.extend(event_problem(e).map(|(key, m)| Problem::new(place!["expect", "events", i, key], m)));
+        }
+    }
+    problems
+}
+
+/// An event expectation whose quantities contradict each other or can never fail.
+fn event_problem(e: &EventExpectation) -> Option<(&'static str, String)> {
+    match (e.absent, e.count, e.at_least) {
+        (true, Some(_), _) => Some(("count", "`absent = true` means no event; leave out `count`".into())),
+        (true, _, Some(_)) => Some(("at_least", "`absent = true` means no event; leave out `at_least`".into())),
+        (_, Some(_), Some(_)) => Some(("at_least", "give `count` (exactly) or `at_least`, not both".into())),
+        (_, _, Some(0)) => Some(("at_least", "`at_least = 0` holds whatever happens; write `absent = true` or a number above 0".into())),
+        _ => None,
+    }
+}
+
+/// A host name as DNS carries it: letters, digits and hyphens (RFC 1123 §2.1), labels of 1 to
+/// 63 characters, at most [`MAX_DNS_NAME`] in all, no trailing dot.
+pub fn dns_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("it is empty".into());
+    }
+    if name.len() > MAX_DNS_NAME {
+        return Err(format!("it is {} characters long; a DNS name has at most {MAX_DNS_NAME}", name.len()));
+    }
+    if name.ends_with('.') {
+        return Err("write it without the trailing dot".into());
+    }
+    name.split('.').try_for_each(dns_label)
+}
+
+/// One DNS label: 1 to 63 letters, digits and hyphens, not starting or ending with a hyphen.
+pub fn dns_label(label: &str) -> Result<(), String> {
+    if label.is_empty() {
+        return Err("it has an empty label (two dots in a row, or a dot at either end)".into());
+    }
+    if label.len() > 63 {
+        return Err(format!("the label `{label}` is longer than 63 characters"));
+    }
+    if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(format!("the label `{label}` holds a character other than a letter, a digit or `-`"));
+    }
+    if label.starts_with('-') || label.ends_with('-') {
+        return Err(format!("the label `{label}` starts or ends with `-`"));
+    }
+    Ok(())
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hex digits.
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5 && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ScenarioFile;
+
+    const HEAD: &str = "name = \"v\"\nsummary = \"s\"\narea = \"dns\"\nsource = \"t\"\n";
+
+    fn problems(extra: &str) -> Vec<String> {
+        let f = ScenarioFile::parse(&format!("{HEAD}{extra}"), "v.toml").unwrap_or_else(|e| panic!("{e}"));
+        check(&f.scenario).iter().map(|p| f.error(p).to_string()).collect()
+    }
+
+    #[test]
+    fn the_default_world_has_no_problem() {
+        assert_eq!(problems(""), Vec::<String>::new());
+    }
+
+    /// issue 11: `domains = ["", "..", "a..b"]` passed `check` and failed `run`.
+    #[test]
+    fn bad_domains_are_each_reported_where_they_stand() {
+        let p = problems("[world]\ndomains = [\"\", \"..\", \"a..b\", \"ok.com\", \"OK.com\", \"x_y.com\", \"-a.com\", \"a.com.\"]\n");
+        assert_eq!(p.len(), 7, "{p:#?}");
+        assert!(p[0].starts_with("v.toml:6:12: domain `` is not a DNS name: it is empty"), "{}", p[0]);
+        assert!(p[1].starts_with("v.toml:6:16: domain `..`"), "{}", p[1]);
+        assert!(p[2].contains("`a..b`") && p[2].contains("empty label"), "{}", p[2]);
+        assert!(p[3].contains("`OK.com` is listed twice"), "{}", p[3]);
+        assert!(p[4].contains("x_y"), "{}", p[4]);
+        assert!(p[5].contains("starts or ends with `-`"), "{}", p[5]);
+        assert!(p[6].contains("trailing dot"), "{}", p[6]);
+        let long = format!("{}.com", vec!["a".repeat(63); 4].join("."));
+        assert!(problems(&format!("[world]\ndomains = [\"{long}\"]\n"))[0].contains("at most 253"));
+        assert!(problems(&format!("[world]\ndomains = [\"{}.com\"]\n", "a".repeat(64)))[0].contains("longer than 63"));
+        assert!(problems("[world]\ndomains = []\n")[0].contains("at least one verified domain"));
+    }
+
+    #[test]
+    fn tenant_identifiers_are_checked() {
+        let p = problems("[world]\ntenant_id = \"contoso\"\ncmg_name = \"Granite Falls\"\nsite_code = \"ABCD\"\ntenant_name = \"\"\n");
+        assert_eq!(p.len(), 4, "{p:#?}");
+        assert!(p.iter().any(|m| m.starts_with("v.toml:6:13: tenant_id `contoso` must be a GUID")), "{p:#?}");
+        assert!(p.iter().any(|m| m.starts_with("v.toml:7:12: cmg_name")), "{p:#?}");
+        assert!(p.iter().any(|m| m.starts_with("v.toml:8:13: site_code")), "{p:#?}");
+        assert!(p.iter().any(|m| m.starts_with("v.toml:9:15: tenant_name")), "{p:#?}");
+    }
+
+    #[test]
+    fn expectations_that_cannot_fail_or_contradict_are_refused() {
+        let p = problems("[expect]\nevents = [\n  { component = \"dns\", at_least = 0 },\n  { component = \"dns\", absent = true, count = 1 },\n]\n");
+        assert_eq!(p.len(), 2, "{p:#?}");
+        assert!(p[0].starts_with("v.toml:7:35: `at_least = 0`"), "{}", p[0]);
+        assert!(p[1].starts_with("v.toml:8:47: `absent = true`"), "{}", p[1]);
+    }
+
+    #[test]
+    fn a_place_the_file_leaves_to_its_default_points_at_its_table() {
+        let f = ScenarioFile::parse(&format!("{HEAD}[world]\nseed = 1\n"), "v.toml").unwrap();
+        let e = f.error(&Problem::new(place!["world", "skew"], "m"));
+        assert_eq!((e.line, e.column), (5, 1), "{e}");
+        let e = f.error(&Problem::new(place!["fault", 0], "m"));
+        assert_eq!((e.line, e.column), (1, 1), "{e}");
+    }
+}
