@@ -11,7 +11,7 @@ use crate::exit;
 use crate::probes;
 use crate::report;
 use crate::runner::{self, Reporter, RunOptions};
-use crate::select::{check_one, load_for_list, resolve_scenario, select};
+use crate::select::{check_file, load_for_list, resolve_checked, select};
 use crate::world::WorldOptions;
 
 #[derive(Debug, Parser)]
@@ -215,8 +215,8 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run { paths, filter, jobs, format, output, time_scale, journal_dir, command } => {
-            let selected = match select(&paths, filter.as_deref()) {
-                Ok(s) => s,
+            let selected = match select(&paths, filter.as_deref(), mock_cloud::Catalog::builtin()) {
+                Ok(s) => s.into_iter().map(crate::CheckedScenario::into_scenario).collect(),
                 Err(msg) => {
                     eprintln!("memsim: {msg}");
                     return Ok(exit::BAD_INPUT);
@@ -244,8 +244,8 @@ fn run(cli: Cli) -> Result<u8> {
             })
         }
         Command::Up { scenario, state_dir, time_scale } => {
-            let scenario = match resolve_scenario(scenario.as_deref()) {
-                Ok(s) => s,
+            let scenario = match resolve_checked(scenario.as_deref(), mock_cloud::Catalog::builtin()) {
+                Ok(s) => s.into_scenario(),
                 Err(msg) => {
                     eprintln!("memsim: {msg}");
                     return Ok(exit::BAD_INPUT);
@@ -276,10 +276,10 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Revoke { target, world, reason } => control(&world, &target, Some(reason)),
         Command::Restore { target, world } => control(&world, &target, None),
-        Command::List { paths } => match load_for_list(&paths) {
+        Command::List { paths } => match load_for_list(&paths, mock_cloud::Catalog::builtin()) {
             Ok(list) => {
-                let width = list.iter().map(|s| s.name.as_str().len()).max().unwrap_or(0);
-                for s in list {
+                let width = list.iter().map(|s| s.scenario().name.as_str().len()).max().unwrap_or(0);
+                for s in list.iter().map(crate::CheckedScenario::scenario) {
                     say(&format!("{:<width$}  {:<10}  {}\n{:<width$}  {:<10}  source: {}", s.name.as_str(), s.area.as_str(), s.summary, "", "", s.source))?;
                 }
                 Ok(exit::OK)
@@ -292,8 +292,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Check { files } => {
             let mut bad = 0;
             for f in &files {
-                match check_one(f) {
-                    Ok(s) => say(&format!("ok   {} ({})", f.display(), s.name))?,
+                match check_file(f, mock_cloud::Catalog::builtin()) {
+                    Ok(s) => say(&format!("ok   {} ({})", f.display(), s.scenario().name))?,
                     Err(msg) => {
                         bad += 1;
                         eprintln!("{msg}");

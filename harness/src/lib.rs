@@ -17,8 +17,10 @@ pub mod report;
 pub mod runner;
 mod select;
 pub mod up;
+pub mod validate;
 pub mod world;
 
 pub use cli::main;
 pub use select::resolve_scenario;
+pub use validate::{CheckedScenario, validate};
 pub use world::{World, WorldError, WorldOptions};

@@ -1,10 +1,13 @@
 //! Which scenarios a command means: a built-in name, a file, a directory of files, the whole
-//! catalog, narrowed by `--filter`; and the checks `memsim check` adds to parsing (what only the
-//! catalog knows: CA ids, endpoint-set IDs, allow-list files).
+//! catalog, narrowed by `--filter` — each one put through the one validation step
+//! ([`crate::validate`]) before anything runs, built-in scenarios included.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use scenarios::{Scenario, catalog, load_scenario, parse_scenario};
+use mock_cloud::Catalog;
+use scenarios::{Scenario, ScenarioError, ScenarioFile, catalog};
+
+use crate::validate::{CheckedScenario, validate};
 
 /// The world `memsim up` starts without `--scenario`.
 const DEFAULT_WORLD: &str = r#"
@@ -14,17 +17,32 @@ area = "baseline"
 source = "memsim default world"
 "#;
 
-/// A scenario by file path or built-in name; `Err` is a message for a bad-input exit.
-pub fn resolve_scenario(arg: Option<&str>) -> Result<Scenario, String> {
+/// Every problem of a scenario, one `file:line:column: message` a line: a bad-input exit.
+fn lines(errors: &[ScenarioError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+fn checked(file: Result<ScenarioFile, ScenarioError>, catalog: &Catalog) -> Result<CheckedScenario, String> {
+    validate(&file.map_err(|e| e.to_string())?, catalog).map_err(|e| lines(&e))
+}
+
+/// Read and validate one scenario file: what `memsim check` does to each file.
+pub fn check_file(path: &Path, catalog: &Catalog) -> Result<CheckedScenario, String> {
+    checked(ScenarioFile::read(path), catalog)
+}
+
+/// A scenario by file path or built-in name (none: the default healthy world), validated;
+/// `Err` is a message for a bad-input exit.
+pub fn resolve_checked(arg: Option<&str>, catalog: &Catalog) -> Result<CheckedScenario, String> {
     let Some(arg) = arg else {
-        return parse_scenario(DEFAULT_WORLD, "builtin:default").map_err(|e| e.to_string());
+        return checked(ScenarioFile::parse(DEFAULT_WORLD, "builtin:default"), catalog);
     };
     let path = PathBuf::from(arg);
     if path.is_file() {
-        return load_scenario(&path).map_err(|e| e.to_string());
+        return check_file(&path, catalog);
     }
-    match catalog::find(arg) {
-        Ok(Some(s)) => Ok(s),
+    match catalog::find_file(arg) {
+        Ok(Some(f)) => checked(Ok(f), catalog),
         Ok(None) => {
             let names: Vec<String> = catalog::load_all().unwrap_or_default().iter().map(|s| s.name.to_string()).collect();
             Err(format!("unknown scenario `{arg}`: not a file, nor a built-in scenario ({})", names.join(", ")))
@@ -33,29 +51,49 @@ pub fn resolve_scenario(arg: Option<&str>) -> Result<Scenario, String> {
     }
 }
 
-/// The scenarios a `run` selects: files, directories, built-in names (default: the catalog).
-pub fn select(paths: &[String], filter: Option<&str>) -> Result<Vec<Scenario>, String> {
-    let mut all = Vec::new();
+/// [`resolve_checked`] against the built-in catalog, for callers that want the scenario.
+pub fn resolve_scenario(arg: Option<&str>) -> Result<Scenario, String> {
+    resolve_checked(arg, Catalog::builtin()).map(CheckedScenario::into_scenario)
+}
+
+/// The scenarios a `run` selects: files, directories, built-in names (default: the catalog),
+/// every one validated. All problems of every selected file are reported together.
+pub fn select(paths: &[String], filter: Option<&str>, catalog: &Catalog) -> Result<Vec<CheckedScenario>, String> {
+    let mut files: Vec<Result<ScenarioFile, ScenarioError>> = Vec::new();
+    let mut errors = Vec::new();
     if paths.is_empty() {
-        all = catalog::load_all().map_err(|e| e.to_string())?;
+        files.extend(catalog::files().map_err(|e| e.to_string())?.into_iter().map(Ok));
     }
     for p in paths {
         let path = PathBuf::from(p);
         if path.is_dir() {
-            let mut files = Vec::new();
-            toml_files(&path, &mut files);
-            files.sort();
-            for f in files {
-                all.push(check_one(&f)?);
-            }
+            let mut found = Vec::new();
+            toml_files(&path, &mut found);
+            found.sort();
+            files.extend(found.iter().map(|f| ScenarioFile::read(f)));
         } else if path.is_file() {
-            all.push(check_one(&path)?);
+            files.push(ScenarioFile::read(&path));
         } else {
-            all.push(resolve_scenario(Some(p))?);
+            match catalog::find_file(p) {
+                Ok(Some(f)) => files.push(Ok(f)),
+                Ok(None) | Err(_) => errors.extend(resolve_checked(Some(p), catalog).err()),
+            }
         }
     }
-    if let Some(f) = filter {
-        all.retain(|s| name_matches(s.name.as_str(), f));
+    // A filter narrows by name, so a file that does not parse cannot be filtered out: it is
+    // reported whatever the filter says.
+    let mut all = Vec::new();
+    for f in files {
+        match f {
+            Ok(f) if filter.is_some_and(|pat| !name_matches(f.scenario.name.as_str(), pat)) => {}
+            f => match checked(f, catalog) {
+                Ok(c) => all.push(c),
+                Err(e) => errors.push(e),
+            },
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
     }
     if all.is_empty() {
         return Err(format!("no scenario selected{}", filter.map(|f| format!(" by --filter {f:?}")).unwrap_or_default()));
@@ -63,12 +101,14 @@ pub fn select(paths: &[String], filter: Option<&str>) -> Result<Vec<Scenario>, S
     Ok(all)
 }
 
-fn toml_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+/// The `.toml` files below `dir`. Symbolic links to directories are not followed: a link
+/// loop would otherwise recurse until the stack overflows.
+fn toml_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = entry.path();
-        if p.is_dir() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
             toml_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "toml") {
+        } else if p.extension().is_some_and(|e| e == "toml") && p.is_file() {
             out.push(p);
         }
     }
@@ -95,18 +135,14 @@ fn name_matches(name: &str, filter: &str) -> bool {
     rest.is_empty()
 }
 
-/// Parse, then check what the model alone cannot: CA ids against the PKI data.
-pub fn check_one(path: &std::path::Path) -> Result<Scenario, String> {
-    let s = load_scenario(path).map_err(|e| e.to_string())?;
-    let pki = s.pki_faults();
-    mock_cloud::Pki::validate(&mock_cloud::Catalog::builtin().pki, &s.world, &pki).map_err(|e| format!("{}: {e}", path.display()))?;
-    crate::proxy::validate(&s.proxy_faults(), &s.world).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(s)
-}
-
-pub fn load_for_list(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
+/// What `memsim list` shows: the catalog, or the given files — validated as `run` would.
+pub fn load_for_list(paths: &[PathBuf], catalog: &Catalog) -> Result<Vec<CheckedScenario>, String> {
     if paths.is_empty() {
-        return catalog::load_all().map_err(|e| e.to_string());
+        return select(&[], None, catalog);
     }
-    paths.iter().map(|p| load_scenario(p).map_err(|e| e.to_string())).collect()
+    let (ok, bad): (Vec<_>, Vec<_>) = paths.iter().map(|p| check_file(p, catalog)).partition(Result::is_ok);
+    if !bad.is_empty() {
+        return Err(bad.into_iter().filter_map(Result::err).collect::<Vec<_>>().join("\n"));
+    }
+    Ok(ok.into_iter().filter_map(Result::ok).collect())
 }

@@ -87,7 +87,13 @@ impl World {
             Some(x) => scenarios::TimeScale::new(x).map_err(WorldError::Scenario)?.0,
             None => spec.time_scale.0,
         };
-        let now = spec.now.unwrap_or_else(OffsetDateTime::now_utc) + spec.skew.map_or(std::time::Duration::ZERO, |d| d.0);
+        // Validation bounds now and skew; checked all the same, as overflow here was a panic (issue 11).
+        let skew = spec.skew.map_or(std::time::Duration::ZERO, |d| d.0);
+        let now = spec
+            .now
+            .unwrap_or_else(OffsetDateTime::now_utc)
+            .checked_add(skew.try_into().unwrap_or(time::Duration::MAX))
+            .ok_or_else(|| WorldError::Scenario(format!("{}: [world] now plus skew lies beyond the year 9999", scenario.name)))?;
         let journal = Journal::new(Clock::new(now, scale));
         journal.record(
             NewEvent::new(Component::World, "starting").detail("scenario", scenario.name.as_str()).detail("seed", spec.seed).detail("time_scale", scale),

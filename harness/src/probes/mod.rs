@@ -4,6 +4,7 @@
 //! structured verdict: passed, or failed at a step with a code and a message.
 
 mod cmg;
+mod code;
 mod discovery;
 mod endpoints;
 mod http;
@@ -21,6 +22,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use scenarios::{Cloud, Probe};
+
+pub use code::{Code, CodeBook, CodeBookError};
 use serde::Serialize;
 use serde_json::Value;
 

@@ -1,0 +1,135 @@
+//! The error codes the probes report, as typed values (issue 10, deliverable 7). Each variant is
+//! spelt as its `name` in `mock-cloud/data/codes.toml` (the Windows headers' names); the value,
+//! meaning and provenance live only in that file, looked up once into a [`CodeBook`] that
+//! refuses to load when the data lacks a code a probe can report — a typo is a compile error
+//! here, and a missing data row a load error (and a test), never a silent `None`.
+
+use mock_cloud::catalog::{CodeEntry, Codes};
+
+macro_rules! codes {
+    ($($name:ident,)*) => {
+        /// A code a probe can report; its spelling is its name in codes.toml.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[allow(non_camel_case_types)]
+        pub enum Code {
+            $($name,)*
+        }
+
+        impl Code {
+            /// Every code a probe can report.
+            pub const ALL: &[Code] = &[$(Code::$name,)*];
+
+            /// The name in codes.toml.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Code::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    WININET_E_TIMEOUT,
+    WININET_E_NAME_NOT_RESOLVED,
+    WININET_E_CANNOT_CONNECT,
+    ERROR_WINHTTP_SECURE_FAILURE,
+    MENROLL_E_CONNECTIVITY,
+    MENROLL_E_DISCOVERY_SEC_CERT_DATE_INVALID,
+    MENROLL_E_INVALIDSSLCERT,
+    MREGISTER_E_DISCOVERY_HTTP,
+    WEB_EXCEPTION,
+    CRYPT_E_REVOCATION_OFFLINE,
+    CRYPT_E_REVOKED,
+    IME_CONTENT_DOWNLOAD_FAILED,
+    IME_CDN_TIMEOUT,
+    DSREG_E_DISCOVERY_FAILED,
+}
+
+/// A code the probes report that codes.toml lacks, or writes as no 32-bit hex value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("codes.toml: {0}")]
+pub struct CodeBookError(String);
+
+/// Every [`Code`]'s row of codes.toml, looked up once.
+#[derive(Debug, Clone)]
+pub struct CodeBook {
+    entries: Vec<(CodeEntry, u32)>,
+}
+
+impl CodeBook {
+    pub fn load(codes: &Codes) -> Result<CodeBook, CodeBookError> {
+        let entries = Code::ALL
+            .iter()
+            .map(|c| {
+                let entry = codes.get(c.name()).ok_or_else(|| CodeBookError(format!("no code `{}`, which a probe reports", c.name())))?;
+                let value =
+                    parse_hex(&entry.value).ok_or_else(|| CodeBookError(format!("`{}` = `{}` is no 0x-prefixed 32-bit value", c.name(), entry.value)))?;
+                Ok((entry.clone(), value))
+            })
+            .collect::<Result<_, CodeBookError>>()?;
+        Ok(CodeBook { entries })
+    }
+
+    /// The codes.toml row of `code`.
+    pub fn entry(&self, code: Code) -> &CodeEntry {
+        &self.entries[code as usize].0
+    }
+
+    /// An HRESULT whose low word is an HTTP status, as MREGISTER_E_DISCOVERY_HTTP's meaning in
+    /// codes.toml says (0x80190000 | 407 = 0x80190197).
+    pub fn with_http_status(&self, code: Code, status: u16) -> String {
+        format!("0x{:08X}", (self.entries[code as usize].1 & 0xFFFF_0000) | u32::from(status))
+    }
+
+    /// The Win32 error in an HRESULT_FROM_WIN32 value's low word: 12175 for ERROR_WINHTTP_SECURE_FAILURE
+    /// (0x80072F8F), as CCMHTTP logs it.
+    pub fn win32(&self, code: Code) -> u32 {
+        self.entries[code as usize].1 & 0xFFFF
+    }
+
+    /// Could a probe report `value`? A codes.toml value, or an HTTP-status composition of
+    /// MREGISTER_E_DISCOVERY_HTTP. (Scenario validation asks, so a misspelt `expect.code` is
+    /// refused instead of failing for ever.)
+    pub fn is_reportable(&self, value: &str) -> bool {
+        let Some(v) = parse_hex(value) else { return false };
+        let http = self.entries[Code::MREGISTER_E_DISCOVERY_HTTP as usize].1;
+        self.entries.iter().any(|(_, x)| *x == v) || (v & 0xFFFF_0000 == http & 0xFFFF_0000 && (100..=599).contains(&(v & 0xFFFF)))
+    }
+}
+
+fn parse_hex(s: &str) -> Option<u32> {
+    let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
+    (digits.len() == 8).then(|| u32::from_str_radix(digits, 16).ok()).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code a probe can report exists in codes.toml, with a value (issue 10).
+    #[test]
+    fn every_code_a_probe_reports_is_in_codes_toml() {
+        let book = CodeBook::load(&mock_cloud::Catalog::builtin().codes).unwrap_or_else(|e| panic!("{e}"));
+        for c in Code::ALL {
+            assert_eq!(book.entry(*c).name, c.name());
+        }
+        assert_eq!(book.win32(Code::ERROR_WINHTTP_SECURE_FAILURE), 12175);
+        assert_eq!(book.with_http_status(Code::MREGISTER_E_DISCOVERY_HTTP, 407), "0x80190197");
+    }
+
+    #[test]
+    fn a_missing_row_is_a_load_error_naming_it() {
+        let mut codes = mock_cloud::Catalog::builtin().codes.clone();
+        codes.codes.retain(|c| c.name != "CRYPT_E_REVOKED");
+        assert!(CodeBook::load(&codes).unwrap_err().to_string().contains("CRYPT_E_REVOKED"));
+    }
+
+    #[test]
+    fn reportable_values_are_the_data_and_the_http_compositions() {
+        let book = CodeBook::load(&mock_cloud::Catalog::builtin().codes).unwrap();
+        assert!(book.is_reportable("0x80072F8F") && book.is_reportable("0x80072f8f"));
+        assert!(book.is_reportable("0x80190194"));
+        assert!(!book.is_reportable("0x80072F8E") && !book.is_reportable("80072F8F") && !book.is_reportable("0x8019"));
+    }
+}

@@ -1,0 +1,160 @@
+//! The one validation step (issue 10, deliverable 5): a scenario is checked once, before any
+//! world starts, the same way for `memsim check`, `run`, `up` and `list`, built-in scenarios
+//! included. [`validate`] returns a [`CheckedScenario`] or every problem found, each as
+//! `file:line:column: message` pointing at the offending value.
+//!
+//! Two halves: `scenarios::validate` checks what the scenario alone decides (DNS names, tenant
+//! identifiers, expectations that cannot fail); this module adds what only the endpoint catalog
+//! knows — CA ids and the PKI's date ranges ([`dates`]), endpoint sets and allow-list files,
+//! the DNS zones the tenant's names make, the ASU, the codes and status messages a probe can
+//! report. `World::start` still refuses what slips through, as a second line.
+
+mod dates;
+
+use mock_cloud::Catalog;
+use scenarios::{CertLevel, CertTarget, Fault, PkiFault, Problem, ProxyRule, Scenario, ScenarioError, ScenarioFile, place};
+
+/// A scenario that passed [`validate`]: only that function makes one.
+#[derive(Debug, Clone)]
+pub struct CheckedScenario {
+    scenario: Scenario,
+    origin: String,
+}
+
+impl CheckedScenario {
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    pub fn into_scenario(self) -> Scenario {
+        self.scenario
+    }
+
+    /// The file it came from, or `builtin:<path>`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+}
+
+/// Check a parsed scenario against itself and the catalog: the checked scenario, or every
+/// problem found, in file order.
+pub fn validate(file: &ScenarioFile, catalog: &Catalog) -> Result<CheckedScenario, Vec<ScenarioError>> {
+    let s = &file.scenario;
+    let mut problems = scenarios::validate::check(s);
+    problems.extend(catalog_problems(s, catalog));
+    if problems.is_empty() {
+        // Backstops: the components' own checks, for anything the placed checks above missed.
+        if let Err(e) = mock_cloud::Pki::validate(&catalog.pki, &s.world, &s.pki_faults()) {
+            problems.push(Problem::new(place!["fault"], e.to_string()));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(CheckedScenario { scenario: s.clone(), origin: file.origin.clone() });
+    }
+    let mut errors: Vec<ScenarioError> = problems.iter().map(|p| file.error(p)).collect();
+    errors.sort_by_key(|e| (e.line, e.column));
+    Err(errors)
+}
+
+fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let w = &s.world;
+    if catalog.asu_region(&w.asu).is_none() {
+        let known: Vec<&str> = catalog.asu.regions.iter().flat_map(|r| r.asus.iter().map(String::as_str)).collect();
+        problems.push(Problem::new(place!["world", "asu"], format!("unknown ASU `{}`; the catalog's scale units are: {}", w.asu, known.join(", "))));
+    }
+    for (i, rule) in w.issuers.iter().enumerate() {
+        match catalog.pki.cas.iter().find(|c| c.id == rule.ca) {
+            None => problems.push(Problem::new(place!["world", "issuer", i, "ca"], unknown_ca(&rule.ca, catalog))),
+            Some(ca) if ca.is_root() => {
+                problems.push(Problem::new(place!["world", "issuer", i, "ca"], format!("`{}` is a root; leaves are issued by an intermediate", rule.ca)))
+            }
+            Some(_) => {}
+        }
+    }
+    for (i, fault) in s.faults.iter().enumerate() {
+        match fault {
+            Fault::Pki(f) => problems.extend(pki_fault(f, catalog).map(|(key, m)| Problem::new(place!["fault", i, key], m))),
+            Fault::Proxy(f) => {
+                let unknown = f.target.endpoint_sets.iter().position(|id| catalog.endpoint_set(*id).is_none());
+                if let Some(j) = unknown {
+                    let id = f.target.endpoint_sets[j];
+                    problems
+                        .push(Problem::new(place!["fault", i, "endpoint_sets", j], format!("no endpoint set {id} in the Intune endpoint table (seed 002)")));
+                } else if let Err(e) = crate::proxy::validate(std::slice::from_ref(f), w) {
+                    let key = if matches!(f.rule, ProxyRule::AllowList { file: Some(_), .. }) { "file" } else { "kind" };
+                    problems.push(Problem::new(place!["fault", i, key], e.to_string()));
+                }
+            }
+            Fault::Dns(_) | Fault::Service(_) => {}
+        }
+    }
+    problems.extend(dates::problems(s, catalog));
+    let clock = scenarios::Clock::new(time::OffsetDateTime::UNIX_EPOCH, w.time_scale.0);
+    if problems.iter().all(|p| p.place.first() != Some(&scenarios::Step::Key("world")))
+        && let Err(e) = crate::dns::zones_for(catalog, w, &clock)
+    {
+        problems.push(Problem::new(place!["world", "domains"], format!("the tenant's DNS names cannot be built: {e}")));
+    }
+    if let Some(expect) = &s.expect {
+        problems.extend(expect_problems(expect, catalog));
+    }
+    problems
+}
+
+fn unknown_ca(id: &str, catalog: &Catalog) -> String {
+    let known: Vec<&str> = catalog.pki.cas.iter().map(|c| c.id.as_str()).collect();
+    format!("unknown CA `{id}`; the CAs are: {}", known.join(", "))
+}
+
+/// What the PKI data refuses in one certificate fault, and the key that says it.
+fn pki_fault(f: &PkiFault, catalog: &Catalog) -> Option<(&'static str, String)> {
+    match (f, f.target()) {
+        (PkiFault::Revoked { .. }, CertTarget::Hosts(_, CertLevel::Root)) => {
+            Some(("level", "pki.revoked at level = \"root\": a root is not revoked; distrust it (pki.unknown_issuer) or expire it".into()))
+        }
+        (_, CertTarget::Ca(id)) => match catalog.pki.cas.iter().find(|c| c.id == id) {
+            None => Some(("ca", unknown_ca(id, catalog))),
+            Some(ca) if ca.is_root() && matches!(f, PkiFault::Revoked { .. }) => Some(("ca", format!("pki.revoked: `{id}` is a root; name an intermediate"))),
+            Some(ca) if !ca.is_root() && matches!(f, PkiFault::UnknownIssuer { .. }) => {
+                Some(("ca", format!("pki.unknown_issuer: `{id}` is not a root; name the root to distrust")))
+            }
+            Some(_) => None,
+        },
+        _ => None,
+    }
+}
+
+/// Codes and status messages no probe reports, and patterns that do not compile, could never
+/// match: the expectation would fail for a typo (or, negated, hold for ever).
+fn expect_problems(e: &scenarios::Expect, catalog: &Catalog) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Some(code) = &e.code {
+        match crate::probes::CodeBook::load(&catalog.codes) {
+            Ok(book) if book.is_reportable(code) => {}
+            Ok(_) => {
+                let values: Vec<&str> = catalog.codes.codes.iter().map(|c| c.value.as_str()).collect();
+                let message = format!("no probe reports code `{code}`; the codes are: {} (and 0x8019 + an HTTP status)", values.join(", "));
+                problems.push(Problem::new(place!["expect", "code"], message));
+            }
+            Err(err) => problems.push(Problem::new(place!["expect", "code"], err.to_string())),
+        }
+    }
+    if let Some(id) = e.status_message
+        && !catalog.codes.status_messages.iter().any(|m| m.id == id)
+    {
+        let ids: Vec<String> = catalog.codes.status_messages.iter().map(|m| m.id.to_string()).collect();
+        problems.push(Problem::new(place!["expect", "status_message"], format!("no probe raises status message {id}; they are: {}", ids.join(", "))));
+    }
+    for (key, patterns) in [("stdout_matches", &e.stdout_matches), ("stderr_matches", &e.stderr_matches)] {
+        for (i, p) in patterns.iter().enumerate() {
+            if let Err(err) = regex_lite::Regex::new(p) {
+                problems.push(Problem::new(place!["expect", key, i], format!("not a regular expression: {err}")));
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests;

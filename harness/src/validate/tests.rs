@@ -1,0 +1,85 @@
+//! The one validation step against the built-in catalog: issue 11's panicking values are
+//! refused where they stand, the checks `select.rs` used to add are here, and every built-in
+//! scenario passes.
+
+use mock_cloud::Catalog;
+use scenarios::ScenarioFile;
+
+use super::validate;
+
+const HEAD: &str = "name = \"v\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"t\"\n";
+
+/// The errors of `HEAD` + `extra`, as `memsim check` prints them.
+fn errors(extra: &str) -> Vec<String> {
+    let f = ScenarioFile::parse(&format!("{HEAD}{extra}"), "v.toml").unwrap_or_else(|e| panic!("parses: {e}"));
+    match validate(&f, Catalog::builtin()) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn one(extra: &str) -> String {
+    let e = errors(extra);
+    assert_eq!(e.len(), 1, "{extra}: {e:#?}");
+    e[0].clone()
+}
+
+#[test]
+fn every_builtin_scenario_passes() {
+    for f in scenarios::catalog::files().unwrap() {
+        if let Err(e) = validate(&f, Catalog::builtin()) {
+            panic!("{}: {e:#?}", f.origin);
+        }
+    }
+}
+
+/// issue 11: each of these passed `memsim check` and panicked in `run`.
+#[test]
+fn dates_the_pki_cannot_write_are_refused_where_they_stand() {
+    let e = one("[world]\nnow = \"9999-12-31T23:59:59Z\"\n");
+    assert!(e.starts_with("v.toml:6:7: ") && e.contains("now (plus skew) must lie from 1970-01-01 to 9990-01-02"), "{e}");
+    let e = one("[world]\nnow = \"0001-01-01T00:00:00Z\"\n");
+    assert!(e.starts_with("v.toml:6:7: ") && e.contains("1970-01-01"), "{e}");
+    let e = one("[world]\nnow = \"9980-01-01T00:00:00Z\"\nskew = \"36500d\"\n");
+    assert!(e.starts_with("v.toml:7:8: "), "{e}");
+    let e = one("[[fault]]\nkind = \"pki.expired\"\nca = \"baltimore-cybertrust-root\"\nsince = \"36500d\"\n");
+    assert!(e.starts_with("v.toml:8:9: ") && e.contains("notBefore") && e.contains("`since` may be at most"), "{e}");
+    let e = one("[world]\nnow = \"9950-01-01T00:00:00Z\"\n[[fault]]\nkind = \"pki.not_valid_yet\"\nhosts = \"*.manage.microsoft.com\"\nuntil = \"36500d\"\n");
+    assert!(e.starts_with("v.toml:10:9: ") && e.contains("notAfter"), "{e}");
+    let e = one("[[fault]]\nkind = \"pki.revoked\"\nhosts = \"*.manage.microsoft.com\"\nsince = \"36500d\"\n");
+    assert!(e.starts_with("v.toml:8:9: ") && e.contains("1970-01-01"), "{e}");
+    let e = one("[[fault]]\nkind = \"service.crl_stale\"\nsince = \"36000d\"\n");
+    assert!(e.starts_with("v.toml:7:9: ") && e.contains("stale CRL"), "{e}");
+}
+
+#[test]
+fn dates_inside_the_range_pass() {
+    assert_eq!(errors("[world]\nnow = \"2049-12-31T23:59:59Z\"\nskew = \"1d\"\n"), Vec::<String>::new());
+    assert_eq!(errors("[world]\nnow = \"1970-06-01T00:00:00Z\"\n"), Vec::<String>::new());
+    assert_eq!(errors("[world]\nnow = \"9990-01-01T00:00:00Z\"\n"), Vec::<String>::new());
+    assert_eq!(errors("[[fault]]\nkind = \"pki.expired\"\nhosts = \"*.manage.microsoft.com\"\nsince = \"3650d\"\n"), Vec::<String>::new());
+}
+
+#[test]
+fn catalog_ids_are_checked_where_they_stand() {
+    let e = one("[[fault]]\nkind = \"pki.expired\"\nca = \"baltimore\"\n");
+    assert!(e.starts_with("v.toml:7:6: unknown CA `baltimore`"), "{e}");
+    let e = one("[[world.issuer]]\nhosts = \"*.contoso.com\"\nca = \"baltimore-cybertrust-root\"\n");
+    assert!(e.starts_with("v.toml:7:6: ") && e.contains("is a root"), "{e}");
+    let e = one("[[fault]]\nkind = \"proxy.deny\"\nendpoint_sets = [170, 99999]\n");
+    assert!(e.starts_with("v.toml:7:23: no endpoint set 99999"), "{e}");
+    let e = one("[[fault]]\nkind = \"proxy.allow_list\"\nfile = \"no/such/allow-list.txt\"\n");
+    assert!(e.starts_with("v.toml:7:8: "), "{e}");
+    let e = one("[world]\nasu = \"AMSUX9999\"\n");
+    assert!(e.starts_with("v.toml:6:7: unknown ASU `AMSUX9999`"), "{e}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once_in_file_order() {
+    let e = errors(
+        "[world]\nasu = \"X\"\ndomains = [\"a..b\"]\n[[fault]]\nkind = \"pki.expired\"\nca = \"nope\"\n[expect]\ncode = \"0x1\"\nstatus_message = 1\nstdout_matches = [\"(\"]\n",
+    );
+    assert_eq!(e.len(), 6, "{e:#?}");
+    let lines: Vec<&str> = e.iter().map(|m| m.split(':').nth(1).unwrap()).collect();
+    assert_eq!(lines, ["6", "7", "10", "12", "13", "14"], "{e:#?}");
+}
