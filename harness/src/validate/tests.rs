@@ -83,3 +83,19 @@ fn every_problem_is_reported_at_once_in_file_order() {
     let lines: Vec<&str> = e.iter().map(|m| m.split(':').nth(1).unwrap()).collect();
     assert_eq!(lines, ["6", "7", "10", "12", "13", "14"], "{e:#?}");
 }
+
+/// issue 11, second line: the PKI clamps dates validation would have refused instead of
+/// overflowing (`now = 9999-12-31`) or panicking in the DER encoder (`now = 0001-01-01`).
+#[test]
+fn the_pki_clamps_dates_validation_would_refuse() {
+    let faults = "[[fault]]\nkind = \"pki.expired\"\nca = \"baltimore-cybertrust-root\"\nsince = \"36500d\"\n\
+                  [[fault]]\nkind = \"pki.not_valid_yet\"\nhosts = \"*.manage.microsoft.com\"\nuntil = \"36500d\"\n\
+                  [[fault]]\nkind = \"pki.revoked\"\nhosts = \"login.microsoftonline.com\"\nsince = \"36500d\"\n";
+    let s = scenarios::parse_scenario(&format!("{HEAD}{faults}"), "v.toml").unwrap();
+    let catalog = Catalog::builtin();
+    let hosts = ["enterpriseenrollment.manage.microsoft.com".to_string(), "login.microsoftonline.com".to_string()];
+    for now in [time::macros::datetime!(9999-12-31 23:59:59 UTC), time::macros::datetime!(0001-01-01 0:00 UTC)] {
+        let pki = mock_cloud::Pki::build(&catalog.pki, &s.world, s.pki_faults(), &hosts, now);
+        assert!(pki.is_ok(), "{now}: {pki:?}");
+    }
+}

@@ -22,20 +22,33 @@ pub struct Mods {
     pub faults: Vec<scenarios::PkiFaultKind>,
 }
 
+/// The dates X.509 can write (RFC 5280 §4.1.2.5: UTCTime from 1950, GeneralizedTime to 9999).
+/// Scenario validation keeps every date inside; the clamp keeps a case it missed from
+/// overflowing here or panicking in the DER encoder (issue 11).
+const EARLIEST: OffsetDateTime = time::macros::datetime!(1950-01-01 0:00 UTC);
+const LATEST: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59 UTC);
+
+/// `t + d` (`later`) or `t - d`, clamped to what a certificate can carry.
+fn shift(t: OffsetDateTime, d: std::time::Duration, later: bool) -> OffsetDateTime {
+    let d = time::Duration::try_from(d).unwrap_or(time::Duration::MAX);
+    let moved = if later { t.checked_add(d) } else { t.checked_sub(d) };
+    moved.unwrap_or(if later { LATEST } else { EARLIEST }).clamp(EARLIEST, LATEST)
+}
+
 impl Mods {
     pub fn apply(&mut self, fault: &PkiFault, now: OffsetDateTime, window: Window) {
         match fault {
             PkiFault::Expired { since, .. } => {
-                let not_after = now - since.0;
+                let not_after = shift(now, since.0, false);
                 self.not_after = Some(not_after);
-                self.not_before = Some(not_after - window.span());
+                self.not_before = Some(shift(not_after, window.span(), false));
             }
             PkiFault::NotValidYet { until, .. } => {
-                let not_before = now + until.0;
+                let not_before = shift(now, until.0, true);
                 self.not_before = Some(not_before);
-                self.not_after = Some(not_before + window.span());
+                self.not_after = Some(shift(not_before, window.span(), true));
             }
-            PkiFault::Revoked { since, reason, .. } => self.revoked = Some((now - since.0, *reason)),
+            PkiFault::Revoked { since, reason, .. } => self.revoked = Some((shift(now, since.0, false), *reason)),
             PkiFault::UnknownIssuer { .. } => self.untrusted = true,
             PkiFault::NotValidForName { .. } | PkiFault::IncompleteChain { .. } => {}
         }
@@ -43,7 +56,8 @@ impl Mods {
     }
 
     pub fn validity(&self, now: OffsetDateTime, window: Window) -> (OffsetDateTime, OffsetDateTime) {
-        (self.not_before.unwrap_or(now - window.before.0), self.not_after.unwrap_or(now + window.after.0))
+        let not_before = self.not_before.unwrap_or_else(|| shift(now, window.before.0, false));
+        (not_before, self.not_after.unwrap_or_else(|| shift(now, window.after.0, true)))
     }
 }
 
