@@ -103,3 +103,65 @@ fn list_shows_the_builtin_catalog() {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
 }
+
+/// issue 11: each of these passed `memsim check` and panicked (or failed) in `memsim run`; now
+/// `check` refuses each with exit 2 and the place of the offending value.
+#[test]
+fn check_refuses_values_the_world_cannot_build_where_they_stand() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("skew", "[world]\nskew = \"100000000d\"\n", ":7:9: invalid duration `100000000d`"),
+        ("late-now", "[world]\nnow = \"9999-12-31T23:59:59Z\"\n", ":7:7: the world's certificates"),
+        ("early-now", "[world]\nnow = \"0001-01-01T00:00:00Z\"\n", ":7:7: the world's certificates"),
+        ("since", "[[fault]]\nkind = \"pki.expired\"\nca = \"baltimore-cybertrust-root\"\nsince = \"100000000d\"\n", ":9:10: invalid duration"),
+        ("until", "[[fault]]\nkind = \"pki.not_valid_yet\"\nhosts = \"*.manage.microsoft.com\"\nuntil = \"3000000d\"\n", ":9:10: invalid duration"),
+        ("domains", "[world]\ndomains = [\"\", \"..\", \"a..b\"]\n", ":7:12: domain `` is not a DNS name"),
+        ("scale", "[world]\ntime_scale = 1e-300\n", ":7:14: invalid time scale"),
+        ("fault-name", "[expect]\nevents = [{ component = \"tls\", fault = \"pki.expird\", absent = true }]\n", ":7:"),
+    ];
+    for (name, extra, expected) in cases {
+        let path = write(&dir, &format!("{name}.toml"), &format!("{HEAD}{extra}"));
+        let out = memsim().arg("check").arg(&path).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(&format!("{}{expected}", path.display())), "{name}: {err}");
+    }
+}
+
+/// issue 10: one validation reports every problem of a file, and `run`, `up` and `list` refuse
+/// what `check` refuses, before any world starts.
+#[test]
+fn every_problem_is_reported_and_every_command_validates_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{HEAD}[world]\ndomains = [\"a..b\"]\nasu = \"NOWHERE\"\n[[fault]]\nkind = \"pki.expired\"\nca = \"nope\"\n");
+    let path = write(&dir, "three.toml", &text);
+    let p = path.display().to_string();
+    let out = memsim().arg("check").arg(&path).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for at in [format!("{p}:7:12: "), format!("{p}:8:7: unknown ASU"), format!("{p}:11:6: unknown CA `nope`")] {
+        assert!(err.contains(&at), "{at} in {err}");
+    }
+    for args in [vec!["run", p.as_str()], vec!["up", "--scenario", p.as_str()], vec!["list", p.as_str()]] {
+        let out = memsim().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(&format!("{p}:11:6: unknown CA `nope`")), "{args:?}: {err}");
+    }
+}
+
+/// issue 11: a 50 MB scenario cost 1.58 GB of memory; a file above 1 MiB is refused unread,
+/// and so is a device that never ends.
+#[test]
+fn check_refuses_a_file_above_one_mib_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!("{HEAD}# padding\n");
+    text.push_str(&"#".repeat(1 << 20));
+    let path = write(&dir, "big.toml", &text);
+    for file in [path.as_path(), std::path::Path::new("/dev/zero")] {
+        let out = memsim().arg("check").arg(file).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&format!("{}:0:0: the file is larger than 1024 KiB", file.display())), "{err}");
+    }
+}

@@ -79,8 +79,10 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
                 let unknown = f.target.endpoint_sets.iter().position(|id| catalog.endpoint_set(*id).is_none());
                 if let Some(j) = unknown {
                     let id = f.target.endpoint_sets[j];
-                    problems
-                        .push(Problem::new(place!["fault", i, "endpoint_sets", j], format!("no endpoint set {id} in the Intune endpoint table (seed 002)")));
+                    problems.push(Problem::new(
+                        place!["fault", i, "endpoint_sets", j],
+                        format!("unknown endpoint set {id}: the Intune endpoint table (seed 002) has no such ID"),
+                    ));
                 } else if let Err(e) = crate::proxy::validate(std::slice::from_ref(f), w) {
                     let key = if matches!(f.rule, ProxyRule::AllowList { file: Some(_), .. }) { "file" } else { "kind" };
                     problems.push(Problem::new(place!["fault", i, key], e.to_string()));

@@ -67,7 +67,7 @@ fn catalog_ids_are_checked_where_they_stand() {
     let e = one("[[world.issuer]]\nhosts = \"*.contoso.com\"\nca = \"baltimore-cybertrust-root\"\n");
     assert!(e.starts_with("v.toml:7:6: ") && e.contains("is a root"), "{e}");
     let e = one("[[fault]]\nkind = \"proxy.deny\"\nendpoint_sets = [170, 99999]\n");
-    assert!(e.starts_with("v.toml:7:23: no endpoint set 99999"), "{e}");
+    assert!(e.starts_with("v.toml:7:23: unknown endpoint set 99999"), "{e}");
     let e = one("[[fault]]\nkind = \"proxy.allow_list\"\nfile = \"no/such/allow-list.txt\"\n");
     assert!(e.starts_with("v.toml:7:8: "), "{e}");
     let e = one("[world]\nasu = \"AMSUX9999\"\n");
