@@ -70,8 +70,10 @@ enum Command {
     /// Run one reference client against a running world (`memsim up`'s world.json; the world's
     /// time scale from MEMSIM_TIME_SCALE, as env.sh sets it).
     Probe {
-        /// discovery | registration | cmg-connect | scp-validate | notification | win32-download | endpoints
-        name: String,
+        /// The reference client to run.
+        #[arg(value_parser = ProbeName)]
+        name: scenarios::Probe,
+        /// The world.json of a running world (`memsim up --state-dir D` writes D/world.json).
         #[arg(long)]
         world: PathBuf,
     },
@@ -100,6 +102,25 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+/// `memsim probe NAME`: the names and their help come from `scenarios::Probe`, the one list of
+/// probes; a name that is none of them is clap's bad-input error, listing them.
+#[derive(Debug, Clone, Copy)]
+struct ProbeName;
+
+impl clap::builder::TypedValueParser for ProbeName {
+    type Value = scenarios::Probe;
+
+    fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &std::ffi::OsStr) -> Result<Self::Value, clap::Error> {
+        let names = clap::builder::PossibleValuesParser::new(self.possible_values().into_iter().flatten());
+        let name = names.parse_ref(cmd, arg, value)?;
+        scenarios::Probe::from_name(&name).ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(scenarios::Probe::ALL.iter().map(|p| clap::builder::PossibleValue::new(p.as_str()).help(p.about()))))
+    }
 }
 
 /// One line (or block) on stdout; an error (the reader went away) goes back to the caller
@@ -254,12 +275,7 @@ fn run(cli: Cli) -> Result<u8> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(crate::up::run(scenario, WorldOptions { state_dir, time_scale }))
         }
-        Command::Probe { name, world } => {
-            let Some(probe) = scenarios::Probe::ALL.iter().find(|p| p.as_str() == name) else {
-                let names: Vec<&str> = scenarios::Probe::ALL.iter().map(|p| p.as_str()).collect();
-                eprintln!("memsim: unknown probe `{name}`; the probes are: {}", names.join(", "));
-                return Ok(exit::BAD_INPUT);
-            };
+        Command::Probe { name: probe, world } => {
             let doc = std::fs::read(&world).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
             let scale = std::env::var("MEMSIM_TIME_SCALE").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| s.is_finite() && *s > 0.0);
             let target = match doc.and_then(|d| probes::ProbeTarget::from_world_json(&d)) {
@@ -270,7 +286,7 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let result = runtime.block_on(probes::run(*probe, &target));
+            let result = runtime.block_on(probes::run_with(probe, &target, mock_cloud::Catalog::builtin()));
             say(&serde_json::to_string_pretty(&result)?)?;
             Ok(if result.passed { exit::OK } else { exit::EXPECTATION_FAILED })
         }

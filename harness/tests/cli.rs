@@ -165,3 +165,18 @@ fn check_refuses_a_file_above_one_mib_without_reading_it() {
         assert!(err.contains(&format!("{}:0:0: the file is larger than 1024 KiB", file.display())), "{err}");
     }
 }
+
+/// issue 10: `memsim probe` takes its names, and its help, from the one list of probes.
+#[test]
+fn probe_names_and_help_come_from_the_probe_enum() {
+    let out = memsim().args(["probe", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{help}");
+    for p in scenarios::Probe::ALL {
+        assert!(help.contains(&format!("- {}:", p.as_str())) && help.contains(p.about()), "{} in {help}", p.as_str());
+    }
+    let out = memsim().args(["probe", "scp_validate", "--world", "w.json"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("invalid value 'scp_validate'") && err.contains("scp-validate"), "{err}");
+}

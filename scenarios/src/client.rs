@@ -45,47 +45,82 @@ impl TryFrom<RawClient> for ClientSpec {
     }
 }
 
-/// The built-in reference clients, each behaving like the real Windows / ConfigMgr component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Probe {
+/// Declares [`Probe`] once: each probe's variant, its name in scenario files and on the command
+/// line, and its doc (the `memsim probe` help). `ALL` and `as_str` follow from
+/// it; nothing else lists the probes.
+macro_rules! probes {
+    ($($(#[doc = $doc:literal])+ $variant:ident = $name:literal,)+) => {
+        /// The built-in reference clients, each behaving like the real Windows / ConfigMgr component.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+        pub enum Probe {
+            $($(#[doc = $doc])+ #[serde(rename = $name)] $variant,)+
+        }
+
+        impl Probe {
+            pub const ALL: &[Probe] = &[$(Probe::$variant,)+];
+
+            /// The name scenarios and `memsim probe` use, e.g. `scp-validate`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Probe::$variant => $name,)+
+                }
+            }
+
+            /// What the probe does: its doc as one line (`memsim probe --help` lists it).
+            pub fn about(self) -> &'static str {
+                match self {
+                    $(Probe::$variant => concat!($($doc),+).trim_ascii_start(),)+
+                }
+            }
+        }
+    };
+}
+
+probes! {
     /// MS-MDE2 discovery as the Windows enrollment client starts it: find the enrollment
     /// server for the user's domain and probe `/EnrollmentServer/Discovery.svc` over HTTPS.
-    Discovery,
+    Discovery = "discovery",
     /// What a ConfigMgr client's CCMHTTP does before any management point message through the
     /// cloud management gateway: reach `<cmg_name>.cloudapp.net`, verify its certificate as
     /// Windows does, and get an HTTP answer.
-    CmgConnect,
+    CmgConnect = "cmg-connect",
     /// The ConfigMgr service connection point validating the internet endpoints of its
     /// features (seed 001) and tenant attach (seed 000), CRL checks included; on failure status
     /// message 11488 with SMS_SERVICE_CONNECTOR critical.
-    ScpValidate,
+    ScpValidate = "scp-validate",
     /// The SCP's tenant-attach notification channel: onboard, then hold the long poll to the
     /// notification service for its whole hold time (seed 000: 3 minutes).
-    Notification,
+    Notification = "notification",
     /// The Intune Management Extension downloading a Win32 app from the tenant's ASU CDN:
     /// HEAD, ranged chunks with resume, hash check (seed 002).
-    Win32Download,
+    Win32Download = "win32-download",
     /// Seed 002's PowerShell one-liner: the MEM IPs and URLs from the endpoints web service.
-    Endpoints,
+    Endpoints = "endpoints",
     /// Entra device registration discovery (dsregcmd's "DRS Discovery Test"): the tenant's
     /// EnterpriseRegistration CNAME (seed 003) and a verified TLS channel to its target.
-    Registration,
+    Registration = "registration",
 }
 
 impl Probe {
-    pub const ALL: &[Probe] =
-        &[Probe::Discovery, Probe::CmgConnect, Probe::ScpValidate, Probe::Notification, Probe::Win32Download, Probe::Endpoints, Probe::Registration];
+    /// The probe of that name.
+    pub fn from_name(name: &str) -> Option<Probe> {
+        Probe::ALL.iter().copied().find(|p| p.as_str() == name)
+    }
+}
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Probe::Discovery => "discovery",
-            Probe::CmgConnect => "cmg-connect",
-            Probe::ScpValidate => "scp-validate",
-            Probe::Notification => "notification",
-            Probe::Win32Download => "win32-download",
-            Probe::Endpoints => "endpoints",
-            Probe::Registration => "registration",
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The serde name, the `as_str` name and `from_name` are one spelling (issue 10, #7).
+    #[test]
+    fn one_name_per_probe_everywhere() {
+        for p in Probe::ALL {
+            assert_eq!(serde_json::to_value(p).unwrap(), serde_json::Value::String(p.as_str().into()));
+            assert_eq!(Probe::from_name(p.as_str()), Some(*p));
+            assert!(!p.about().is_empty() && !p.about().contains('\n'), "{p:?}");
         }
+        assert_eq!(Probe::about(Probe::Endpoints), "Seed 002's PowerShell one-liner: the MEM IPs and URLs from the endpoints web service.");
+        assert_eq!(Probe::from_name("scp_validate"), None);
     }
 }

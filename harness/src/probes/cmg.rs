@@ -8,21 +8,19 @@
 //! `Code=12175, Text=ERROR_WINHTTP_SECURE_FAILURE` with the WinHTTP certificate flag.
 
 use rustls::CertificateError;
-use scenarios::{Cloud, Probe};
+use scenarios::Cloud;
 
 use super::net::{self, NetError};
-use super::{ProbeResult, ProbeTarget};
+use super::{Code, ProbeResult, ProbeTarget, Run};
 
-const PROBE: Probe = Probe::CmgConnect;
 const PATH: &str = "/CCM_Proxy_ServerAuth/";
 
 /// The CMG service name from the seed's client endpoints, with the tenant's CMG name.
-fn cmg_host(target: &ProbeTarget) -> Option<String> {
+fn cmg_host(target: &ProbeTarget, cat: &mock_cloud::Catalog) -> Option<String> {
     let suffix = match target.cloud {
         Cloud::Public => "<name>.cloudapp.net",
         Cloud::Usgov => "<name>.usgovcloudapp.net",
     };
-    let cat = mock_cloud::Catalog::builtin();
     let template = cat.configmgr.groups.iter().filter(|g| g.role == "client").flat_map(|g| &g.urls).find(|u| u.as_str() == suffix)?;
     mock_cloud::catalog::host_of(template, &target.cmg_name)
 }
@@ -40,33 +38,34 @@ fn winhttp_flag(e: &NetError) -> &'static str {
     }
 }
 
-pub async fn run(target: &ProbeTarget) -> ProbeResult {
-    let Some(host) = cmg_host(target) else {
-        return ProbeResult::fail(PROBE, "resolve", "WININET_E_NAME_NOT_RESOLVED", "no CMG service name in the catalog for this cloud".into());
+pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
+    let target = run.target;
+    let Some(host) = cmg_host(target, run.catalog) else {
+        return run.fail("resolve", Code::WININET_E_NAME_NOT_RESOLVED, "no CMG service name in the catalog for this cloud".into());
     };
     let tcp = match net::connect(target, &host, 443).await {
         Ok(s) => s,
-        Err(e) => return ProbeResult::fail(PROBE, "connect", "WININET_E_CANNOT_CONNECT", e.to_string()),
+        Err(e) => return run.fail("connect", Code::WININET_E_CANNOT_CONNECT, e.to_string()),
     };
     let tls = match net::tls(target, &host, tcp).await {
         Ok(s) => s,
         Err(e) => {
             let message = format!(
-                "[CCMHTTP] ERROR: URL=https://{host}{PATH}, Port=443, Code=12175, Text=ERROR_WINHTTP_SECURE_FAILURE; {} is set ({e})",
+                "[CCMHTTP] ERROR: URL=https://{host}{PATH}, Port=443, Code={}, Text={}; {} is set ({e})",
+                run.codes.win32(Code::ERROR_WINHTTP_SECURE_FAILURE),
+                Code::ERROR_WINHTTP_SECURE_FAILURE.name(),
                 winhttp_flag(&e)
             );
-            return ProbeResult::fail(PROBE, "tls", "ERROR_WINHTTP_SECURE_FAILURE", message);
+            return run.fail("tls", Code::ERROR_WINHTTP_SECURE_FAILURE, message);
         }
     };
     // CMG clients check revocation by default (protocols.md §1.2; ccmsetup /NoCRLCheck turns it off).
-    let revocation = match super::revocation::ccmhttp(target, &host, PATH, &tls).await {
+    let revocation = match super::revocation::ccmhttp(run, &host, PATH, &tls).await {
         Ok(how) => how,
         Err(failed) => return failed,
     };
     match net::get(tls, &host, PATH).await {
-        Ok((status, _)) => {
-            ProbeResult::pass(PROBE, "http", format!("https://{host}{PATH} answered {status} over a verified TLS channel; revocation: {revocation}"))
-        }
-        Err(e) => ProbeResult::fail(PROBE, "http", "WININET_E_CANNOT_CONNECT", e.to_string()),
+        Ok((status, _)) => run.pass("http", format!("https://{host}{PATH} answered {status} over a verified TLS channel; revocation: {revocation}")),
+        Err(e) => run.fail("http", Code::WININET_E_CANNOT_CONNECT, e.to_string()),
     }
 }

@@ -9,89 +9,80 @@
 //! 0x80072EE2, certificate dates → 0x8018000D, any other certificate problem → 0x80180012, no
 //! connection → 0x80072EFD, an HTTP error → 0x8019 + status.
 
-use scenarios::{Cloud, Probe};
+use scenarios::Cloud;
 
 use super::net::{self, NetError};
 use super::resolve;
-use super::{ProbeResult, ProbeTarget};
-use crate::probes::ProbeResult as R;
+use super::{Code, ProbeResult, Run};
 
-const PROBE: Probe = Probe::Discovery;
-
-fn failure(step: &str, e: &NetError) -> ProbeResult {
+fn failure(run: &Run<'_>, step: &str, e: &NetError) -> ProbeResult {
     use rustls::CertificateError::*;
     let code = match (e, e.certificate_error()) {
-        (_, Some(Expired | ExpiredContext { .. } | NotValidYet | NotValidYetContext { .. })) => "MENROLL_E_DISCOVERY_SEC_CERT_DATE_INVALID",
-        (NetError::Tls { .. }, Some(_)) => "MENROLL_E_INVALIDSSLCERT",
-        (NetError::Tls { .. }, None) => "ERROR_WINHTTP_SECURE_FAILURE",
+        (_, Some(Expired | ExpiredContext { .. } | NotValidYet | NotValidYetContext { .. })) => Code::MENROLL_E_DISCOVERY_SEC_CERT_DATE_INVALID,
+        (NetError::Tls { .. }, Some(_)) => Code::MENROLL_E_INVALIDSSLCERT,
+        (NetError::Tls { .. }, None) => Code::ERROR_WINHTTP_SECURE_FAILURE,
         (NetError::Proxy(_, line), _) => {
             // The proxy answered CONNECT itself (407, 403, 502 …): Windows enrollment reports the
             // HTTP status in the low word, e.g. 0x80190197 for 407.
             if let Some(status) = line.split_whitespace().nth(1).and_then(|s| s.parse::<u16>().ok()) {
-                let mut r = R::fail(PROBE, step, "MREGISTER_E_DISCOVERY_HTTP", e.to_string());
-                r.code = Some(format!("0x8019{status:04X}"));
-                return r;
+                return run.fail_http(step, Code::MREGISTER_E_DISCOVERY_HTTP, status, e.to_string());
             }
-            "WININET_E_CANNOT_CONNECT"
+            Code::WININET_E_CANNOT_CONNECT
         }
-        (NetError::Connect(..), _) => "WININET_E_CANNOT_CONNECT",
-        _ => "MENROLL_E_CONNECTIVITY",
+        (NetError::Connect(..), _) => Code::WININET_E_CANNOT_CONNECT,
+        _ => Code::MENROLL_E_CONNECTIVITY,
     };
-    R::fail(PROBE, step, code, e.to_string())
+    run.fail(step, code, e.to_string())
 }
 
 /// Is `name` a non-preferred enrollment target (works after the user confirms a prompt)?
-fn nonpreferred(name: &str) -> bool {
-    let cat = mock_cloud::Catalog::builtin();
+fn nonpreferred(cat: &mock_cloud::Catalog, name: &str) -> bool {
     cat.cnames.nonpreferred_targets.iter().any(|t| t.needs_user_confirmation && t.target.eq_ignore_ascii_case(name))
 }
 
-pub async fn run(target: &ProbeTarget) -> ProbeResult {
+pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
+    let target = run.target;
     let domain = target.domains.first().cloned().unwrap_or_default();
     // The enrollment CNAME of seed 003: its label and its preferred target in the tenant's cloud.
-    let rule = mock_cloud::Catalog::builtin().cname_rule("enrollment", target.cloud);
+    let rule = run.catalog.cname_rule("enrollment", target.cloud);
     let preferred = rule.map(|r| r.target.to_ascii_lowercase());
     let label = rule.map_or("EnterpriseEnrollment", |r| r.label.as_str());
     let (server, chain) = match resolve::tenant_cname(target.dns_addr, label, &domain, preferred.clone()).await {
         resolve::Found::Server { name, chain } => (name, chain.join(" -> ")),
         resolve::Found::Missing => {
-            let manual = &mock_cloud::Catalog::builtin().cnames.manual_server;
+            let manual = &run.catalog.cnames.manual_server;
             let manual = if target.cloud == Cloud::Usgov { &manual.usgov } else { &manual.public };
             let message = format!("{label}.{domain} does not exist (NXDOMAIN): no CNAME, so Windows asks the user to type the MDM server name ({manual})");
-            return R::fail(PROBE, "resolve", "MENROLL_E_CONNECTIVITY", message);
+            return run.fail("resolve", Code::MENROLL_E_CONNECTIVITY, message);
         }
-        resolve::Found::Failed(e) => return R::fail(PROBE, "resolve", "WININET_E_TIMEOUT", format!("{label}.{domain}: {e}")),
+        resolve::Found::Failed(e) => return run.fail("resolve", Code::WININET_E_TIMEOUT, format!("{label}.{domain}: {e}")),
     };
     let warning = if Some(&server) == preferred.as_ref() {
         String::new()
-    } else if nonpreferred(&server) {
+    } else if nonpreferred(run.catalog, &server) {
         format!(
             "; warning: {server} is a non-preferred target, Windows asks the user to confirm it (point the CNAME at {})",
             preferred.clone().unwrap_or_default()
         )
     } else {
-        return R::fail(PROBE, "resolve", "MENROLL_E_CONNECTIVITY", format!("{chain}: the CNAME does not lead to an enrollment server"));
+        return run.fail("resolve", Code::MENROLL_E_CONNECTIVITY, format!("{chain}: the CNAME does not lead to an enrollment server"));
     };
     if let Err((missing, why)) = resolve::server(target.dns_addr, &server).await {
-        let code = if missing { "MENROLL_E_CONNECTIVITY" } else { "WININET_E_TIMEOUT" };
-        return R::fail(PROBE, "resolve", code, why);
+        let code = if missing { Code::MENROLL_E_CONNECTIVITY } else { Code::WININET_E_TIMEOUT };
+        return run.fail("resolve", code, why);
     }
     let tcp = match net::connect(target, &server, 443).await {
         Ok(s) => s,
-        Err(e) => return failure("connect", &e),
+        Err(e) => return failure(run, "connect", &e),
     };
     let tls = match net::tls(target, &server, tcp).await {
         Ok(s) => s,
-        Err(e) => return failure("tls", &e),
+        Err(e) => return failure(run, "tls", &e),
     };
     let path = mock_cloud::services::enrollment::DISCOVERY_PATH;
     match net::get(tls, &server, path).await {
-        Ok((200, _)) => R::pass(PROBE, "discovery-get", format!("{chain}: GET {path} answered 200{warning}")),
-        Ok((status, _)) => {
-            let mut r = R::fail(PROBE, "discovery-get", "MREGISTER_E_DISCOVERY_HTTP", format!("GET https://{server}{path} answered {status}"));
-            r.code = Some(format!("0x8019{status:04X}"));
-            r
-        }
-        Err(e) => failure("discovery-get", &e),
+        Ok((200, _)) => run.pass("discovery-get", format!("{chain}: GET {path} answered 200{warning}")),
+        Ok((status, _)) => run.fail_http("discovery-get", Code::MREGISTER_E_DISCOVERY_HTTP, status, format!("GET https://{server}{path} answered {status}")),
+        Err(e) => failure(run, "discovery-get", &e),
     }
 }

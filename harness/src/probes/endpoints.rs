@@ -16,18 +16,17 @@ use std::collections::BTreeSet;
 use hyper::Method;
 use mock_cloud::services::Service;
 use mock_cloud::services::endpoints::Record;
-use scenarios::{Cloud, Probe};
+use scenarios::Cloud;
 
 use super::http::{self, Channel};
-use super::{ProbeResult, ProbeTarget};
+use super::{Code, ProbeResult, Run};
 
-const PROBE: Probe = Probe::Endpoints;
 /// The instance as the seed's one-liner spells it.
 const INSTANCE: &str = "WorldWide";
 
 /// The web service's host (services.toml), for the tenant's cloud.
-fn service_host(cloud: Cloud) -> Option<String> {
-    mock_cloud::Catalog::builtin().service_hosts(Service::Endpoints, cloud).first().map(|h| h.to_ascii_lowercase())
+fn service_host(catalog: &mock_cloud::Catalog, cloud: Cloud) -> Option<String> {
+    catalog.service_hosts(Service::Endpoints, cloud).first().map(|h| h.to_ascii_lowercase())
 }
 
 /// A GUID-shaped client request id, stable per tenant.
@@ -37,49 +36,41 @@ fn client_request_id(tenant: &str) -> String {
     format!("{}-{}-4{}-8{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
 }
 
-pub async fn run(target: &ProbeTarget) -> ProbeResult {
-    let Some(host) = service_host(target.cloud) else {
-        return ProbeResult::fail(PROBE, "resolve", "WININET_E_NAME_NOT_RESOLVED", "no endpoints web service host in the catalog".into());
+pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
+    let target = run.target;
+    let Some(host) = service_host(run.catalog, target.cloud) else {
+        return run.fail("resolve", Code::WININET_E_NAME_NOT_RESOLVED, "no endpoints web service host in the catalog".into());
     };
     let path = format!("/endpoints/{INSTANCE}?ServiceAreas=MEM&clientrequestid={}", client_request_id(&target.tenant_id));
     let url = format!("https://{host}{path}");
     let mut ch = match Channel::open(target, &host).await {
         Ok(c) => c,
-        Err(e) => return ProbeResult::fail(PROBE, e.step(), "WEB_EXCEPTION", format!("Invoke-RestMethod {url}: {} ({})", http::open_text(&e), e.net())),
+        Err(e) => return run.fail(e.step(), Code::WEB_EXCEPTION, format!("Invoke-RestMethod {url}: {} ({})", http::open_text(&e), e.net())),
     };
     let headers =
         [("user-agent", "Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1".to_string()), ("accept", "application/json".to_string())];
     let (res, body) = match ch.exchange(Method::GET, &path, &headers, None, 16 << 20).await {
         Ok(x) => x,
-        Err(e) => return ProbeResult::fail(PROBE, "list", "WEB_EXCEPTION", format!("Invoke-RestMethod {url}: {} ({e})", http::cut_text(http::Cut::Other))),
+        Err(e) => return run.fail("list", Code::WEB_EXCEPTION, format!("Invoke-RestMethod {url}: {} ({e})", http::cut_text(http::Cut::Other))),
     };
     let status = res.status().as_u16();
     if status != 200 {
         let text = format!("The remote server returned an error: ({status}) {}.", http::reason(status));
-        return ProbeResult::fail(
-            PROBE,
-            "list",
-            "WEB_EXCEPTION",
-            format!("Invoke-RestMethod {url}: {text} {}", String::from_utf8_lossy(&body[..body.len().min(300)])),
-        );
+        return run.fail("list", Code::WEB_EXCEPTION, format!("Invoke-RestMethod {url}: {text} {}", String::from_utf8_lossy(&body[..body.len().min(300)])));
     }
     let sets: Vec<Record> = match serde_json::from_slice(&body) {
         Ok(s) => s,
-        Err(e) => return ProbeResult::fail(PROBE, "list", "WEB_EXCEPTION", format!("{url} did not answer a JSON array of endpoint sets: {e}")),
+        Err(e) => return run.fail("list", Code::WEB_EXCEPTION, format!("{url} did not answer a JSON array of endpoint sets: {e}")),
     };
     let mem: Vec<&Record> = sets.iter().filter(|s| s.service_area == "MEM").collect();
     let ips: BTreeSet<&str> = mem.iter().flat_map(|s| s.ips.iter().map(String::as_str)).collect();
     let urls: BTreeSet<&str> = mem.iter().flat_map(|s| s.urls.iter().map(String::as_str)).collect();
     if mem.is_empty() || (ips.is_empty() && urls.is_empty()) {
-        return ProbeResult::fail(PROBE, "mem", "WEB_EXCEPTION", format!("{url} answered {} endpoint sets, none of them MEM with addresses", sets.len()));
+        return run.fail("mem", Code::WEB_EXCEPTION, format!("{url} answered {} endpoint sets, none of them MEM with addresses", sets.len()));
     }
     let ids: Vec<String> = mem.iter().map(|s| s.id.to_string()).collect();
     let list = |v: &BTreeSet<&str>| v.iter().copied().collect::<Vec<_>>().join(", ");
-    ProbeResult::pass(
-        PROBE,
-        "mem",
-        format!("{} MEM endpoint sets ({}); {} IPs: {}; {} URLs: {}", mem.len(), ids.join(", "), ips.len(), list(&ips), urls.len(), list(&urls)),
-    )
+    run.pass("mem", format!("{} MEM endpoint sets ({}); {} IPs: {}; {} URLs: {}", mem.len(), ids.join(", "), ips.len(), list(&ips), urls.len(), list(&urls)))
 }
 
 #[cfg(test)]

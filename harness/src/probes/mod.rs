@@ -21,6 +21,7 @@ mod win32;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use mock_cloud::Catalog;
 use scenarios::{Cloud, Probe};
 
 pub use code::{Code, CodeBook, CodeBookError};
@@ -92,10 +93,19 @@ pub struct ProbeResult {
     pub message: String,
 }
 
-impl ProbeResult {
-    pub(crate) fn pass(probe: Probe, step: &str, message: String) -> Self {
+/// What one probe run has at hand: the probe, the world it runs against, the catalog, and
+/// the codes it may report (looked up once, for the whole run).
+pub(crate) struct Run<'a> {
+    pub probe: Probe,
+    pub target: &'a ProbeTarget,
+    pub catalog: &'a Catalog,
+    pub codes: CodeBook,
+}
+
+impl Run<'_> {
+    pub(crate) fn pass(&self, step: &str, message: String) -> ProbeResult {
         ProbeResult {
-            probe: probe.as_str(),
+            probe: self.probe.as_str(),
             passed: true,
             step: step.into(),
             code: None,
@@ -106,31 +116,55 @@ impl ProbeResult {
         }
     }
 
-    /// A failure with a code looked up by name in the catalog's `codes.toml`.
-    pub(crate) fn fail(probe: Probe, step: &str, code_name: &str, message: String) -> Self {
-        let entry = mock_cloud::Catalog::builtin().codes.get(code_name);
+    /// A failure with its code from codes.toml.
+    pub(crate) fn fail(&self, step: &str, code: Code, message: String) -> ProbeResult {
+        let entry = self.codes.entry(code);
         ProbeResult {
-            probe: probe.as_str(),
+            code: Some(entry.value.clone()),
+            code_name: Some(entry.name.clone()),
+            code_synthetic: entry.synthetic,
             passed: false,
-            step: step.into(),
-            code: entry.map(|c| c.value.clone()),
-            code_name: Some(code_name.to_string()),
-            code_synthetic: entry.is_some_and(|c| c.synthetic),
-            status_message: None,
-            message,
+            ..self.pass(step, message)
         }
+    }
+
+    /// A failure whose HRESULT carries an HTTP status in its low word (0x8019xxxx).
+    pub(crate) fn fail_http(&self, step: &str, code: Code, status: u16, message: String) -> ProbeResult {
+        ProbeResult { code: Some(self.codes.with_http_status(code, status)), ..self.fail(step, code, message) }
     }
 }
 
-/// Run one probe against a world.
+/// Run one probe against a world, with the built-in catalog (the entry point the runner calls).
 pub async fn run(probe: Probe, target: &ProbeTarget) -> ProbeResult {
+    run_with(probe, target, Catalog::builtin()).await
+}
+
+/// Run one probe against a world, with the facts and codes of `catalog`.
+pub async fn run_with(probe: Probe, target: &ProbeTarget, catalog: &Catalog) -> ProbeResult {
+    let codes = match CodeBook::load(&catalog.codes) {
+        Ok(c) => c,
+        // A data defect (a test holds every code in codes.toml), reported, not a panic.
+        Err(e) => {
+            return ProbeResult {
+                probe: probe.as_str(),
+                passed: false,
+                step: "codes".into(),
+                code: None,
+                code_name: None,
+                code_synthetic: false,
+                status_message: None,
+                message: e.to_string(),
+            };
+        }
+    };
+    let run = Run { probe, target, catalog, codes };
     match probe {
-        Probe::Discovery => discovery::run(target).await,
-        Probe::CmgConnect => cmg::run(target).await,
-        Probe::ScpValidate => scp::run(target).await,
-        Probe::Notification => notification::run(target).await,
-        Probe::Win32Download => win32::run(target).await,
-        Probe::Endpoints => endpoints::run(target).await,
-        Probe::Registration => registration::run(target).await,
+        Probe::Discovery => discovery::run(&run).await,
+        Probe::CmgConnect => cmg::run(&run).await,
+        Probe::ScpValidate => scp::run(&run).await,
+        Probe::Notification => notification::run(&run).await,
+        Probe::Win32Download => win32::run(&run).await,
+        Probe::Endpoints => endpoints::run(&run).await,
+        Probe::Registration => registration::run(&run).await,
     }
 }

@@ -23,15 +23,13 @@ use std::time::{Duration, Instant};
 use hyper::Method;
 use mock_cloud::services::Service;
 use mock_cloud::services::notification::{NOTIFICATION_PATH, ONBOARDING_PATH, PollAnswer};
-use scenarios::{Cloud, Probe};
+use scenarios::Cloud;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::http::{self, Channel};
-use super::{ProbeResult, ProbeTarget};
-
-const PROBE: Probe = Probe::Notification;
+use super::{Code, ProbeResult, ProbeTarget, Run};
 
 /// The least wall time the poll waits past the hold, whatever the time scale.
 const JITTER_FLOOR_S: f64 = 0.25;
@@ -44,16 +42,16 @@ const ADMIN_TIMED_OUT: &str =
     "Getting results timed out. Make sure the Configuration Manager service connection point is operational and has a connection to the cloud.";
 
 /// The gateway host (services.toml, first name) for the tenant's cloud.
-pub fn gateway_host(cloud: Cloud) -> Option<String> {
-    mock_cloud::Catalog::builtin().service_hosts(Service::Notification, cloud).first().map(|h| h.to_ascii_lowercase())
+pub fn gateway_host(catalog: &mock_cloud::Catalog, cloud: Cloud) -> Option<String> {
+    catalog.service_hosts(Service::Notification, cloud).first().map(|h| h.to_ascii_lowercase())
 }
 
 fn server_time(v: &Value) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(v["ServerTime"].as_str()?, &Rfc3339).ok()
 }
 
-fn fail(step: &str, message: String) -> ProbeResult {
-    ProbeResult::fail(PROBE, step, "WEB_EXCEPTION", message)
+fn fail(run: &Run<'_>, step: &str, message: String) -> ProbeResult {
+    run.fail(step, Code::WEB_EXCEPTION, message)
 }
 
 /// The server's simulated time, on a fresh connection (`WaitSeconds=0` answers at once), and
@@ -68,14 +66,16 @@ async fn server_now(target: &ProbeTarget, host: &str) -> Option<(OffsetDateTime,
     Some((t, at))
 }
 
-pub async fn run(target: &ProbeTarget) -> ProbeResult {
-    let Some(host) = gateway_host(target.cloud) else {
-        return ProbeResult::fail(PROBE, "resolve", "WININET_E_NAME_NOT_RESOLVED", "no tenant-attach gateway host in the catalog for this cloud".into());
+pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
+    let target = run.target;
+    let Some(host) = gateway_host(run.catalog, target.cloud) else {
+        return run.fail("resolve", Code::WININET_E_NAME_NOT_RESOLVED, "no tenant-attach gateway host in the catalog for this cloud".into());
     };
     let mut ch = match Channel::open(target, &host).await {
         Ok(c) => c,
         Err(e) => {
             return fail(
+                run,
                 e.step(),
                 format!("[GetNotifications] https://{host}{NOTIFICATION_PATH}: {} ({}). Admin center: {ADMIN_BLOCKED}", http::open_text(&e), e.net()),
             );
@@ -86,18 +86,19 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
     let sent = Instant::now();
     let (res, body) = match ch.exchange(Method::POST, ONBOARDING_PATH, &headers, Some(onboarding.to_string().into_bytes()), 1 << 20).await {
         Ok(x) => x,
-        Err(e) => return fail("onboarding", format!("[OnboardScenario] https://{host}{ONBOARDING_PATH}: {e}")),
+        Err(e) => return fail(run, "onboarding", format!("[OnboardScenario] https://{host}{ONBOARDING_PATH}: {e}")),
     };
     let status = res.status().as_u16();
     let info: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if status != 200 {
         return fail(
+            run,
             "onboarding",
             format!("[OnboardScenario] Response from https://{host}{ONBOARDING_PATH} is: {status} ({}). Admin center: {ADMIN_BLOCKED}", http::reason(status)),
         );
     }
     let (Some(t0), Some(hold)) = (server_time(&info), info["HoldSeconds"].as_f64()) else {
-        return fail("onboarding", format!("https://{host}{ONBOARDING_PATH} answered 200 without ServerTime and HoldSeconds: {info}"));
+        return fail(run, "onboarding", format!("https://{host}{ONBOARDING_PATH} answered 200 without ServerTime and HoldSeconds: {info}"));
     };
     // The poll: the server ends it; the client's own deadline lies a request timeout past the
     // hold (a connection dropped in silence is noticed only then).
@@ -106,7 +107,7 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
     // At high time scales the request timeout is a few wall milliseconds: never less than
     // JITTER_FLOOR past the hold, so a loaded machine's scheduling cannot fake a timeout.
     // How long past the hold: the SCP's gateway request timeout (tenant-attach.toml).
-    let request_timeout = mock_cloud::Catalog::builtin().tenant_attach.gateway_request_timeout.0.as_secs_f64();
+    let request_timeout = run.catalog.tenant_attach.gateway_request_timeout.0.as_secs_f64();
     let wall = ((hold + request_timeout) / target.time_scale).max(hold / target.time_scale + JITTER_FLOOR_S);
     let deadline = wall * target.time_scale;
     let poll = async {
@@ -117,6 +118,7 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
     };
     let Ok(outcome) = tokio::time::timeout(Duration::from_secs_f64(wall), poll).await else {
         return fail(
+            run,
             "hold",
             format!(
                 "[GetNotifications] Web exception when getting new notification: The operation has timed out. Nothing came back on https://{host}{NOTIFICATION_PATH} for {deadline:.0} s (simulated): past the service's {hold:.0} s hold and the request timeout; the connection was dropped without a close. Admin center: {ADMIN_TIMED_OUT}"
@@ -125,8 +127,7 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
     };
     match outcome {
         Ok((200, body)) => match serde_json::from_slice::<PollAnswer>(body.trim_ascii()) {
-            Ok(answer) => ProbeResult::pass(
-                PROBE,
+            Ok(answer) => run.pass(
                 "hold",
                 format!(
                     "https://{host}{NOTIFICATION_PATH} held the channel {:.0} s (simulated; hold {hold:.0} s) and answered with {} notification(s)",
@@ -134,9 +135,11 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
                     answer.notifications.len()
                 ),
             ),
-            Err(e) => fail("hold", format!("the notification service answered 200 with something else than its document: {e}")),
+            Err(e) => fail(run, "hold", format!("the notification service answered 200 with something else than its document: {e}")),
         },
-        Ok((status, _)) => fail("hold", format!("[GetNotifications] Response from https://{host}{NOTIFICATION_PATH} is: {status} ({})", http::reason(status))),
+        Ok((status, _)) => {
+            fail(run, "hold", format!("[GetNotifications] Response from https://{host}{NOTIFICATION_PATH} is: {status} ({})", http::reason(status)))
+        }
         Err(e) => {
             let (cut, dropped) = (http::cut(&e), Instant::now());
             let wall = (dropped - w0).as_secs_f64();
@@ -148,6 +151,7 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
                 _ => format!("after {wall:.1} s of wall time (the gateway could not be asked for its time)"),
             };
             fail(
+                run,
                 "hold",
                 format!(
                     "[GetNotifications] Web exception when getting new notification: {} The channel to https://{host}{NOTIFICATION_PATH} was cut {lived}, before the service's {hold:.0} s hold ended ({e}). Admin center: {ADMIN_TIMED_OUT}",

@@ -182,19 +182,20 @@ fn verify_with_crls(
 
 /// CCMHTTP's check after the handshake (cmg.rs): `Err` with the failure as LocationServices.log
 /// reports it (failure catalog PKI-05), `Ok` with how the chain was found good.
-pub async fn ccmhttp(
-    target: &ProbeTarget,
+pub(crate) async fn ccmhttp(
+    run: &super::Run<'_>,
     host: &str,
     path: &str,
     tls: &tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
 ) -> Result<String, super::ProbeResult> {
     let chain = tls.get_ref().1.peer_certificates().map(|c| c.to_vec()).unwrap_or_default();
-    let (flag, why) = match check(target, host, &chain).await {
+    let (flag, why) = match check(run.target, host, &chain).await {
         Verdict::Good(how) => return Ok(how),
         Verdict::Revoked(why) => ("WINHTTP_CALLBACK_STATUS_FLAG_CERT_REVOKED", why),
         Verdict::Failed(why) => ("WINHTTP_CALLBACK_STATUS_FLAG_CERT_REV_FAILED", why),
     };
+    let code = super::Code::ERROR_WINHTTP_SECURE_FAILURE;
     let message =
-        format!("[CCMHTTP] ERROR: URL=https://{host}{path}, Port=443, Options=63, Code=12175, Text=ERROR_WINHTTP_SECURE_FAILURE; {flag} is set ({why})");
-    Err(super::ProbeResult::fail(scenarios::Probe::CmgConnect, "revocation", "ERROR_WINHTTP_SECURE_FAILURE", message))
+        format!("[CCMHTTP] ERROR: URL=https://{host}{path}, Port=443, Options=63, Code={}, Text={}; {flag} is set ({why})", run.codes.win32(code), code.name());
+    Err(run.fail("revocation", code, message))
 }

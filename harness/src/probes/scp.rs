@@ -24,13 +24,12 @@ use mock_cloud::Catalog;
 use mock_cloud::catalog::{CloudScope, host_of};
 use mock_cloud::services::Service;
 use mock_cloud::services::content::Kind;
-use scenarios::{Cloud, Probe};
+use scenarios::Cloud;
 
 use super::http::{self, Channel};
 use super::revocation::{self, Verdict};
-use super::{ProbeResult, ProbeTarget};
+use super::{Code, ProbeResult, ProbeTarget, Run};
 
-const PROBE: Probe = Probe::ScpValidate;
 const STATUS_MESSAGE: u32 = 11488;
 
 /// One URL the SCP checks, and the features that need it.
@@ -48,22 +47,21 @@ struct Endpoint {
 struct Failure {
     endpoint: String,
     step: &'static str,
-    code: &'static str,
+    code: Code,
     cause: String,
 }
 
 /// The concrete name checked for a wildcard row: the tenant-attach gateway first, then any
 /// services.toml host below it.
-fn representative(wildcard: &str, cloud: Cloud) -> Option<String> {
+fn representative(cat: &Catalog, wildcard: &str, cloud: Cloud) -> Option<String> {
     let suffix = wildcard.strip_prefix('*')?;
-    let mut services: Vec<_> = Catalog::builtin().services.services.iter().collect();
+    let mut services: Vec<_> = cat.services.services.iter().collect();
     services.sort_by_key(|s| s.service != Service::Notification);
     services.into_iter().flat_map(|s| s.hosts(cloud)).map(|h| h.to_ascii_lowercase()).find(|h| h.ends_with(suffix))
 }
 
 /// Every endpoint of the SCP's features for `cloud`, deduplicated; and the wildcards not checked.
-fn endpoints(cloud: Cloud, cmg_name: &str) -> (Vec<Endpoint>, Vec<String>) {
-    let cat = Catalog::builtin();
+fn endpoints(cat: &Catalog, cloud: Cloud, cmg_name: &str) -> (Vec<Endpoint>, Vec<String>) {
     let scope = if cloud == Cloud::Public { CloudScope::Public } else { CloudScope::Usgov };
     let mut rows: Vec<(String, String)> = cat
         .configmgr
@@ -79,7 +77,7 @@ fn endpoints(cloud: Cloud, cmg_name: &str) -> (Vec<Endpoint>, Vec<String>) {
     for (feature, listed) in rows {
         let Some(host) = host_of(&listed, cmg_name) else { continue };
         let host = if host.starts_with("*.") {
-            match representative(&host, cloud) {
+            match representative(cat, &host, cloud) {
                 Some(h) => h,
                 None => {
                     if !skipped.contains(&listed) {
@@ -117,13 +115,13 @@ async fn check(target: &ProbeTarget, e: &Endpoint, crl_check: bool) -> Result<Pa
     let url = format!("https://{}{}", e.host, e.path);
     let failure = |step, code, cause: String| Failure { endpoint: url.clone(), step, code, cause };
     let mut ch =
-        Channel::open(target, &e.host).await.map_err(|err| failure(err.step(), "WEB_EXCEPTION", format!("{} ({})", http::open_text(&err), err.net())))?;
+        Channel::open(target, &e.host).await.map_err(|err| failure(err.step(), Code::WEB_EXCEPTION, format!("{} ({})", http::open_text(&err), err.net())))?;
     let revocation = if crl_check {
         match revocation::check(target, &e.host, &ch.chain).await {
             Verdict::Good(how) => Some(how),
-            Verdict::Revoked(why) => return Err(failure("revocation", "CRYPT_E_REVOKED", format!("the certificate is revoked: {why}"))),
+            Verdict::Revoked(why) => return Err(failure("revocation", Code::CRYPT_E_REVOKED, format!("the certificate is revoked: {why}"))),
             Verdict::Failed(why) => {
-                return Err(failure("revocation", "CRYPT_E_REVOCATION_OFFLINE", format!("the CRL check failed, the revocation server is offline: {why}")));
+                return Err(failure("revocation", Code::CRYPT_E_REVOCATION_OFFLINE, format!("the CRL check failed, the revocation server is offline: {why}")));
             }
         }
     } else {
@@ -131,7 +129,7 @@ async fn check(target: &ProbeTarget, e: &Endpoint, crl_check: bool) -> Result<Pa
     };
     match ch.exchange(Method::GET, &e.path, &[("user-agent", "SMS CCM 5.0".into())], None, 1 << 20).await {
         Ok((res, _)) => Ok(Passed { what: format!("{url} {}", res.status().as_u16()), revocation }),
-        Err(why) => Err(failure("http", "WEB_EXCEPTION", format!("{} ({why})", http::cut_text(http::Cut::Other)))),
+        Err(why) => Err(failure("http", Code::WEB_EXCEPTION, format!("{} ({why})", http::cut_text(http::Cut::Other)))),
     }
 }
 
@@ -139,7 +137,7 @@ async fn check(target: &ProbeTarget, e: &Endpoint, crl_check: bool) -> Result<Pa
 async fn servicing_download(target: &ProbeTarget) -> Option<Result<Passed, Failure>> {
     let pkg = target.content.iter().find(|c| c.kind == Kind::ConfigmgrManifest)?;
     let (host, path) = http::split_https(&pkg.url)?;
-    let failure = |step, cause: String| Failure { endpoint: pkg.url.clone(), step, code: "WEB_EXCEPTION", cause };
+    let failure = |step, cause: String| Failure { endpoint: pkg.url.clone(), step, code: Code::WEB_EXCEPTION, cause };
     let result = async {
         let mut ch = Channel::open(target, &host).await.map_err(|e| failure("servicing-download", format!("{} ({})", http::open_text(&e), e.net())))?;
         let (res, body) = ch.exchange(Method::GET, &path, &[], None, pkg.size as usize + 1).await.map_err(|e| failure("servicing-download", e))?;
@@ -156,9 +154,9 @@ async fn servicing_download(target: &ProbeTarget) -> Option<Result<Passed, Failu
     Some(result.await)
 }
 
-pub async fn run(target: &ProbeTarget) -> ProbeResult {
-    let cat = Catalog::builtin();
-    let (list, skipped) = endpoints(target.cloud, &target.cmg_name);
+pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
+    let (target, cat) = (run.target, run.catalog);
+    let (list, skipped) = endpoints(cat, target.cloud, &target.cmg_name);
     let crl_check = cat.tenant_attach.revocation.scp_checks_crl;
     let servicing = list.iter().any(|e| e.features.iter().any(|f| f == "updates_and_servicing"));
     let checks = futures_util::future::join_all(list.iter().map(|e| check(target, e, crl_check)));
@@ -185,12 +183,12 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
         hows.dedup();
         let what: Vec<&str> = ok.iter().map(|p| p.what.as_str()).collect();
         let revocation = if crl_check { format!("; revocation of {chains} chains checked ({})", hows.join(" / ")) } else { String::new() };
-        return ProbeResult::pass(PROBE, "validate", format!("{} checks passed: {}{revocation}{not_checked}", ok.len(), what.join(", ")));
+        return run.pass("validate", format!("{} checks passed: {}{revocation}{not_checked}", ok.len(), what.join(", ")));
     };
     let sm = cat.codes.status_messages.iter().find(|m| m.id == STATUS_MESSAGE);
     let header = sm.map_or(format!("Status message {STATUS_MESSAGE}"), |m| format!("Status message {} ({} {}): {}", m.id, m.component, m.severity, m.meaning));
     let details: Vec<String> = failures.iter().map(|(features, f)| format!("{} [{features}] failed at {}: {}", f.endpoint, f.step, f.cause)).collect();
-    let mut r = ProbeResult::fail(PROBE, first.step, first.code, format!("{header}. {}{not_checked}", details.join("; ")));
+    let mut r = run.fail(first.step, first.code, format!("{header}. {}{not_checked}", details.join("; ")));
     r.status_message = Some(STATUS_MESSAGE);
     r
 }
@@ -201,7 +199,7 @@ mod tests {
 
     #[test]
     fn the_endpoint_list_comes_from_both_seeds_without_duplicates() {
-        let (list, skipped) = endpoints(Cloud::Public, "GraniteFalls");
+        let (list, skipped) = endpoints(Catalog::builtin(), Cloud::Public, "GraniteFalls");
         let urls: Vec<String> = list.iter().map(|e| format!("{}{}", e.host, e.path)).collect();
         for want in [
             "go.microsoft.com/",
@@ -218,7 +216,7 @@ mod tests {
         let gw = list.iter().find(|e| e.host == "gateway.configmgr.manage.microsoft.com").unwrap();
         assert!(gw.features.contains(&"tenant_attach".to_string()) && gw.features.contains(&"updates_and_servicing".to_string()));
         assert!(skipped.iter().any(|s| s == "*.akamaiedge.net"), "{skipped:?}");
-        let (us, _) = endpoints(Cloud::Usgov, "GraniteFalls");
+        let (us, _) = endpoints(Catalog::builtin(), Cloud::Usgov, "GraniteFalls");
         assert!(us.iter().any(|e| e.host == "management.usgovcloudapi.net") && !us.iter().any(|e| e.host == "management.azure.com"));
     }
 }

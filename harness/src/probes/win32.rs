@@ -19,40 +19,38 @@ use std::time::Instant;
 use http_body_util::BodyExt;
 use hyper::Method;
 use mock_cloud::services::content::{Kind, ManifestEntry};
-use scenarios::Probe;
 
 use super::http::{self, Channel, OpenError};
-use super::{ProbeResult, ProbeTarget};
+use super::{Code, ProbeResult, Run};
 
-const PROBE: Probe = Probe::Win32Download;
 const CHUNK: u64 = 1 << 20;
 /// Reconnections allowed over one download.
 const MAX_RESUMES: u32 = 32;
 
-fn failed(step: &str, code: &str, pkg: &ManifestEntry, why: String) -> ProbeResult {
-    let text = mock_cloud::Catalog::builtin().codes.get(code).map(|c| c.meaning.clone()).unwrap_or_default();
-    let value = mock_cloud::Catalog::builtin().codes.get(code).map(|c| c.value.clone()).unwrap_or_default();
-    ProbeResult::fail(PROBE, step, code, format!("{text} ({value}) for {}: {why}", pkg.url))
+fn failed(run: &Run<'_>, step: &str, code: Code, pkg: &ManifestEntry, why: String) -> ProbeResult {
+    let entry = run.codes.entry(code);
+    run.fail(step, code, format!("{} ({}) for {}: {why}", entry.meaning, entry.value, pkg.url))
 }
 
-fn open_failed(pkg: &ManifestEntry, e: &OpenError) -> ProbeResult {
+fn open_failed(run: &Run<'_>, pkg: &ManifestEntry, e: &OpenError) -> ProbeResult {
     // A proxy that answers (a block page, 407) refused the download; silence or a reset looks
     // like an unreachable CDN to IME.
-    let code = if http::proxy_status(e).is_some() || matches!(e, OpenError::Tls(_)) { "IME_CONTENT_DOWNLOAD_FAILED" } else { "IME_CDN_TIMEOUT" };
-    failed(e.step(), code, pkg, e.net().to_string())
+    let code = if http::proxy_status(e).is_some() || matches!(e, OpenError::Tls(_)) { Code::IME_CONTENT_DOWNLOAD_FAILED } else { Code::IME_CDN_TIMEOUT };
+    failed(run, e.step(), code, pkg, e.net().to_string())
 }
 
-pub async fn run(target: &ProbeTarget) -> ProbeResult {
+pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
+    let target = run.target;
     let Some(pkg) = target.content.iter().find(|c| c.kind == Kind::Win32App) else {
-        return ProbeResult::fail(PROBE, "content-info", "IME_CONTENT_DOWNLOAD_FAILED", "world.json lists no Win32 app content".into());
+        return run.fail("content-info", Code::IME_CONTENT_DOWNLOAD_FAILED, "world.json lists no Win32 app content".into());
     };
     let Some((host, path)) = http::split_https(&pkg.url) else {
-        return failed("content-info", "IME_CONTENT_DOWNLOAD_FAILED", pkg, "not an https URL".into());
+        return failed(run, "content-info", Code::IME_CONTENT_DOWNLOAD_FAILED, pkg, "not an https URL".into());
     };
     let started = Instant::now();
     let mut ch = match Channel::open(target, &host).await {
         Ok(c) => c,
-        Err(e) => return open_failed(pkg, &e),
+        Err(e) => return open_failed(run, pkg, &e),
     };
     // HEAD: the size and the validator every chunk will be tied to.
     let etag = match ch.exchange(Method::HEAD, &path, &[], None, 0).await {
@@ -60,15 +58,21 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
             let h = res.headers();
             let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
             if !get("accept-ranges").eq_ignore_ascii_case("bytes") {
-                return failed("head", "IME_CONTENT_DOWNLOAD_FAILED", pkg, "the CDN does not advertise Accept-Ranges: bytes".into());
+                return failed(run, "head", Code::IME_CONTENT_DOWNLOAD_FAILED, pkg, "the CDN does not advertise Accept-Ranges: bytes".into());
             }
             if get("content-length") != pkg.size.to_string() {
-                return failed("head", "IME_CONTENT_DOWNLOAD_FAILED", pkg, format!("Content-Length {} instead of {}", get("content-length"), pkg.size));
+                return failed(
+                    run,
+                    "head",
+                    Code::IME_CONTENT_DOWNLOAD_FAILED,
+                    pkg,
+                    format!("Content-Length {} instead of {}", get("content-length"), pkg.size),
+                );
             }
             get("etag")
         }
-        Ok((res, _)) => return failed("head", "IME_CONTENT_DOWNLOAD_FAILED", pkg, format!("HEAD answered {}", res.status())),
-        Err(e) => return failed("head", "IME_CDN_TIMEOUT", pkg, e),
+        Ok((res, _)) => return failed(run, "head", Code::IME_CONTENT_DOWNLOAD_FAILED, pkg, format!("HEAD answered {}", res.status())),
+        Err(e) => return failed(run, "head", Code::IME_CDN_TIMEOUT, pkg, e),
     };
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
     let (mut pos, mut chunks, mut resumes) = (0u64, 0u32, 0u32);
@@ -88,28 +92,29 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
                 tracing::debug!("chunk at {pos}: {why}");
                 None
             }
-            Ok(Err((_, why))) => return failed("download", "IME_CDN_TIMEOUT", pkg, why),
-            Err(_) => return failed("download", "IME_CDN_TIMEOUT", pkg, format!("no answer to the range at {pos} within {:?}", http::PATIENCE)),
+            Ok(Err((_, why))) => return failed(run, "download", Code::IME_CDN_TIMEOUT, pkg, why),
+            Err(_) => return failed(run, "download", Code::IME_CDN_TIMEOUT, pkg, format!("no answer to the range at {pos} within {:?}", http::PATIENCE)),
         };
         if let Some(res) = res {
             match res.status().as_u16() {
                 206 => {}
                 200 => {
                     return failed(
+                        run,
                         "download",
-                        "IME_CONTENT_DOWNLOAD_FAILED",
+                        Code::IME_CONTENT_DOWNLOAD_FAILED,
                         pkg,
                         format!(
                             "asked for bytes={pos}-{last} and got 200 with the whole file: a proxy on the way strips Range (HTTP partial responses must be allowed, seed 002)"
                         ),
                     );
                 }
-                s => return failed("download", "IME_CONTENT_DOWNLOAD_FAILED", pkg, format!("the range at {pos} answered {s}")),
+                s => return failed(run, "download", Code::IME_CONTENT_DOWNLOAD_FAILED, pkg, format!("the range at {pos} answered {s}")),
             }
             let want = format!("bytes {pos}-{last}/{}", pkg.size);
             let got = res.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
             if got != want {
-                return failed("download", "IME_CONTENT_DOWNLOAD_FAILED", pkg, format!("Content-Range `{got}` where `{want}` was asked"));
+                return failed(run, "download", Code::IME_CONTENT_DOWNLOAD_FAILED, pkg, format!("Content-Range `{got}` where `{want}` was asked"));
             }
             let mut body = res.into_body();
             let mut cut_short = false;
@@ -135,19 +140,24 @@ pub async fn run(target: &ProbeTarget) -> ProbeResult {
         // The connection went away under the chunk: resume on a new one from the next byte.
         resumes += 1;
         if resumes > MAX_RESUMES {
-            return failed("download", "IME_CONTENT_DOWNLOAD_FAILED", pkg, format!("gave up after {MAX_RESUMES} resumes at byte {pos} of {}", pkg.size));
+            return failed(
+                run,
+                "download",
+                Code::IME_CONTENT_DOWNLOAD_FAILED,
+                pkg,
+                format!("gave up after {MAX_RESUMES} resumes at byte {pos} of {}", pkg.size),
+            );
         }
         ch = match Channel::open(target, &host).await {
             Ok(c) => c,
-            Err(e) => return open_failed(pkg, &e),
+            Err(e) => return open_failed(run, pkg, &e),
         };
     }
     let got: String = digest.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect();
     if got != pkg.sha256 {
-        return failed("hash", "IME_CONTENT_DOWNLOAD_FAILED", pkg, format!("hash validation failed: SHA-256 {got}, published {}", pkg.sha256));
+        return failed(run, "hash", Code::IME_CONTENT_DOWNLOAD_FAILED, pkg, format!("hash validation failed: SHA-256 {got}, published {}", pkg.sha256));
     }
-    ProbeResult::pass(
-        PROBE,
+    run.pass(
         "hash",
         format!(
             "{} ({} bytes) from {host} in {chunks} ranged chunks with {resumes} resume(s) in {:.0} ms; SHA-256 matches",
