@@ -210,7 +210,7 @@ impl TimeScale {
         if x.is_finite() && (Self::MIN..=Self::MAX).contains(&x) {
             Ok(TimeScale(x))
         } else {
-            Err(format!("invalid time scale {x}: give a number from {} to {}", Self::MIN, Self::MAX))
+            Err(format!("invalid time scale {x:?}: give a number from {} to {}", Self::MIN, Self::MAX))
         }
     }
 }

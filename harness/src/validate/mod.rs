@@ -42,6 +42,14 @@ pub fn validate(file: &ScenarioFile, catalog: &Catalog) -> Result<CheckedScenari
     let s = &file.scenario;
     let mut problems = scenarios::validate::check(s);
     problems.extend(catalog_problems(s, catalog));
+    // The zones the tenant's names make, once each name is known to be good (a bad name would
+    // be reported twice).
+    let clock = scenarios::Clock::new(time::OffsetDateTime::UNIX_EPOCH, s.world.time_scale.0);
+    if problems.iter().all(|p| p.place.first() != Some(&scenarios::Step::Key("world")))
+        && let Err(e) = crate::dns::zones_for(catalog, &s.world, &clock)
+    {
+        problems.push(Problem::new(place!["world", "domains"], format!("the tenant's DNS names cannot be built: {e}")));
+    }
     if problems.is_empty() {
         // Backstops: the components' own checks, for anything the placed checks above missed.
         if let Err(e) = mock_cloud::Pki::validate(&catalog.pki, &s.world, &s.pki_faults()) {
@@ -92,12 +100,6 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
         }
     }
     problems.extend(dates::problems(s, catalog));
-    let clock = scenarios::Clock::new(time::OffsetDateTime::UNIX_EPOCH, w.time_scale.0);
-    if problems.iter().all(|p| p.place.first() != Some(&scenarios::Step::Key("world")))
-        && let Err(e) = crate::dns::zones_for(catalog, w, &clock)
-    {
-        problems.push(Problem::new(place!["world", "domains"], format!("the tenant's DNS names cannot be built: {e}")));
-    }
     if let Some(expect) = &s.expect {
         problems.extend(expect_problems(expect, catalog));
     }

@@ -74,6 +74,15 @@ fn catalog_ids_are_checked_where_they_stand() {
     assert!(e.starts_with("v.toml:6:7: unknown ASU `AMSUX9999`"), "{e}");
 }
 
+/// issue 11: `domains = ["", "..", "a..b"]` passed `check` and failed `run`; each bad name is
+/// one problem, not also a DNS-zone one.
+#[test]
+fn a_bad_domain_is_reported_once() {
+    let e = errors("[world]\ndomains = [\"\", \"..\", \"a..b\"]\n");
+    assert_eq!(e.len(), 3, "{e:#?}");
+    assert!(e.iter().all(|m| m.contains("is not a DNS name")), "{e:#?}");
+}
+
 #[test]
 fn every_problem_is_reported_at_once_in_file_order() {
     let e = errors(
