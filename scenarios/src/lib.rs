@@ -3,7 +3,9 @@
 //! This is the leaf of the workspace (serde only, no I/O beyond reading a file): the
 //! [`Scenario`] and its per-layer [`Fault`] vocabulary, simulated durations and the
 //! [`Clock`], the [`journal`] event model every component writes, and the built-in
-//! [`catalog`] of scenario files embedded at build time. It does not run anything.
+//! [`catalog`] of scenario files embedded at build time, and the catalog-free half of the one
+//! validation step ([`validate`]; the harness adds what the endpoint catalog knows). It does not
+//! run anything.
 
 pub mod catalog;
 mod client;
