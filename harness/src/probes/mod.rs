@@ -23,10 +23,10 @@ use std::path::PathBuf;
 
 use mock_cloud::Catalog;
 use scenarios::{Cloud, Probe};
-
-pub use code::{Code, CodeBook, CodeBookError};
 use serde::Serialize;
 use serde_json::Value;
+
+pub use code::{Code, CodeBook, CodeBookError};
 
 /// What a probe knows about the world it runs against (the content of `world.json`).
 #[derive(Debug, Clone)]
