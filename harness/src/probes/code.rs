@@ -46,6 +46,21 @@ codes! {
     DSREG_E_DISCOVERY_FAILED,
 }
 
+/// A status message a probe raises, by its ID in codes.toml's `[[status_message]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusMessage {
+    /// 11488, SMS_SERVICE_CONNECTOR: the site failed to connect to required cloud endpoints.
+    SiteCannotConnect = 11488,
+}
+
+impl StatusMessage {
+    pub const ALL: &[StatusMessage] = &[StatusMessage::SiteCannotConnect];
+
+    pub fn id(self) -> u32 {
+        self as u32
+    }
+}
+
 /// A code the probes report that codes.toml lacks, or writes as no 32-bit hex value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("codes.toml: {0}")]
@@ -55,6 +70,7 @@ pub struct CodeBookError(String);
 #[derive(Debug, Clone)]
 pub struct CodeBook {
     entries: Vec<(CodeEntry, u32)>,
+    messages: Vec<mock_cloud::catalog::StatusMessage>,
 }
 
 impl CodeBook {
@@ -68,12 +84,24 @@ impl CodeBook {
                 Ok((entry.clone(), value))
             })
             .collect::<Result<_, CodeBookError>>()?;
-        Ok(CodeBook { entries })
+        let messages = StatusMessage::ALL
+            .iter()
+            .map(|m| {
+                let found = codes.status_messages.iter().find(|x| x.id == m.id());
+                found.cloned().ok_or_else(|| CodeBookError(format!("no status message {}, which a probe raises", m.id())))
+            })
+            .collect::<Result<_, CodeBookError>>()?;
+        Ok(CodeBook { entries, messages })
     }
 
     /// The codes.toml row of `code`.
     pub fn entry(&self, code: Code) -> &CodeEntry {
         &self.entries[code as usize].0
+    }
+
+    /// The codes.toml row of a status message.
+    pub fn status_message(&self, m: StatusMessage) -> &mock_cloud::catalog::StatusMessage {
+        &self.messages[StatusMessage::ALL.iter().position(|x| *x == m).unwrap_or_default()]
     }
 
     /// An HRESULT whose low word is an HTTP status, as MREGISTER_E_DISCOVERY_HTTP's meaning in
@@ -115,6 +143,9 @@ mod tests {
             assert_eq!(book.entry(*c).name, c.name());
         }
         assert_eq!(book.win32(Code::ERROR_WINHTTP_SECURE_FAILURE), 12175);
+        for m in StatusMessage::ALL {
+            assert_eq!(book.status_message(*m).id, m.id());
+        }
         assert_eq!(book.with_http_status(Code::MREGISTER_E_DISCOVERY_HTTP, 407), "0x80190197");
     }
 

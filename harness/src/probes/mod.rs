@@ -26,7 +26,7 @@ use scenarios::{Cloud, Probe};
 use serde::Serialize;
 use serde_json::Value;
 
-pub use code::{Code, CodeBook, CodeBookError};
+pub use code::{Code, CodeBook, CodeBookError, StatusMessage};
 
 /// What a probe knows about the world it runs against (the content of `world.json`).
 #[derive(Debug, Clone)]

@@ -28,9 +28,9 @@ use scenarios::Cloud;
 
 use super::http::{self, Channel};
 use super::revocation::{self, Verdict};
-use super::{Code, ProbeResult, ProbeTarget, Run};
+use super::{Code, ProbeResult, ProbeTarget, Run, StatusMessage};
 
-const STATUS_MESSAGE: u32 = 11488;
+const STATUS_MESSAGE: StatusMessage = StatusMessage::SiteCannotConnect;
 
 /// One URL the SCP checks, and the features that need it.
 #[derive(Debug, Clone)]
@@ -185,11 +185,11 @@ pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
         let revocation = if crl_check { format!("; revocation of {chains} chains checked ({})", hows.join(" / ")) } else { String::new() };
         return run.pass("validate", format!("{} checks passed: {}{revocation}{not_checked}", ok.len(), what.join(", ")));
     };
-    let sm = cat.codes.status_messages.iter().find(|m| m.id == STATUS_MESSAGE);
-    let header = sm.map_or(format!("Status message {STATUS_MESSAGE}"), |m| format!("Status message {} ({} {}): {}", m.id, m.component, m.severity, m.meaning));
+    let m = run.codes.status_message(STATUS_MESSAGE);
+    let header = format!("Status message {} ({} {}): {}", m.id, m.component, m.severity, m.meaning);
     let details: Vec<String> = failures.iter().map(|(features, f)| format!("{} [{features}] failed at {}: {}", f.endpoint, f.step, f.cause)).collect();
     let mut r = run.fail(first.step, first.code, format!("{header}. {}{not_checked}", details.join("; ")));
-    r.status_message = Some(STATUS_MESSAGE);
+    r.status_message = Some(STATUS_MESSAGE.id());
     r
 }
 
