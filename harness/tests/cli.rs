@@ -117,7 +117,7 @@ fn check_refuses_values_the_world_cannot_build_where_they_stand() {
         ("until", "[[fault]]\nkind = \"pki.not_valid_yet\"\nhosts = \"*.manage.microsoft.com\"\nuntil = \"3000000d\"\n", ":9:10: invalid duration"),
         ("domains", "[world]\ndomains = [\"\", \"..\", \"a..b\"]\n", ":7:12: domain `` is not a DNS name"),
         ("scale", "[world]\ntime_scale = 1e-300\n", ":7:14: invalid time scale"),
-        ("fault-name", "[expect]\nevents = [{ component = \"tls\", fault = \"pki.expird\", absent = true }]\n", ":7:"),
+        ("fault-name", "[expect]\nevents = [{ component = \"tls\", fault = \"pki.expird\", absent = true }]\n", ":7:41: unknown fault kind `pki.expird`"),
     ];
     for (name, extra, expected) in cases {
         let path = write(&dir, &format!("{name}.toml"), &format!("{HEAD}{extra}"));
