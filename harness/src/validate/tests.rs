@@ -108,3 +108,12 @@ fn the_pki_clamps_dates_validation_would_refuse() {
         assert!(pki.is_ok(), "{now}: {pki:?}");
     }
 }
+
+/// issue 11, second line: a world asked (without validation) for a now plus skew past the end of
+/// the calendar is refused as bad input instead of panicking on the date overflow.
+#[tokio::test]
+async fn the_world_refuses_a_skew_past_the_calendar_without_validation() {
+    let s = scenarios::parse_scenario(&format!("{HEAD}[world]\nnow = \"9999-12-31T00:00:00Z\"\nskew = \"2d\"\n"), "v.toml").unwrap();
+    let e = crate::World::start(&s, crate::WorldOptions::default()).await.unwrap_err();
+    assert!(e.is_bad_input() && e.to_string().contains("beyond the year 9999"), "{e}");
+}
