@@ -209,7 +209,7 @@ async fn poll(gw: Gateway, host: String, query: &str) -> Response {
     }
     let wait = match param("WaitSeconds").map(|w| w.parse::<f64>()) {
         None => gw.config.hold.0,
-        Some(Ok(w)) if w.is_finite() && w >= 0.0 => std::time::Duration::from_secs_f64(w).min(gw.config.hold.0),
+        Some(Ok(w)) if w.is_finite() && w >= 0.0 => std::time::Duration::from_secs_f64(w.min(gw.config.hold.0.as_secs_f64())),
         Some(_) => return error(StatusCode::BAD_REQUEST),
     };
     let clock = *gw.service.journal.clock();

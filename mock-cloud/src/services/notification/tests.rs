@@ -93,6 +93,17 @@ async fn an_idle_poll_is_held_for_the_whole_hold_and_answers_empty() {
     assert!(v["HeldSeconds"].as_f64().unwrap() < 60.0 && v["ServerTime"].as_str().unwrap().starts_with("2030-06-01T12:"));
 }
 
+/// Issue 11: a finite `WaitSeconds` beyond any `Duration` (1e300) is the whole hold, not a
+/// panic in the handler (the value was converted before it was bounded).
+#[tokio::test]
+async fn a_huge_wait_is_the_hold() {
+    let r = router(state(600.0));
+    let (status, v, _) = send(&r, request(Method::GET, &poll_uri("&WaitSeconds=1e300"), None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let held = v["HeldSeconds"].as_f64().unwrap();
+    assert!((180.0..200.0).contains(&held), "held {held} simulated seconds");
+}
+
 #[tokio::test]
 async fn a_queued_action_is_delivered_to_the_waiting_poll() {
     let s = state(1.0); // a real 3-minute hold: only the action can end this poll in time
