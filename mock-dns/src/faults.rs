@@ -12,7 +12,7 @@ use hickory_server::proto::op::{Message, ResponseCode};
 use hickory_server::proto::rr::rdata::{A, CNAME};
 use hickory_server::proto::rr::{Name, RData, Record, RecordType};
 use hickory_server::server::Request;
-use scenarios::{Clock, DnsFault, HostPattern};
+use scenarios::{Clock, DnsEffect, DnsFault, HostPattern};
 
 use crate::answer::{Answer, Reply, Transport, subrequest};
 use crate::zones::ttl_secs;
@@ -42,15 +42,16 @@ impl<A: Answer> FaultLayer<A> {
         let elapsed = self.clock.to_sim(self.clock.wall_elapsed());
         self.faults.iter().find(|f| {
             // RFC 7766: truncation only exists where the datagram size is limited.
-            let applies = !matches!(f, DnsFault::Truncate { .. }) || transport == Transport::Udp;
+            let applies = !matches!(f.effect, DnsEffect::Truncate {}) || transport == Transport::Udp;
             applies && f.is_active(elapsed) && names.iter().any(|n| f.names().matches(n))
         })
     }
 
     /// Reshape `message` (the zones' correct answer) as `fault` says; `None`: send nothing.
     async fn apply(&self, fault: &DnsFault, request: &Request, mut message: Message) -> Option<Message> {
-        match fault {
-            DnsFault::NxDomain { names, .. } => {
+        let names = &fault.names;
+        match &fault.effect {
+            DnsEffect::NxDomain {} => {
                 // RFC 6604: the aliases up to the missing name stay; the SOA of the missing
                 // name's zone says for how long the client may cache the absence (RFC 2308).
                 let (kept, missing) = split_chain(request, &message, names);
@@ -60,14 +61,14 @@ impl<A: Answer> FaultLayer<A> {
                 message.authorities.extend(soa);
                 Some(message)
             }
-            DnsFault::ServFail { .. } => Some(cleared(message, ResponseCode::ServFail)),
-            DnsFault::Refused { .. } => Some(cleared(message, ResponseCode::Refused)),
-            DnsFault::Drop { .. } => None,
-            DnsFault::Delay { delay, .. } => {
+            DnsEffect::ServFail {} => Some(cleared(message, ResponseCode::ServFail)),
+            DnsEffect::Refused {} => Some(cleared(message, ResponseCode::Refused)),
+            DnsEffect::Drop {} => None,
+            DnsEffect::Delay { delay } => {
                 tokio::time::sleep(self.clock.to_wall(*delay)).await;
                 Some(message)
             }
-            DnsFault::WrongAddress { address, .. } => {
+            DnsEffect::WrongAddress { address } => {
                 for r in message.answers.iter_mut().chain(message.additionals.iter_mut()) {
                     if r.record_type() == RecordType::A {
                         r.data = RData::A(A(*address));
@@ -75,14 +76,14 @@ impl<A: Answer> FaultLayer<A> {
                 }
                 Some(message)
             }
-            DnsFault::CnameTarget { names, target, .. } => Some(self.retarget(request, message, names, target).await),
-            DnsFault::Truncate { .. } => {
+            DnsEffect::CnameTarget { target } => Some(self.retarget(request, message, names, target).await),
+            DnsEffect::Truncate {} => {
                 // RFC 1035 §4.1.1 TC: the client must ask again over TCP (RFC 7766 §5).
                 let mut message = cleared(message, ResponseCode::NoError);
                 message.metadata.truncation = true;
                 Some(message)
             }
-            DnsFault::Ttl { ttl, .. } => {
+            DnsEffect::Ttl { ttl } => {
                 let secs = ttl_secs(self.clock.to_wall(*ttl));
                 for r in message.answers.iter_mut().chain(message.authorities.iter_mut()).chain(message.additionals.iter_mut()) {
                     r.ttl = secs;

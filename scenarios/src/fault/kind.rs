@@ -123,8 +123,13 @@ layer_kinds! {
         StripRange = "strip_range",
         Status = "status",
     };
-    Service => /// The cloud's own services misbehaving at their HTTP seam.
+    Service => /// The cloud's own services misbehaving at their HTTP seam: generic effects first
+    /// (any service, from the composition's layer), then the revocation responders' own.
     ServiceFaultKind, "service", {
+        Status = "status",
+        Delay = "delay",
+        Malformed = "malformed",
+        Close = "close",
         OcspTryLater = "ocsp_try_later",
         OcspMalformed = "ocsp_malformed",
         OcspStale = "ocsp_stale",
@@ -173,7 +178,7 @@ mod tests {
     #[test]
     fn names_are_unique_prefixed_and_round_trip() {
         let all: Vec<FaultKind> = FaultKind::all().collect();
-        assert_eq!(all.len(), 6 + 9 + 13 + 7);
+        assert_eq!(all.len(), 6 + 9 + 13 + 11);
         let mut names: Vec<&str> = all.iter().map(|k| k.name()).collect();
         names.sort();
         names.dedup();

@@ -1,5 +1,11 @@
 //! Faults: one closed vocabulary per layer, written `kind = "<layer>.<name>"` in a scenario.
 //! Each layer's enum lives in its own file; this one dispatches on the layer prefix.
+//!
+//! Every layer's fault has one shape: a *target* (which names, hosts, requests or
+//! certificates), a *time window* (when, in simulated time since the world started) and an
+//! *effect* (the kind with its own keys). In the file the three sit flat in one table, as
+//! written; each layer's `Deserialize` takes its target and window keys out first and reads the
+//! rest as exactly one effect, so an unknown key is still an error at its place.
 
 mod dns;
 mod kind;
@@ -9,11 +15,13 @@ mod service;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use dns::DnsFault;
+use crate::SimDuration;
+
+pub use dns::{DnsEffect, DnsFault};
 pub use kind::{DnsFaultKind, FaultKind, PkiFaultKind, ProxyFaultKind, ServiceFaultKind};
 pub use pki::{CertLevel, CertTarget, PkiFault, RevocationReason};
 pub use proxy::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyFault, ProxyRule, ProxyTarget};
-pub use service::{Responder, ServiceFault};
+pub use service::{ServiceEffect, ServiceFault, ServiceTarget};
 
 /// Any declared fault, by layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -71,5 +79,70 @@ impl Fault {
             Fault::Proxy(f) => f.validate(),
             Fault::Service(f) => f.validate(),
         }
+    }
+}
+
+/// When a fault is active, in simulated time since the world started: from `after` (inclusive,
+/// default `0s`) until `until` (exclusive; none: for ever). Written as two keys beside `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub after: SimDuration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<SimDuration>,
+}
+
+impl Window {
+    /// The keys a window takes.
+    pub const KEYS: &[&str] = &["after", "until"];
+
+    /// Is `elapsed` (simulated time since the world started) inside the window?
+    pub fn contains(&self, elapsed: SimDuration) -> bool {
+        elapsed >= self.after && self.until.is_none_or(|u| elapsed < u)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        match self.until {
+            Some(u) if u <= self.after => Err("`until` must lie after `after`".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn is_zero(d: &SimDuration) -> bool {
+    d.0.is_zero()
+}
+
+/// Split a fault's table into the keys of its target and window and the rest (its effect): the
+/// one way every layer reads its flat table.
+fn split(table: &mut toml::Table, keys: &[&str]) -> toml::Value {
+    let mut taken = toml::Table::new();
+    for key in keys {
+        if let Some(v) = table.remove(*key) {
+            taken.insert((*key).to_string(), v);
+        }
+    }
+    toml::Value::Table(taken)
+}
+
+/// serde's error for an unknown effect key, with the keys every fault of the layer also takes.
+fn effect_error<E: serde::de::Error>(e: toml::de::Error, shared: &str) -> E {
+    let msg = e.message().trim().to_string();
+    if msg.starts_with("unknown field") { E::custom(format!("{msg}; every {shared}")) } else { E::custom(msg) }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_half_open_in_simulated_time() {
+        let w = Window { after: SimDuration::from_secs(60), until: Some(SimDuration::from_secs(300)) };
+        assert!(!w.contains(SimDuration::from_secs(59)));
+        assert!(w.contains(SimDuration::from_secs(60)));
+        assert!(!w.contains(SimDuration::from_secs(300)));
+        assert!(Window::default().contains(SimDuration::ZERO));
+        assert!(Window { after: SimDuration::from_secs(5), until: Some(SimDuration::from_secs(5)) }.validate().is_err());
     }
 }

@@ -1,6 +1,12 @@
 //! Certificate faults, named after rustls' `CertificateError` (Expired, NotValidYet,
 //! UnknownIssuer, Revoked, NotValidForName) plus the chain fault a server causes itself (an
 //! intermediate not served).
+//!
+//! The layer's shape is target + effect, with no time window: a fault changes the certificates
+//! the world generates (their target: `hosts` with a chain `level`, or one `ca`), and a
+//! certificate's validity period already is its window (`since`, `until` say where it lies
+//! against the simulated now). A fault that came and went during a run would be a certificate
+//! re-issued mid-run, which no scenario needs yet.
 
 use serde::{Deserialize, Serialize};
 

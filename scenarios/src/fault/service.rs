@@ -1,23 +1,49 @@
-//! Service faults: the cloud's own services misbehaving at their HTTP seam. Today these are the
-//! revocation responders of the world's PKI — the CRL distribution points (RFC 5280 §5) and the
-//! OCSP responders (RFC 6960) on the hosts of seed 000 — in the ways failure catalog PKI-04
-//! lists: `tryLater`, a broken answer, a stale answer (nextUpdate in the past), a slow one, a
-//! CRL that cannot be had.
+//! Service faults: the cloud's own services misbehaving at their HTTP seam.
 //!
-//! A fault selects responders by the host a client asks (`hosts`, one pattern or a list); no
-//! `hosts` means every responder of its kind. This file is the model only: mock-cloud's
-//! service-fault layer gives these faults their effect, without a branch in any handler.
+//! Every fault has the layer's one shape: its target is `service` (a [`Service`] name) and/or
+//! `hosts` (the host a client asks, one pattern or a list); its window `after`/`until`
+//! (simulated time since the world started); its effect the kind with its own keys.
+//!
+//! Two families of effect:
+//! - **generic**, which any service gets from one layer the composition puts in front of every
+//!   router: answer a `status` instead of the service, `delay` the answer, send a `malformed`
+//!   body (not what its content type says), or `close` the connection without an answer. They
+//!   need a target: a 503 from every service of the world, DoH included, is no scenario.
+//! - **service-specific**, interpreted by their own service's layer (the revocation responders
+//!   of the world's PKI, RFC 5280 §5 and RFC 6960, in the ways failure catalog PKI-04 lists):
+//!   OCSP `tryLater`, a broken OCSP answer, stale OCSP/CRL answers, an unavailable CRL, slow
+//!   responders. Their service is implied; no target means every responder of that service.
+//!
+//! This file is the model only: mock-cloud's layers give these faults their effect, without a
+//! branch in any handler.
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::ServiceFaultKind;
-use crate::{HostList, SimDuration};
+use super::{ServiceFaultKind, Window};
+use crate::{HostList, Service, SimDuration};
 
-/// Which kind of revocation responder a fault changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Responder {
-    Crl,
-    Ocsp,
+/// One service fault: which requests, when, and what happens to them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceFault {
+    pub target: ServiceTarget,
+    pub window: Window,
+    pub effect: ServiceEffect,
+}
+
+/// Which requests a service fault selects: those a `service` answers, and/or those for `hosts`
+/// (both given: both must hold).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTarget {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
+    #[serde(default, skip_serializing_if = "HostList::is_empty")]
+    pub hosts: HostList,
+}
+
+impl ServiceTarget {
+    const KEYS: &[&str] = &["service", "hosts"];
 }
 
 fn one_day() -> SimDuration {
@@ -28,43 +54,41 @@ fn not_found() -> u16 {
     404
 }
 
-/// One service fault.
+/// What a service fault does to the requests it selects.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", deny_unknown_fields)]
-pub enum ServiceFault {
+pub enum ServiceEffect {
+    /// Generic: the service's front answers `status` (e.g. 503) instead of the service.
+    #[serde(rename = "service.status")]
+    Status { status: u16 },
+    /// Generic: the answer is held back `delay` (simulated time) before it is sent.
+    #[serde(rename = "service.delay")]
+    Delay { delay: SimDuration },
+    /// Generic: the service's status and headers, with a body that is not what its content type
+    /// says (a broken front end in the service's path).
+    #[serde(rename = "service.malformed")]
+    Malformed {},
+    /// Generic: the connection is closed without an answer.
+    #[serde(rename = "service.close")]
+    Close {},
     /// The OCSP responder answers `tryLater` (RFC 6960 §2.3, responseStatus 3) to every request.
     #[serde(rename = "service.ocsp_try_later")]
-    OcspTryLater {
-        #[serde(default, skip_serializing_if = "HostList::is_empty")]
-        hosts: HostList,
-    },
-    /// The OCSP responder sends bytes that are no OCSPResponse, with the right content type (a
-    /// broken front end in the responder's path).
+    OcspTryLater {},
+    /// The OCSP responder sends bytes that are no OCSPResponse, with the right content type.
     #[serde(rename = "service.ocsp_malformed")]
-    OcspMalformed {
-        #[serde(default, skip_serializing_if = "HostList::is_empty")]
-        hosts: HostList,
-    },
+    OcspMalformed {},
     /// The OCSP responder serves stale pre-produced answers: nextUpdate lies `since` before now.
     #[serde(rename = "service.ocsp_stale")]
     OcspStale {
-        #[serde(default, skip_serializing_if = "HostList::is_empty")]
-        hosts: HostList,
         #[serde(default = "one_day")]
         since: SimDuration,
     },
     /// Every OCSP answer is held back `delay` (simulated time) before it is sent.
     #[serde(rename = "service.ocsp_slow")]
-    OcspSlow {
-        #[serde(default, skip_serializing_if = "HostList::is_empty")]
-        hosts: HostList,
-        delay: SimDuration,
-    },
+    OcspSlow { delay: SimDuration },
     /// The CRL served is stale: its nextUpdate lies `since` before now (RFC 5280 §5.1.2.5).
     #[serde(rename = "service.crl_stale")]
     CrlStale {
-        #[serde(default, skip_serializing_if = "HostList::is_empty")]
-        hosts: HostList,
         #[serde(default = "one_day")]
         since: SimDuration,
     },
@@ -72,71 +96,122 @@ pub enum ServiceFault {
     /// was never published where the certificates say (failure catalog PKI-05).
     #[serde(rename = "service.crl_unavailable")]
     CrlUnavailable {
-        #[serde(default, skip_serializing_if = "HostList::is_empty")]
-        hosts: HostList,
         #[serde(default = "not_found")]
         status: u16,
     },
     /// Every CRL download is held back `delay` (simulated time) before it is sent.
     #[serde(rename = "service.crl_slow")]
-    CrlSlow {
-        #[serde(default, skip_serializing_if = "HostList::is_empty")]
-        hosts: HostList,
-        delay: SimDuration,
-    },
+    CrlSlow { delay: SimDuration },
+}
+
+impl ServiceEffect {
+    /// The service a service-specific effect belongs to; `None` for a generic effect.
+    pub fn own_service(&self) -> Option<Service> {
+        match self {
+            ServiceEffect::Status { .. } | ServiceEffect::Delay { .. } | ServiceEffect::Malformed {} | ServiceEffect::Close {} => None,
+            ServiceEffect::OcspTryLater {} | ServiceEffect::OcspMalformed {} | ServiceEffect::OcspStale { .. } | ServiceEffect::OcspSlow { .. } => {
+                Some(Service::Ocsp)
+            }
+            ServiceEffect::CrlStale { .. } | ServiceEffect::CrlUnavailable { .. } | ServiceEffect::CrlSlow { .. } => Some(Service::Crl),
+        }
+    }
+
+    /// A generic effect: every service gets it from the composition's layer.
+    pub fn is_generic(&self) -> bool {
+        self.own_service().is_none()
+    }
 }
 
 impl ServiceFault {
+    /// A fault with `effect` on every request its effect can reach, at any time (its service's
+    /// own for a specific effect). For tests and tools; a scenario file names its target.
+    pub fn new(effect: ServiceEffect) -> ServiceFault {
+        ServiceFault { target: ServiceTarget::default(), window: Window::default(), effect }
+    }
+
     pub fn kind(&self) -> ServiceFaultKind {
-        match self {
-            ServiceFault::OcspTryLater { .. } => ServiceFaultKind::OcspTryLater,
-            ServiceFault::OcspMalformed { .. } => ServiceFaultKind::OcspMalformed,
-            ServiceFault::OcspStale { .. } => ServiceFaultKind::OcspStale,
-            ServiceFault::OcspSlow { .. } => ServiceFaultKind::OcspSlow,
-            ServiceFault::CrlStale { .. } => ServiceFaultKind::CrlStale,
-            ServiceFault::CrlUnavailable { .. } => ServiceFaultKind::CrlUnavailable,
-            ServiceFault::CrlSlow { .. } => ServiceFaultKind::CrlSlow,
+        match self.effect {
+            ServiceEffect::Status { .. } => ServiceFaultKind::Status,
+            ServiceEffect::Delay { .. } => ServiceFaultKind::Delay,
+            ServiceEffect::Malformed {} => ServiceFaultKind::Malformed,
+            ServiceEffect::Close {} => ServiceFaultKind::Close,
+            ServiceEffect::OcspTryLater {} => ServiceFaultKind::OcspTryLater,
+            ServiceEffect::OcspMalformed {} => ServiceFaultKind::OcspMalformed,
+            ServiceEffect::OcspStale { .. } => ServiceFaultKind::OcspStale,
+            ServiceEffect::OcspSlow { .. } => ServiceFaultKind::OcspSlow,
+            ServiceEffect::CrlStale { .. } => ServiceFaultKind::CrlStale,
+            ServiceEffect::CrlUnavailable { .. } => ServiceFaultKind::CrlUnavailable,
+            ServiceEffect::CrlSlow { .. } => ServiceFaultKind::CrlSlow,
         }
     }
 
-    /// The responders the fault changes.
-    pub fn responder(&self) -> Responder {
-        match self {
-            ServiceFault::OcspTryLater { .. } | ServiceFault::OcspMalformed { .. } | ServiceFault::OcspStale { .. } | ServiceFault::OcspSlow { .. } => {
-                Responder::Ocsp
-            }
-            ServiceFault::CrlStale { .. } | ServiceFault::CrlUnavailable { .. } | ServiceFault::CrlSlow { .. } => Responder::Crl,
-        }
+    /// The service the fault changes: its effect's own, else its target's (none: any service
+    /// its `hosts` reach).
+    pub fn service(&self) -> Option<Service> {
+        self.effect.own_service().or(self.target.service)
     }
 
     pub fn hosts(&self) -> &HostList {
-        match self {
-            ServiceFault::OcspTryLater { hosts }
-            | ServiceFault::OcspMalformed { hosts }
-            | ServiceFault::OcspStale { hosts, .. }
-            | ServiceFault::OcspSlow { hosts, .. }
-            | ServiceFault::CrlStale { hosts, .. }
-            | ServiceFault::CrlUnavailable { hosts, .. }
-            | ServiceFault::CrlSlow { hosts, .. } => hosts,
-        }
+        &self.target.hosts
     }
 
-    /// Does the fault apply to a request of `responder` kind for `host`?
-    pub fn applies(&self, responder: Responder, host: &str) -> bool {
-        self.responder() == responder && (self.hosts().is_empty() || self.hosts().0.iter().any(|p| p.matches(host)))
+    /// Does the fault apply, `elapsed` simulated time after the world started, to a request
+    /// that `service` answers for `host`?
+    pub fn applies(&self, service: Service, host: &str, elapsed: SimDuration) -> bool {
+        self.service().is_none_or(|s| s == service)
+            && (self.hosts().is_empty() || self.hosts().0.iter().any(|p| p.matches(host)))
+            && self.window.contains(elapsed)
     }
 
     pub(super) fn validate(&self) -> Result<(), String> {
         let kind = self.kind();
-        match self {
-            ServiceFault::OcspSlow { delay, .. } | ServiceFault::CrlSlow { delay, .. } if delay.0.is_zero() => {
+        self.window.validate().map_err(|e| format!("{kind}: {e}"))?;
+        match (self.effect.own_service(), self.target.service) {
+            (Some(own), Some(named)) if own != named => return Err(format!("{kind} belongs to the `{own}` service, not `{named}`")),
+            (None, None) if self.target.hosts.is_empty() => {
+                return Err(format!("{kind}: say which requests with `service` (e.g. \"enrollment_discovery\") or `hosts`, or both"));
+            }
+            _ => {}
+        }
+        match &self.effect {
+            ServiceEffect::OcspSlow { delay } | ServiceEffect::CrlSlow { delay } | ServiceEffect::Delay { delay } if delay.0.is_zero() => {
                 Err(format!("{kind}: `delay` must be above zero"))
             }
-            ServiceFault::CrlUnavailable { status, .. } if !(400..=599).contains(status) => {
+            ServiceEffect::CrlUnavailable { status } | ServiceEffect::Status { status } if !(400..=599).contains(status) => {
                 Err(format!("{kind}: `status` must be a 4xx or 5xx code such as 404 or 503"))
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceFault {
+    /// Target and window keys are taken out first; the rest must be exactly one effect's keys.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut table = toml::Table::deserialize(d)?;
+        let target = super::split(&mut table, ServiceTarget::KEYS);
+        let window = super::split(&mut table, Window::KEYS);
+        let effect = ServiceEffect::deserialize(toml::Value::Table(table))
+            .map_err(|e| super::effect_error(e, "service fault also takes `service`, `hosts`, `after` and `until`"))?;
+        let target = ServiceTarget::deserialize(target).map_err(|e| D::Error::custom(e.message()))?;
+        let window = Window::deserialize(window).map_err(|e| D::Error::custom(e.message()))?;
+        Ok(ServiceFault { target, window, effect })
+    }
+}
+
+impl Serialize for ServiceFault {
+    /// Flat, as written: `kind`, the effect's keys, the target and the window in one table.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Flat<'a> {
+            #[serde(flatten)]
+            effect: &'a ServiceEffect,
+            #[serde(flatten)]
+            target: &'a ServiceTarget,
+            #[serde(flatten)]
+            window: &'a Window,
+        }
+        Flat { effect: &self.effect, target: &self.target, window: &self.window }.serialize(s)
     }
 }
 
@@ -145,6 +220,8 @@ mod tests {
     use crate::{Fault, parse_scenario};
 
     use super::*;
+
+    const NOW: SimDuration = SimDuration::ZERO;
 
     fn parse(fault: &str) -> Result<ServiceFault, String> {
         let text = format!("name = \"s\"\nsummary = \"s\"\narea = \"revocation\"\nsource = \"t\"\n[[fault]]\n{fault}\n");
@@ -159,27 +236,57 @@ mod tests {
     fn kinds_parse_with_defaults_and_targets() {
         let f = parse("kind = \"service.ocsp_try_later\"").unwrap();
         assert_eq!(f.kind(), ServiceFaultKind::OcspTryLater);
-        assert!(f.applies(Responder::Ocsp, "ocsp.digicert.com"));
-        assert!(!f.applies(Responder::Crl, "crl3.digicert.com"));
+        assert!(f.applies(Service::Ocsp, "ocsp.digicert.com", NOW));
+        assert!(!f.applies(Service::Crl, "crl3.digicert.com", NOW));
         let f = parse("kind = \"service.crl_stale\"\nhosts = \"crl3.digicert.com\"").unwrap();
-        assert_eq!(f, ServiceFault::CrlStale { hosts: f.hosts().clone(), since: SimDuration::from_days(1) });
-        assert!(f.applies(Responder::Crl, "crl3.digicert.com"));
-        assert!(!f.applies(Responder::Crl, "crl4.digicert.com"));
+        assert_eq!(f.effect, ServiceEffect::CrlStale { since: SimDuration::from_days(1) });
+        assert!(f.applies(Service::Crl, "crl3.digicert.com", NOW));
+        assert!(!f.applies(Service::Crl, "crl4.digicert.com", NOW));
         let f = parse("kind = \"service.crl_unavailable\"\nhosts = [\"crl3.digicert.com\", \"crl4.digicert.com\"]").unwrap();
-        assert!(matches!(f, ServiceFault::CrlUnavailable { status: 404, .. }));
-        let f = parse("kind = \"service.ocsp_slow\"\ndelay = \"20s\"").unwrap();
-        assert_eq!(f, ServiceFault::OcspSlow { hosts: HostList::default(), delay: SimDuration::from_secs(20) });
+        assert!(matches!(f.effect, ServiceEffect::CrlUnavailable { status: 404 }));
+        let f = parse("kind = \"service.ocsp_slow\"\ndelay = \"20s\"\nservice = \"ocsp\"").unwrap();
+        assert_eq!(f.effect, ServiceEffect::OcspSlow { delay: SimDuration::from_secs(20) });
+        assert_eq!(f.target.service, Some(Service::Ocsp));
+    }
+
+    #[test]
+    fn generic_faults_target_a_service_or_hosts_in_a_window() {
+        let f = parse("kind = \"service.status\"\nservice = \"enrollment_discovery\"\nstatus = 503\nafter = \"1m\"\nuntil = \"2m\"").unwrap();
+        assert!(f.effect.is_generic());
+        assert_eq!(f.kind(), ServiceFaultKind::Status);
+        assert!(!f.applies(Service::EnrollmentDiscovery, "enterpriseenrollment-s.manage.microsoft.com", NOW));
+        assert!(f.applies(Service::EnrollmentDiscovery, "enterpriseenrollment-s.manage.microsoft.com", SimDuration::from_secs(60)));
+        assert!(!f.applies(Service::Notification, "gateway.configmgr.manage.microsoft.com", SimDuration::from_secs(60)));
+        let f = parse("kind = \"service.close\"\nhosts = \"*.manage.microsoft.com\"").unwrap();
+        assert!(f.applies(Service::Notification, "gateway.configmgr.manage.microsoft.com", NOW));
+        assert!(!f.applies(Service::Endpoints, "endpoints.office.com", NOW));
+        let f = parse("kind = \"service.delay\"\nservice = \"endpoints\"\nhosts = \"endpoints.office.com\"\ndelay = \"5s\"").unwrap();
+        assert_eq!(f.effect, ServiceEffect::Delay { delay: SimDuration::from_secs(5) });
+        assert_eq!(parse("kind = \"service.malformed\"\nservice = \"notification\"").unwrap().kind(), ServiceFaultKind::Malformed);
+    }
+
+    #[test]
+    fn serializes_flat_as_written() {
+        let f = parse("kind = \"service.status\"\nservice = \"enrollment_discovery\"\nstatus = 503\nuntil = \"2m\"").unwrap();
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(v, serde_json::json!({"kind": "service.status", "status": 503, "service": "enrollment_discovery", "until": "2m"}));
     }
 
     #[test]
     fn bad_keys_and_values_are_rejected_with_a_reason() {
         for (fault, why) in [
             ("kind = \"service.ocsp_try_latr\"", "service.ocsp_try_later"),
-            ("kind = \"service.ocsp_stale\"\nsince = \"1d\"\nca = \"x\"", "ca"),
+            ("kind = \"service.ocsp_stale\"\nsince = \"1d\"\nca = \"x\"", "unknown key `ca`"),
+            ("kind = \"service.ocsp_stale\"\nsince = \"1d\"\nca = \"x\"", "also takes `service`"),
             ("kind = \"service.ocsp_slow\"", "delay"),
             ("kind = \"service.crl_slow\"\ndelay = \"0s\"", "above zero"),
             ("kind = \"service.crl_unavailable\"\nstatus = 200", "4xx or 5xx"),
             ("kind = \"service.crl_stale\"\nhosts = [\"a..b\"]", "host pattern"),
+            ("kind = \"service.status\"\nstatus = 503", "say which requests"),
+            ("kind = \"service.status\"\nservice = \"doh\"\nstatus = 302", "4xx or 5xx"),
+            ("kind = \"service.close\"\nservice = \"discovery\"", "enrollment_discovery"),
+            ("kind = \"service.ocsp_try_later\"\nservice = \"crl\"", "belongs to the `ocsp` service"),
+            ("kind = \"service.close\"\nservice = \"doh\"\nafter = \"2m\"\nuntil = \"1m\"", "must lie after"),
         ] {
             let e = parse(fault).unwrap_err();
             assert!(e.contains(why), "{fault}: {e}");
