@@ -190,6 +190,7 @@ fn main() {
             upstream_roots_pem: String::new(),
             permitted_subtrees: vec![],
             limits: Limits { max_connections: 4096, ..Limits::default() },
+            catalog: Arc::new(mock_cloud::Catalog::builtin().unwrap()),
         })
         .unwrap()
     });

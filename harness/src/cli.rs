@@ -273,7 +273,7 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(crate::up::run(scenario, WorldOptions { state_dir, time_scale }))
+            runtime.block_on(crate::up::run(scenario, WorldOptions { state_dir, time_scale, catalog: None }))
         }
         Command::Probe { name: probe, world } => {
             let doc = std::fs::read(&world).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));

@@ -39,8 +39,6 @@ const NEGATIVE_TTL: SimDuration = SimDuration(std::time::Duration::from_secs(300
 const MP_SRV_TTL: SimDuration = SimDuration(std::time::Duration::from_secs(14_400));
 /// Clients reach the CMG (and so the MP) over HTTPS.
 const MP_SRV_PORT: u16 = 443;
-/// Seed 001's own label for the CMG's cloud service name in the endpoint table.
-const CLOUD_SERVICE_NOTE: &str = "Naam van Cloud service";
 
 /// The zone a catalog name lives in: its last two labels.
 fn registered_domain(host: &str) -> String {
@@ -49,17 +47,9 @@ fn registered_domain(host: &str) -> String {
 }
 
 /// The CMG's cloud service name (`GraniteFalls.cloudapp.net`) in the world's cloud, from the
-/// CMG connection point rows of seed 001.
+/// seed 001 rows the catalog marks `cmg_cloud_service`.
 pub fn cmg_host(catalog: &Catalog, spec: &WorldSpec) -> Option<String> {
-    catalog
-        .configmgr
-        .groups
-        .iter()
-        .filter(|g| g.role == "cmg_connection_point" && g.cloud.includes(spec.cloud))
-        .filter(|g| g.notes.as_deref().is_some_and(|n| n.starts_with(CLOUD_SERVICE_NOTE)))
-        .flat_map(|g| g.urls.iter())
-        .find(|u| u.starts_with("<name>."))
-        .map(|u| u.replace("<name>", &spec.cmg_name))
+    catalog.cmg_host(spec.cloud, &spec.cmg_name)
 }
 
 /// The name of the world's name server in SOA and NS records: the DoH host (services.toml).
@@ -107,9 +97,8 @@ pub fn zones_for(catalog: &Catalog, spec: &WorldSpec, clock: &Clock) -> Result<Z
 
 /// Derive the scenario's zones and serve them, with its DNS faults, on 127.0.0.1 (UDP and TCP
 /// on one ephemeral port).
-pub async fn start(scenario: &Scenario, journal: &Journal) -> Result<DnsServer, WorldError> {
-    let zones =
-        zones_for(Catalog::builtin(), &scenario.world, journal.clock()).map_err(|e| WorldError::Scenario(format!("{}: DNS zones: {e}", scenario.name)))?;
+pub async fn start(scenario: &Scenario, catalog: &Catalog, journal: &Journal) -> Result<DnsServer, WorldError> {
+    let zones = zones_for(catalog, &scenario.world, journal.clock()).map_err(|e| WorldError::Scenario(format!("{}: DNS zones: {e}", scenario.name)))?;
     let (udp, tcp) = mock_dns::bind_loopback().await.map_err(io("bind DNS"))?;
     let config = DnsConfig { zones, faults: scenario.dns_faults(), journal: journal.clone(), udp, tcp };
     DnsServer::start(config).map_err(io("start DNS"))
@@ -147,7 +136,7 @@ mod tests {
 
     #[test]
     fn zones_are_the_tenant_domains_and_the_catalog_names_registered_domains() {
-        let z = zones_for(Catalog::builtin(), &WorldSpec::default(), &clock()).unwrap();
+        let z = zones_for(&Catalog::builtin().unwrap(), &WorldSpec::default(), &clock()).unwrap();
         let zones: Vec<String> = z.zones().collect();
         for want in [
             "contoso.com",
@@ -167,7 +156,7 @@ mod tests {
 
     #[test]
     fn the_cmg_is_the_cloud_service_name_of_seed_001_in_each_cloud() {
-        let c = Catalog::builtin();
+        let c = &Catalog::builtin().unwrap();
         let mut spec = WorldSpec::default();
         assert_eq!(cmg_host(c, &spec).as_deref(), Some("GraniteFalls.cloudapp.net"));
         spec.cloud = Cloud::Usgov;
@@ -177,7 +166,7 @@ mod tests {
 
     #[test]
     fn the_name_server_is_the_doh_host() {
-        assert_eq!(nameserver(Catalog::builtin(), &WorldSpec::default()).as_deref(), Some("doh.memsim.test"));
+        assert_eq!(nameserver(&Catalog::builtin().unwrap(), &WorldSpec::default()).as_deref(), Some("doh.memsim.test"));
         assert_eq!(registered_domain("*.manage.microsoft.com"), "microsoft.com");
         assert_eq!(registered_domain("localhost"), "localhost");
     }

@@ -4,8 +4,9 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use mock_cloud::{Cloud, CloudConfig, CloudError};
+use mock_cloud::{Catalog, Cloud, CloudConfig, CloudError};
 use scenarios::{Clock, Component, Journal, NewEvent, Scenario};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -21,6 +22,8 @@ pub struct WorldOptions {
     pub state_dir: Option<PathBuf>,
     /// Overrides the scenario's time scale.
     pub time_scale: Option<f64>,
+    /// The endpoint catalog to build the world from (default: the embedded one, loaded here).
+    pub catalog: Option<Arc<Catalog>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,9 +111,14 @@ impl World {
         };
         let https = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind HTTPS front"))?;
         let http = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind HTTP front"))?;
-        let dns = crate::dns::start(scenario, &journal).await?;
+        let catalog = match options.catalog {
+            Some(c) => c,
+            None => Arc::new(Catalog::builtin().map_err(|e| WorldError::Io { context: "load the catalog".into(), error: std::io::Error::other(e) })?),
+        };
+        let dns = crate::dns::start(scenario, &catalog, &journal).await?;
         let doh: std::sync::Arc<dyn mock_cloud::DnsWire> = std::sync::Arc::new(crate::dns::DohBridge(dns.wire()));
         let cloud = Cloud::start(CloudConfig {
+            catalog,
             world: spec.clone(),
             pki_faults: scenario.pki_faults(),
             journal: journal.clone(),

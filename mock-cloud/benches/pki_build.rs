@@ -8,7 +8,7 @@ use scenarios::WorldSpec;
 
 fn main() {
     let runs: usize = std::env::var("RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(30);
-    let cat = Catalog::builtin();
+    let cat = Catalog::builtin().expect("the embedded catalog parses");
     let world = WorldSpec::default();
     let hosts = cat.hosts_for(&world);
     let now = time::OffsetDateTime::now_utc();

@@ -23,9 +23,13 @@ pub use catalog::Catalog;
 pub use pki::{Pki, PkiError};
 pub use services::Service;
 
-/// What the cloud needs: the world, its certificate faults, its journal, and two bound listeners.
+/// What the cloud needs: the catalog, the world, its certificate faults, its journal, and two
+/// bound listeners.
 #[derive(Debug)]
 pub struct CloudConfig {
+    /// The endpoint catalog the world is built from, loaded once by the caller
+    /// (`Catalog::builtin()`, or a test's own).
+    pub catalog: Arc<Catalog>,
     pub world: WorldSpec,
     pub pki_faults: Vec<PkiFault>,
     pub journal: Journal,
@@ -33,7 +37,8 @@ pub struct CloudConfig {
     pub http: TcpListener,
     /// The world's DNS, for the DoH service (none: a world without DNS).
     pub dns: Option<Arc<dyn DnsWire>>,
-    /// Faults of the cloud's own services (today: the CRL and OCSP responders).
+    /// Faults of the cloud's own services: generic ones (status, delay, malformed, close) for
+    /// any service, and the CRL and OCSP responders' own.
     pub service_faults: Vec<ServiceFault>,
 }
 
@@ -73,6 +78,8 @@ pub struct Cloud {
     pub hosts: Vec<String>,
     /// The packages the content CDNs serve (world.json's `content`).
     pub content: Arc<services::content::Library>,
+    /// The catalog the world was built from.
+    pub catalog: Arc<Catalog>,
     dispatch: front::Dispatch,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -80,12 +87,12 @@ pub struct Cloud {
 impl Cloud {
     /// Generate the PKI and start serving on the given listeners.
     pub fn start(config: CloudConfig) -> Result<Cloud, CloudError> {
-        let catalog = Catalog::builtin();
+        let catalog = config.catalog;
         let journal = config.journal;
         let hosts = catalog.hosts_for(&config.world);
         let now = journal.clock().sim_start();
         // Placed first so that its packages' digests are computed while the PKI is built.
-        let content = Arc::new(services::content::Library::new(services::content::ContentData::builtin(), catalog, &config.world, now));
+        let content = Arc::new(services::content::Library::new(&catalog, &config.world, now));
         let started = std::time::Instant::now();
         let pki = Arc::new(Pki::build(&catalog.pki, &config.world, config.pki_faults, &hosts, now)?);
         journal.record(
@@ -94,7 +101,6 @@ impl Cloud {
                 .detail("hosts", hosts.len())
                 .detail("ms", started.elapsed().as_secs_f64() * 1000.0),
         );
-        let state = services::ServiceState { world: Arc::new(config.world.clone()), journal: journal.clone() };
         let mut by_host = HashMap::new();
         for entry in &catalog.services.services {
             for h in entry.hosts(config.world.cloud) {
@@ -104,13 +110,18 @@ impl Cloud {
         // The CRL and OCSP hosts are the CAs' URLs in pki.toml (seed 000), not repeated in services.toml.
         by_host.extend(services::revocation::hosts(&catalog.pki));
         by_host.extend(content.hosts().into_iter().map(|h| (h, Service::Content)));
-        let revocation = services::revocation::RevocationState {
-            pki: pki.clone(),
+        let faults: Arc<[ServiceFault]> = config.service_faults.into();
+        let state = services::AppState {
+            world: Arc::new(config.world.clone()),
             journal: journal.clone(),
-            faults: config.service_faults.into(),
-            generic: services::generic::router(state.clone()),
+            catalog: catalog.clone(),
+            faults: faults.clone(),
+            dns: config.dns.clone(),
+            revocation: services::revocation::RevocationState { pki: pki.clone(), journal: journal.clone(), faults },
+            content: content.clone(),
+            notification: services::notification::Config::from_catalog(&catalog),
         };
-        let dispatch = front::Dispatch::new(&hosts, by_host, services::routers(&state, config.dns.clone(), &revocation, &content), journal.clone());
+        let dispatch = front::Dispatch::new(&hosts, by_host, services::routers(&state), journal.clone());
         let https_addr = config.https.local_addr()?;
         let http_addr = config.http.local_addr()?;
         let tls = front::tls::server_config(pki.clone(), *journal.clock());
@@ -118,7 +129,7 @@ impl Cloud {
             tokio::spawn(front::tls::serve(config.https, tls, pki.clone(), dispatch.clone(), journal.clone())),
             tokio::spawn(front::http::serve(config.http, dispatch.clone())),
         ];
-        Ok(Cloud { https_addr, http_addr, pki, hosts, content, dispatch, tasks })
+        Ok(Cloud { https_addr, http_addr, pki, hosts, content, catalog, dispatch, tasks })
     }
 
     /// The service that answers `host`, if the world emulates it.

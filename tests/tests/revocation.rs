@@ -72,7 +72,7 @@ fn openssl_parses_every_served_crl() {
     let up = Up::start(None);
     let out = up.state.path().join("x.crl");
     let mut n = 0;
-    for ca in &mock_cloud::Catalog::builtin().pki.cas {
+    for ca in &mock_cloud::Catalog::builtin().unwrap().pki.cas {
         for url in &ca.crl {
             assert_eq!(curl_get(&up, url, &out), "200 application/pkix-crl", "{url}");
             let t = text(&openssl(&["crl", "-inform", "DER", "-in", out.to_str().unwrap(), "-noout", "-text"]));

@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn reports_the_required_endpoints_a_list_blocks() {
         let world = WorldSpec::default();
-        let catalog = Catalog::builtin();
+        let catalog = &Catalog::builtin().unwrap();
         let list = parse("*.manage.microsoft.com\nmanage.microsoft.com\n", "t").unwrap();
         let g = gaps(covered_by(&list), &world, catalog);
         assert!(g.iter().any(|g| g.host == "swda01-mscdn.azureedge.net" && g.required_by.starts_with("endpoint set 170")), "{g:?}");

@@ -110,6 +110,8 @@ pub struct ProxyConfig {
     /// The DNS subtrees an inspection CA is constrained to (the world CAs' own).
     pub permitted_subtrees: Vec<String>,
     pub limits: Limits,
+    /// The world's endpoint catalog (endpoint sets, allow-list gaps).
+    pub catalog: Arc<mock_cloud::Catalog>,
 }
 
 impl std::fmt::Debug for ProxyConfig {
@@ -137,6 +139,7 @@ impl ProxyConfig {
             upstream_roots_pem: cloud.ca_bundle_pem(),
             permitted_subtrees: cloud.pki.permitted_subtrees().to_vec(),
             limits: Limits::default(),
+            catalog: cloud.catalog.clone(),
         }
     }
 }
@@ -164,8 +167,8 @@ impl Proxy {
     /// Compile the faults, generate any inspection CA, and start accepting.
     pub fn start(config: ProxyConfig) -> Result<Proxy, ProxyError> {
         let addr = config.listener.local_addr()?;
-        let policy = rules::Policy::compile(&config.faults, &config.world, &config.permitted_subtrees, config.journal.clock())?;
-        policy.journal_allow_list_gaps(&config.world, &config.journal);
+        let policy = rules::Policy::compile(&config.faults, &config.world, &config.catalog, &config.permitted_subtrees, config.journal.clock())?;
+        policy.journal_allow_list_gaps(&config.world, &config.catalog, &config.journal);
         let trusted_pem = policy.trusted_inspection_pem();
         let mut roots = rustls::RootCertStore::empty();
         for cert in rustls::pki_types::CertificateDer::pem_slice_iter(config.upstream_roots_pem.as_bytes()).flatten() {

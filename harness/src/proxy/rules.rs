@@ -103,9 +103,9 @@ pub struct Plan {
 
 /// What compiling would find wrong in a scenario's proxy faults, without building anything:
 /// an endpoint-set ID the catalog lacks, an allow-list file that cannot be read (`memsim check`).
-pub fn validate(faults: &[ProxyFault], world: &WorldSpec) -> Result<(), ProxyError> {
+pub fn validate(faults: &[ProxyFault], world: &WorldSpec, catalog: &Catalog) -> Result<(), ProxyError> {
     for fault in faults {
-        Matcher::compile(&fault.target, world, Catalog::builtin())?;
+        Matcher::compile(&fault.target, world, catalog)?;
         if let ProxyRule::AllowList { file: Some(path), .. } = &fault.rule {
             allow_list::load(path)?;
         }
@@ -121,8 +121,7 @@ pub struct Policy {
 }
 
 impl Policy {
-    pub fn compile(faults: &[ProxyFault], world: &WorldSpec, permitted: &[String], clock: &Clock) -> Result<Policy, ProxyError> {
-        let catalog = Catalog::builtin();
+    pub fn compile(faults: &[ProxyFault], world: &WorldSpec, catalog: &Catalog, permitted: &[String], clock: &Clock) -> Result<Policy, ProxyError> {
         let mut rules = Vec::new();
         let mut allow: Option<AllowRule> = None;
         for fault in faults {
@@ -225,9 +224,9 @@ impl Policy {
     }
 
     /// Journal, once at start, the required catalog endpoints the allow-list blocks.
-    pub fn journal_allow_list_gaps(&self, world: &WorldSpec, journal: &Journal) {
+    pub fn journal_allow_list_gaps(&self, world: &WorldSpec, catalog: &Catalog, journal: &Journal) {
         let Some(allow) = &self.allow else { return };
-        let gaps = allow_list::gaps(allow_list::covered_by(&allow.patterns), world, Catalog::builtin());
+        let gaps = allow_list::gaps(allow_list::covered_by(&allow.patterns), world, catalog);
         let listed: Vec<serde_json::Value> = gaps.iter().map(|g| serde_json::json!({"host": g.host, "required_by": g.required_by})).collect();
         journal.record(
             NewEvent::new(Component::Proxy, "allow_list_gaps")

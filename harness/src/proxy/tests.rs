@@ -45,6 +45,7 @@ async fn rig(fault_toml: &str, scale: f64, limits: Limits) -> Rig {
         upstream_roots_pem: String::new(),
         permitted_subtrees: vec!["manage.microsoft.com".into(), "digicert.com".into(), "azureedge.net".into()],
         limits,
+        catalog: Arc::new(mock_cloud::Catalog::builtin().unwrap()),
     };
     Rig { proxy: Proxy::start(config).unwrap(), journal, ranges_seen, https_accepts }
 }
@@ -197,6 +198,7 @@ async fn a_dns_failure_is_the_proxys_502_with_the_reason() {
         upstream_roots_pem: String::new(),
         permitted_subtrees: vec![],
         limits: Limits::default(),
+        catalog: Arc::new(mock_cloud::Catalog::builtin().unwrap()),
     })
     .unwrap();
     let (_s, head) = tunnel(proxy.addr(), "r.manage.microsoft.com:443").await;
@@ -421,6 +423,7 @@ async fn a_front_that_refuses_gets_a_502_with_the_reason() {
         upstream_roots_pem: String::new(),
         permitted_subtrees: vec![],
         limits: Limits::default(),
+        catalog: Arc::new(mock_cloud::Catalog::builtin().unwrap()),
     })
     .unwrap();
     let (_s, head) = tunnel(proxy.addr(), "r.manage.microsoft.com:443").await;

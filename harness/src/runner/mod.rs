@@ -130,7 +130,7 @@ fn blank(s: &Scenario, time_scale: f64) -> ScenarioReport {
 async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKind) {
     let t0 = Instant::now();
     let mut report = blank(s, options.time_scale.unwrap_or(s.world.time_scale.0));
-    let world = match World::start(s, WorldOptions { state_dir: None, time_scale: options.time_scale }).await {
+    let world = match World::start(s, WorldOptions { state_dir: None, time_scale: options.time_scale, catalog: None }).await {
         Ok(w) => w,
         Err(e) => {
             let kind = if e.is_bad_input() { ErrorKind::BadInput } else { ErrorKind::Harness };

@@ -76,6 +76,10 @@ pub struct RoleGroup {
     pub urls: Vec<String>,
     pub tcp_ports: Vec<u16>,
     pub notes: Option<String>,
+    /// The row that names the CMG's cloud service (`<name>.cloudapp.net`): the host the CMG
+    /// answers on, its DNS name and its management point SRV target.
+    #[serde(default)]
+    pub cmg_cloud_service: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -236,7 +240,7 @@ pub struct ServiceHosts {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceHostEntry {
-    pub service: crate::services::Service,
+    pub service: scenarios::Service,
     pub public: Vec<String>,
     pub usgov: Vec<String>,
 }

@@ -1,10 +1,14 @@
-//! The endpoint catalog: the seeds' tables as typed data, loaded once, and the names a world
-//! emulates derived from them. A hostname never appears in logic; it comes from here.
+//! The endpoint catalog: the seeds' tables as typed data, and the names a world emulates derived
+//! from them. A hostname never appears in logic; it comes from here.
+//!
+//! The catalog is a value, not a global: [`Catalog::builtin`] parses the embedded data files
+//! (every one of them, the content library's and the endpoints web service's included), the
+//! caller loads it once and passes it down (`CloudConfig::catalog`, the services' `AppState`),
+//! and a test can build a world from a catalog of its own by changing a loaded one.
 
 pub mod data;
 
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
 
 use scenarios::{Cloud, WorldSpec};
 
@@ -24,6 +28,10 @@ pub struct Catalog {
     pub services: ServiceHosts,
     pub pki: PkiData,
     pub codes: Codes,
+    /// The content CDNs' packages (`content.toml`).
+    pub content: crate::services::content::ContentData,
+    /// The endpoints web service's instances and service areas (`endpoints-service.toml`).
+    pub endpoints_service: crate::services::endpoints::ServiceData,
 }
 
 /// A data file that does not parse: a build defect, reported with the file's name.
@@ -51,12 +59,13 @@ impl Catalog {
     }
 
     /// The hosts of one service (services.toml) in `cloud`; empty when the catalog has none.
-    pub fn service_hosts(&self, service: crate::services::Service, cloud: Cloud) -> &[String] {
+    pub fn service_hosts(&self, service: scenarios::Service, cloud: Cloud) -> &[String] {
         self.services.services.iter().find(|s| s.service == service).map_or(&[], |s| s.hosts(cloud))
     }
 
-    /// Parse the embedded data files.
-    pub fn load() -> Result<Catalog, CatalogError> {
+    /// Parse the embedded data files: one catalog, loaded by whoever composes a world and passed
+    /// down from there. Each call parses anew (a few milliseconds); nothing is kept globally.
+    pub fn builtin() -> Result<Catalog, CatalogError> {
         Ok(Catalog {
             intune: parse(data_file!("intune-endpoints.toml"))?,
             configmgr: parse(data_file!("configmgr-endpoints.toml"))?,
@@ -67,13 +76,21 @@ impl Catalog {
             services: parse(data_file!("services.toml"))?,
             pki: parse(data_file!("pki.toml"))?,
             codes: parse(data_file!("codes.toml"))?,
+            content: parse(data_file!("content.toml"))?,
+            endpoints_service: parse(data_file!("endpoints-service.toml"))?,
         })
     }
 
-    /// The embedded catalog, parsed once per process (immutable data, not state).
-    pub fn builtin() -> &'static Catalog {
-        static CATALOG: OnceLock<Catalog> = OnceLock::new();
-        CATALOG.get_or_init(|| Catalog::load().unwrap_or_else(|e| panic!("embedded catalog is broken: {e}")))
+    /// The CMG's cloud service name in `cloud` for the tenant's `cmg_name`, e.g.
+    /// `GraniteFalls.cloudapp.net`: the seed 001 rows the data marks `cmg_cloud_service`.
+    pub fn cmg_host(&self, cloud: Cloud, cmg_name: &str) -> Option<String> {
+        self.configmgr
+            .groups
+            .iter()
+            .filter(|g| g.cmg_cloud_service && g.cloud.includes(cloud))
+            .flat_map(|g| g.urls.iter())
+            .find(|u| u.starts_with("<name>."))
+            .map(|u| u.replace("<name>", cmg_name))
     }
 
     pub fn endpoint_set(&self, id: u32) -> Option<&EndpointSet> {

@@ -2,8 +2,8 @@
 
 use super::*;
 
-fn cat() -> &'static Catalog {
-    Catalog::builtin()
+fn cat() -> Catalog {
+    Catalog::builtin().unwrap()
 }
 
 #[test]
@@ -15,7 +15,7 @@ fn every_endpoint_set_of_seed_002_is_there_once() {
 
 #[test]
 fn endpoint_sets_match_the_seed_rows() {
-    let c = cat();
+    let c = &cat();
     let s163 = c.endpoint_set(163).unwrap();
     assert_eq!(s163.urls, ["*.manage.microsoft.com", "manage.microsoft.com", "EnterpriseEnrollment.manage.microsoft.com"]);
     assert_eq!(s163.tcp_ports, [80, 443]);
@@ -37,7 +37,7 @@ fn endpoint_sets_match_the_seed_rows() {
 
 #[test]
 fn asu_table_matches_seed_002() {
-    let c = cat();
+    let c = &cat();
     let counts: Vec<(&str, usize)> = c.asu.regions.iter().map(|r| (r.code.as_str(), r.asus.len())).collect();
     assert_eq!(counts, [("na", 15), ("eu", 10), ("ap", 6)]);
     assert!(c.asu.partial_http_required);
@@ -56,7 +56,7 @@ fn asu_table_matches_seed_002() {
 
 #[test]
 fn cname_rules_match_seed_003() {
-    let c = cat();
+    let c = &cat();
     let enroll: Vec<(CloudScope, &str)> = c.cnames.rules.iter().filter(|r| r.label == "EnterpriseEnrollment").map(|r| (r.cloud, r.target.as_str())).collect();
     assert_eq!(
         enroll,
@@ -69,7 +69,7 @@ fn cname_rules_match_seed_003() {
 
 #[test]
 fn tenant_attach_and_tokens_match_seeds_000_and_004() {
-    let c = cat();
+    let c = &cat();
     assert_eq!(c.tenant_attach.revocation.urls.len(), 9);
     assert_eq!(c.tenant_attach.notification_outbound_connection_minimum, scenarios::SimDuration::from_secs(180));
     assert_eq!(c.tokens.bulk_registration.default_lifetime_minutes, 4320);
@@ -79,7 +79,7 @@ fn tenant_attach_and_tokens_match_seeds_000_and_004() {
 
 #[test]
 fn world_hosts_cover_the_catalog_per_cloud() {
-    let c = cat();
+    let c = &cat();
     let public = c.hosts_for(&WorldSpec::default());
     for h in [
         "*.manage.microsoft.com",
@@ -110,4 +110,24 @@ fn host_of_reads_hosts_wildcards_and_urls() {
     assert_eq!(host_of("<name>.cloudapp.net", "GraniteFalls").unwrap(), "granitefalls.cloudapp.net");
     assert_eq!(host_of("http://www.microsoft.com/pkiops", "X").unwrap(), "www.microsoft.com");
     assert!(host_of("<FQDN for software update point>", "X").is_none());
+}
+
+/// Issue 10: the CMG host comes from a typed field of the data, not from a note's wording.
+#[test]
+fn the_cmg_host_is_the_row_marked_as_the_cloud_service() {
+    let c = &cat();
+    assert_eq!(c.cmg_host(Cloud::Public, "GraniteFalls").as_deref(), Some("GraniteFalls.cloudapp.net"));
+    assert_eq!(c.cmg_host(Cloud::Usgov, "GraniteFalls").as_deref(), Some("GraniteFalls.usgovcloudapp.net"));
+    let mut renamed = c.clone();
+    renamed.configmgr.groups.iter_mut().for_each(|g| g.notes = Some("anders verwoord".into()));
+    assert_eq!(renamed.cmg_host(Cloud::Public, "X").as_deref(), Some("X.cloudapp.net"), "notes do not matter");
+    renamed.configmgr.groups.iter_mut().for_each(|g| g.cmg_cloud_service = false);
+    assert_eq!(renamed.cmg_host(Cloud::Public, "X"), None);
+}
+
+#[test]
+fn every_data_file_is_part_of_the_one_catalog() {
+    let c = &cat();
+    assert!(!c.content.packages.is_empty());
+    assert!(!c.endpoints_service.instances.is_empty());
 }

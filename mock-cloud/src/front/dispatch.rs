@@ -2,7 +2,6 @@
 //! 421 Misdirected Request.
 
 use std::collections::{HashMap, HashSet};
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -71,7 +70,7 @@ impl Dispatch {
         self.emulates(host).then_some(Service::Generic)
     }
 
-    pub async fn handle<B>(&self, req: Request<B>, scheme: Scheme) -> Result<Response<Body>, Infallible>
+    pub async fn handle<B>(&self, req: Request<B>, scheme: Scheme) -> Result<Response<Body>, ClosedByFault>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<axum::BoxError>,
@@ -95,12 +94,25 @@ impl Dispatch {
         };
         let router = self.0.routers[&service].clone();
         let res = router.oneshot(req.map(Body::new)).await.unwrap_or_else(|e| match e {});
-        self.0.journal.record(
-            event("request").detail("service", service.as_str()).detail("status", res.status().as_u16()).detail("ms", started.elapsed().as_secs_f64() * 1000.0),
-        );
+        let fired = res.extensions().get::<crate::services::faults::Fired>().copied();
+        let request = event("request").detail("service", service.as_str()).detail("status", res.status().as_u16());
+        let request = request.detail("ms", started.elapsed().as_secs_f64() * 1000.0);
+        self.0.journal.record(match fired {
+            Some(f) => request.fault(f.0),
+            None => request,
+        });
+        // service.close: hyper drops a connection whose service fails, without an answer.
+        if fired.is_some_and(|f| f.closes()) {
+            return Err(ClosedByFault);
+        }
         Ok(res)
     }
 }
+
+/// A `service.close` fault ended the exchange: the connection goes without an answer.
+#[derive(Debug, thiserror::Error)]
+#[error("closed without an answer (service.close)")]
+pub struct ClosedByFault;
 
 /// The request's host, lower-case and without port: from an absolute-form URI, else `Host`.
 pub(crate) fn request_host<B>(req: &Request<B>) -> Option<String> {

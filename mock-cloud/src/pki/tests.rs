@@ -11,7 +11,7 @@ fn build(faults_toml: &str) -> Pki {
     let text = format!("name = \"t\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"test\"\n{faults_toml}");
     let scenario = parse_scenario(&text, "t.toml").unwrap();
     let faults = scenario.pki_faults();
-    let cat = Catalog::builtin();
+    let cat = &Catalog::builtin().unwrap();
     let hosts = cat.hosts_for(&scenario.world);
     Pki::build(&cat.pki, &scenario.world, faults, &hosts, OffsetDateTime::now_utc()).unwrap()
 }
@@ -34,7 +34,7 @@ fn verify_chain(pki: &Pki, chain: &[CertificateDer<'static>], server_name: &str)
 #[test]
 fn every_host_of_the_default_world_verifies() {
     let pki = build("");
-    let hosts = Catalog::builtin().hosts_for(&WorldSpec::default());
+    let hosts = Catalog::builtin().unwrap().hosts_for(&WorldSpec::default());
     for host in &hosts {
         let name = host.replace("*.", "x.");
         verify(&pki, &name).unwrap_or_else(|e| panic!("{name}: {e:?}"));
@@ -121,7 +121,7 @@ fn revocations_are_recorded_for_leaves_and_intermediates() {
 
 #[test]
 fn bad_fault_targets_are_errors_not_panics() {
-    let cat = Catalog::builtin();
+    let cat = &Catalog::builtin().unwrap();
     let world = WorldSpec::default();
     let hosts = cat.hosts_for(&world);
     for toml in [

@@ -9,6 +9,8 @@
 //! 002: "Gedeeltelijke HTTP-reactie toestaan is vereist voor scripts & Win32-apps-eindpunten" —
 //! partial responses are what these hosts are for. Error bodies are Azure Storage's XML error
 //! shape (`BlobNotFound`, `InvalidRange`); the request ids in them are not emulated.
+//!
+//! Dispatch is by hand, not by axum routes: the paths are data (`content.toml`), per host.
 
 mod body;
 mod generator;
@@ -22,45 +24,71 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use scenarios::{Component, NewEvent};
+use scenarios::{Component, Journal, NewEvent};
 
 pub use generator::Generator;
 pub use library::{ContentData, Kind, Library, ManifestEntry, Package};
 
-use super::ServiceState;
+use super::AppState;
 use body::{AbortNote, GeneratedBody};
 use range::RangeOutcome;
 
 /// What every content request reads.
 #[derive(Debug, Clone)]
 struct ContentState {
-    service: ServiceState,
+    journal: Journal,
     library: Arc<Library>,
 }
 
-pub fn router(state: ServiceState, library: Arc<Library>) -> Router {
-    Router::new().fallback(handle).with_state(ContentState { service: state, library })
+pub fn router(app: &AppState) -> Router {
+    with(app.journal.clone(), app.content.clone())
 }
 
-/// Azure Storage's error document.
-fn storage_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = format!("\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>");
-    (status, [(header::CONTENT_TYPE, "application/xml")], body).into_response()
+/// The CDNs over their own substate (router tests build one directly).
+fn with(journal: Journal, library: Arc<Library>) -> Router {
+    Router::new().fallback(handle).with_state(ContentState { journal, library })
 }
 
-async fn handle(State(state): State<ContentState>, req: Request) -> Response {
+/// Azure Storage's errors, rendered as its XML error document (`<Error><Code>…`).
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("The specified blob does not exist.")]
+    BlobNotFound,
+    #[error("The resource doesn't support the specified HTTP verb.")]
+    UnsupportedHttpVerb,
+    #[error("The range specified is invalid for the current size of the resource.")]
+    InvalidRange { size: u64 },
+}
+
+impl IntoResponse for StorageError {
+    fn into_response(self) -> Response {
+        let (status, code) = match self {
+            StorageError::BlobNotFound => (StatusCode::NOT_FOUND, "BlobNotFound"),
+            StorageError::UnsupportedHttpVerb => (StatusCode::METHOD_NOT_ALLOWED, "UnsupportedHttpVerb"),
+            StorageError::InvalidRange { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "InvalidRange"),
+        };
+        let body = format!("\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>{self}</Message></Error>");
+        let mut res = (status, [(header::CONTENT_TYPE, "application/xml")], body).into_response();
+        match self {
+            StorageError::UnsupportedHttpVerb => {
+                res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            }
+            StorageError::InvalidRange { size } => {
+                res.headers_mut().insert(header::CONTENT_RANGE, value(format!("bytes */{size}")));
+            }
+            StorageError::BlobNotFound => {}
+        }
+        res
+    }
+}
+
+async fn handle(State(state): State<ContentState>, req: Request) -> Result<Response, StorageError> {
     let host = crate::front::request_host(&req).unwrap_or_default();
-    let Some(pkg) = state.library.find(&host, req.uri().path()) else {
-        return storage_error(StatusCode::NOT_FOUND, "BlobNotFound", "The specified blob does not exist.");
-    };
+    let pkg = state.library.find(&host, req.uri().path()).ok_or(StorageError::BlobNotFound)?;
     let head = match *req.method() {
         Method::GET => false,
         Method::HEAD => true,
-        _ => {
-            let mut res = storage_error(StatusCode::METHOD_NOT_ALLOWED, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb.");
-            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return res;
-        }
+        _ => return Err(StorageError::UnsupportedHttpVerb),
     };
     let last_modified = pkg.last_modified_http();
     let header_str = |name: header::HeaderName| req.headers().get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
@@ -74,7 +102,7 @@ async fn handle(State(state): State<ContentState>, req: Request) -> Response {
         RangeOutcome::Partial { first, last } => (StatusCode::PARTIAL_CONTENT, first, last + 1),
         RangeOutcome::Unsatisfiable => (StatusCode::RANGE_NOT_SATISFIABLE, 0, 0),
     };
-    state.service.journal.record(
+    state.journal.record(
         NewEvent::new(Component::Http, "content")
             .host(host.clone())
             .detail("package", pkg.name.clone())
@@ -84,13 +112,11 @@ async fn handle(State(state): State<ContentState>, req: Request) -> Response {
             .detail("bytes", end - first),
     );
     let mut res = if status == StatusCode::RANGE_NOT_SATISFIABLE {
-        let mut r = storage_error(status, "InvalidRange", "The range specified is invalid for the current size of the resource.");
-        r.headers_mut().insert(header::CONTENT_RANGE, value(format!("bytes */{}", pkg.size)));
-        r
+        StorageError::InvalidRange { size: pkg.size }.into_response()
     } else if head {
         Response::new(Body::empty())
     } else {
-        let note = AbortNote { journal: state.service.journal.clone(), host, package: pkg.name.clone() };
+        let note = AbortNote { journal: state.journal.clone(), host, package: pkg.name.clone() };
         Response::new(Body::new(GeneratedBody::new(pkg.generator.clone(), first, end, note)))
     };
     *res.status_mut() = status;
@@ -106,7 +132,7 @@ async fn handle(State(state): State<ContentState>, req: Request) -> Response {
     if status == StatusCode::PARTIAL_CONTENT {
         h.insert(header::CONTENT_RANGE, value(format!("bytes {first}-{}/{}", end - 1, pkg.size)));
     }
-    res
+    Ok(res)
 }
 
 fn value(s: String) -> HeaderValue {

@@ -5,39 +5,67 @@
 //!
 //! Other paths on these hosts get the generic service (reachability, 404). Faults (stale,
 //! unavailable, slow) come from the layer in `revocation.rs`, never from this handler.
+//!
+//! Dispatch is by hand, not by axum routes: a CRL's path is data (the URLs in pki.toml, one set
+//! per host), and everything else on the host falls through to the generic service.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Router, middleware};
-use scenarios::{Component, NewEvent, Responder};
+use scenarios::{Component, NewEvent, Service};
 use tower::ServiceExt;
 
+use super::AppState;
 use super::revocation::{AsOf, Fired, RevocationState, fault_layer, host_of};
 
 /// RFC 2585 §4.2: the media type of a DER CRL.
 pub const PKIX_CRL: &str = "application/pkix-crl";
 
-pub fn router(state: RevocationState) -> Router {
-    Router::new().fallback(handle).layer(middleware::from_fn_with_state((state.clone(), Responder::Crl), fault_layer)).with_state(state)
+pub fn router(app: &AppState) -> Router {
+    with(app.revocation.clone())
 }
 
-async fn handle(State(state): State<RevocationState>, req: Request) -> Response {
+/// The responder over its own substate (router tests build one directly).
+pub(crate) fn with(state: RevocationState) -> Router {
+    Router::new().fallback(handle).layer(middleware::from_fn_with_state((state.clone(), Service::Crl), fault_layer)).with_state(state)
+}
+
+/// What a CRL distribution point answers when it cannot serve the CRL: plain text, as a web
+/// server in front of a CRL file does.
+#[derive(Debug, thiserror::Error)]
+pub enum CrlError {
+    #[error("a CRL distribution point serves GET")]
+    MethodNotAllowed,
+    #[error("memsim: CRL generation failed: {0}")]
+    Generation(String),
+}
+
+impl IntoResponse for CrlError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            CrlError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            CrlError::Generation(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut res = (status, format!("{self}\n")).into_response();
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        }
+        res
+    }
+}
+
+async fn handle(State(state): State<RevocationState>, req: Request) -> Result<Response, CrlError> {
     let host = host_of(&req);
     let Some(ca) = state.pki.crl_at(&host, req.uri().path()) else {
-        return state.generic.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
+        return Ok(super::generic::fallback().oneshot(req).await.unwrap_or_else(|e| match e {}));
     };
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        let mut res = (StatusCode::METHOD_NOT_ALLOWED, "a CRL distribution point serves GET\n").into_response();
-        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return res;
+        return Err(CrlError::MethodNotAllowed);
     }
     let now = state.journal.clock().now();
     let at = req.extensions().get::<AsOf>().map_or(now, |a| a.0);
-    let crl = match state.pki.crl(ca, at) {
-        Ok(crl) => crl,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("memsim: CRL generation failed: {e}\n")).into_response(),
-    };
+    let crl = state.pki.crl(ca, at).map_err(|e| CrlError::Generation(e.to_string()))?;
     let mut event = NewEvent::new(Component::Pki, "crl_served")
         .host(host)
         .detail("path", req.uri().path())
@@ -57,7 +85,7 @@ async fn handle(State(state): State<RevocationState>, req: Request) -> Response 
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(PKIX_CRL));
     h.insert(header::ETAG, HeaderValue::from_str(&format!("\"{}\"", crl.number)).expect("digits"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_str(&format!("public, max-age={max_age}")).expect("digits"));
-    res
+    Ok(res)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::Request;
 use der::{Decode, Encode};
-use scenarios::{HostList, RevocationReason, ServiceFault, SimDuration};
+use scenarios::{RevocationReason, ServiceEffect, ServiceFault, SimDuration};
 use tower::ServiceExt;
 use x509_cert::crl::CertificateList;
 
@@ -15,7 +15,7 @@ use crate::services::revocation::test_state;
 async fn get(state: &RevocationState, url: &str) -> (u16, axum::http::HeaderMap, Vec<u8>) {
     let (host, path) = split_url(url).unwrap();
     let req = Request::get(path).header(header::HOST, host).body(Body::empty()).unwrap();
-    let res = router(state.clone()).oneshot(req).await.unwrap();
+    let res = with(state.clone()).oneshot(req).await.unwrap();
     let (status, headers) = (res.status().as_u16(), res.headers().clone());
     (status, headers, axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap().to_vec())
 }
@@ -82,14 +82,14 @@ async fn scenario_revocations_are_listed_from_the_start() {
 
 #[tokio::test]
 async fn faults_unavailable_and_stale_apply_to_crl_paths_only() {
-    let state = test_state(vec![], vec![ServiceFault::CrlUnavailable { hosts: HostList::default(), status: 404 }]);
+    let state = test_state(vec![], vec![ServiceFault::new(ServiceEffect::CrlUnavailable { status: 404 })]);
     let url = state.pki.cas()[0].spec.crl[0].clone();
     assert_eq!(get(&state, &url).await.0, 404);
     assert!(state.journal.snapshot().iter().any(|e| e.what == "crl_unavailable" && e.fault.as_deref() == Some("service.crl_unavailable")));
     let (host, _) = split_url(&url).unwrap();
     assert_eq!(get(&state, &format!("http://{host}/")).await.0, 200, "the host itself stays reachable");
     assert_eq!(get(&state, &format!("http://{host}/nothing.crl")).await.0, 404);
-    let state = test_state(vec![], vec![ServiceFault::CrlStale { hosts: HostList::default(), since: SimDuration::from_days(1) }]);
+    let state = test_state(vec![], vec![ServiceFault::new(ServiceEffect::CrlStale { since: SimDuration::from_days(1) })]);
     let (status, _, der) = get(&state, &url).await;
     assert_eq!(status, 200);
     let (crl, _) = verify(&state, 0, &der);
@@ -102,6 +102,6 @@ async fn only_get_and_head() {
     let state = test_state(vec![], vec![]);
     let (host, path) = split_url(&state.pki.cas()[0].spec.crl[0]).unwrap();
     let req = Request::post(path).header(header::HOST, host).body(Body::empty()).unwrap();
-    let res = router(state).oneshot(req).await.unwrap();
+    let res = with(state).oneshot(req).await.unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
 }

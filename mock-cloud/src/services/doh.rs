@@ -6,6 +6,8 @@
 //! It is only the HTTP side: it neither parses nor builds DNS messages (the world's DNS does,
 //! with its zones, faults and journal). A query the DNS drops gets no answer until
 //! [`DROPPED_HOLD`] has passed, then 504, as a DoH server whose resolver never answers.
+//! Errors are HTTP statuses with a plain-text reason ([`DohError`]): RFC 8484 §4.2.1 leaves
+//! the body of an HTTP error to the server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::ServiceState;
+use super::AppState;
 use crate::{DnsWire, DohAnswer};
 
 /// RFC 8484 §4.1: the URI template's path memsim serves (the RFC's own example).
@@ -38,12 +40,40 @@ struct DohState {
     hold: Duration,
 }
 
-pub fn router(state: ServiceState, dns: Option<Arc<dyn DnsWire>>) -> Router {
-    router_holding(state, dns, DROPPED_HOLD)
+pub fn router(app: &AppState) -> Router {
+    with(app.dns.clone(), DROPPED_HOLD)
 }
 
-fn router_holding(_state: ServiceState, dns: Option<Arc<dyn DnsWire>>, hold: Duration) -> Router {
+fn with(dns: Option<Arc<dyn DnsWire>>, hold: Duration) -> Router {
     Router::new().route(PATH, get(by_get).post(by_post)).with_state(DohState { dns, hold })
+}
+
+/// What the DoH service answers instead of a DNS message.
+#[derive(Debug, thiserror::Error)]
+pub enum DohError {
+    #[error("{0}")]
+    BadRequest(&'static str),
+    #[error("POST /dns-query takes Content-Type: {DNS_MESSAGE} (RFC 8484 §4.1)")]
+    UnsupportedMediaType,
+    #[error("a DNS message is at most 65535 bytes")]
+    TooLarge,
+    #[error("this world runs without DNS")]
+    NoDns,
+    #[error("the DNS sent no answer")]
+    NoAnswer,
+}
+
+impl IntoResponse for DohError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            DohError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            DohError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            DohError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            DohError::NoDns => StatusCode::SERVICE_UNAVAILABLE,
+            DohError::NoAnswer => StatusCode::GATEWAY_TIMEOUT,
+        };
+        (status, format!("{self}\n")).into_response()
+    }
 }
 
 #[derive(Deserialize)]
@@ -51,52 +81,45 @@ struct DnsParam {
     dns: Option<String>,
 }
 
-async fn by_get(State(s): State<DohState>, Query(q): Query<DnsParam>) -> Response {
+async fn by_get(State(s): State<DohState>, Query(q): Query<DnsParam>) -> Result<Response, DohError> {
     let Some(encoded) = q.dns else {
-        return bad_request("GET /dns-query needs ?dns=<the query, base64url without padding> (RFC 8484 §4.1)");
+        return Err(DohError::BadRequest("GET /dns-query needs ?dns=<the query, base64url without padding> (RFC 8484 §4.1)"));
     };
     match base64url_decode(&encoded) {
         Some(query) => answer(&s, query).await,
-        None => bad_request("the dns parameter is not base64url (RFC 4648 §5)"),
+        None => Err(DohError::BadRequest("the dns parameter is not base64url (RFC 4648 §5)")),
     }
 }
 
-async fn by_post(State(s): State<DohState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn by_post(State(s): State<DohState>, headers: HeaderMap, body: Bytes) -> Result<Response, DohError> {
     let media = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !media.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(DNS_MESSAGE) {
-        let msg = format!("POST /dns-query takes Content-Type: {DNS_MESSAGE} (RFC 8484 §4.1)\n");
-        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, msg).into_response();
+        return Err(DohError::UnsupportedMediaType);
     }
     answer(&s, body.to_vec()).await
 }
 
-async fn answer(s: &DohState, query: Vec<u8>) -> Response {
-    let Some(dns) = &s.dns else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "this world runs without DNS\n").into_response();
-    };
+async fn answer(s: &DohState, query: Vec<u8>) -> Result<Response, DohError> {
+    let dns = s.dns.as_ref().ok_or(DohError::NoDns)?;
     if query.len() < HEADER_LEN {
-        return bad_request("the query is shorter than a DNS header");
+        return Err(DohError::BadRequest("the query is shorter than a DNS header"));
     }
     if query.len() > MAX_MESSAGE {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "a DNS message is at most 65535 bytes\n").into_response();
+        return Err(DohError::TooLarge);
     }
     match dns.answer(query).await {
         DohAnswer::Message(message) => {
             let mut res = (StatusCode::OK, message).into_response();
             res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(DNS_MESSAGE));
-            res
+            Ok(res)
         }
         // A drop fault: the client waits, as it would for a UDP answer that never comes.
         DohAnswer::Dropped => {
             tokio::time::sleep(s.hold).await;
-            (StatusCode::GATEWAY_TIMEOUT, "the DNS sent no answer\n").into_response()
+            Err(DohError::NoAnswer)
         }
-        DohAnswer::NotAQuery => bad_request("the body is not a DNS query (a response message, or no DNS header)"),
+        DohAnswer::NotAQuery => Err(DohError::BadRequest("the body is not a DNS query (a response message, or no DNS header)")),
     }
-}
-
-fn bad_request(why: &str) -> Response {
-    (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response()
 }
 
 /// RFC 4648 §5 base64url. RFC 8484 §4.1 says the padding is left out; a padded value is
@@ -136,15 +159,10 @@ mod tests {
         }
     }
 
-    fn state() -> ServiceState {
-        let clock = scenarios::Clock::new(time::OffsetDateTime::now_utc(), 1.0);
-        ServiceState { world: Default::default(), journal: scenarios::Journal::new(clock) }
-    }
-
     const QUERY: [u8; 17] = [0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1];
 
     async fn call(dns: Option<Arc<dyn DnsWire>>, req: Request) -> (StatusCode, HeaderMap, Vec<u8>) {
-        let res = router(state(), dns).oneshot(req).await.unwrap();
+        let res = with(dns, DROPPED_HOLD).oneshot(req).await.unwrap();
         let (parts, body) = res.into_parts();
         (parts.status, parts.headers, axum::body::to_bytes(body, MAX_MESSAGE).await.unwrap().to_vec())
     }
@@ -186,7 +204,7 @@ mod tests {
         let post = Request::post(PATH).header(header::CONTENT_TYPE, DNS_MESSAGE).body(Body::from(dropped)).unwrap();
         let hold = Duration::from_secs(10);
         let started = tokio::time::Instant::now();
-        let res = router_holding(state(), Some(Arc::new(Echo)), hold).oneshot(post).await.unwrap();
+        let res = with(Some(Arc::new(Echo)), hold).oneshot(post).await.unwrap();
         assert_eq!(res.status(), StatusCode::GATEWAY_TIMEOUT);
         assert!(started.elapsed() >= hold, "no answer before the hold has passed");
     }
@@ -197,7 +215,7 @@ mod tests {
         response[2] |= 0x80;
         let post = Request::post(PATH).header(header::CONTENT_TYPE, DNS_MESSAGE).body(Body::from(response)).unwrap();
         let started = tokio::time::Instant::now();
-        let res = router_holding(state(), Some(Arc::new(Echo)), Duration::from_secs(10)).oneshot(post).await.unwrap();
+        let res = with(Some(Arc::new(Echo)), Duration::from_secs(10)).oneshot(post).await.unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
         assert!(started.elapsed() < Duration::from_secs(1), "no hold for bytes that are no query");
     }

@@ -12,20 +12,23 @@
 //! not published), the MEM display name (see endpoints-service.toml), and `/changes`, which has
 //! no history to report and answers `[]` for any well-formed version. Not emulated: the 429 rate
 //! limit, `Format=RSS` (501).
+//!
+//! Dispatch is by hand, not by axum routes: the web service's method and instance names are
+//! case-insensitive (`/endpoints/WorldWide` = `/Endpoints/worldwide`), which axum's router is not.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::ServiceState;
+use super::AppState;
 use crate::catalog::{Catalog, Category, EndpointSet};
 
-/// `endpoints-service.toml`.
-#[derive(Debug, Deserialize)]
+/// `endpoints-service.toml` (part of the [`Catalog`]).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceData {
     pub version: String,
@@ -35,14 +38,14 @@ pub struct ServiceData {
     pub service_areas: Vec<ServiceArea>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Instance {
     pub name: String,
     pub has_catalog: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceArea {
     pub name: String,
@@ -52,13 +55,6 @@ pub struct ServiceArea {
 }
 
 impl ServiceData {
-    pub fn builtin() -> &'static ServiceData {
-        static DATA: OnceLock<ServiceData> = OnceLock::new();
-        DATA.get_or_init(|| {
-            toml::from_str(include_str!("../../data/endpoints-service.toml")).unwrap_or_else(|e| panic!("mock-cloud/data/endpoints-service.toml: {e}"))
-        })
-    }
-
     fn instance(&self, name: &str) -> Option<&Instance> {
         self.instances.iter().find(|i| i.name.eq_ignore_ascii_case(name))
     }
@@ -112,14 +108,45 @@ fn record(set: &EndpointSet, data: &ServiceData, no_ipv6: bool) -> Record {
     }
 }
 
-pub fn router(_state: ServiceState) -> Router {
-    Router::new().fallback(handle)
+pub fn router(app: &AppState) -> Router {
+    Router::new().fallback(handle).with_state(app.catalog.clone())
 }
 
-/// A 400 in our words (the real service's body text is not published).
-fn bad_request(message: String) -> Response {
-    let body = serde_json::json!({ "error": "BadRequest", "message": message });
-    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response()
+/// What the web service answers instead of endpoint data.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointsError {
+    /// A 400 in our words (the real service's body text is not published), as JSON.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the endpoints web service answers GET")]
+    MethodNotAllowed,
+    #[error("no such method on the endpoints web service: use /endpoints, /version or /changes")]
+    NotFound,
+    #[error("memsim does not emulate Format=RSS")]
+    NotImplemented,
+}
+
+impl IntoResponse for EndpointsError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            EndpointsError::BadRequest(message) => {
+                let body = serde_json::json!({ "error": "BadRequest", "message": message });
+                return (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response();
+            }
+            EndpointsError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            EndpointsError::NotFound => StatusCode::NOT_FOUND,
+            EndpointsError::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+        };
+        let mut res = (status, format!("{self}\n")).into_response();
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        }
+        res
+    }
+}
+
+fn bad_request(message: String) -> EndpointsError {
+    EndpointsError::BadRequest(message)
 }
 
 /// The query's parameters, names lower-cased, values percent-decoded.
@@ -166,45 +193,43 @@ pub fn is_guid(s: &str) -> bool {
     groups.len() == 5 && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-async fn handle(req: Request) -> Response {
+async fn handle(State(catalog): State<Arc<Catalog>>, req: Request) -> Result<Response, EndpointsError> {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        let mut res = (StatusCode::METHOD_NOT_ALLOWED, "the endpoints web service answers GET\n").into_response();
-        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return res;
+        return Err(EndpointsError::MethodNotAllowed);
     }
-    let data = ServiceData::builtin();
+    let data = &catalog.endpoints_service;
     let q = params(req.uri().query());
     let get = |name: &str| q.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
     let segments: Vec<String> = req.uri().path().split('/').filter(|s| !s.is_empty()).map(str::to_ascii_lowercase).collect();
     if !matches!(segments.first().map(String::as_str), Some("endpoints" | "version" | "changes")) {
-        return (StatusCode::NOT_FOUND, "no such method on the endpoints web service: use /endpoints, /version or /changes\n").into_response();
+        return Err(EndpointsError::NotFound);
     }
     match get("clientrequestid") {
         None => {
-            return bad_request(
+            return Err(bad_request(
                 "ClientRequestId is required: a GUID you generate once per machine, e.g. clientrequestid=b10c5ed1-bad1-445f-b386-b919946339a7".into(),
-            );
+            ));
         }
-        Some(id) if !is_guid(id) => return bad_request(format!("ClientRequestId `{id}` is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")),
+        Some(id) if !is_guid(id) => return Err(bad_request(format!("ClientRequestId `{id}` is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"))),
         Some(_) => {}
     }
     let csv = match get("format").map(str::to_ascii_lowercase).as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
-        Some("rss") => return (StatusCode::NOT_IMPLEMENTED, "memsim does not emulate Format=RSS\n").into_response(),
-        Some(f) => return bad_request(format!("Format `{f}` is not one of JSON, CSV")),
+        Some("rss") => return Err(EndpointsError::NotImplemented),
+        Some(f) => return Err(bad_request(format!("Format `{f}` is not one of JSON, CSV"))),
     };
     let instance = match segments.get(1) {
         Some(name) => match data.instance(name) {
             Some(i) => Some(i),
             None => {
                 let names: Vec<&str> = data.instances.iter().map(|i| i.name.as_str()).collect();
-                return bad_request(format!("instance `{name}` is not one of {}", names.join(", ")));
+                return Err(bad_request(format!("instance `{name}` is not one of {}", names.join(", "))));
             }
         },
         None => None,
     };
-    match (segments[0].as_str(), instance) {
+    Ok(match (segments[0].as_str(), instance) {
         ("version", inst) => version(data, inst, get("allversions").is_some_and(|v| v.eq_ignore_ascii_case("true")), csv),
         ("endpoints", Some(inst)) => {
             let areas = match get("serviceareas") {
@@ -214,7 +239,7 @@ async fn handle(req: Request) -> Response {
                     for a in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
                         match data.service_areas.iter().find(|s| s.name.eq_ignore_ascii_case(a)) {
                             Some(s) => wanted.push(s.name.clone()),
-                            None => return bad_request(format!("ServiceAreas: `{a}` is not a service area")),
+                            None => return Err(bad_request(format!("ServiceAreas: `{a}` is not a service area"))),
                         }
                     }
                     wanted.push("Common".into());
@@ -222,17 +247,17 @@ async fn handle(req: Request) -> Response {
                 }
             };
             let no_ipv6 = get("noipv6").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-            let sets = if inst.has_catalog { Catalog::builtin().intune.sets.as_slice() } else { &[] };
+            let sets = if inst.has_catalog { catalog.intune.sets.as_slice() } else { &[] };
             let records: Vec<Record> =
                 sets.iter().filter(|s| areas.as_ref().is_none_or(|a| a.contains(&s.service_area))).map(|s| record(s, data, no_ipv6)).collect();
             if csv { respond_csv(records_csv(&records)) } else { respond_json(&records, None) }
         }
         ("changes", Some(_)) => match segments.get(2) {
             Some(v) if v.len() == 10 && v.bytes().all(|b| b.is_ascii_digit()) => respond_json(&Vec::<Record>::new(), None),
-            _ => bad_request("changes needs a version YYYYMMDDNN: /changes/{instance}/{version}".into()),
+            _ => return Err(bad_request("changes needs a version YYYYMMDDNN: /changes/{instance}/{version}".into())),
         },
-        _ => bad_request("this method needs an instance, e.g. /endpoints/Worldwide".into()),
-    }
+        _ => return Err(bad_request("this method needs an instance, e.g. /endpoints/Worldwide".into())),
+    })
 }
 
 fn version(data: &ServiceData, instance: Option<&Instance>, all: bool, csv: bool) -> Response {

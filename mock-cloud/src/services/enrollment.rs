@@ -1,37 +1,60 @@
 //! MS-MDE2 enrollment discovery (protocols.md §2): the `GET` probe a Windows client sends before
-//! it POSTs its Discover request. IIS ignores path case and Intune publishes the lower-case URL,
-//! so the path is matched case-insensitively.
+//! it POSTs its Discover request.
+//!
+//! Dispatch is by hand, not by axum routes: IIS ignores path case and Intune publishes the
+//! lower-case URL, so the path is matched case-insensitively, which axum's router does not do.
+//! Errors are plain text today; the SOAP Discover (MS-MDE2 §3.1.4.1) will add a SOAP fault
+//! variant to [`DiscoveryError`], rendered in its `IntoResponse`.
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::ServiceState;
+use super::AppState;
 
 /// MS-MDE2 §3.1.4.1: the discovery service endpoint.
 pub const DISCOVERY_PATH: &str = "/EnrollmentServer/Discovery.svc";
 
-pub fn router(_state: ServiceState) -> Router {
+pub fn router(_state: &AppState) -> Router {
     Router::new().fallback(handle)
 }
 
-async fn handle(req: Request) -> Response {
+/// What the discovery service refuses, in its own words.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("no such endpoint on the enrollment discovery service")]
+    NotFound,
+    #[error("memsim serves the discovery probe (GET) only")]
+    MethodNotAllowed,
+}
+
+impl IntoResponse for DiscoveryError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            DiscoveryError::NotFound => StatusCode::NOT_FOUND,
+            DiscoveryError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        };
+        let mut res = (status, format!("{self}\n")).into_response();
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        }
+        res
+    }
+}
+
+async fn handle(req: Request) -> Result<Response, DiscoveryError> {
     if !req.uri().path().eq_ignore_ascii_case(DISCOVERY_PATH) {
-        return (StatusCode::NOT_FOUND, "no such endpoint on the enrollment discovery service\n").into_response();
+        return Err(DiscoveryError::NotFound);
     }
     match *req.method() {
         // §2.1: 200 with an empty body (the docs show Content-Type text/html, Content-Length 0).
         Method::GET | Method::HEAD => {
             let mut res = StatusCode::OK.into_response();
             res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=UTF-8"));
-            res
+            Ok(res)
         }
-        _ => {
-            let mut res = (StatusCode::METHOD_NOT_ALLOWED, "memsim serves the discovery probe (GET) only\n").into_response();
-            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            res
-        }
+        _ => Err(DiscoveryError::MethodNotAllowed),
     }
 }
 
@@ -42,14 +65,9 @@ mod tests {
 
     use super::*;
 
-    fn state() -> ServiceState {
-        let clock = scenarios::Clock::new(time::OffsetDateTime::now_utc(), 1.0);
-        ServiceState { world: Default::default(), journal: scenarios::Journal::new(clock) }
-    }
-
     async fn call(method: Method, path: &str) -> Response {
         let req = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
-        router(state()).oneshot(req).await.unwrap()
+        router(&crate::services::test_support::app_state()).oneshot(req).await.unwrap()
     }
 
     #[tokio::test]

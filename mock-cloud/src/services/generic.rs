@@ -1,21 +1,42 @@
 //! An emulated host that no service claims: it answers `/` so that a reachability check sees a
-//! live HTTP(S) endpoint, and 404 elsewhere.
+//! live HTTP(S) endpoint, and 404 elsewhere. Plain text, as a bare web server answers.
+//!
+//! One fallback handler rather than routes: every path and method of every unclaimed host lands
+//! here, and only `GET /` (and `HEAD /`) differs.
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::ServiceState;
+use super::AppState;
 
-pub fn router(_state: ServiceState) -> Router {
+pub fn router(_state: &AppState) -> Router {
+    fallback()
+}
+
+/// The generic service needs no state: the responders' hosts fall back to it too.
+pub fn fallback() -> Router {
     Router::new().fallback(handle)
 }
 
-async fn handle(req: Request) -> Response {
+/// What the generic service refuses: anything but its root.
+#[derive(Debug, thiserror::Error)]
+pub enum GenericError {
+    #[error("memsim: {0} emulates reachability only")]
+    NotFound(String),
+}
+
+impl IntoResponse for GenericError {
+    fn into_response(self) -> Response {
+        (StatusCode::NOT_FOUND, format!("{self}\n")).into_response()
+    }
+}
+
+async fn handle(req: Request) -> Result<Response, GenericError> {
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or(req.uri().host()).unwrap_or("this host").to_string();
     match (req.method(), req.uri().path()) {
-        (&Method::GET | &Method::HEAD, "/") => (StatusCode::OK, format!("memsim: {host} is reachable\n")).into_response(),
-        _ => (StatusCode::NOT_FOUND, format!("memsim: {host} emulates reachability only\n")).into_response(),
+        (&Method::GET | &Method::HEAD, "/") => Ok((StatusCode::OK, format!("memsim: {host} is reachable\n")).into_response()),
+        _ => Err(GenericError::NotFound(host)),
     }
 }

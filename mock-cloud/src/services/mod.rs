@@ -1,5 +1,16 @@
-//! The emulated services, one module each, each with `router(state) -> axum::Router`.
-//! [`routers`] composes them; the front picks one by Host.
+//! The emulated services, one module each, each with `router(&AppState) -> axum::Router`.
+//! [`routers`] composes them and puts the generic service-fault layer ([`faults`]) in front of
+//! every one; the front picks one by Host.
+//!
+//! The pattern a service follows (a SOAP service included, when it comes):
+//! - its paths are constants at the top of its module, its handlers next to its router;
+//! - its substate is one field of [`AppState`], built once per world in `Cloud::start`, so
+//!   adding a service changes no signature elsewhere;
+//! - its one error type implements `IntoResponse` and renders the protocol's own error (plain
+//!   text, JSON, Azure Storage XML here; a SOAP fault for a SOAP service); handlers return
+//!   `Result<Response, ThatError>`;
+//! - its service-specific faults, if any, are its own layer (`revocation.rs`); the generic ones
+//!   (status, delay, malformed body, close) it gets from the composition without a line of its own.
 
 pub mod content;
 pub mod control;
@@ -7,6 +18,7 @@ pub mod crl;
 pub mod doh;
 pub mod endpoints;
 pub mod enrollment;
+pub mod faults;
 pub mod generic;
 pub mod notification;
 pub mod ocsp;
@@ -16,87 +28,72 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use scenarios::{Journal, WorldSpec};
-use serde::{Deserialize, Serialize};
+use scenarios::{Journal, ServiceFault, WorldSpec};
 
-/// A service, named by an enum everywhere: data files, state, journal, reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Service {
-    /// MS-MDE2 enrollment discovery (`/EnrollmentServer/Discovery.svc`).
-    EnrollmentDiscovery,
-    /// RFC 8484 DNS over HTTPS: the world's DNS on the HTTPS front (`/dns-query`).
-    Doh,
-    /// Any emulated host no service claims: reachability only.
-    Generic,
-    /// RFC 5280 CRL distribution points of the world's CAs (hosts from data/pki.toml).
-    Crl,
-    /// RFC 6960 OCSP responders of the world's CAs (hosts from data/pki.toml).
-    Ocsp,
-    /// The content CDNs: ASU storage CDNs, set-170 Win32 CDNs, ConfigMgr servicing (hosts from data/content.toml).
-    Content,
-    /// The tenant-attach gateway and its notification long-poll (`/api/gateway/…`, seed 000).
-    Notification,
-    /// The M365 IP and URL web service (`endpoints.office.com`, seed 002's one-liner).
-    Endpoints,
-}
+pub use scenarios::Service;
 
-impl Service {
-    pub const ALL: &[Service] = &[
-        Service::EnrollmentDiscovery,
-        Service::Doh,
-        Service::Generic,
-        Service::Crl,
-        Service::Ocsp,
-        Service::Content,
-        Service::Notification,
-        Service::Endpoints,
-    ];
+use crate::Catalog;
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::EnrollmentDiscovery => "enrollment_discovery",
-            Service::Doh => "doh",
-            Service::Generic => "generic",
-            Service::Crl => "crl",
-            Service::Ocsp => "ocsp",
-            Service::Content => "content",
-            Service::Notification => "notification",
-            Service::Endpoints => "endpoints",
-        }
-    }
-}
-
-/// What every service handler may read: the world's tenant and journal.
+/// The one application state of a world's services: what every handler may read (the tenant,
+/// the journal, the catalog), and one substate per stateful service.
 #[derive(Debug, Clone)]
-pub struct ServiceState {
+pub struct AppState {
     pub world: Arc<WorldSpec>,
     pub journal: Journal,
+    pub catalog: Arc<Catalog>,
+    /// Every service fault of the scenario (generic and service-specific), in file order.
+    pub faults: Arc<[ServiceFault]>,
+    /// DoH: the world's DNS (none: the DoH service says the world has no DNS).
+    pub dns: Option<Arc<dyn crate::DnsWire>>,
+    /// CRL and OCSP: the world's PKI and the responders' fault layer.
+    pub revocation: revocation::RevocationState,
+    /// The content CDNs' packages.
+    pub content: Arc<content::Library>,
+    /// The notification gateway's hold and heartbeat.
+    pub notification: notification::Config,
 }
 
-/// Every service's router, built once per world. `dns` answers DoH queries (none: the DoH
-/// service says the world has no DNS).
-/// `revocation` is the CRL and OCSP responders' state (the world's PKI and service faults).
-pub fn routers(
-    state: &ServiceState,
-    dns: Option<Arc<dyn crate::DnsWire>>,
-    revocation: &revocation::RevocationState,
-    content: &Arc<content::Library>,
-) -> HashMap<Service, Router> {
+/// Every service's router, built once per world, each behind the generic service-fault layer.
+pub fn routers(state: &AppState) -> HashMap<Service, Router> {
     Service::ALL
         .iter()
         .map(|&s| {
             let router = match s {
-                Service::EnrollmentDiscovery => enrollment::router(state.clone()),
-                Service::Doh => doh::router(state.clone(), dns.clone()),
-                Service::Generic => generic::router(state.clone()),
-                Service::Crl => crl::router(revocation.clone()),
-                Service::Ocsp => ocsp::router(revocation.clone()),
-                Service::Content => content::router(state.clone(), content.clone()),
-                Service::Notification => notification::router(state.clone()),
-                Service::Endpoints => endpoints::router(state.clone()),
+                Service::EnrollmentDiscovery => enrollment::router(state),
+                Service::Doh => doh::router(state),
+                Service::Generic => generic::router(state),
+                Service::Crl => crl::router(state),
+                Service::Ocsp => ocsp::router(state),
+                Service::Content => content::router(state),
+                Service::Notification => notification::router(state),
+                Service::Endpoints => endpoints::router(state),
             };
-            (s, router)
+            (s, faults::layer(router, s, state))
         })
         .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! A default world's application state, for router tests.
+    use super::*;
+
+    /// A default world at `now` running `scale` times faster than the wall, with `faults`.
+    pub(crate) fn app_state_with(now: time::OffsetDateTime, scale: f64, pki_faults: Vec<scenarios::PkiFault>, faults: Vec<ServiceFault>) -> AppState {
+        let catalog = Arc::new(Catalog::builtin().expect("the embedded catalog parses"));
+        let world = WorldSpec::default();
+        let hosts = catalog.hosts_for(&world);
+        let journal = Journal::new(scenarios::Clock::new(now, scale));
+        let pki = Arc::new(crate::Pki::build(&catalog.pki, &world, pki_faults, &hosts, now).expect("the default PKI builds"));
+        let faults: Arc<[ServiceFault]> = faults.into();
+        let revocation = revocation::RevocationState { pki, journal: journal.clone(), faults: faults.clone() };
+        let content = Arc::new(content::Library::new(&catalog, &world, now));
+        let notification = notification::Config::from_catalog(&catalog);
+        AppState { world: Arc::new(world), journal, catalog, faults, dns: None, revocation, content, notification }
+    }
+
+    /// A default world now, at wall speed, without faults.
+    pub(crate) fn app_state() -> AppState {
+        app_state_with(time::OffsetDateTime::now_utc(), 1.0, vec![], vec![])
+    }
 }

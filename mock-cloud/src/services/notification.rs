@@ -23,6 +23,10 @@
 //! heartbeat configured, the poll answers 200 at once and sends `\n` every interval (JSON
 //! ignores it) before the final document. A client that vanishes mid-hold leaves no waiter and
 //! no lost action behind, and the journal says when it went (`poll_abandoned`).
+//!
+//! Dispatch is by hand, not by axum routes: the gateway runs on IIS, which ignores path case, so
+//! the four paths are matched case-insensitively (axum's router would not), and a wrong method
+//! gets the gateway's own JSON error with `Allow` rather than axum's empty 405.
 
 mod hub;
 
@@ -34,11 +38,11 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use scenarios::{Component, NewEvent, SimDuration};
+use scenarios::{Component, Journal, NewEvent, SimDuration, WorldSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::ServiceState;
+use super::AppState;
 use crate::catalog::Catalog;
 pub use hub::Action;
 use hub::{Hub, PollGuard};
@@ -63,35 +67,69 @@ pub struct Config {
     pub heartbeat: Option<SimDuration>,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config { hold: Catalog::builtin().tenant_attach.notification_outbound_connection_minimum, heartbeat: None }
+impl Config {
+    /// The catalog's hold (seed 000's 3 minutes), silent.
+    pub fn from_catalog(catalog: &Catalog) -> Config {
+        Config { hold: catalog.tenant_attach.notification_outbound_connection_minimum, heartbeat: None }
     }
 }
 
 #[derive(Debug, Clone)]
 struct Gateway {
-    service: ServiceState,
+    world: Arc<WorldSpec>,
+    journal: Journal,
     config: Config,
     hub: Arc<Hub>,
 }
 
-pub fn router(state: ServiceState) -> Router {
-    router_with(state, Config::default())
+pub fn router(app: &AppState) -> Router {
+    router_with(app.world.clone(), app.journal.clone(), app.notification.clone())
 }
 
-pub fn router_with(state: ServiceState, config: Config) -> Router {
-    let hub = Arc::new(Hub::new(state.world.seed));
-    Router::new().fallback(handle).with_state(Gateway { service: state, config, hub })
+pub fn router_with(world: Arc<WorldSpec>, journal: Journal, config: Config) -> Router {
+    let hub = Arc::new(Hub::new(world.seed));
+    Router::new().fallback(handle).with_state(Gateway { world, journal, config, hub })
 }
 
-fn error(status: StatusCode) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], ERROR_BODY).into_response()
+/// The gateway's errors, as CMGatewayNotificationWorker.log shows them (NOT-03): a status and
+/// `{"Message":"An error has occurred."}`, whatever the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("no such gateway method")]
+    NotFound,
+    #[error("the method takes {allow}")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("the body is not the contract")]
+    BadRequest,
+    #[error("another tenant")]
+    Unauthorized,
+    #[error("the body is too large")]
+    TooLarge,
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            GatewayError::NotFound => {
+                let text = "memsim: the tenant-attach gateway serves /api/gateway/{AccountOnboardingInfo,DevicePost,Notification,DeviceAction}\n";
+                return (StatusCode::NOT_FOUND, text).into_response();
+            }
+            GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            GatewayError::BadRequest => StatusCode::BAD_REQUEST,
+            GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
+            GatewayError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        };
+        let mut res = (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], ERROR_BODY).into_response();
+        if let GatewayError::MethodNotAllowed { allow } = self {
+            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        res
+    }
 }
 
 impl Gateway {
     fn now(&self) -> String {
-        let now = self.service.journal.clock().now();
+        let now = self.journal.clock().now();
         now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
     }
 
@@ -103,7 +141,7 @@ impl Gateway {
 
     /// `Date` in the world's simulated time (hyper would stamp the machine's).
     fn date(&self, res: &mut Response) {
-        let now = self.service.journal.clock().now();
+        let now = self.journal.clock().now();
         let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(now.unix_timestamp().max(0) as u64);
         if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(t)) {
             res.headers_mut().insert(header::DATE, v);
@@ -111,7 +149,7 @@ impl Gateway {
     }
 
     fn tenant_ok(&self, id: Option<&str>) -> bool {
-        id.is_some_and(|id| id.trim_matches(['{', '}']).eq_ignore_ascii_case(&self.service.world.tenant_id))
+        id.is_some_and(|id| id.trim_matches(['{', '}']).eq_ignore_ascii_case(&self.world.tenant_id))
     }
 }
 
@@ -141,34 +179,27 @@ struct DeviceAction {
     target_device_ids: Vec<String>,
 }
 
-async fn handle(State(gw): State<Gateway>, req: Request) -> Response {
+async fn handle(State(gw): State<Gateway>, req: Request) -> Result<Response, GatewayError> {
     let path = req.uri().path().to_string();
     let host = crate::front::request_host(&req).unwrap_or_default();
     let route = [ONBOARDING_PATH, DEVICE_POST_PATH, NOTIFICATION_PATH, DEVICE_ACTION_PATH].into_iter().find(|p| p.eq_ignore_ascii_case(&path));
-    let Some(route) = route else {
-        return (StatusCode::NOT_FOUND, "memsim: the tenant-attach gateway serves /api/gateway/{AccountOnboardingInfo,DevicePost,Notification,DeviceAction}\n")
-            .into_response();
-    };
-    let want = if route == NOTIFICATION_PATH { Method::GET } else { Method::POST };
+    let route = route.ok_or(GatewayError::NotFound)?;
+    let (want, allow) = if route == NOTIFICATION_PATH { (Method::GET, "GET") } else { (Method::POST, "POST") };
     if req.method() != want {
-        let mut res = error(StatusCode::METHOD_NOT_ALLOWED);
-        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(if route == NOTIFICATION_PATH { "GET" } else { "POST" }));
-        return res;
+        return Err(GatewayError::MethodNotAllowed { allow });
     }
     if route == NOTIFICATION_PATH {
         return poll(gw, host, req.uri().query().unwrap_or_default()).await;
     }
-    let Ok(bytes) = axum::body::to_bytes(req.into_body(), BODY_LIMIT).await else {
-        return error(StatusCode::PAYLOAD_TOO_LARGE);
-    };
-    match route {
+    let bytes = axum::body::to_bytes(req.into_body(), BODY_LIMIT).await.map_err(|_| GatewayError::TooLarge)?;
+    Ok(match route {
         ONBOARDING_PATH => match serde_json::from_slice::<Onboarding>(&bytes) {
-            Err(_) => error(StatusCode::BAD_REQUEST),
-            Ok(o) if !gw.tenant_ok(Some(&o.tenant_id)) => error(StatusCode::UNAUTHORIZED),
+            Err(_) => return Err(GatewayError::BadRequest),
+            Ok(o) if !gw.tenant_ok(Some(&o.tenant_id)) => return Err(GatewayError::Unauthorized),
             Ok(o) => gw.json(
                 StatusCode::OK,
                 &json!({
-                    "TenantId": gw.service.world.tenant_id,
+                    "TenantId": gw.world.tenant_id,
                     "HierarchyId": o.hierarchy_id,
                     "Onboarded": true,
                     "NotificationUrl": format!("https://{host}{NOTIFICATION_PATH}"),
@@ -178,17 +209,17 @@ async fn handle(State(gw): State<Gateway>, req: Request) -> Response {
             ),
         },
         DEVICE_POST_PATH => match serde_json::from_slice::<DevicePost>(&bytes) {
-            Err(_) => error(StatusCode::BAD_REQUEST),
-            Ok(d) if !gw.tenant_ok(Some(&d.tenant_id)) => error(StatusCode::UNAUTHORIZED),
+            Err(_) => return Err(GatewayError::BadRequest),
+            Ok(d) if !gw.tenant_ok(Some(&d.tenant_id)) => return Err(GatewayError::Unauthorized),
             Ok(d) => gw.json(StatusCode::OK, &json!({ "Accepted": d.devices.len(), "ServerTime": gw.now() })),
         },
         _ => match serde_json::from_slice::<DeviceAction>(&bytes) {
-            Err(_) => error(StatusCode::BAD_REQUEST),
-            Ok(a) if a.template_id.trim().is_empty() || a.template_id.len() > 64 => error(StatusCode::BAD_REQUEST),
-            Ok(a) if !gw.tenant_ok(Some(&a.tenant_id)) => error(StatusCode::UNAUTHORIZED),
+            Err(_) => return Err(GatewayError::BadRequest),
+            Ok(a) if a.template_id.trim().is_empty() || a.template_id.len() > 64 => return Err(GatewayError::BadRequest),
+            Ok(a) if !gw.tenant_ok(Some(&a.tenant_id)) => return Err(GatewayError::Unauthorized),
             Ok(a) => {
-                let action = gw.hub.queue(a.template_id, gw.service.world.tenant_id.clone(), a.aad_user_id, a.target_device_ids, gw.now());
-                gw.service.journal.record(
+                let action = gw.hub.queue(a.template_id, gw.world.tenant_id.clone(), a.aad_user_id, a.target_device_ids, gw.now());
+                gw.journal.record(
                     NewEvent::new(Component::Http, "action_queued")
                         .host(host)
                         .detail("template", action.template_id.clone())
@@ -197,27 +228,27 @@ async fn handle(State(gw): State<Gateway>, req: Request) -> Response {
                 gw.json(StatusCode::ACCEPTED, &json!({ "TaskGuid": action.task_guid }))
             }
         },
-    }
+    })
 }
 
 /// The long poll. Without a heartbeat the answer (head and body) waits for an action or the
 /// end of the hold; with one, the head goes at once and `\n` every interval.
-async fn poll(gw: Gateway, host: String, query: &str) -> Response {
+async fn poll(gw: Gateway, host: String, query: &str) -> Result<Response, GatewayError> {
     let param = |name: &str| query.split('&').filter_map(|p| p.split_once('=')).find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.to_string());
     if !gw.tenant_ok(param("TenantId").as_deref()) {
-        return error(StatusCode::UNAUTHORIZED);
+        return Err(GatewayError::Unauthorized);
     }
     let wait = match param("WaitSeconds").map(|w| w.parse::<f64>()) {
         None => gw.config.hold.0,
         Some(Ok(w)) if w.is_finite() && w >= 0.0 => std::time::Duration::from_secs_f64(w.min(gw.config.hold.0.as_secs_f64())),
-        Some(_) => return error(StatusCode::BAD_REQUEST),
+        Some(_) => return Err(GatewayError::BadRequest),
     };
-    let clock = *gw.service.journal.clock();
+    let clock = *gw.journal.clock();
     let deadline = tokio::time::Instant::now() + clock.to_wall(SimDuration(wait));
-    let guard = PollGuard::new(gw.hub.clone(), gw.service.journal.clone(), host, Instant::now());
+    let guard = PollGuard::new(gw.hub.clone(), gw.journal.clone(), host, Instant::now());
     let Some(every) = gw.config.heartbeat.map(|h| clock.to_wall(h)).filter(|d| !d.is_zero()) else {
         let actions = gw.hub.wait(deadline).await;
-        return gw.json(StatusCode::OK, &guard.finish(actions, &gw.now(), &gw.service.world.tenant_id));
+        return Ok(gw.json(StatusCode::OK, &guard.finish(actions, &gw.now(), &gw.world.tenant_id)));
     };
     let state = (gw.clone(), Some(guard), tokio::time::Instant::now() + every);
     let stream = futures_util::stream::unfold(state, move |(gw, guard, next)| async move {
@@ -227,13 +258,13 @@ async fn poll(gw: Gateway, host: String, query: &str) -> Response {
         if ready.is_empty() && until < deadline {
             return Some((Ok::<_, std::convert::Infallible>(bytes::Bytes::from_static(b"\n")), (gw, Some(guard), next + every)));
         }
-        let doc = guard.finish(ready, &gw.now(), &gw.service.world.tenant_id);
+        let doc = guard.finish(ready, &gw.now(), &gw.world.tenant_id);
         Some((Ok(bytes::Bytes::from(doc.to_string())), (gw, None, next)))
     });
     let mut res = Response::new(Body::from_stream(stream));
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     gw.date(&mut res);
-    res
+    Ok(res)
 }
 
 /// What a poll answers.

@@ -8,14 +8,18 @@
 //! The answer itself (good / revoked / unknown, signed by the issuer) is built in
 //! `pki/ocsp.rs`. Faults (tryLater, malformed, stale, slow) come from the layer in
 //! `revocation.rs`, never from this handler.
+//!
+//! Dispatch is by hand, not by axum routes: a GET carries the request in the path itself, under
+//! whatever path the CA's responder URL has (data, pki.toml).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Router, middleware};
 use base64::Engine as _;
-use scenarios::{Component, NewEvent, Responder};
+use scenarios::{Component, NewEvent, Service};
 
+use super::AppState;
 use super::revocation::{AsOf, Fired, RevocationState, fault_layer, host_of, ocsp_body};
 use crate::pki::{self, OcspAnswer, split_url};
 
@@ -25,8 +29,37 @@ pub const OCSP_RESPONSE: &str = "application/ocsp-response";
 /// The largest POST body read. Real requests are about a hundred bytes (RFC 5019 §5).
 pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
 
-pub fn router(state: RevocationState) -> Router {
-    Router::new().fallback(handle).layer(middleware::from_fn_with_state((state.clone(), Responder::Ocsp), fault_layer)).with_state(state)
+pub fn router(app: &AppState) -> Router {
+    with(app.revocation.clone())
+}
+
+/// The responder over its own substate (router tests build one directly).
+pub(crate) fn with(state: RevocationState) -> Router {
+    Router::new().fallback(handle).layer(middleware::from_fn_with_state((state.clone(), Service::Ocsp), fault_layer)).with_state(state)
+}
+
+/// What the responder answers at the HTTP level. OCSP's own errors (malformedRequest,
+/// unauthorized, tryLater) are OCSP responses sent with 200 (RFC 6960 A.1), not these.
+#[derive(Debug, thiserror::Error)]
+pub enum OcspError {
+    #[error("an OCSP responder takes GET or POST (RFC 6960 A.1)")]
+    MethodNotAllowed,
+    #[error("an OCSP request is a few hundred bytes at most")]
+    TooLarge,
+}
+
+impl IntoResponse for OcspError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            OcspError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            OcspError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        };
+        let mut res = (status, format!("{self}\n")).into_response();
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+        }
+        res
+    }
 }
 
 /// The DER request of a GET: the path after the responder URL's own path, URL-decoded, base64
@@ -46,7 +79,7 @@ pub fn request_from_path(state: &RevocationState, host: &str, path: &str) -> Opt
     engines.iter().find_map(|e| e.decode(encoded.trim_end_matches('=')).ok().or_else(|| e.decode(&encoded).ok()))
 }
 
-async fn handle(State(state): State<RevocationState>, req: Request) -> Response {
+async fn handle(State(state): State<RevocationState>, req: Request) -> Result<Response, OcspError> {
     let host = host_of(&req);
     let method = req.method().clone();
     let at = req.extensions().get::<AsOf>().map_or_else(|| state.journal.clock().now(), |a| a.0);
@@ -55,14 +88,10 @@ async fn handle(State(state): State<RevocationState>, req: Request) -> Response 
     let request = match method {
         Method::POST => match axum::body::to_bytes(req.into_body(), MAX_REQUEST_BYTES).await {
             Ok(b) => Some(b.to_vec()),
-            Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "an OCSP request is a few hundred bytes at most\n").into_response(),
+            Err(_) => return Err(OcspError::TooLarge),
         },
         Method::GET => request_from_path(&state, &host, &path),
-        _ => {
-            let mut res = (StatusCode::METHOD_NOT_ALLOWED, "an OCSP responder takes GET or POST (RFC 6960 A.1)\n").into_response();
-            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
-            return res;
-        }
+        _ => return Err(OcspError::MethodNotAllowed),
     };
     let answer = match &request {
         Some(der) => state.pki.ocsp_answer(der, &host, at),
@@ -76,7 +105,7 @@ async fn handle(State(state): State<RevocationState>, req: Request) -> Response 
         let value = format!("max-age={max_age}, public, no-transform, must-revalidate");
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_str(&value).expect("ascii"));
     }
-    res
+    Ok(res)
 }
 
 fn record(state: &RevocationState, host: &str, method: &Method, answer: &OcspAnswer, fired: Option<scenarios::ServiceFaultKind>) {

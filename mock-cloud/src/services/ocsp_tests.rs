@@ -8,7 +8,7 @@ use der::asn1::{Null, OctetString};
 use der::oid::db::{rfc5912, rfc6960};
 use der::{Decode, Encode};
 use proptest::prelude::*;
-use scenarios::{HostList, RevocationReason, ServiceFault, SimDuration};
+use scenarios::{RevocationReason, ServiceEffect, ServiceFault, SimDuration};
 use tower::ServiceExt;
 use x509_cert::ext::Extension;
 use x509_cert::spki::AlgorithmIdentifierOwned;
@@ -49,7 +49,7 @@ fn request_der(id: CertId) -> Vec<u8> {
 }
 
 async fn call(state: &RevocationState, req: Request<Body>) -> (u16, Vec<u8>) {
-    let res = router(state.clone()).oneshot(req).await.unwrap();
+    let res = with(state.clone()).oneshot(req).await.unwrap();
     let status = res.status().as_u16();
     if status == 200 {
         assert_eq!(res.headers()[header::CONTENT_TYPE], OCSP_RESPONSE);
@@ -110,7 +110,7 @@ async fn get_carries_the_request_in_the_path_under_the_url_path() {
     let encoded = b64.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
     let path = format!("{}/{encoded}", url_path.trim_end_matches('/'));
     let req = Request::get(path).header(header::HOST, &host).body(Body::empty()).unwrap();
-    let res = router(state.clone()).oneshot(req).await.unwrap();
+    let res = with(state.clone()).oneshot(req).await.unwrap();
     assert!(res.headers()[header::CACHE_CONTROL].to_str().unwrap().contains("max-age="));
     let der = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
     basic(&der, &spki);
@@ -136,15 +136,15 @@ async fn garbage_unknown_serials_and_foreign_issuers_get_protocol_answers() {
 #[tokio::test]
 async fn faults_try_later_malformed_stale_are_layers() {
     let f = |fault: ServiceFault| test_state(vec![], vec![fault]);
-    let state = f(ServiceFault::OcspTryLater { hosts: HostList::default() });
+    let state = f(ServiceFault::new(ServiceEffect::OcspTryLater {}));
     let (id, spki) = cert_id(&state, HOST);
     let host = ocsp_host(&state);
     let (_, der) = post(&state, &host, request_der(id.clone())).await;
     assert_eq!(OcspResponse::from_der(&der).unwrap().response_status, OcspResponseStatus::TryLater);
     assert!(state.journal.snapshot().iter().any(|e| e.fault.as_deref() == Some("service.ocsp_try_later")));
-    let state = f(ServiceFault::OcspMalformed { hosts: HostList::default() });
+    let state = f(ServiceFault::new(ServiceEffect::OcspMalformed {}));
     assert!(OcspResponse::from_der(&post(&state, &host, request_der(id.clone())).await.1).is_err());
-    let state = f(ServiceFault::OcspStale { hosts: HostList::default(), since: SimDuration::from_days(2) });
+    let state = f(ServiceFault::new(ServiceEffect::OcspStale { since: SimDuration::from_days(2) }));
     let (id, spki2) = cert_id(&state, HOST);
     let b = basic(&post(&state, &host, request_der(id)).await.1, &spki2);
     let next = b.tbs_response_data.responses[0].next_update.unwrap().0.to_unix_duration().as_secs() as i64;

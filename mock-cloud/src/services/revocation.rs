@@ -2,7 +2,8 @@
 //! answer on (derived from the CAs' URLs in `data/pki.toml`, which name seed 000's hosts), and
 //! their service-fault layer.
 //!
-//! The fault layer is the one seam where `service.*` faults take effect (CONVENTIONS §5): it
+//! The fault layer is the one seam where the responders' own `service.*` faults take effect
+//! (CONVENTIONS §5; the generic ones come from `faults.rs` like every service's): it
 //! answers for the responder (`tryLater`, a broken answer, an error status), holds the answer
 //! back (slow), or sets the simulated time the responder answers as of (stale: an answer issued
 //! long enough ago that its nextUpdate has passed). Handlers only ever serve the happy path
@@ -10,15 +11,13 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use scenarios::{Component, Journal, NewEvent, Responder, ServiceFault};
+use scenarios::{Component, Journal, NewEvent, Service, ServiceEffect, ServiceFault};
 use time::OffsetDateTime;
 
-use super::Service;
 use crate::pki::{self, Pki, PkiData, split_url};
 
 /// The responders' state.
@@ -27,8 +26,6 @@ pub struct RevocationState {
     pub pki: Arc<Pki>,
     pub journal: Journal,
     pub faults: Arc<[ServiceFault]>,
-    /// What a responder host answers on paths that are not its own (reachability, 404).
-    pub generic: Router,
 }
 
 /// The simulated time a responder answers as of: now, unless a stale fault set it back.
@@ -58,34 +55,38 @@ pub fn host_of(req: &Request) -> String {
 const NOT_DER: &[u8] = b"<html><body><h1>502 Bad Gateway</h1></body></html>\n";
 
 /// The service-fault layer of one kind of responder (use with `middleware::from_fn_with_state`).
-pub async fn fault_layer(State((state, responder)): State<(RevocationState, Responder)>, mut req: Request, next: Next) -> Response {
+pub async fn fault_layer(State((state, service)): State<(RevocationState, Service)>, mut req: Request, next: Next) -> Response {
     let host = host_of(&req);
-    let now = state.journal.clock().now();
-    let ours = responder == Responder::Ocsp || state.pki.crl_at(&host, req.uri().path()).is_some();
-    let fault = state.faults.iter().find(|f| ours && f.applies(responder, &host));
+    let clock = state.journal.clock();
+    let now = clock.now();
+    let elapsed = clock.to_sim(clock.wall_elapsed());
+    let ours = service == Service::Ocsp || state.pki.crl_at(&host, req.uri().path()).is_some();
+    let fault = state.faults.iter().find(|f| ours && !f.effect.is_generic() && f.applies(service, &host, elapsed));
     let mut as_of = now;
     if let Some(f) = fault {
         let event = |what: &str| NewEvent::new(Component::Pki, what).host(host.clone()).fault(f.kind()).detail("path", req.uri().path());
-        match f {
-            ServiceFault::OcspTryLater { .. } => {
+        match &f.effect {
+            ServiceEffect::OcspTryLater {} => {
                 state.journal.record(event("ocsp_response").detail("response_status", "try_later"));
                 return ocsp_body(pki::try_later());
             }
-            ServiceFault::OcspMalformed { .. } => {
+            ServiceEffect::OcspMalformed {} => {
                 state.journal.record(event("ocsp_response").detail("response_status", "not_der"));
                 return ocsp_body(NOT_DER.to_vec());
             }
-            ServiceFault::CrlUnavailable { status, .. } => {
+            ServiceEffect::CrlUnavailable { status } => {
                 let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::NOT_FOUND);
                 state.journal.record(event("crl_unavailable").detail("status", status.as_u16()));
                 return (status, format!("memsim: no CRL is published at http://{host}{}\n", req.uri().path())).into_response();
             }
-            ServiceFault::OcspStale { since, .. } => as_of = now - state.pki.revocation_times().ocsp_validity.0 - since.0,
-            ServiceFault::CrlStale { since, .. } => as_of = now - state.pki.revocation_times().crl_validity.0 - since.0,
-            ServiceFault::OcspSlow { delay, .. } | ServiceFault::CrlSlow { delay, .. } => {
-                tokio::time::sleep(state.journal.clock().to_wall(*delay)).await;
-                as_of = state.journal.clock().now();
+            ServiceEffect::OcspStale { since } => as_of = now - state.pki.revocation_times().ocsp_validity.0 - since.0,
+            ServiceEffect::CrlStale { since } => as_of = now - state.pki.revocation_times().crl_validity.0 - since.0,
+            ServiceEffect::OcspSlow { delay } | ServiceEffect::CrlSlow { delay } => {
+                tokio::time::sleep(clock.to_wall(*delay)).await;
+                as_of = clock.now();
             }
+            // Generic effects are the composition's layer's (`faults.rs`).
+            ServiceEffect::Status { .. } | ServiceEffect::Delay { .. } | ServiceEffect::Malformed {} | ServiceEffect::Close {} => {}
         }
         req.extensions_mut().insert(Fired(f.kind()));
     }
@@ -103,12 +104,5 @@ pub fn ocsp_body(der: Vec<u8>) -> Response {
 /// A default world's responders, for router tests.
 #[cfg(test)]
 pub(crate) fn test_state(pki_faults: Vec<scenarios::PkiFault>, faults: Vec<ServiceFault>) -> RevocationState {
-    let catalog = crate::Catalog::builtin();
-    let world = scenarios::WorldSpec::default();
-    let hosts = catalog.hosts_for(&world);
-    let now = OffsetDateTime::now_utc();
-    let pki = Arc::new(Pki::build(&catalog.pki, &world, pki_faults, &hosts, now).unwrap());
-    let journal = Journal::new(scenarios::Clock::new(now, 1.0));
-    let service = super::ServiceState { world: Arc::new(world), journal: journal.clone() };
-    RevocationState { pki, journal, faults: faults.into(), generic: super::generic::router(service) }
+    super::test_support::app_state_with(OffsetDateTime::now_utc(), 1.0, pki_faults, faults).revocation
 }

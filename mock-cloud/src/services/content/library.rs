@@ -73,14 +73,6 @@ pub struct PackageSpec {
     pub sha256_seed0: Option<String>,
 }
 
-impl ContentData {
-    /// The embedded `content.toml` (a broken file is a build defect, caught by a test).
-    pub fn builtin() -> &'static ContentData {
-        static DATA: OnceLock<ContentData> = OnceLock::new();
-        DATA.get_or_init(|| toml::from_str(include_str!("../../../data/content.toml")).unwrap_or_else(|e| panic!("mock-cloud/data/content.toml: {e}")))
-    }
-}
-
 /// One package as this world serves it.
 #[derive(Debug, Clone)]
 pub struct Package {
@@ -131,8 +123,10 @@ pub struct Library {
 }
 
 impl Library {
-    /// Place the packages for `spec` and start hashing them in the background.
-    pub fn new(data: &ContentData, catalog: &Catalog, spec: &WorldSpec, sim_start: OffsetDateTime) -> Library {
+    /// Place the catalog's packages (`content.toml`) for `spec` and start hashing them in the
+    /// background.
+    pub fn new(catalog: &Catalog, spec: &WorldSpec, sim_start: OffsetDateTime) -> Library {
+        let data = &catalog.content;
         let mut packages = Vec::new();
         for p in &data.packages {
             let Some(group) = data.groups.iter().find(|g| g.name == p.group) else { continue };

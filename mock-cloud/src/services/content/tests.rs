@@ -10,23 +10,27 @@ use tower::ServiceExt;
 use super::*;
 use crate::catalog::Catalog;
 
-fn world() -> (ServiceState, Arc<Library>) {
+fn catalog() -> Catalog {
+    Catalog::builtin().unwrap()
+}
+
+fn world() -> (Journal, Arc<Library>) {
     let spec = WorldSpec::default();
     let clock = Clock::new(time::macros::datetime!(2026-01-01 0:00 UTC), 1.0);
-    let library = Arc::new(Library::new(ContentData::builtin(), Catalog::builtin(), &spec, clock.sim_start()));
-    (ServiceState { world: Arc::new(spec), journal: Journal::new(clock) }, library)
+    let library = Arc::new(Library::new(&catalog(), &spec, clock.sim_start()));
+    (Journal::new(clock), library)
 }
 
 fn pkg(library: &Library, kind: Kind) -> Package {
     library.packages().iter().find(|p| p.kind == kind && p.size < 1 << 23).unwrap().clone()
 }
 
-async fn call(state: &(ServiceState, Arc<Library>), method: Method, host: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+async fn call(state: &(Journal, Arc<Library>), method: Method, host: &str, path: &str, headers: &[(&str, &str)]) -> Response {
     let mut req = Request::builder().method(method).uri(path).header(header::HOST, host);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    router(state.0.clone(), state.1.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+    with(state.0.clone(), state.1.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
 }
 
 async fn body(res: Response) -> Vec<u8> {
@@ -108,7 +112,7 @@ async fn the_whole_body_hashes_to_the_published_digest_on_every_host() {
 #[tokio::test]
 async fn another_seed_changes_the_bytes_and_its_digests_are_computed() {
     let spec = WorldSpec { seed: 7, ..WorldSpec::default() };
-    let library = Library::new(ContentData::builtin(), Catalog::builtin(), &spec, time::OffsetDateTime::UNIX_EPOCH);
+    let library = Library::new(&catalog(), &spec, time::OffsetDateTime::UNIX_EPOCH);
     let seed0 = world().1.manifest();
     for (a, b) in library.manifest().iter().zip(&seed0) {
         assert_ne!(a.sha256, b.sha256, "{}", a.name);
@@ -144,19 +148,19 @@ async fn a_transfer_dropped_midway_is_journaled() {
     let first = b.frame().await.unwrap().unwrap().into_data().unwrap();
     assert!(!first.is_empty());
     drop(b);
-    let e = w.0.journal.find(0, |e| e.what == "content_aborted").expect("abort journaled");
+    let e = w.0.find(0, |e| e.what == "content_aborted").expect("abort journaled");
     assert_eq!(e.detail["package"], p.name.as_str());
     assert_eq!(e.detail["generated"], first.len() as u64);
 }
 
 #[test]
 fn tenants_go_to_their_region_and_every_content_host_is_emulated() {
-    let cat = Catalog::builtin();
+    let cat = &catalog();
     for (asu, want) in
         [("AMSUA0101", "naprodimedatapri.azureedge.net"), ("AMSUB0202", "euprodimedatapri.azureedge.net"), ("AMSUD0101", "approdimedatapri.azureedge.net")]
     {
         let spec = WorldSpec { asu: asu.into(), ..WorldSpec::default() };
-        let lib = Library::new(ContentData::builtin(), cat, &spec, time::OffsetDateTime::UNIX_EPOCH);
+        let lib = Library::new(cat, &spec, time::OffsetDateTime::UNIX_EPOCH);
         let p = lib.packages().iter().find(|p| p.kind == Kind::Win32App).unwrap();
         assert_eq!(p.canonical_host, want);
         assert!(p.hosts.contains(&"naprodimedatapri.blob.core.windows.net".to_string()));
@@ -169,7 +173,7 @@ fn tenants_go_to_their_region_and_every_content_host_is_emulated() {
             }
         }
     }
-    let data = ContentData::builtin();
+    let data = &catalog().content;
     assert!(data.packages.iter().all(|p| data.groups.iter().any(|g| g.name == p.group)), "every package names a group");
 }
 
@@ -177,7 +181,7 @@ fn tenants_go_to_their_region_and_every_content_host_is_emulated() {
 /// name or size shows its new digest here).
 #[test]
 fn the_recorded_seed0_digests_are_right() {
-    let data = ContentData::builtin();
+    let data = &catalog().content;
     let mut wrong = Vec::new();
     for p in &data.packages {
         let got = Generator::new(0, &p.name).sha256(p.size, &std::sync::atomic::AtomicBool::new(false));

@@ -9,11 +9,13 @@ use super::*;
 
 const ID: &str = "b10c5ed1-bad1-445f-b386-b919946339a7";
 
+fn catalog() -> Catalog {
+    Catalog::builtin().unwrap()
+}
+
 async fn get(uri: &str) -> (StatusCode, Option<String>, String) {
-    let clock = scenarios::Clock::new(time::OffsetDateTime::UNIX_EPOCH, 1.0);
-    let state = ServiceState { world: Default::default(), journal: scenarios::Journal::new(clock) };
     let req = Request::builder().uri(uri).header(header::HOST, "endpoints.office.com").body(Body::empty()).unwrap();
-    let res = router(state).oneshot(req).await.unwrap();
+    let res = Router::new().fallback(handle).with_state(Arc::new(catalog())).oneshot(req).await.unwrap();
     let status = res.status();
     let cache = res.headers().get(header::CACHE_CONTROL).map(|v| v.to_str().unwrap().to_string());
     let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
@@ -47,7 +49,7 @@ async fn the_seed_one_liner_gets_the_mem_sets_with_the_real_field_names() {
     assert!(sets.iter().find(|s| s["id"] == 170).unwrap().get("ips").is_none());
     // Typed round trip: every record parses back.
     let typed: Vec<Record> = serde_json::from_str(&body).unwrap();
-    assert_eq!(typed.len(), Catalog::builtin().intune.sets.len());
+    assert_eq!(typed.len(), catalog().intune.sets.len());
 }
 
 #[tokio::test]
@@ -94,13 +96,13 @@ async fn version_answers_one_or_all_instances_with_an_hour_of_cache() {
     assert_eq!(cache.as_deref(), Some("public, max-age=3600"));
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["instance"], "Worldwide");
-    assert_eq!(v["latest"], ServiceData::builtin().version.as_str());
+    assert_eq!(v["latest"], catalog().endpoints_service.version.as_str());
     let all: Vec<Value> = serde_json::from_str(&get(&format!("/version?AllVersions=true&clientrequestid={ID}")).await.2).unwrap();
-    assert_eq!(all.len(), ServiceData::builtin().instances.len());
+    assert_eq!(all.len(), catalog().endpoints_service.instances.len());
     assert!(all[0]["versions"].is_array());
     assert_eq!(
         get(&format!("/version/Worldwide?format=CSV&clientrequestid={ID}")).await.2,
-        format!("instance,latest\nWorldwide,{}\n", ServiceData::builtin().version)
+        format!("instance,latest\nWorldwide,{}\n", catalog().endpoints_service.version)
     );
 }
 

@@ -15,9 +15,24 @@ use super::*;
 
 const HOST: &str = "gateway.configmgr.manage.microsoft.com";
 
-fn state(scale: f64) -> ServiceState {
+#[derive(Clone)]
+struct S {
+    world: Arc<WorldSpec>,
+    journal: Journal,
+}
+
+fn state(scale: f64) -> S {
     let clock = Clock::new(time::macros::datetime!(2030-06-01 12:00 UTC), scale);
-    ServiceState { world: Arc::new(WorldSpec::default()), journal: Journal::new(clock) }
+    S { world: Arc::new(WorldSpec::default()), journal: Journal::new(clock) }
+}
+
+fn config() -> Config {
+    Config::from_catalog(&Catalog::builtin().unwrap())
+}
+
+/// The gateway with the catalog's hold.
+fn router(s: S) -> Router {
+    router_with(s.world, s.journal, config())
 }
 
 fn tenant() -> String {
@@ -136,7 +151,7 @@ async fn a_queued_action_is_delivered_to_the_waiting_poll() {
 async fn a_client_that_vanishes_mid_hold_leaves_nothing_behind() {
     let s = state(1.0);
     let hub = Arc::new(Hub::new(0));
-    let r = Router::new().fallback(handle).with_state(Gateway { service: s.clone(), config: Config::default(), hub: hub.clone() });
+    let r = Router::new().fallback(handle).with_state(Gateway { world: s.world.clone(), journal: s.journal.clone(), config: config(), hub: hub.clone() });
     // Poll once (the request reaches its hold), then drop it: the client is gone.
     let pending = r.clone().oneshot(request(Method::GET, &poll_uri(""), None)).now_or_never();
     assert!(pending.is_none(), "the poll is held, not answered");
@@ -153,7 +168,7 @@ async fn a_client_that_vanishes_mid_hold_leaves_nothing_behind() {
 #[tokio::test]
 async fn with_a_heartbeat_bytes_flow_inside_the_hold() {
     let s = state(600.0);
-    let r = router_with(s, Config { hold: SimDuration::from_secs(180), heartbeat: Some(SimDuration::from_secs(30)) });
+    let r = router_with(s.world, s.journal, Config { hold: SimDuration::from_secs(180), heartbeat: Some(SimDuration::from_secs(30)) });
     let res = r.oneshot(request(Method::GET, &poll_uri(""), None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
