@@ -78,10 +78,11 @@ mod tests {
             "healthy-notification",
             "healthy-win32-download",
             "healthy-endpoints",
+            "service-enrollment-503",
         ] {
             assert!(names.contains(name), "the catalog lacks `{name}`");
         }
-        for area in ["baseline", "pki", "revocation", "proxy", "dns", "cdn", "notification", "time"] {
+        for area in ["baseline", "pki", "revocation", "proxy", "dns", "cdn", "notification", "time", "enrollment"] {
             assert!(FILES.iter().any(|(p, _)| p.starts_with(&format!("{area}/"))), "no scenario in area `{area}`");
         }
         for probe in crate::Probe::ALL {
