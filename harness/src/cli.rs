@@ -234,9 +234,11 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8> {
+    // The one catalog of this invocation, loaded once and passed down (issue 10 #4).
+    let catalog = std::sync::Arc::new(mock_cloud::Catalog::builtin()?);
     match cli.command {
         Command::Run { paths, filter, jobs, format, output, time_scale, journal_dir, command } => {
-            let selected = match select(&paths, filter.as_deref(), mock_cloud::Catalog::builtin()) {
+            let selected = match select(&paths, filter.as_deref(), &catalog) {
                 Ok(s) => s.into_iter().map(crate::CheckedScenario::into_scenario).collect(),
                 Err(msg) => {
                     eprintln!("memsim: {msg}");
@@ -265,7 +267,7 @@ fn run(cli: Cli) -> Result<u8> {
             })
         }
         Command::Up { scenario, state_dir, time_scale } => {
-            let scenario = match resolve_checked(scenario.as_deref(), mock_cloud::Catalog::builtin()) {
+            let scenario = match resolve_checked(scenario.as_deref(), &catalog) {
                 Ok(s) => s.into_scenario(),
                 Err(msg) => {
                     eprintln!("memsim: {msg}");
@@ -273,7 +275,7 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(crate::up::run(scenario, WorldOptions { state_dir, time_scale, catalog: None }))
+            runtime.block_on(crate::up::run(scenario, WorldOptions { state_dir, time_scale, catalog: Some(catalog) }))
         }
         Command::Probe { name: probe, world } => {
             let doc = std::fs::read(&world).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
@@ -286,13 +288,13 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let result = runtime.block_on(probes::run_with(probe, &target, mock_cloud::Catalog::builtin()));
+            let result = runtime.block_on(probes::run_with(probe, &target, &catalog));
             say(&serde_json::to_string_pretty(&result)?)?;
             Ok(if result.passed { exit::OK } else { exit::EXPECTATION_FAILED })
         }
         Command::Revoke { target, world, reason } => control(&world, &target, Some(reason)),
         Command::Restore { target, world } => control(&world, &target, None),
-        Command::List { paths } => match load_for_list(&paths, mock_cloud::Catalog::builtin()) {
+        Command::List { paths } => match load_for_list(&paths, &catalog) {
             Ok(list) => {
                 let width = list.iter().map(|s| s.scenario().name.as_str().len()).max().unwrap_or(0);
                 for s in list.iter().map(crate::CheckedScenario::scenario) {
@@ -308,7 +310,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Check { files } => {
             let mut bad = 0;
             for f in &files {
-                match check_file(f, mock_cloud::Catalog::builtin()) {
+                match check_file(f, &catalog) {
                     Ok(s) => say(&format!("ok   {} ({})", f.display(), s.scenario().name))?,
                     Err(msg) => {
                         bad += 1;

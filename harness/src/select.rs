@@ -53,7 +53,8 @@ pub fn resolve_checked(arg: Option<&str>, catalog: &Catalog) -> Result<CheckedSc
 
 /// [`resolve_checked`] against the built-in catalog, for callers that want the scenario.
 pub fn resolve_scenario(arg: Option<&str>) -> Result<Scenario, String> {
-    resolve_checked(arg, Catalog::builtin()).map(CheckedScenario::into_scenario)
+    let catalog = Catalog::builtin().map_err(|e| e.to_string())?;
+    resolve_checked(arg, &catalog).map(CheckedScenario::into_scenario)
 }
 
 /// The scenarios a `run` selects: files, directories, built-in names (default: the catalog),

@@ -122,7 +122,7 @@ fn scenario(cas: Vec<String>) -> impl Strategy<Value = String> {
 
 #[test]
 fn what_validation_accepts_starts() {
-    let catalog = Catalog::builtin();
+    let catalog = &Catalog::builtin().unwrap();
     let mut cas: Vec<String> = catalog.pki.cas.iter().map(|c| c.id.clone()).collect();
     cas.push("no-such-ca".into());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

@@ -32,5 +32,5 @@ pub use host::{HostPattern, HostPatternError};
 pub use journal::{Activity, Component, Event, Journal, NewEvent};
 pub use model::{Area, Cloud, IssuerRule, Lab, OcspSigner, Scenario, ScenarioName, TimeScale, WorldSpec};
 pub use parse::{MAX_FILE_BYTES, ScenarioError, ScenarioFile, load_scenario, parse_scenario};
-pub use validate::{Problem, Step};
 pub use service::Service;
+pub use validate::{Problem, Step};

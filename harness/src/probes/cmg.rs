@@ -8,7 +8,6 @@
 //! `Code=12175, Text=ERROR_WINHTTP_SECURE_FAILURE` with the WinHTTP certificate flag.
 
 use rustls::CertificateError;
-use scenarios::Cloud;
 
 use super::net::{self, NetError};
 use super::{Code, ProbeResult, ProbeTarget, Run};
@@ -17,12 +16,7 @@ const PATH: &str = "/CCM_Proxy_ServerAuth/";
 
 /// The CMG service name from the seed's client endpoints, with the tenant's CMG name.
 fn cmg_host(target: &ProbeTarget, cat: &mock_cloud::Catalog) -> Option<String> {
-    let suffix = match target.cloud {
-        Cloud::Public => "<name>.cloudapp.net",
-        Cloud::Usgov => "<name>.usgovcloudapp.net",
-    };
-    let template = cat.configmgr.groups.iter().filter(|g| g.role == "client").flat_map(|g| &g.urls).find(|u| u.as_str() == suffix)?;
-    mock_cloud::catalog::host_of(template, &target.cmg_name)
+    mock_cloud::catalog::host_of(&cat.cmg_host(target.cloud, &target.cmg_name)?, &target.cmg_name)
 }
 
 /// The WinHTTP certificate flag for a certificate error, as ConfigMgr logs it.

@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn the_endpoint_list_comes_from_both_seeds_without_duplicates() {
-        let (list, skipped) = endpoints(Catalog::builtin(), Cloud::Public, "GraniteFalls");
+        let (list, skipped) = endpoints(&Catalog::builtin().unwrap(), Cloud::Public, "GraniteFalls");
         let urls: Vec<String> = list.iter().map(|e| format!("{}{}", e.host, e.path)).collect();
         for want in [
             "go.microsoft.com/",
@@ -216,7 +216,7 @@ mod tests {
         let gw = list.iter().find(|e| e.host == "gateway.configmgr.manage.microsoft.com").unwrap();
         assert!(gw.features.contains(&"tenant_attach".to_string()) && gw.features.contains(&"updates_and_servicing".to_string()));
         assert!(skipped.iter().any(|s| s == "*.akamaiedge.net"), "{skipped:?}");
-        let (us, _) = endpoints(Catalog::builtin(), Cloud::Usgov, "GraniteFalls");
+        let (us, _) = endpoints(&Catalog::builtin().unwrap(), Cloud::Usgov, "GraniteFalls");
         assert!(us.iter().any(|e| e.host == "management.usgovcloudapi.net") && !us.iter().any(|e| e.host == "management.azure.com"));
     }
 }

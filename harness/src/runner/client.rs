@@ -21,7 +21,7 @@ pub async fn run_probe(probe: Probe, world: &World, timeout: Duration) -> Client
         Ok(t) => ProbeTarget { time_scale: world.journal().clock().scale(), ..t },
         Err(e) => return failed(describe, e),
     };
-    match tokio::time::timeout(timeout, probes::run(probe, &target)).await {
+    match tokio::time::timeout(timeout, probes::run_with(probe, &target, &world.cloud().catalog)).await {
         Ok(result) => ClientOutcome {
             describe,
             passed: result.passed,

@@ -9,7 +9,7 @@
 //! catalog's pki.toml: the validity windows around now and the CRL/OCSP lifetimes.
 
 use mock_cloud::Catalog;
-use scenarios::{CertLevel, CertTarget, Fault, PkiFault, Problem, Scenario, ServiceFault, SimDuration, place};
+use scenarios::{CertLevel, CertTarget, Fault, PkiFault, Problem, Scenario, ServiceEffect, ServiceFault, SimDuration, place};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -65,10 +65,10 @@ pub fn problems_at(s: &Scenario, catalog: &Catalog, wall_now: OffsetDateTime) ->
     for (i, fault) in s.faults.iter().enumerate() {
         let found = match fault {
             Fault::Pki(f) => pki_fault(f, now, catalog),
-            Fault::Service(ServiceFault::OcspStale { since, .. }) => {
+            Fault::Service(ServiceFault { effect: ServiceEffect::OcspStale { since }, .. }) => {
                 floor("since", now, pki.revocation.ocsp_validity, *since, EARLIEST_OCSP, "a stale OCSP answer's thisUpdate (now − ocsp_validity − since)")
             }
-            Fault::Service(ServiceFault::CrlStale { since, .. }) => {
+            Fault::Service(ServiceFault { effect: ServiceEffect::CrlStale { since }, .. }) => {
                 floor("since", now, pki.revocation.crl_validity, *since, EARLIEST_CERT, "a stale CRL's thisUpdate (now − crl_validity − since)")
             }
             _ => None,

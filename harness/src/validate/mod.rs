@@ -91,7 +91,7 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
                         place!["fault", i, "endpoint_sets", j],
                         format!("unknown endpoint set {id}: the Intune endpoint table (seed 002) has no such ID"),
                     ));
-                } else if let Err(e) = crate::proxy::validate(std::slice::from_ref(f), w) {
+                } else if let Err(e) = crate::proxy::validate(std::slice::from_ref(f), w, catalog) {
                     let key = if matches!(f.rule, ProxyRule::AllowList { file: Some(_), .. }) { "file" } else { "kind" };
                     problems.push(Problem::new(place!["fault", i, key], e.to_string()));
                 }

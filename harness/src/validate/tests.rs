@@ -12,7 +12,7 @@ const HEAD: &str = "name = \"v\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"t\
 /// The errors of `HEAD` + `extra`, as `memsim check` prints them.
 fn errors(extra: &str) -> Vec<String> {
     let f = ScenarioFile::parse(&format!("{HEAD}{extra}"), "v.toml").unwrap_or_else(|e| panic!("parses: {e}"));
-    match validate(&f, Catalog::builtin()) {
+    match validate(&f, &Catalog::builtin().unwrap()) {
         Ok(_) => Vec::new(),
         Err(errors) => errors.iter().map(ToString::to_string).collect(),
     }
@@ -27,7 +27,7 @@ fn one(extra: &str) -> String {
 #[test]
 fn every_builtin_scenario_passes() {
     for f in scenarios::catalog::files().unwrap() {
-        if let Err(e) = validate(&f, Catalog::builtin()) {
+        if let Err(e) = validate(&f, &Catalog::builtin().unwrap()) {
             panic!("{}: {e:#?}", f.origin);
         }
     }
@@ -101,7 +101,7 @@ fn the_pki_clamps_dates_validation_would_refuse() {
                   [[fault]]\nkind = \"pki.not_valid_yet\"\nhosts = \"*.manage.microsoft.com\"\nuntil = \"36500d\"\n\
                   [[fault]]\nkind = \"pki.revoked\"\nhosts = \"login.microsoftonline.com\"\nsince = \"36500d\"\n";
     let s = scenarios::parse_scenario(&format!("{HEAD}{faults}"), "v.toml").unwrap();
-    let catalog = Catalog::builtin();
+    let catalog = &Catalog::builtin().unwrap();
     let hosts = ["enterpriseenrollment.manage.microsoft.com".to_string(), "login.microsoftonline.com".to_string()];
     for now in [time::macros::datetime!(9999-12-31 23:59:59 UTC), time::macros::datetime!(0001-01-01 0:00 UTC)] {
         let pki = mock_cloud::Pki::build(&catalog.pki, &s.world, s.pki_faults(), &hosts, now);
