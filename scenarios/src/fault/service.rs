@@ -272,6 +272,16 @@ mod tests {
         assert_eq!(v, serde_json::json!({"kind": "service.status", "status": 503, "service": "enrollment_discovery", "until": "2m"}));
     }
 
+    /// Issue 10: after the split into target, window and effect, an unknown key still points at
+    /// itself (file:line:column).
+    #[test]
+    fn unknown_key_points_at_itself() {
+        let text = "name = \"s\"\nsummary = \"s\"\narea = \"revocation\"\nsource = \"t\"\n[[fault]]\nkind = \"service.status\"\nservice = \"doh\"\nstatus = 503\nuntill = \"1m\"\n";
+        let e = parse_scenario(text, "s.toml").unwrap_err();
+        assert_eq!((e.line, e.column), (9, 1), "{e}");
+        assert!(e.message.contains("unknown key `untill`"), "{e}");
+    }
+
     #[test]
     fn bad_keys_and_values_are_rejected_with_a_reason() {
         for (fault, why) in [
