@@ -250,8 +250,13 @@ fn run(cli: Cli) -> Result<u8> {
                 return Ok(exit::BAD_INPUT);
             }
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-            let options =
-                RunOptions { jobs, time_scale, command: (!command.is_empty()).then_some(command), default_timeout: std::time::Duration::from_secs(60) };
+            let options = RunOptions {
+                jobs,
+                time_scale,
+                command: (!command.is_empty()).then_some(command),
+                default_timeout: std::time::Duration::from_secs(60),
+                catalog: Some(catalog.clone()),
+            };
             let sinks = sinks(format, output, journal_dir);
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let mut sinks = sinks;

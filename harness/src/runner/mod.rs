@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub command: Option<Vec<String>>,
     /// Wall time a client may take when its scenario gives no `timeout`.
     pub default_timeout: Duration,
+    /// The catalog every world is built from (none: each world loads the embedded one).
+    pub catalog: Option<std::sync::Arc<mock_cloud::Catalog>>,
 }
 
 /// The outcome of the whole run, for the exit code.
@@ -130,7 +132,7 @@ fn blank(s: &Scenario, time_scale: f64) -> ScenarioReport {
 async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKind) {
     let t0 = Instant::now();
     let mut report = blank(s, options.time_scale.unwrap_or(s.world.time_scale.0));
-    let world = match World::start(s, WorldOptions { state_dir: None, time_scale: options.time_scale, catalog: None }).await {
+    let world = match World::start(s, WorldOptions { state_dir: None, time_scale: options.time_scale, catalog: options.catalog.clone() }).await {
         Ok(w) => w,
         Err(e) => {
             let kind = if e.is_bad_input() { ErrorKind::BadInput } else { ErrorKind::Harness };
