@@ -164,6 +164,24 @@ mod tests {
         assert!(zones_for(c, &spec, &clock()).unwrap().zones().any(|z| z == "usgovcloudapp.net"));
     }
 
+    /// Issue 10: a world is built from the catalog it is given, DNS included.
+    #[tokio::test]
+    async fn a_world_serves_the_names_of_the_catalog_it_is_given() {
+        let mut catalog = Catalog::builtin().unwrap();
+        let doh = catalog.services.services.iter_mut().find(|s| s.service == scenarios::Service::Doh).unwrap();
+        doh.public = vec!["resolver.lab.test".into()];
+        let catalog = std::sync::Arc::new(catalog);
+        let scenario = scenarios::catalog::find("healthy-discovery").unwrap().unwrap();
+        let options = crate::WorldOptions { catalog: Some(catalog.clone()), ..Default::default() };
+        let world = crate::World::start(&scenario, options).await.unwrap();
+        assert!(std::sync::Arc::ptr_eq(&world.cloud().catalog, &catalog));
+        assert!(world.hosts().iter().any(|h| h == "resolver.lab.test") && !world.hosts().iter().any(|h| h == "doh.memsim.test"));
+        let found = crate::dns_client::lookup(world.dns_addr(), "resolver.lab.test").await;
+        assert!(matches!(found, crate::dns_client::Lookup::Found { .. }), "{found:?}");
+        let gone = crate::dns_client::lookup(world.dns_addr(), "doh.memsim.test").await;
+        assert!(!matches!(gone, crate::dns_client::Lookup::Found { .. }), "{gone:?}");
+    }
+
     #[test]
     fn the_name_server_is_the_doh_host() {
         assert_eq!(nameserver(&Catalog::builtin().unwrap(), &WorldSpec::default()).as_deref(), Some("doh.memsim.test"));
