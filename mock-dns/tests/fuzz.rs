@@ -13,6 +13,11 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// 512 cases in CI; PROPTEST_CASES raises it (bench/fuzz-parsers.sh).
+fn cases() -> Config {
+    Config { cases: Config::default().cases.max(512), failure_persistence: None, ..Config::default() }
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
@@ -42,7 +47,7 @@ fn arbitrary_bytes_over_udp_tcp_and_doh_never_stop_the_server() {
     let rt = rt();
     let w = rt.block_on(start(vec![], 1.0));
     let sock = rt.block_on(tokio::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
-    let mut runner = TestRunner::new(Config { cases: 512, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(cases());
     let garbage = prop::collection::vec(any::<u8>(), 0..600);
     runner
         .run(&garbage, |bytes| {
@@ -90,7 +95,7 @@ fn arbitrary_well_formed_queries_each_get_a_response_with_their_id() {
     let rt = rt();
     let w = rt.block_on(start(vec![], 1.0));
     let sock = rt.block_on(tokio::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
-    let mut runner = TestRunner::new(Config { cases: 512, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(cases());
     let query = (any::<u16>(), name_strategy(), any::<u16>(), prop::sample::select(vec![1u16, 3, 4, 254, 255]), any::<bool>(), any::<bool>(), 0u8..6);
     runner
         .run(&query, |(id, name, qtype, class, rd, edns, opcode)| {

@@ -7,7 +7,8 @@ use scenarios::{HostPattern, SimDuration, parse_scenario};
 const HEAD: &str = "name = \"p\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"t\"\n";
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // 512 cases a test in CI; PROPTEST_CASES raises it (bench/fuzz-parsers.sh runs millions).
+    #![proptest_config(ProptestConfig::with_cases(ProptestConfig::default().cases.max(512)))]
 
     #[test]
     fn scenario_parser_never_panics_on_any_text(text in "\\PC{0,400}") {

@@ -153,7 +153,8 @@ async fn faults_try_later_malformed_stale_are_layers() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // PROPTEST_CASES raises the count (bench/fuzz-parsers.sh).
+    #![proptest_config(ProptestConfig::default())]
 
     /// Issue 5: bad input gets a protocol answer, never a panic.
     #[test]
