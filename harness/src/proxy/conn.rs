@@ -8,7 +8,7 @@ use std::time::Instant;
 use scenarios::ProxyFaultKind;
 use scenarios::{CloseMethod, Component, Journal, NewEvent};
 use serde_json::Value;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit};
 
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +17,8 @@ pub enum Cause {
     Closed,
     /// The proxy answered the request itself and closed (a refusal, a bad request).
     Answered,
+    /// A kept-alive connection sent no complete next request head within the proxy's limit.
+    KeepAliveTimeout,
     ClientError(String),
     UpstreamError(String),
     /// A fault cut it: its kind and how.
@@ -31,6 +33,7 @@ impl Cause {
         match self {
             Cause::Closed => "closed",
             Cause::Answered => "answered",
+            Cause::KeepAliveTimeout => "keep_alive_timeout",
             Cause::ClientError(_) => "client_error",
             Cause::UpstreamError(_) => "upstream_error",
             Cause::Fault { kind, .. } => kind.event(),
@@ -69,12 +72,15 @@ pub struct ConnLog {
     pub id: u64,
     host: Mutex<Option<String>>,
     opened: Instant,
+    /// The connection's slot under the proxy's cap, given back just before `close` is
+    /// journaled: whoever reads the `close` can count on the slot being free.
+    slot: Mutex<Option<OwnedSemaphorePermit>>,
 }
 
 impl ConnLog {
-    pub fn open(journal: Journal, id: u64, peer: &str) -> ConnLog {
+    pub fn open(journal: Journal, id: u64, peer: &str, slot: Option<OwnedSemaphorePermit>) -> ConnLog {
         journal.record(NewEvent::new(Component::Proxy, "open").detail("conn", id).detail("peer", peer));
-        ConnLog { journal, id, host: Mutex::new(None), opened: Instant::now() }
+        ConnLog { journal, id, host: Mutex::new(None), opened: Instant::now(), slot: Mutex::new(slot) }
     }
 
     pub fn set_host(&self, host: &str) {
@@ -105,6 +111,7 @@ impl ConnLog {
 
     /// The last event: bytes each way, how long, and the cause (naming the fault).
     pub fn close(&self, cause: &Cause, bytes_up: u64, bytes_down: u64) {
+        drop(self.slot.lock().unwrap_or_else(|p| p.into_inner()).take());
         let wall = self.opened.elapsed();
         let mut e = self
             .event("close")

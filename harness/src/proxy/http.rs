@@ -47,20 +47,38 @@ pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, bu
         let (s, l, c, slot) = (s.clone(), l.clone(), c.clone(), slot.clone());
         async move { Ok::<_, Infallible>(forward(&s, &l, &c, &slot, req).await) }
     });
-    let server = hyper::server::conn::http1::Builder::new()
+    let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(shared.limits.head_timeout)
+        .header_read_timeout(keep_alive_limit(&shared.limits, &plan))
         .max_buf_size(shared.limits.max_head_bytes.max(8192))
         .serve_connection(TokioIo::new(far), svc);
-    let pump = pump::run(client, &buf, near, &plan, &ctl, &log, shared.limits.drop_hold);
+    // Awaited by value, the connection (and `far` with it) is dropped the moment hyper ends,
+    // so the pump reads the end and closes the client. Held past its end, it kept `far` open:
+    // an idle keep-alive client whose header timer ran out stayed in CLOSE-WAIT with its slot
+    // taken, and a later request was read by nobody (issue 11, defect 1).
+    let server = async move { conn.await };
+    let pump = pump::run(client, &buf, near, &plan, &ctl, &log, shared.limits.drop_hold, true);
     tokio::pin!(pump, server);
     // The pump owns the client: when it ends, so does hyper; when hyper ends first (the client
     // asked to close), the pump still delivers what hyper wrote.
     let pumped = tokio::select! {
         p = &mut pump => p,
-        _ = &mut server => pump.await,
+        served = &mut server => {
+            let mut p = pump.await;
+            if p.cause == Cause::Closed && served.is_err_and(|e| e.is_timeout()) {
+                p.cause = Cause::KeepAliveTimeout;
+            }
+            p
+        }
     };
     log.close(&pumped.cause, pumped.up, pumped.down);
+}
+
+/// How long a kept-alive connection may wait for its next request head: the proxy's limit, or
+/// longer when a `proxy.idle_timeout` fault is to cut it first (the emulated fault, journaled,
+/// must not be pre-empted by the proxy's own safety limit).
+pub fn keep_alive_limit(limits: &super::Limits, plan: &super::rules::Plan) -> std::time::Duration {
+    plan.idle.map_or(limits.keep_alive_timeout, |t| limits.keep_alive_timeout.max(t.wall + limits.head_timeout))
 }
 
 async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut req: Request<Incoming>) -> Response<ProxyBody> {

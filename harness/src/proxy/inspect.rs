@@ -130,8 +130,9 @@ pub async fn serve(
 ) -> Pumped {
     let (near, far) = tokio::io::duplex(64 * 1024);
     let ctl = Control::default();
-    let inner = intercept(shared.clone(), log.clone(), far, target, addr, ca);
-    let pump = pump::run(client, pre, near, &plan, &ctl, &log, shared.limits.drop_hold);
+    let keep_alive = http::keep_alive_limit(&shared.limits, &plan);
+    let inner = intercept(shared.clone(), log.clone(), far, target, addr, ca, keep_alive);
+    let pump = pump::run(client, pre, near, &plan, &ctl, &log, shared.limits.drop_hold, true);
     tokio::pin!(pump, inner);
     tokio::select! {
         // The client went away: the interception side still records what it saw (the client's
@@ -145,7 +146,15 @@ pub async fn serve(
     }
 }
 
-async fn intercept(shared: Arc<Shared>, log: Arc<ConnLog>, far: DuplexStream, (host, port): (String, u16), addr: SocketAddr, ca: Arc<InspectionCa>) {
+async fn intercept(
+    shared: Arc<Shared>,
+    log: Arc<ConnLog>,
+    far: DuplexStream,
+    (host, port): (String, u16),
+    addr: SocketAddr,
+    ca: Arc<InspectionCa>,
+    keep_alive: std::time::Duration,
+) {
     let event = log.fired(ProxyFaultKind::TlsInspection).detail("ca", ca.name.clone()).detail("trusted", ca.trusted);
     let certified = match ca.leaf_for(&host) {
         Ok(c) => c,
@@ -168,7 +177,7 @@ async fn intercept(shared: Arc<Shared>, log: Arc<ConnLog>, far: DuplexStream, (h
         let (shared, log, slot, host) = (shared.clone(), log.clone(), slot.clone(), host.clone());
         async move { Ok::<_, std::convert::Infallible>(relay(&shared, &log, &slot, (&host, port), addr, req).await) }
     });
-    let _ = hyper::server::conn::http1::Builder::new().timer(TokioTimer::new()).serve_connection(TokioIo::new(tls), svc).await;
+    let _ = hyper::server::conn::http1::Builder::new().timer(TokioTimer::new()).header_read_timeout(keep_alive).serve_connection(TokioIo::new(tls), svc).await;
 }
 
 async fn relay(shared: &Shared, log: &ConnLog, slot: &Slot, (host, port): (&str, u16), addr: SocketAddr, mut req: Request<Incoming>) -> Response<ProxyBody> {

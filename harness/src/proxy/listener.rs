@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::BytesMut;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::conn::{Cause, ConnLog};
@@ -39,16 +39,16 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         // A connection in flight is activity: the runner reads the journal once it has settled.
         let activity = shared.journal.begin();
         conns.spawn(async move {
-            handle(tcp, peer, shared).await;
-            drop((permit, activity));
+            handle(tcp, peer, shared, permit).await;
+            drop(activity);
         });
     }
 }
 
-async fn handle(mut tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+async fn handle(mut tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, slot: OwnedSemaphorePermit) {
     let _ = tcp.set_nodelay(true);
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-    let log = Arc::new(ConnLog::open(shared.journal.clone(), id, &peer.to_string()));
+    let log = Arc::new(ConnLog::open(shared.journal.clone(), id, &peer.to_string(), Some(slot)));
     let mut buf = BytesMut::with_capacity(4096);
     let head = match head::read(&mut tcp, &mut buf, shared.limits.max_head_bytes, shared.limits.head_timeout).await {
         Ok(h) => h,

@@ -73,8 +73,12 @@ impl ProxyError {
 /// not part of the emulation.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// How long a client may take to send a request head (slowloris).
+    /// How long a client may take to send the first request head of a connection (slowloris).
     pub head_timeout: Duration,
+    /// How long a kept-alive connection the proxy reads HTTP on (plain or inspected) may wait
+    /// for its next request head, idle time included (hyper measures both as one span): then
+    /// the proxy closes it with a FIN. Squid's `client_idle_pconn_timeout` is 2 minutes.
+    pub keep_alive_timeout: Duration,
     /// The largest request head accepted.
     pub max_head_bytes: usize,
     /// Connections served at once; more get 503.
@@ -89,6 +93,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             head_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(120),
             max_head_bytes: 32 * 1024,
             max_connections: 1024,
             connect_timeout: Duration::from_secs(5),

@@ -110,7 +110,10 @@ impl Pacer {
 
 /// Copy both ways until both sides finish, a fault fires or a cut is ordered; then close the
 /// client as the cause says. `pre` goes upstream first (bytes read along with the request head).
-pub async fn run<U>(mut client: TcpStream, pre: &[u8], mut upstream: U, plan: &Plan, ctl: &Control, log: &ConnLog, hold: Duration) -> Pumped
+/// `served_here`: the upstream is the proxy's own HTTP server (plain or inspected forwarding),
+/// so its end is the connection's end even while the client keeps its side open.
+#[allow(clippy::too_many_arguments)]
+pub async fn run<U>(mut client: TcpStream, pre: &[u8], mut upstream: U, plan: &Plan, ctl: &Control, log: &ConnLog, hold: Duration, served_here: bool) -> Pumped
 where
     U: AsyncRead + AsyncWrite + Unpin,
 {
@@ -142,7 +145,7 @@ where
                 r = &mut down, if !down_done => match r { Ok(()) => down_done = true, Err(c) => break (c, false) },
                 fired = &mut watch => break fired,
             }
-            if up_done && down_done {
+            if down_done && (up_done || served_here) {
                 break (Cause::Closed, false);
             }
         }
@@ -177,7 +180,7 @@ where
             drop(upstream);
             respond::silence(&mut client, hold).await;
         }
-        Cause::Closed => {}
+        Cause::Closed if !served_here => {}
         _ => {
             // An orderly close; reading what the client still sends keeps the kernel from
             // turning the close into a reset.

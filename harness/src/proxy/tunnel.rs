@@ -51,7 +51,7 @@ pub async fn handle(shared: Arc<Shared>, log: Arc<ConnLog>, mut client: TcpStrea
     let hold = shared.limits.drop_hold;
     let pumped = if plan.timeout.is_some() {
         let _ = client.write_all(ESTABLISHED).await;
-        pump::run(client, pre, tokio::io::empty(), &plan, &ctl, &log, hold).await
+        pump::run(client, pre, tokio::io::empty(), &plan, &ctl, &log, hold, false).await
     } else if let Some(ca) = inspection {
         let _ = client.write_all(ESTABLISHED).await;
         inspect::serve(shared.clone(), log.clone(), client, pre, (host, port), addr, ca, plan).await
@@ -64,7 +64,7 @@ pub async fn handle(shared: Arc<Shared>, log: Arc<ConnLog>, mut client: TcpStrea
         if let Err(e) = client.write_all(ESTABLISHED).await {
             return log.close(&Cause::ClientError(e.to_string()), 0, 0);
         }
-        pump::run(client, pre, upstream, &plan, &ctl, &log, hold).await
+        pump::run(client, pre, upstream, &plan, &ctl, &log, hold, false).await
     };
     log.close(&pumped.cause, pumped.up, pumped.down);
 }

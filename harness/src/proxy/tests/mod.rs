@@ -438,3 +438,5 @@ async fn every_builtin_proxy_scenario_starts_a_world() {
         assert!(world.proxy_url().starts_with("http://127.0.0.1:"));
     }
 }
+
+mod issue11;
