@@ -252,3 +252,56 @@ fn dns_faults_reach_clients_through_the_proxy() {
     assert!(wrong["detail"]["reason"].as_str().unwrap().contains("not an address of this world"), "{wrong}");
     assert!(journal.iter().any(|e| e["component"] == "dns" && e["fault"] == "dns.nx_domain"), "the DNS server saw the proxy's query");
 }
+
+/// The hosts the world's fronts served a request for (the `http` component's journal).
+fn front_hosts(journal: &[Value]) -> Vec<String> {
+    journal.iter().filter(|e| e["component"] == "http" && e["what"] == "request").filter_map(|e| e["host"].as_str().map(str::to_string)).collect()
+}
+
+// issue 11, defect 2: under proxy-scp-blocked a `Host` header naming a denied service does not
+// carry an absolute-form request to it: the proxy decides on the target and sends its Host.
+#[test]
+fn a_host_header_does_not_bypass_a_deny_rule_on_plain_http() {
+    let up = Up::start(Some("proxy-scp-blocked"));
+    let out = curl(&up, &["-H", "Host: enterpriseenrollment-s.manage.microsoft.com"], "http://crl3.digicert.com/EnrollmentServer/Discovery.svc");
+    assert_ne!(status(&out), "200", "{}", text(&out));
+    let out = curl(
+        &up,
+        &["-X", "POST", "-d", "{}", "-H", "Host: gateway.configmgr.manage.microsoft.com"],
+        "http://crl3.digicert.com/api/gateway/AccountOnboardingInfo",
+    );
+    assert_ne!(status(&out), "200", "{}", text(&out));
+    let (_, journal) = up.stop();
+    let served = front_hosts(&journal);
+    assert!(!served.is_empty() && served.iter().all(|h| h == "crl3.digicert.com"), "the front served only the requested target: {served:?}");
+}
+
+// issue 11, defect 2: inside an inspected tunnel the decision was made on the CONNECT host; a
+// `Host` naming another (denied) service is refused by the proxy (409, as Squid's
+// host_verify_strict), and a ClientHello naming another host fails its handshake.
+#[test]
+fn inside_an_inspected_tunnel_neither_host_nor_sni_reaches_another_service() {
+    let up = Up::start_toml(
+        "inspect-and-deny",
+        "proxy",
+        "[[fault]]\nkind = \"proxy.tls_inspection\"\nhosts = \"swda01-mscdn.azureedge.net\"\ntrusted = true\n\n\
+         [[fault]]\nkind = \"proxy.deny\"\nhosts = \"*.manage.microsoft.com\"\n",
+    );
+    let out = curl(&up, &[], SCRIPT);
+    assert_eq!(status(&out), "200", "the inspected host itself is served: {}", text(&out));
+    let smuggled = "https://swda01-mscdn.azureedge.net/EnrollmentServer/Discovery.svc";
+    let out = curl(&up, &["-H", "Host: enterpriseenrollment-s.manage.microsoft.com"], smuggled);
+    assert_eq!(status(&out), "409", "{}", text(&out));
+    // curl tunnels to the allowed host but says the denied one in SNI and Host (-k: the
+    // inspection CA's leaf names the tunnel's host, which is the point).
+    let denied = "https://enterpriseenrollment-s.manage.microsoft.com/EnrollmentServer/Discovery.svc";
+    let out = curl(&up, &["-k", "--connect-to", "enterpriseenrollment-s.manage.microsoft.com:443:swda01-mscdn.azureedge.net:443"], denied);
+    assert_eq!(out.status.code(), Some(35), "the handshake is refused: {}", text(&out));
+    let (_, journal) = up.stop();
+    let served = front_hosts(&journal);
+    assert!(!served.is_empty() && served.iter().all(|h| h == "swda01-mscdn.azureedge.net"), "the front served only the tunnel's host: {served:?}");
+    let refused: Vec<&Value> = proxy_events(&journal, "refused").filter(|e| e["detail"]["refusal"] == "host_mismatch").collect();
+    assert_eq!(refused.len(), 2, "both journaled: {refused:?}");
+    assert!(refused[0]["detail"]["reason"].as_str().unwrap().starts_with("the request names enterpriseenrollment-s"), "{}", refused[0]);
+    assert!(refused[1]["detail"]["reason"].as_str().unwrap().starts_with("the TLS ClientHello names enterpriseenrollment-s"), "{}", refused[1]);
+}

@@ -122,8 +122,27 @@ pub fn target(method: &str, uri: &str) -> Result<Target, (u16, String)> {
     }
 }
 
+/// `host[:port]` as a `Host` header names it: the port left out when it is the scheme's
+/// default, an IPv6 address in brackets.
+pub fn authority(host: &str, port: u16, default_port: u16) -> String {
+    let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+    if port == default_port { host } else { format!("{host}:{port}") }
+}
+
+/// The host and port a request names for itself: its absolute-form target's authority, else
+/// its `Host` header (the port defaulting to `default_port`). `Err` holds a `Host` that is not
+/// an authority; `Ok(None)`: the request names none (HTTP/1.0 without `Host`).
+pub fn named_authority(uri: &Uri, host_header: Option<&[u8]>, default_port: u16) -> Result<Option<(String, u16)>, String> {
+    let auth = match (uri.authority(), host_header) {
+        (Some(a), _) => a.clone(),
+        (None, Some(h)) => std::str::from_utf8(h).ok().and_then(|h| h.parse::<Authority>().ok()).ok_or_else(|| String::from_utf8_lossy(h).to_string())?,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some((host_of(auth.host()), auth.port_u16().unwrap_or(default_port))))
+}
+
 /// Lower-case, no trailing dot, IPv6 brackets removed.
-fn host_of(raw: &str) -> String {
+pub fn host_of(raw: &str) -> String {
     raw.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase()
 }
 
@@ -154,5 +173,20 @@ mod tests {
         assert_eq!((h.method.as_str(), h.target.as_str(), h.len), ("CONNECT", "a.com:443", full.len() - 3));
         assert_eq!(h.header("host"), Some(&b"a.com:443"[..]));
         assert!(matches!(parse(b"\x00\x01garbage\r\n\r\n"), Err(HeadError::Malformed(_))));
+    }
+
+    // issue 11, defect 2: what a request names is read the way the front reads it.
+    #[test]
+    fn a_request_names_its_target_authority_or_else_its_host_header() {
+        let origin: Uri = "/EnrollmentServer/Discovery.svc".parse().unwrap();
+        let named = |uri: &Uri, host: Option<&str>| named_authority(uri, host.map(str::as_bytes), 443);
+        assert_eq!(named(&origin, Some("Enrollment.Manage.Microsoft.com.")), Ok(Some(("enrollment.manage.microsoft.com".into(), 443))));
+        assert_eq!(named(&origin, Some("a.com:8443")), Ok(Some(("a.com".into(), 8443))));
+        assert_eq!(named(&origin, None), Ok(None));
+        assert_eq!(named(&origin, Some("a b")), Err("a b".into()));
+        let absolute: Uri = "https://b.com/x".parse().unwrap();
+        assert_eq!(named(&absolute, Some("a.com")), Ok(Some(("b.com".into(), 443))), "the target wins over Host");
+        assert_eq!(authority("crl3.digicert.com", 80, 80), "crl3.digicert.com");
+        assert_eq!(authority("::1", 8080, 80), "[::1]:8080");
     }
 }

@@ -121,7 +121,7 @@ async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut
     }
     log.record(request("allow").detail("front", front.as_str()));
     strip_range(shared, log, &host, port, req.headers_mut());
-    prepare(&mut req);
+    prepare(&mut req, (&host, port), 80);
     let connect = async {
         let tcp = connect_upstream(shared, addr).await?;
         log.record(log.event("upstream").detail("front", "http").detail("addr", addr.to_string()));
@@ -184,12 +184,14 @@ pub fn strip_range(shared: &Shared, log: &ConnLog, host: &str, port: u16, header
     }
 }
 
-/// Origin form, a Host header, no hop-by-hop headers, and the proxy's `Via`.
-pub fn prepare(req: &mut Request<Incoming>) {
-    if !req.headers().contains_key(header::HOST)
-        && let Some(auth) = req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-    {
-        req.headers_mut().insert(header::HOST, auth);
+/// Origin form, a `Host` naming the host the proxy decided on, no hop-by-hop headers, and the
+/// proxy's `Via`. The decision was made on the request target (or the CONNECT authority), so
+/// its authority replaces whatever `Host` the client sent: RFC 9112 §3.2.2 (a proxy forwarding
+/// an absolute-form request MUST generate Host from the target). The client's `Host` reaching
+/// the front would pick the service there and walk past a deny rule (issue 11, defect 2).
+pub fn prepare(req: &mut Request<Incoming>, (host, port): (&str, u16), default_port: u16) {
+    if let Ok(v) = HeaderValue::from_str(&head::authority(host, port, default_port)) {
+        req.headers_mut().insert(header::HOST, v);
     }
     if req.uri().scheme().is_some() {
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();

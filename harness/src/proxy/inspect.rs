@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hyper::body::Incoming;
+use hyper::header;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -30,6 +31,7 @@ use tokio::io::DuplexStream;
 use tokio::net::TcpStream;
 
 use super::conn::{ConnLog, Control};
+use super::head;
 use super::http::{self, ProxyBody, Slot};
 use super::pump::{self, Pumped};
 use super::respond::Answer;
@@ -162,13 +164,23 @@ async fn intercept(
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let Ok(builder) = rustls::ServerConfig::builder_with_provider(provider).with_safe_default_protocol_versions() else { return };
-    let mut config = builder.with_no_client_auth().with_cert_resolver(Arc::new(Fixed(certified)));
+    let resolver = Arc::new(ForHost { host: host.clone(), key: certified, refused_sni: Mutex::new(None) });
+    let mut config = builder.with_no_client_auth().with_cert_resolver(resolver.clone());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let tls = match tokio::time::timeout(shared.limits.head_timeout, acceptor.accept(far)).await {
         Ok(Ok(tls)) => tls,
         // The client refused the inspection CA's certificate (e.g. UnknownCA) or went away.
-        Ok(Err(e)) => return log.record(event.detail("accepted", false).detail("error", e.to_string())),
+        Ok(Err(e)) => {
+            log.record(event.detail("accepted", false).detail("error", e.to_string()));
+            if let Some(sni) = resolver.refused_sni.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                let reason = format!("the TLS ClientHello names {sni} inside a tunnel to {host}:{port}; the proxy's policy was decided for {host}:{port} only");
+                log.record(
+                    log.event("refused").detail("refusal", "host_mismatch").detail("reason", reason).detail("port", port).detail("connect_attempted", false),
+                );
+            }
+            return;
+        }
         Err(_) => return log.record(event.detail("accepted", false).detail("error", "no TLS handshake within the head timeout")),
     };
     log.record(event.detail("accepted", true));
@@ -188,8 +200,25 @@ async fn relay(shared: &Shared, log: &ConnLog, slot: &Slot, (host, port): (&str,
             .detail("inspected", true)
             .detail("decision", "allow"),
     );
+    // The decision was made on the CONNECT authority; a request inside the tunnel naming
+    // another host would reach another service on the same front. Refused as Squid refuses a
+    // Host that does not match the destination with `host_verify_strict on`: 409 Conflict
+    // (ERR_CONFLICT_HOST). Rewriting `Host` instead would answer for a host the client did not ask.
+    let named = head::named_authority(req.uri(), req.headers().get(header::HOST).map(|v| v.as_bytes()), 443);
+    if let Some(named) = mismatch(named, (host, port)) {
+        let reason = format!("the request names {named} inside a tunnel to {host}:{port}; the proxy's policy was decided for {host}:{port} only");
+        log.record(
+            log.event("refused")
+                .detail("status", 409)
+                .detail("refusal", "host_mismatch")
+                .detail("reason", reason.clone())
+                .detail("port", port)
+                .detail("connect_attempted", false),
+        );
+        return http::answer(Answer::new(409, reason));
+    }
     http::strip_range(shared, log, host, port, req.headers_mut());
-    http::prepare(&mut req);
+    http::prepare(&mut req, (host, port), 443);
     let connect = async {
         let tcp = http::connect_upstream(shared, addr).await?;
         let probe = Arc::new(ClientAuthProbe::default());
@@ -215,12 +244,36 @@ async fn relay(shared: &Shared, log: &ConnLog, slot: &Slot, (host, port): (&str,
     })
 }
 
-#[derive(Debug)]
-struct Fixed(Arc<CertifiedKey>);
+/// What a request names that is not the tunnel's `host:port` (an unparseable `Host` included).
+fn mismatch(named: Result<Option<(String, u16)>, String>, (host, port): (&str, u16)) -> Option<String> {
+    match named {
+        Ok(None) => None,
+        Ok(Some((h, p))) if h == host && p == port => None,
+        Ok(Some((h, p))) => Some(head::authority(&h, p, 0)),
+        Err(raw) => Some(format!("`{raw}`")),
+    }
+}
 
-impl rustls::server::ResolvesServerCert for Fixed {
-    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.0.clone())
+/// The inspection leaf for the tunnel's host, given only to a ClientHello that names that host
+/// (or none): an inspecting proxy mints its certificate for the CONNECT authority, and a
+/// handshake for another name is refused (rustls sends an alert) instead of being served.
+#[derive(Debug)]
+struct ForHost {
+    host: String,
+    key: Arc<CertifiedKey>,
+    /// The other name a ClientHello asked for, if one did.
+    refused_sni: Mutex<Option<String>>,
+}
+
+impl rustls::server::ResolvesServerCert for ForHost {
+    fn resolve(&self, hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        match hello.server_name().map(head::host_of) {
+            Some(sni) if sni != self.host => {
+                *self.refused_sni.lock().unwrap_or_else(|p| p.into_inner()) = Some(sni);
+                None
+            }
+            _ => Some(self.key.clone()),
+        }
     }
 }
 
@@ -238,5 +291,24 @@ impl ResolvesClientCert for ClientAuthProbe {
 
     fn has_certs(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // issue 11, defect 2: inside a tunnel to one host, only that host:port passes.
+    #[test]
+    fn a_request_naming_another_authority_than_the_tunnel_is_a_mismatch() {
+        let tunnel = ("swda01-mscdn.azureedge.net", 443);
+        assert_eq!(mismatch(Ok(Some(("swda01-mscdn.azureedge.net".into(), 443))), tunnel), None);
+        assert_eq!(mismatch(Ok(None), tunnel), None);
+        assert_eq!(
+            mismatch(Ok(Some(("enterpriseenrollment-s.manage.microsoft.com".into(), 443))), tunnel).as_deref(),
+            Some("enterpriseenrollment-s.manage.microsoft.com:443")
+        );
+        assert_eq!(mismatch(Ok(Some(("swda01-mscdn.azureedge.net".into(), 8443))), tunnel).as_deref(), Some("swda01-mscdn.azureedge.net:8443"));
+        assert_eq!(mismatch(Err("a b".into()), tunnel).as_deref(), Some("`a b`"));
     }
 }

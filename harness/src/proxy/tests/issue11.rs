@@ -91,3 +91,17 @@ async fn a_client_closing_a_kept_alive_connection_frees_its_slot() {
         wait_for(&r.journal, |e| e.what == "close" && e.detail["conn"] == i + 1).await;
     }
 }
+
+// issue 11, defect 2: the proxy decides on the request target and the front gets a `Host` that
+// matches it (RFC 9112 §3.2.2), so a `Host` naming a denied service never reaches it.
+#[tokio::test]
+async fn a_host_header_cannot_carry_a_plain_request_past_a_deny_rule() {
+    let r = rig("[[fault]]\nkind = \"proxy.deny\"\nhosts = \"*.manage.microsoft.com\"\n", 1.0, Limits::default()).await;
+    let smuggled = "GET http://crl3.digicert.com/EnrollmentServer/Discovery.svc HTTP/1.1\r\nHost: enterpriseenrollment-s.manage.microsoft.com\r\nConnection: close\r\n\r\n";
+    let (_s, head) = ask(r.proxy.addr(), smuggled).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let absent = "GET http://crl3.digicert.com:80/x.crl HTTP/1.1\r\nConnection: close\r\n\r\n";
+    let (_s, head) = ask(r.proxy.addr(), absent).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(*r.hosts_seen.lock().unwrap(), ["crl3.digicert.com", "crl3.digicert.com"], "the front saw the target's host, never the smuggled one");
+}

@@ -20,6 +20,8 @@ struct Rig {
     journal: Journal,
     /// Whether each request the HTTP front saw carried `Range`.
     ranges_seen: Arc<Mutex<Vec<bool>>>,
+    /// The `Host` of each request the HTTP front saw.
+    hosts_seen: Arc<Mutex<Vec<String>>>,
     https_accepts: Arc<Mutex<u32>>,
 }
 
@@ -33,7 +35,8 @@ async fn rig(fault_toml: &str, scale: f64, limits: Limits) -> Rig {
     let https_accepts = Arc::new(Mutex::new(0));
     let https = echo_front(https_accepts.clone()).await;
     let ranges_seen = Arc::new(Mutex::new(Vec::new()));
-    let http = ranged_front(ranges_seen.clone()).await;
+    let hosts_seen = Arc::new(Mutex::new(Vec::new()));
+    let http = ranged_front(ranges_seen.clone(), hosts_seen.clone()).await;
     let names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
     let config = ProxyConfig {
         listener: TcpListener::bind("127.0.0.1:0").await.unwrap(),
@@ -47,7 +50,7 @@ async fn rig(fault_toml: &str, scale: f64, limits: Limits) -> Rig {
         limits,
         catalog: Arc::new(mock_cloud::Catalog::builtin().unwrap()),
     };
-    Rig { proxy: Proxy::start(config).unwrap(), journal, ranges_seen, https_accepts }
+    Rig { proxy: Proxy::start(config).unwrap(), journal, ranges_seen, hosts_seen, https_accepts }
 }
 
 /// Echoes every byte; counts accepts (the sinkhole proof watches this stay at zero).
@@ -67,12 +70,12 @@ async fn echo_front(accepts: Arc<Mutex<u32>>) -> SocketAddr {
 }
 
 /// Answers 206 with 10 bytes to a Range request and 200 with 100 bytes otherwise.
-async fn ranged_front(seen: Arc<Mutex<Vec<bool>>>) -> SocketAddr {
+async fn ranged_front(seen: Arc<Mutex<Vec<bool>>>, hosts: Arc<Mutex<Vec<String>>>) -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = l.accept().await {
-            let seen = seen.clone();
+            let (seen, hosts) = (seen.clone(), hosts.clone());
             tokio::spawn(async move {
                 let mut buf = bytes::BytesMut::new();
                 loop {
@@ -80,6 +83,7 @@ async fn ranged_front(seen: Arc<Mutex<Vec<bool>>>) -> SocketAddr {
                     let _ = buf.split_to(h.len);
                     let ranged = h.header("range").is_some();
                     seen.lock().unwrap().push(ranged);
+                    hosts.lock().unwrap().push(h.header("host").map(|v| String::from_utf8_lossy(v).to_string()).unwrap_or_default());
                     let res: &[u8] = if ranged {
                         b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/100\r\nContent-Length: 10\r\n\r\n0123456789"
                     } else {
