@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use scenarios::AuthScheme;
 
-use super::respond::Answer;
+use super::respond::{Answer, echo};
 
 /// The realm the Basic challenge names.
 const REALM: &str = "memsim";
@@ -22,13 +22,13 @@ pub fn check(user: &str, password: &str, schemes: &[AuthScheme], header: Option<
             match scheme.to_ascii_lowercase().as_str() {
                 "basic" if schemes.contains(&AuthScheme::Basic) => match decode_basic(token.trim()) {
                     Some((u, p)) if u == user && p == password => return None,
-                    Some((u, _)) => format!("proxy authentication failed: wrong Basic credentials for user `{u}`"),
+                    Some((u, _)) => format!("proxy authentication failed: wrong Basic credentials for user `{}`", echo(&u)),
                     None => "proxy authentication failed: the Basic credentials are not base64 user:password".to_string(),
                 },
                 "negotiate" | "ntlm" => format!(
                     "proxy authentication failed: {scheme} is offered but the emulated proxy cannot complete it (no domain); use Basic credentials or an unauthenticated rule"
                 ),
-                _ => format!("proxy authentication failed: scheme `{scheme}` is not offered"),
+                _ => format!("proxy authentication failed: scheme `{}` is not offered", echo(scheme)),
             }
         }
     };

@@ -10,6 +10,8 @@ use hyper::http::uri::{Authority, Uri};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
+use super::respond::echo;
+
 const MAX_HEADERS: usize = 100;
 
 /// A parsed request head. `len` is its size in the buffer it was read into; what follows it
@@ -37,6 +39,8 @@ pub enum HeadError {
     Timeout(Duration),
     #[error("request head larger than {0} bytes")]
     TooLarge(usize),
+    #[error("request head has more than {0} header fields")]
+    TooManyHeaders(usize),
     #[error("malformed request: {0}")]
     Malformed(String),
     #[error("read error: {0}")]
@@ -49,7 +53,7 @@ impl HeadError {
         match self {
             HeadError::Closed | HeadError::Io(_) => None,
             HeadError::Timeout(_) => Some(408),
-            HeadError::TooLarge(_) => Some(431),
+            HeadError::TooLarge(_) | HeadError::TooManyHeaders(_) => Some(431),
             HeadError::Malformed(_) => Some(400),
         }
     }
@@ -91,7 +95,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Head>, HeadError> {
                 len,
             }))
         }
-        Err(httparse::Error::TooManyHeaders) => Err(HeadError::TooLarge(MAX_HEADERS)),
+        Err(httparse::Error::TooManyHeaders) => Err(HeadError::TooManyHeaders(MAX_HEADERS)),
         Err(e) => Err(HeadError::Malformed(e.to_string())),
     }
 }
@@ -107,14 +111,17 @@ pub enum Target {
 
 /// A request's target as a forward proxy reads it; `Err` is (status, reason).
 pub fn target(method: &str, uri: &str) -> Result<Target, (u16, String)> {
+    let shown = || echo(uri);
+    let host =
+        |auth: &Authority| Some(host_of(auth.host())).filter(|h| !h.is_empty()).ok_or_else(|| (400, format!("the request target `{}` names no host", shown())));
     if method.eq_ignore_ascii_case("CONNECT") {
-        let auth: Authority = uri.parse().map_err(|_| (400, format!("CONNECT needs host:port, got `{uri}`")))?;
-        let port = auth.port_u16().ok_or_else(|| (400, format!("CONNECT needs a port, got `{uri}`")))?;
-        return Ok(Target::Connect { host: host_of(auth.host()), port });
+        let auth: Authority = uri.parse().map_err(|_| (400, format!("CONNECT needs host:port, got `{}`", shown())))?;
+        let port = auth.port_u16().ok_or_else(|| (400, format!("CONNECT needs a port, got `{}`", shown())))?;
+        return Ok(Target::Connect { host: host(&auth)?, port });
     }
-    let parsed: Uri = uri.parse().map_err(|_| (400, format!("unparseable request target `{uri}`")))?;
+    let parsed: Uri = uri.parse().map_err(|_| (400, format!("unparseable request target `{}`", shown())))?;
     match (parsed.scheme_str(), parsed.authority()) {
-        (Some(s), Some(auth)) if s.eq_ignore_ascii_case("http") => Ok(Target::Http { host: host_of(auth.host()), port: auth.port_u16().unwrap_or(80) }),
+        (Some(s), Some(auth)) if s.eq_ignore_ascii_case("http") => Ok(Target::Http { host: host(auth)?, port: auth.port_u16().unwrap_or(80) }),
         (Some(s), _) if s.eq_ignore_ascii_case("https") => {
             Err((400, "this proxy does not originate TLS for `https://` request targets; send CONNECT host:443".into()))
         }
@@ -163,6 +170,9 @@ mod tests {
         assert_eq!(target("CONNECT", "a.com").unwrap_err().0, 400);
         assert!(target("GET", "/").unwrap_err().1.contains("forward proxy"));
         assert!(target("GET", "https://a.com/").unwrap_err().1.contains("CONNECT"));
+        // issue 11: an empty host is the client's mistake, not a name outside the world.
+        assert_eq!(target("CONNECT", ":443").unwrap_err().0, 400);
+        assert_eq!(target("GET", "http://:80/").unwrap_err().0, 400);
     }
 
     #[test]
@@ -173,6 +183,8 @@ mod tests {
         assert_eq!((h.method.as_str(), h.target.as_str(), h.len), ("CONNECT", "a.com:443", full.len() - 3));
         assert_eq!(h.header("host"), Some(&b"a.com:443"[..]));
         assert!(matches!(parse(b"\x00\x01garbage\r\n\r\n"), Err(HeadError::Malformed(_))));
+        let many = format!("GET / HTTP/1.1\r\n{}\r\n", "A: b\r\n".repeat(MAX_HEADERS + 1));
+        assert_eq!(parse(many.as_bytes()).unwrap_err().to_string(), "request head has more than 100 header fields");
     }
 
     // issue 11, defect 2: what a request names is read the way the front reads it.

@@ -117,7 +117,7 @@ async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut
     };
     if front != Front::Http {
         log.record(request("refused"));
-        return answer(Answer::new(400, format!("port {port} speaks TLS: send CONNECT {host}:{port}")));
+        return answer(Answer::new(400, format!("port {port} speaks TLS: send CONNECT {}:{port}", super::respond::echo(&host))));
     }
     log.record(request("allow").detail("front", front.as_str()));
     strip_range(shared, log, &host, port, req.headers_mut());
@@ -127,10 +127,47 @@ async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut
         log.record(log.event("upstream").detail("front", "http").detail("addr", addr.to_string()));
         handshake(TokioIo::new(tcp)).await
     };
-    send(slot, req, connect).await.unwrap_or_else(|reason| {
-        log.record(log.event("upstream_failed").detail("addr", addr.to_string()).detail("error", reason.clone()));
-        answer(Answer::new(502, format!("the world's HTTP front at {addr} failed: {reason}")))
-    })
+    send(slot, req, connect).await.unwrap_or_else(|e| failed(log, addr, e, |reason| format!("the world's HTTP front at {addr} failed: {reason}")))
+}
+
+/// Why a forwarded request got no response.
+#[derive(Debug)]
+pub enum SendError {
+    /// The client's own request body could not be read (e.g. malformed chunking).
+    ClientBody(String),
+    /// The front could not be reached or failed.
+    Upstream(String),
+}
+
+/// The answer to a request that got no response, journaled: the client's bad body is the
+/// client's 400 (`bad_request`), anything else the front's 502 (`upstream_failed`, its text
+/// from `describe`).
+pub fn failed(log: &ConnLog, addr: std::net::SocketAddr, e: SendError, describe: impl FnOnce(&str) -> String) -> Response<ProxyBody> {
+    match e {
+        SendError::ClientBody(reason) => {
+            log.record(log.event("bad_request").detail("reason", reason.clone()).detail("status", 400));
+            answer(Answer::new(400, reason))
+        }
+        SendError::Upstream(reason) => {
+            log.record(log.event("upstream_failed").detail("addr", addr.to_string()).detail("error", reason.clone()));
+            answer(Answer::new(502, describe(&reason)))
+        }
+    }
+}
+
+/// A send error of hyper's client: a user error with a cause is the request body the client
+/// sent failing to read (hyper: "error from user's Body stream"); the rest is the front's.
+fn classify(e: hyper::Error) -> SendError {
+    let mut causes = Vec::new();
+    let mut next = std::error::Error::source(&e);
+    while let Some(c) = next {
+        causes.push(c.to_string());
+        next = c.source();
+    }
+    if e.is_user() && !causes.is_empty() {
+        return SendError::ClientBody(format!("the client's request body could not be read: {}", causes.join(": ")));
+    }
+    SendError::Upstream(std::iter::once(e.to_string()).chain(causes).collect::<Vec<_>>().join(": "))
 }
 
 /// An HTTP/1.1 client connection over any stream, its driver spawned (it ends with the sender).
@@ -150,14 +187,14 @@ pub async fn send(
     slot: &Slot,
     req: Request<Incoming>,
     connect: impl Future<Output = Result<SendRequest<Incoming>, String>>,
-) -> Result<Response<ProxyBody>, String> {
+) -> Result<Response<ProxyBody>, SendError> {
     let mut guard = slot.lock().await;
     if guard.as_ref().is_none_or(|s| s.is_closed()) {
-        *guard = Some(connect.await?);
+        *guard = Some(connect.await.map_err(SendError::Upstream)?);
     }
     let sender = guard.as_mut().expect("just filled");
-    sender.ready().await.map_err(|e| e.to_string())?;
-    let mut res = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    sender.ready().await.map_err(|e| SendError::Upstream(e.to_string()))?;
+    let mut res = sender.send_request(req).await.map_err(classify)?;
     remove_hop_by_hop(res.headers_mut());
     Ok(res.map(|b| b.boxed()))
 }

@@ -34,7 +34,7 @@ use super::conn::{ConnLog, Control};
 use super::head;
 use super::http::{self, ProxyBody, Slot};
 use super::pump::{self, Pumped};
-use super::respond::Answer;
+use super::respond::{Answer, echo};
 use super::rules::Plan;
 use super::{ProxyError, Shared};
 
@@ -238,10 +238,7 @@ async fn relay(shared: &Shared, log: &ConnLog, slot: &Slot, (host, port): (&str,
         log.record(log.event("upstream").detail("front", "https").detail("addr", addr.to_string()).detail("inspected", true));
         http::handshake(TokioIo::new(tls)).await
     };
-    http::send(slot, req, connect).await.unwrap_or_else(|reason| {
-        log.record(log.event("upstream_failed").detail("addr", addr.to_string()).detail("error", reason.clone()));
-        http::answer(Answer::new(502, reason))
-    })
+    http::send(slot, req, connect).await.unwrap_or_else(|e| http::failed(log, addr, e, str::to_string))
 }
 
 /// What a request names that is not the tunnel's `host:port` (an unparseable `Host` included).
@@ -249,8 +246,8 @@ fn mismatch(named: Result<Option<(String, u16)>, String>, (host, port): (&str, u
     match named {
         Ok(None) => None,
         Ok(Some((h, p))) if h == host && p == port => None,
-        Ok(Some((h, p))) => Some(head::authority(&h, p, 0)),
-        Err(raw) => Some(format!("`{raw}`")),
+        Ok(Some((h, p))) => Some(echo(&head::authority(&h, p, 0))),
+        Err(raw) => Some(format!("`{}`", echo(&raw))),
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::BytesMut;
+use scenarios::{Component, NewEvent};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -16,7 +17,7 @@ use tokio::task::JoinSet;
 use super::conn::{Cause, ConnLog};
 use super::head::{self, Target};
 use super::resolve::{Front, ResolveError};
-use super::respond::{self, Answer};
+use super::respond::{self, Answer, echo};
 use super::{Shared, http, tunnel};
 
 /// Accept until the task is dropped; dropping it drops every connection task too.
@@ -31,8 +32,19 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         };
         while conns.try_join_next().is_some() {}
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            // Full: say so without spending a task on it (a non-blocking write, then close).
-            let _ = tcp.try_write(&Answer::new(503, "the proxy is serving its maximum number of connections").to_bytes());
+            // Full: say so without spending a task on it (a non-blocking write, then close),
+            // and journal it as every connection is (issue 11).
+            let answer = Answer::new(503, "the proxy is serving its maximum number of connections");
+            let _ = tcp.try_write(&answer.to_bytes());
+            shared.journal.record(
+                NewEvent::new(Component::Proxy, "refused")
+                    .detail("peer", peer.to_string())
+                    .detail("status", answer.status)
+                    .detail("refusal", "capacity")
+                    .detail("reason", answer.reason)
+                    .detail("max_connections", shared.limits.max_connections)
+                    .detail("connect_attempted", false),
+            );
             continue;
         };
         let shared = shared.clone();
@@ -103,5 +115,5 @@ pub async fn admit(shared: &Shared, log: &ConnLog, host: &str, port: u16) -> Res
         Err(e @ ResolveError::NotEmulated(_)) => return Err(refused(502, "not_emulated", e.to_string())),
         Err(e @ ResolveError::Dns { .. }) => return Err(refused(502, "dns", e.to_string())),
     };
-    shared.fronts.route(ip, port).map_err(|reason| refused(403, "sinkhole", format!("{host}:{port}: {reason}")))
+    shared.fronts.route(ip, port).map_err(|reason| refused(403, "sinkhole", format!("{}:{port}: {reason}", echo(host))))
 }

@@ -11,6 +11,8 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 
+use super::respond::echo;
+
 /// The future a [`Resolve`] returns.
 pub type ResolveFuture<'a> = Pin<Box<dyn Future<Output = Result<IpAddr, ResolveError>> + Send + 'a>>;
 
@@ -22,7 +24,8 @@ pub trait Resolve: Send + Sync + std::fmt::Debug {
 /// Why a name has no address. Both become the proxy's 502 with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
-    /// A name outside the emulated zones: memsim never looks it up anywhere else.
+    /// A name outside the emulated zones: memsim never looks it up anywhere else. The names in
+    /// these errors are as the proxy echoes client input ([`echo`]).
     #[error("{0} is outside the world's emulated zones; memsim never connects beyond the world")]
     NotEmulated(String),
     /// The world's DNS answered with an error (e.g. NXDOMAIN, SERVFAIL) or not at all.
@@ -76,7 +79,7 @@ impl CatalogResolver {
 
 impl Resolve for CatalogResolver {
     fn resolve<'a>(&'a self, host: &'a str) -> ResolveFuture<'a> {
-        let answer = if self.names.contains(host) { Ok(self.addr) } else { Err(ResolveError::NotEmulated(host.to_string())) };
+        let answer = if self.names.contains(host) { Ok(self.addr) } else { Err(ResolveError::NotEmulated(echo(host))) };
         Box::pin(std::future::ready(answer))
     }
 }

@@ -84,6 +84,29 @@ pub async fn silence(tcp: &mut TcpStream, hold: Duration) -> u64 {
     discarded
 }
 
+/// The most characters of one client-supplied value the proxy repeats.
+pub const ECHO_MAX: usize = 255;
+
+/// Client input (a host, a request target, a user name) as the proxy repeats it in an answer
+/// or a journal reason: at most [`ECHO_MAX`] characters (the rest counted, not shown) and
+/// control characters escaped (`\u{1b}`), so a hostile value can neither bloat an answer nor
+/// break a header, a log line or a terminal (issue 11: a 15 KB user name came back twice).
+pub fn echo(input: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in input.chars().enumerate() {
+        if i == ECHO_MAX {
+            out.push_str(&format!("… ({} more characters)", input.chars().count() - ECHO_MAX));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub fn status_text(status: u16) -> &'static str {
     hyper::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error")
 }
@@ -113,5 +136,13 @@ mod tests {
         assert!(head.contains(&format!("Content-Length: {}", body.len())));
         a.page = true;
         assert!(String::from_utf8(a.to_bytes()).unwrap().contains("<h1>Access Denied</h1>"));
+    }
+
+    #[test]
+    fn echoed_input_is_bounded_and_escaped() {
+        assert_eq!(echo("svc\r\n\x1b[0m"), "svc\\u{d}\\u{a}\\u{1b}[0m");
+        assert_eq!(echo("jürgen"), "jürgen");
+        let long = echo(&"é".repeat(1000));
+        assert!(long.starts_with(&"é".repeat(ECHO_MAX)) && long.ends_with("… (745 more characters)"), "{long}");
     }
 }

@@ -20,7 +20,7 @@ use super::ProxyError;
 use super::allow_list;
 use super::auth;
 use super::inspect::InspectionCa;
-use super::respond::Answer;
+use super::respond::{Answer, echo};
 
 /// Which requests a fault selects: by host, narrowed by destination port.
 #[derive(Debug, Clone, Default)]
@@ -161,12 +161,13 @@ impl Policy {
         if let Some(allow) = &self.allow
             && !allow.patterns.iter().any(|p| p.matches(host))
         {
-            let mut answer = Answer::new(403, format!("{host} is not on the proxy's allow-list"));
+            let mut answer = Answer::new(403, format!("{} is not on the proxy's allow-list", echo(host)));
             answer.page = true;
             return Some(Refusal { answer, block: allow.block, fault: ProxyFaultKind::AllowList });
         }
         if let Some(r) = self.first(host, port, |r| matches!(r, ProxyRule::Deny { .. })) {
             let ProxyRule::Deny { block } = r.rule else { unreachable!() };
+            let host = echo(host);
             let reason = if r.matcher.ports.is_empty() {
                 format!("{host} is blocked by the proxy's web policy")
             } else {
@@ -178,7 +179,7 @@ impl Policy {
         }
         if let Some(r) = self.first(host, port, |r| matches!(r, ProxyRule::Status { .. })) {
             let ProxyRule::Status { status } = r.rule else { unreachable!() };
-            let answer = Answer::new(status, format!("the proxy answered {status} for {host} (injected fault)"));
+            let answer = Answer::new(status, format!("the proxy answered {status} for {} (injected fault)", echo(host)));
             return Some(Refusal { answer, block: BlockStyle::Page, fault: r.kind });
         }
         None

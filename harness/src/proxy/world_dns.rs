@@ -7,6 +7,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::resolve::{Resolve, ResolveError, ResolveFuture};
+use super::respond::echo;
 use crate::dns_client::Lookup;
 
 /// The world's DNS server as the proxy's resolver.
@@ -29,9 +30,9 @@ impl WorldDns {
 
     async fn lookup(&self, host: &str) -> Result<IpAddr, ResolveError> {
         if !self.in_zones(host) {
-            return Err(ResolveError::NotEmulated(host.to_string()));
+            return Err(ResolveError::NotEmulated(echo(host)));
         }
-        let fail = |reason: String| ResolveError::Dns { host: host.to_string(), reason };
+        let fail = |reason: String| ResolveError::Dns { host: echo(host), reason };
         match crate::dns_client::lookup(self.server, host).await {
             Lookup::Found { addr, .. } => Ok(addr),
             Lookup::NoSuchName => Err(fail("NXDOMAIN: the name does not exist".into())),

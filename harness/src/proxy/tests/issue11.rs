@@ -105,3 +105,77 @@ async fn a_host_header_cannot_carry_a_plain_request_past_a_deny_rule() {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert_eq!(*r.hosts_seen.lock().unwrap(), ["crl3.digicert.com", "crl3.digicert.com"], "the front saw the target's host, never the smuggled one");
 }
+
+/// Everything the proxy sends before it closes (bounded by a deadline).
+async fn exchange(proxy: std::net::SocketAddr, bytes: &[u8]) -> String {
+    let mut s = TcpStream::connect(proxy).await.unwrap();
+    s.write_all(bytes).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).to_string()
+}
+
+// issue 11, minor: more header fields than the proxy parses is a count, not a size.
+#[tokio::test]
+async fn too_many_header_fields_are_counted_as_fields() {
+    let r = rig("", 1.0, Limits::default()).await;
+    let head = format!("CONNECT r.manage.microsoft.com:443 HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(101));
+    let out = exchange(r.proxy.addr(), head.as_bytes()).await;
+    assert!(out.starts_with("HTTP/1.1 431"), "{out}");
+    assert!(out.contains("more than 100 header fields") && !out.contains("bytes"), "{out}");
+    let e = wait_for(&r.journal, |e| e.what == "bad_request").await;
+    assert_eq!(e.detail["status"], 431);
+}
+
+// issue 11, minor: `CONNECT :443` names no host: the client's mistake (400), not a zone miss.
+#[tokio::test]
+async fn a_connect_without_a_host_is_a_bad_request() {
+    let r = rig("", 1.0, Limits::default()).await;
+    for head in ["CONNECT :443 HTTP/1.1\r\n\r\n", "GET http://:80/ HTTP/1.1\r\n\r\n"] {
+        let out = exchange(r.proxy.addr(), head.as_bytes()).await;
+        assert!(out.starts_with("HTTP/1.1 400"), "{head:?}: {out}");
+    }
+    assert!(r.journal.find(0, |e| e.what == "refused").is_none(), "{}", r.journal.to_json_lines());
+}
+
+// issue 11, minor: a malformed chunked body from the client is the client's fault, said so and
+// journaled so; the world's front is not blamed.
+#[tokio::test]
+async fn a_bad_chunked_body_is_blamed_on_the_client() {
+    let r = rig("", 1.0, Limits::default()).await;
+    let bad = "POST http://crl3.digicert.com/upload HTTP/1.1\r\nHost: crl3.digicert.com\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZZ\r\n\r\n";
+    let out = exchange(r.proxy.addr(), bad.as_bytes()).await;
+    assert!(!out.contains("front"), "{out}");
+    let e = wait_for(&r.journal, |e| e.what == "bad_request" || e.what == "upstream_failed").await;
+    assert_eq!(e.what, "bad_request", "{e:?}");
+    assert!(e.detail["reason"].as_str().unwrap().contains("client's request body"), "{e:?}");
+}
+
+// issue 11, minor: what the proxy echoes of client input is bounded and escaped.
+#[tokio::test]
+async fn echoed_client_input_is_truncated_and_escaped() {
+    use base64::Engine as _;
+    let r = rig("[[fault]]\nkind = \"proxy.auth_required\"\nuser = \"svc\"\npassword = \"pw\"\n", 1.0, Limits::default()).await;
+    let user = format!("\x1b[31m{}", "u".repeat(15_000));
+    let creds = base64::engine::general_purpose::STANDARD.encode(format!("{user}:pw"));
+    let out = exchange(r.proxy.addr(), format!("CONNECT r.manage.microsoft.com:443 HTTP/1.1\r\nProxy-Authorization: Basic {creds}\r\n\r\n").as_bytes()).await;
+    assert!(out.starts_with("HTTP/1.1 407"), "{out}");
+    assert!(out.len() < 2_000, "the 407 is bounded: {} bytes", out.len());
+    assert!(!out.contains('\x1b') && out.contains("\\u{1b}[31m"), "control characters escaped: {out}");
+    let long_host = format!("{}.example.org", "a".repeat(3000));
+    let out = exchange(r.proxy.addr(), format!("CONNECT {long_host}:443 HTTP/1.1\r\nProxy-Authorization: Basic c3ZjOnB3\r\n\r\n").as_bytes()).await;
+    assert!(out.starts_with("HTTP/1.1 502") && out.len() < 2_000, "{} bytes: {}", out.len(), &out[..out.len().min(300)]);
+}
+
+// issue 11, minor: a connection turned away at the proxy's cap is journaled like every other.
+#[tokio::test]
+async fn connections_turned_away_at_the_cap_are_journaled() {
+    let r = rig("", 1.0, Limits { max_connections: 1, ..Limits::default() }).await;
+    let (_held, head) = tunnel(r.proxy.addr(), "r.manage.microsoft.com:443").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let out = exchange(r.proxy.addr(), b"CONNECT r.manage.microsoft.com:443 HTTP/1.1\r\n\r\n").await;
+    assert!(out.starts_with("HTTP/1.1 503"), "{out}");
+    let e = wait_for(&r.journal, |e| e.what == "refused" && e.detail["refusal"] == "capacity").await;
+    assert_eq!((e.detail["status"].as_u64(), e.detail["max_connections"].as_u64()), (Some(503), Some(1)));
+    assert!(e.detail["peer"].as_str().is_some_and(|p| p.starts_with("127.0.0.1:")), "{e:?}");
+}
