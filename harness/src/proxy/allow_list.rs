@@ -8,7 +8,7 @@ use mock_cloud::catalog::host_of;
 use scenarios::{HostPattern, WorldSpec};
 use serde::Serialize;
 
-use super::ProxyError;
+use super::error::ProxyError;
 
 /// Parse allow-list text. `origin` names it in errors, which carry the line number.
 pub fn parse(text: &str, origin: &str) -> Result<Vec<HostPattern>, ProxyError> {

@@ -1,8 +1,7 @@
-//! The front door: the accept loop (bounded in connections), the first request head of each
-//! connection, the dispatch to a tunnel (CONNECT) or to plain-HTTP forwarding, and [`admit`],
-//! the sinkhole gate every request passes before any connection is made: an address that is
-//! not one of the world's listeners, a name outside the emulated zones, a DNS failure or a
-//! port the world does not serve is refused here, journaled, and never connected to.
+//! The front door: the accept loop (bounded in connections: one past the cap gets 503 and a
+//! journal entry), the first request head of each connection (bad heads answered here), and
+//! the dispatch to a tunnel (CONNECT) or to plain-HTTP forwarding. It decides nothing about
+//! where requests go: [`super::decide`] does, for both.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,9 +15,9 @@ use tokio::task::JoinSet;
 
 use super::conn::{Cause, ConnLog};
 use super::head::{self, Target};
-use super::resolve::{Front, ResolveError};
-use super::respond::{self, Answer, echo};
-use super::{Shared, http, tunnel};
+use super::respond::{self, Answer};
+use super::shared::Shared;
+use super::{http, tunnel};
 
 /// Accept until the task is dropped; dropping it drops every connection task too.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
@@ -82,38 +81,4 @@ async fn handle(mut tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, slot:
         Ok(Target::Connect { host, port }) => tunnel::handle(shared, log, tcp, head, buf, host, port).await,
         Ok(Target::Http { host, port }) => http::serve(shared, log, tcp, buf, host, port).await,
     }
-}
-
-/// Where a request may go: the world front for `host:port`, or the answer that refuses it.
-/// Journals the refusal; never opens a connection.
-pub async fn admit(shared: &Shared, log: &ConnLog, host: &str, port: u16) -> Result<(SocketAddr, Front), Answer> {
-    let refused = |status: u16, kind: &str, reason: String| {
-        log.record(
-            log.event("refused")
-                .detail("status", status)
-                .detail("refusal", kind)
-                .detail("reason", reason.clone())
-                .detail("port", port)
-                .detail("connect_attempted", false),
-        );
-        Answer::new(status, reason)
-    };
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        // The world's own listeners by address (as `curl --connect-to` asks for them) are
-        // the world's; every other address is not.
-        let addr = SocketAddr::new(ip, port);
-        for (front_addr, front) in [(shared.fronts.https, Front::Https), (shared.fronts.http, Front::Http)] {
-            if addr == front_addr {
-                return Ok((front_addr, front));
-            }
-        }
-        let reason = format!("{host}:{port} is not one of this world's listeners, and memsim never connects beyond the world");
-        return Err(refused(403, "address_literal", reason));
-    }
-    let ip = match shared.resolver.resolve(host).await {
-        Ok(ip) => ip,
-        Err(e @ ResolveError::NotEmulated(_)) => return Err(refused(502, "not_emulated", e.to_string())),
-        Err(e @ ResolveError::Dns { .. }) => return Err(refused(502, "dns", e.to_string())),
-    };
-    shared.fronts.route(ip, port).map_err(|reason| refused(403, "sinkhole", format!("{}:{port}: {reason}", echo(host))))
 }

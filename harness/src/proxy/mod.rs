@@ -8,24 +8,41 @@
 //! world does not serve — is refused with a status, a reason and a journal entry, and no
 //! connection is attempted (the sinkhole property).
 //!
-//! Faults are layers at the seams, one file each: policy ([`rules`], [`auth`], [`allow_list`])
-//! decides per request; the tunnel copy ([`pump`]) shapes and cuts connections; the TLS accept
-//! ([`inspect`]) intercepts. Every connection is journaled: open, target, decision, bytes each
-//! way, close and its cause. This is not a general-purpose proxy: no HTTP/2, no caching, no
-//! upstream proxies, and it never reaches beyond the world.
+//! One decision per request ([`decide`]): refuse it with a [`refusal`] (journaled and applied in
+//! one place, for CONNECT, absolute-form and inspected requests alike), or forward it with a
+//! [`plan`] — the list of connection faults it carries, each a fault kind and its effect.
+//! Faults act at the seams, one file each: policy ([`rules`], [`auth`], [`allow_list`]) decides;
+//! the tunnel copy ([`pump`]) shapes and cuts connections; the TLS accept ([`inspect`], with
+//! its [`ca`]) intercepts; the request layer ([`request`]) rewrites what it forwards. Every
+//! connection is journaled ([`conn`]): open, request and decision, upstream, bytes each way,
+//! close and its cause. This is not a general-purpose proxy: no HTTP/2, no caching, no upstream
+//! proxies, and it never reaches beyond the world.
+//!
+//! The modules import one another without a circle: [`listener`] dispatches to [`tunnel`] and [`http`];
+//! both decide with [`decide`] and forward through [`pump`], [`inspect`], [`request`] and
+//! [`upstream`]; the leaves ([`respond`], [`head`], [`conn`], [`plan`], [`error`]) import no
+//! sibling that imports them back.
 
 pub mod allow_list;
 mod auth;
+mod ca;
 mod conn;
+mod decide;
+mod error;
 mod head;
 mod http;
 mod inspect;
 mod listener;
+mod plan;
 mod pump;
+mod refusal;
+mod request;
 mod resolve;
 mod respond;
 mod rules;
+mod shared;
 mod tunnel;
+mod upstream;
 mod world_dns;
 
 #[cfg(test)]
@@ -34,7 +51,6 @@ mod tests;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
 use mock_cloud::Cloud;
 use rustls::pki_types::pem::PemObject as _;
@@ -42,65 +58,13 @@ use scenarios::{Journal, ProxyFault, Scenario, WorldSpec};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use error::ProxyError;
 pub use resolve::{CatalogResolver, EmulatedNames, Front, Fronts, Resolve, ResolveError, ResolveFuture};
 pub use rules::validate;
+pub use shared::Limits;
 pub use world_dns::WorldDns;
 
-/// Why a proxy could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ProxyError {
-    /// A fault names an endpoint set the catalog does not have (bad scenario input).
-    #[error("unknown endpoint set {0}: the Intune endpoint table (seed 002) has no such ID")]
-    UnknownEndpointSet(u32),
-    /// The customer's allow-list file could not be read or has a bad line (bad input).
-    #[error("allow-list {path}: {message}")]
-    AllowList { path: String, message: String },
-    /// The inspection CA could not be generated.
-    #[error("TLS inspection CA: {0}")]
-    Certificate(String),
-    #[error("proxy listener: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-impl ProxyError {
-    /// A scenario problem, as opposed to the machine failing.
-    pub fn is_bad_input(&self) -> bool {
-        matches!(self, ProxyError::UnknownEndpointSet(_) | ProxyError::AllowList { .. })
-    }
-}
-
-/// Safety bounds against clients that misbehave. Wall time: they protect the proxy, they are
-/// not part of the emulation.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// How long a client may take to send the first request head of a connection (slowloris).
-    pub head_timeout: Duration,
-    /// How long a kept-alive connection the proxy reads HTTP on (plain or inspected) may wait
-    /// for its next request head, idle time included (hyper measures both as one span): then
-    /// the proxy closes it with a FIN. Squid's `client_idle_pconn_timeout` is 2 minutes.
-    pub keep_alive_timeout: Duration,
-    /// The largest request head accepted.
-    pub max_head_bytes: usize,
-    /// Connections served at once; more get 503.
-    pub max_connections: usize,
-    /// How long to wait for a world listener to accept.
-    pub connect_timeout: Duration,
-    /// How long a connection whose traffic is silently dropped is held before it is let go.
-    pub drop_hold: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            head_timeout: Duration::from_secs(10),
-            keep_alive_timeout: Duration::from_secs(120),
-            max_head_bytes: 32 * 1024,
-            max_connections: 1024,
-            connect_timeout: Duration::from_secs(5),
-            drop_hold: Duration::from_secs(600),
-        }
-    }
-}
+use shared::Shared;
 
 /// Everything a proxy needs.
 pub struct ProxyConfig {
@@ -147,17 +111,6 @@ impl ProxyConfig {
             catalog: cloud.catalog.clone(),
         }
     }
-}
-
-/// What every connection task shares.
-pub(crate) struct Shared {
-    pub journal: Journal,
-    pub policy: rules::Policy,
-    pub resolver: Arc<dyn Resolve>,
-    pub fronts: Fronts,
-    pub upstream_roots: Arc<rustls::RootCertStore>,
-    pub limits: Limits,
-    pub next_conn: AtomicU64,
 }
 
 /// A running proxy. Dropping it closes the listener and every connection.

@@ -1,26 +1,27 @@
-//! The tunnel copy: the seam where connection-level faults live. Bytes flow client ⇄ upstream
-//! (a world front, or the in-process side of plain-HTTP and inspected connections) through
-//! one loop per direction, counting bytes and stamping activity; a watchdog beside them cuts
-//! the connection when a timer fault fires — idle_timeout (no byte either way for N), which
-//! therefore hits tunnels already established for hours, max_lifetime and reset_peer — or a
-//! request handler orders a cut. latency (a pipelined delay line), bandwidth (pacing) and
-//! limit_data act inside the copy. The cut is a FIN, a RST (zero linger) or silence.
-//! Toxiproxy's toxics are the model; seed 000's "allow 3 minutes" is what idle_timeout breaks.
+//! The tunnel copy: the seam where connection faults act. Bytes flow client ⇄ upstream (a
+//! world front, or the in-process side of plain-HTTP and inspected connections) through one
+//! loop per direction, counting bytes and stamping activity; a watchdog beside them cuts the
+//! connection when one of the plan's timers runs out — counted from the start (max_lifetime,
+//! reset_peer) or from the last byte either way (idle_timeout, which therefore hits tunnels
+//! established for hours) — or a request handler orders a cut. Delay lines (latency), pacing
+//! (bandwidth) and the data cap (limit_data) act inside the copy; a swallowing fault (timeout)
+//! lets nothing through. The cut is a FIN, a RST (zero linger) or silence. It reads effects
+//! from the [`Plan`], never fault kinds: Toxiproxy's toxics are the model; seed 000's "allow 3
+//! minutes" is what idle_timeout breaks.
 
 use std::future::pending;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::Bytes;
-use scenarios::ProxyFaultKind;
-use scenarios::{CloseMethod, Direction};
+use scenarios::{CloseMethod, ProxyFaultKind};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::conn::{Cause, ConnLog, Control, close_str};
+use super::plan::{Effect, Plan, Side, Since, Timer};
 use super::respond;
-use super::rules::Plan;
 
 /// Bytes read per copy step: a direction starts small and doubles its buffer each time a read
 /// fills it, up to `MAX_BUF`, so idle tunnels stay cheap and bulk downloads make few syscalls.
@@ -37,31 +38,17 @@ pub struct Pumped {
     pub cause: Cause,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    /// Client to upstream.
-    Up,
-    /// Upstream to client.
-    Down,
+fn read_error(side: Side, e: std::io::Error) -> Cause {
+    match side {
+        Side::Up => Cause::ClientError(format!("client read: {e}")),
+        Side::Down => Cause::UpstreamError(format!("upstream read: {e}")),
+    }
 }
 
-impl Side {
-    fn shaped_by(self, d: Direction) -> bool {
-        matches!((self, d), (_, Direction::Both) | (Side::Up, Direction::Upstream) | (Side::Down, Direction::Downstream))
-    }
-
-    fn read_error(self, e: std::io::Error) -> Cause {
-        match self {
-            Side::Up => Cause::ClientError(format!("client read: {e}")),
-            Side::Down => Cause::UpstreamError(format!("upstream read: {e}")),
-        }
-    }
-
-    fn write_error(self, e: std::io::Error) -> Cause {
-        match self {
-            Side::Up => Cause::UpstreamError(format!("upstream write: {e}")),
-            Side::Down => Cause::ClientError(format!("client write: {e}")),
-        }
+fn write_error(side: Side, e: std::io::Error) -> Cause {
+    match side {
+        Side::Up => Cause::UpstreamError(format!("upstream write: {e}")),
+        Side::Down => Cause::ClientError(format!("client write: {e}")),
     }
 }
 
@@ -108,116 +95,143 @@ impl Pacer {
     }
 }
 
-/// Copy both ways until both sides finish, a fault fires or a cut is ordered; then close the
-/// client as the cause says. `pre` goes upstream first (bytes read along with the request head).
-/// `served_here`: the upstream is the proxy's own HTTP server (plain or inspected forwarding),
-/// so its end is the connection's end even while the client keeps its side open.
-#[allow(clippy::too_many_arguments)]
-pub async fn run<U>(mut client: TcpStream, pre: &[u8], mut upstream: U, plan: &Plan, ctl: &Control, log: &ConnLog, hold: Duration, served_here: bool) -> Pumped
-where
-    U: AsyncRead + AsyncWrite + Unpin,
-{
-    let act = Activity { start: Instant::now(), last_nanos: AtomicU64::new(0), up: AtomicU64::new(0), down: AtomicU64::new(0) };
-    if let Some(after) = plan.timeout {
-        // Toxiproxy's timeout: nothing gets through; the connection closes after `after`.
-        log.record(log.fired(ProxyFaultKind::Timeout).detail("close_after_wall_ms", after.map_or(-1.0, |d| d.as_secs_f64() * 1000.0)));
-        let discarded = respond::silence(&mut client, after.unwrap_or(hold)).await;
-        let _ = client.shutdown().await;
-        return Pumped { up: discarded, down: 0, cause: Cause::Fault { kind: ProxyFaultKind::Timeout, close: CloseMethod::Fin } };
-    }
-    if !pre.is_empty() {
-        if let Err(e) = upstream.write_all(pre).await {
-            return Pumped { up: 0, down: 0, cause: Side::Up.write_error(e) };
-        }
-        act.up.fetch_add(pre.len() as u64, Relaxed);
-    }
-    let (cause, ordered) = {
-        let (mut cr, mut cw) = client.split();
-        let (mut ur, mut uw) = tokio::io::split(&mut upstream);
-        let up = copy(&mut cr, &mut uw, Side::Up, plan, &act);
-        let down = copy(&mut ur, &mut cw, Side::Down, plan, &act);
-        let watch = watchdog(plan, &act, ctl);
-        tokio::pin!(up, down, watch);
-        let (mut up_done, mut down_done) = (false, false);
-        loop {
-            tokio::select! {
-                r = &mut up, if !up_done => match r { Ok(()) => up_done = true, Err(c) => break (c, false) },
-                r = &mut down, if !down_done => match r { Ok(()) => down_done = true, Err(c) => break (c, false) },
-                fired = &mut watch => break fired,
-            }
-            if down_done && (up_done || served_here) {
-                break (Cause::Closed, false);
-            }
-        }
-    };
-    let (up, down) = (act.up.load(Relaxed), act.down.load(Relaxed));
-    if let (Cause::Fault { kind, close }, false) = (&cause, ordered) {
-        let now = Instant::now();
-        let idle = now - act.last();
-        let mut e = log
-            .event(kind.event())
-            .fault(*kind)
-            .detail("close", close_str(*close))
-            .detail("idle_wall_ms", idle.as_secs_f64() * 1000.0)
-            .detail("idle_sim_ms", log.journal().clock().to_sim(idle).0.as_secs_f64() * 1000.0)
-            .detail("age_wall_ms", (now - act.start).as_secs_f64() * 1000.0)
-            .detail("bytes_up", up)
-            .detail("bytes_down", down);
-        let after = match kind {
-            ProxyFaultKind::IdleTimeout => plan.idle.map(|t| t.sim),
-            ProxyFaultKind::MaxLifetime => plan.lifetime.map(|t| t.sim),
-            ProxyFaultKind::ResetPeer => plan.reset_peer.map(|t| t.sim),
-            _ => None,
-        };
-        if let Some(a) = after {
-            e = e.detail("after", a.to_string());
-        }
-        log.record(e);
-    }
-    match &cause {
-        Cause::Fault { close: CloseMethod::Rst, .. } => respond::reset(client),
-        Cause::Fault { close: CloseMethod::Drop, .. } => {
-            drop(upstream);
-            respond::silence(&mut client, hold).await;
-        }
-        Cause::Closed if !served_here => {}
-        _ => {
-            // An orderly close; reading what the client still sends keeps the kernel from
-            // turning the close into a reset.
-            let _ = client.shutdown().await;
-            respond::silence(&mut client, Duration::from_secs(1)).await;
-        }
-    }
-    Pumped { up, down, cause }
+/// One client connection's pump: the plan it carries, the cut orders it obeys, its journal.
+pub struct Pump<'a> {
+    pub plan: &'a Plan,
+    pub ctl: &'a Control,
+    pub log: &'a ConnLog,
+    /// How long a silently dropped connection is held (`Limits::drop_hold`).
+    pub hold: Duration,
+    /// The upstream is the proxy's own HTTP server (plain or inspected forwarding), so its end
+    /// is the connection's end even while the client keeps its side open.
+    pub served_here: bool,
 }
 
-/// Timer faults and cut orders. `(cause, true)` when a handler ordered the cut (it journaled it).
-async fn watchdog(plan: &Plan, act: &Activity, ctl: &Control) -> (Cause, bool) {
-    let idle = async {
-        let Some(t) = plan.idle else { return pending().await };
-        loop {
-            let deadline = act.last() + t.wall;
-            if Instant::now() >= deadline {
-                return Cause::Fault { kind: ProxyFaultKind::IdleTimeout, close: t.close };
+/// How the pump stopped copying.
+enum Stop {
+    Ended(Cause),
+    /// A timer of the plan ran out.
+    Fired(ProxyFaultKind, Timer),
+    /// A request handler ordered the cut (and journaled why).
+    Ordered(Cause),
+}
+
+impl Pump<'_> {
+    /// Copy both ways until both sides finish, a fault fires or a cut is ordered; then close
+    /// the client as the cause says. `pre` goes upstream first (bytes read with the request head).
+    pub async fn run<U>(&self, mut client: TcpStream, pre: &[u8], mut upstream: U) -> Pumped
+    where
+        U: AsyncRead + AsyncWrite + Unpin,
+    {
+        let (plan, log) = (self.plan, self.log);
+        record_shaping(log, plan);
+        let act = Activity { start: Instant::now(), last_nanos: AtomicU64::new(0), up: AtomicU64::new(0), down: AtomicU64::new(0) };
+        if let Some((kind, after)) = plan.swallow() {
+            // Toxiproxy's timeout: nothing gets through; the connection closes after `after`.
+            log.record(log.fired(kind).detail("close_after_wall_ms", after.map_or(-1.0, |d| d.as_secs_f64() * 1000.0)));
+            let discarded = respond::silence(&mut client, after.unwrap_or(self.hold)).await;
+            let _ = client.shutdown().await;
+            return Pumped { up: discarded, down: 0, cause: Cause::Fault { kind, close: CloseMethod::Fin } };
+        }
+        if !pre.is_empty() {
+            if let Err(e) = upstream.write_all(pre).await {
+                return Pumped { up: 0, down: 0, cause: write_error(Side::Up, e) };
             }
-            tokio::time::sleep_until(deadline).await;
+            act.up.fetch_add(pre.len() as u64, Relaxed);
+        }
+        let stop = {
+            let (mut cr, mut cw) = client.split();
+            let (mut ur, mut uw) = tokio::io::split(&mut upstream);
+            let up = copy(&mut cr, &mut uw, Side::Up, plan, &act);
+            let down = copy(&mut ur, &mut cw, Side::Down, plan, &act);
+            let watch = watchdog(plan, &act, self.ctl);
+            tokio::pin!(up, down, watch);
+            let (mut up_done, mut down_done) = (false, false);
+            loop {
+                tokio::select! {
+                    r = &mut up, if !up_done => match r { Ok(()) => up_done = true, Err(c) => break Stop::Ended(c) },
+                    r = &mut down, if !down_done => match r { Ok(()) => down_done = true, Err(c) => break Stop::Ended(c) },
+                    stop = &mut watch => break stop,
+                }
+                if down_done && (up_done || self.served_here) {
+                    break Stop::Ended(Cause::Closed);
+                }
+            }
+        };
+        let (up, down) = (act.up.load(Relaxed), act.down.load(Relaxed));
+        let (cause, timer, ordered) = match stop {
+            Stop::Ended(cause) => (cause, None, false),
+            Stop::Fired(kind, timer) => (Cause::Fault { kind, close: timer.close }, Some(timer), false),
+            Stop::Ordered(cause) => (cause, None, true),
+        };
+        if let (Cause::Fault { kind, close }, false) = (&cause, ordered) {
+            // A fault fired here (a timer, or the data cap inside the copy): journaled once, with
+            // how idle and how old the connection was.
+            let now = Instant::now();
+            let idle = now - act.last();
+            let mut e = log
+                .fired(*kind)
+                .detail("close", close_str(*close))
+                .detail("idle_wall_ms", idle.as_secs_f64() * 1000.0)
+                .detail("idle_sim_ms", log.journal().clock().to_sim(idle).0.as_secs_f64() * 1000.0)
+                .detail("age_wall_ms", (now - act.start).as_secs_f64() * 1000.0)
+                .detail("bytes_up", up)
+                .detail("bytes_down", down);
+            if let Some(t) = timer {
+                e = e.detail("after", t.sim.to_string());
+            }
+            log.record(e);
+        }
+        match &cause {
+            Cause::Fault { close: CloseMethod::Rst, .. } => respond::reset(client),
+            Cause::Fault { close: CloseMethod::Drop, .. } => {
+                drop(upstream);
+                respond::silence(&mut client, self.hold).await;
+            }
+            Cause::Closed if !self.served_here => {}
+            _ => {
+                // An orderly close; reading what the client still sends (bounded) keeps the
+                // kernel from turning the close into a reset.
+                let _ = client.shutdown().await;
+                respond::silence(&mut client, Duration::from_secs(1)).await;
+            }
+        }
+        Pumped { up, down, cause }
+    }
+}
+
+/// Shaping faults fire when a connection starts carrying them.
+fn record_shaping(log: &ConnLog, plan: &Plan) {
+    let written = |v: scenarios::Direction| serde_json::to_value(v).unwrap_or_default();
+    for f in &plan.faults {
+        match f.effect {
+            Effect::Delay { wall, direction } => {
+                log.record(log.fired(f.kind).detail("wall_ms", wall.as_secs_f64() * 1000.0).detail("direction", written(direction)))
+            }
+            Effect::Pace { rate, direction } => log.record(log.fired(f.kind).detail("wall_bytes_per_s", rate).detail("direction", written(direction))),
+            _ => {}
+        }
+    }
+}
+
+/// The plan's timers and cut orders, whichever comes first.
+async fn watchdog(plan: &Plan, act: &Activity, ctl: &Control) -> Stop {
+    let timers: Vec<(ProxyFaultKind, Timer)> = plan.timers().collect();
+    let fire = async {
+        // The earliest deadline wins; an idle timer's moves with every byte, so it is read again.
+        let deadline = |t: &Timer| if t.from == Since::Open { act.start } else { act.last() } + t.wall;
+        loop {
+            let Some((kind, timer)) = timers.iter().min_by_key(|(_, t)| deadline(t)).copied() else { return pending().await };
+            let due = deadline(&timer);
+            if Instant::now() >= due {
+                return Stop::Fired(kind, timer);
+            }
+            tokio::time::sleep_until(due).await;
         }
     };
-    let lifetime = async {
-        let Some(t) = plan.lifetime else { return pending().await };
-        tokio::time::sleep_until(act.start + t.wall).await;
-        Cause::Fault { kind: ProxyFaultKind::MaxLifetime, close: t.close }
-    };
-    let reset = async {
-        let Some(t) = plan.reset_peer else { return pending().await };
-        tokio::time::sleep_until(act.start + t.wall).await;
-        Cause::Fault { kind: ProxyFaultKind::ResetPeer, close: CloseMethod::Rst }
-    };
     tokio::select! {
-        c = idle => (c, false),
-        c = lifetime => (c, false),
-        c = reset => (c, false),
-        c = ctl.ordered() => (c, true),
+        stop = fire => stop,
+        c = ctl.ordered() => Stop::Ordered(c),
     }
 }
 
@@ -228,17 +242,16 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let rate = plan.bandwidth.filter(|(_, d)| side.shaped_by(*d)).map(|(r, _)| r);
-    let mut pacer = Pacer { rate, next: Instant::now() };
-    let limit = if side == Side::Down { plan.limit_data } else { None };
+    let mut pacer = Pacer { rate: plan.pace(side), next: Instant::now() };
+    let limit = if side == Side::Down { plan.cap_down() } else { None };
     let chunk = pacer.chunk();
-    let Some(latency) = plan.latency.filter(|(_, d)| side.shaped_by(*d)).map(|(l, _)| l) else {
+    let Some(latency) = plan.delay(side) else {
         let mut buf = vec![0u8; chunk];
         loop {
             let n = match r.read(&mut buf).await {
                 Ok(0) => return finish(w).await,
                 Ok(n) => n,
-                Err(e) => return Err(side.read_error(e)),
+                Err(e) => return Err(read_error(side, e)),
             };
             act.touch();
             deliver(w, &buf[..n], side, &mut pacer, limit, act).await?;
@@ -254,7 +267,7 @@ where
             let n = match r.read(&mut buf).await {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,
-                Err(e) => return Err(side.read_error(e)),
+                Err(e) => return Err(read_error(side, e)),
             };
             act.touch();
             if tx.send((Instant::now() + latency, Bytes::copy_from_slice(&buf[..n]))).await.is_err() {
@@ -278,19 +291,19 @@ async fn deliver<W: AsyncWrite + Unpin>(
     data: &[u8],
     side: Side,
     pacer: &mut Pacer,
-    limit: Option<(u64, CloseMethod)>,
+    limit: Option<(ProxyFaultKind, u64, CloseMethod)>,
     act: &Activity,
 ) -> Result<(), Cause> {
     pacer.wait(data.len()).await;
     let sent = act.count(side).load(Relaxed);
     let (data, cut) = match limit {
-        Some((max, close)) if sent + data.len() as u64 >= max => {
+        Some((kind, max, close)) if sent + data.len() as u64 >= max => {
             let take = max.saturating_sub(sent) as usize;
-            (&data[..take.min(data.len())], Some(Cause::Fault { kind: ProxyFaultKind::LimitData, close }))
+            (&data[..take.min(data.len())], Some(Cause::Fault { kind, close }))
         }
         _ => (data, None),
     };
-    w.write_all(data).await.map_err(|e| side.write_error(e))?;
+    w.write_all(data).await.map_err(|e| write_error(side, e))?;
     act.count(side).fetch_add(data.len() as u64, Relaxed);
     act.touch();
     cut.map_or(Ok(()), Err)

@@ -1,11 +1,21 @@
-//! The proxy's own answers on a raw connection (before any tunnel or hyper takes over): a
-//! status with a plain-text reason body and `X-Memsim-Reason`, the 403 block page a web filter
-//! shows, and the two ways of not answering (reset, silence). Writing, never parsing.
+//! The proxy's own answers: a status with a plain-text reason body and `X-Memsim-Reason`, or
+//! the 403 block page a web filter shows, written on a raw connection (before any tunnel or
+//! hyper takes over) or as a hyper response (inside plain or inspected forwarding); the two
+//! ways of not answering (reset, silence); and [`echo`], how client input is repeated in them.
+//! Writing, never parsing.
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// The body of every response the proxy hands its client.
+pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
 /// A response the proxy makes itself.
 #[derive(Debug, Clone)]
@@ -48,6 +58,24 @@ impl Answer {
         out.push_str("Connection: close\r\nProxy-Connection: close\r\n\r\n");
         out.push_str(&body);
         out.into_bytes()
+    }
+
+    /// The answer as a hyper response (the connection stays as the client asked).
+    pub fn to_response(&self) -> Response<ProxyBody> {
+        let (body, content_type) = self.body();
+        let mut res = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed());
+        *res.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_GATEWAY);
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Ok(v) = HeaderValue::from_str(&header_safe(&self.reason)) {
+            h.insert("x-memsim-reason", v);
+        }
+        for (name, value) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(&header_safe(value)) {
+                h.append(*name, v);
+            }
+        }
+        res
     }
 }
 

@@ -2,24 +2,23 @@
 //! (host patterns, endpoint-set IDs and categories resolved against the catalog), then asked
 //! per request. [`Policy::check`] decides whether a request is answered by the proxy itself
 //! (authentication, allow-list, deny, injected status, in that order, as a corporate proxy
-//! authenticates before it applies URL policy); [`Policy::plan`] gives the connection-level
-//! faults a tunnel or connection carries, in wall time. It performs no I/O.
+//! authenticates before it applies URL policy); [`Policy::plan`] gives the connection faults a
+//! tunnel or request carries ([`super::plan`]), each rule's effect compiled once. No I/O.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use mock_cloud::Catalog;
 use mock_cloud::catalog::{Category, host_of};
-use scenarios::ProxyFaultKind;
 use scenarios::{
-    BlockStyle, Clock, CloseMethod, Component, Direction, EndpointCategory, HostPattern, Journal, NewEvent, ProxyFault, ProxyRule, ProxyTarget, SimDuration,
-    WorldSpec,
+    BlockStyle, Clock, Component, EndpointCategory, HostPattern, Journal, NewEvent, ProxyFault, ProxyFaultKind, ProxyRule, ProxyTarget, WorldSpec,
 };
 
-use super::ProxyError;
 use super::allow_list;
 use super::auth;
-use super::inspect::InspectionCa;
+use super::ca::InspectionCa;
+use super::error::ProxyError;
+use super::plan::{ConnFault, Effect, Plan};
+use super::refusal::Refusal;
 use super::respond::{Answer, echo};
 
 /// Which requests a fault selects: by host, narrowed by destination port.
@@ -59,46 +58,14 @@ struct Rule {
     kind: ProxyFaultKind,
     matcher: Matcher,
     rule: ProxyRule,
-    inspection: Option<Arc<InspectionCa>>,
+    /// What the rule does to a connection it selects (`None`: a policy rule, see `check`).
+    effect: Option<Effect>,
 }
 
 /// Only these hosts pass: every `proxy.allow_list` fault's targets and files, merged.
 struct AllowRule {
     patterns: Vec<HostPattern>,
     block: BlockStyle,
-}
-
-/// A request the proxy answers itself, and how.
-#[derive(Debug, Clone)]
-pub struct Refusal {
-    pub answer: Answer,
-    pub block: BlockStyle,
-    /// The fault kind, e.g. `proxy.deny` (journaled as its event, `deny`).
-    pub fault: ProxyFaultKind,
-}
-
-/// A connection cut after a wall delay, and how.
-#[derive(Debug, Clone, Copy)]
-pub struct Timer {
-    pub wall: Duration,
-    pub sim: SimDuration,
-    pub close: CloseMethod,
-}
-
-/// The connection-level faults one connection carries, converted to wall time.
-#[derive(Debug, Clone, Default)]
-pub struct Plan {
-    pub latency: Option<(Duration, Direction)>,
-    /// Wall bytes per second.
-    pub bandwidth: Option<(f64, Direction)>,
-    /// Nothing passes; close after the wall delay (`None`: never).
-    pub timeout: Option<Option<Duration>>,
-    pub reset_peer: Option<Timer>,
-    pub limit_data: Option<(u64, CloseMethod)>,
-    pub idle: Option<Timer>,
-    pub lifetime: Option<Timer>,
-    /// The fault kinds in effect, for the journal.
-    pub faults: Vec<ProxyFaultKind>,
 }
 
 /// What compiling would find wrong in a scenario's proxy faults, without building anything:
@@ -117,7 +84,6 @@ pub fn validate(faults: &[ProxyFault], world: &WorldSpec, catalog: &Catalog) -> 
 pub struct Policy {
     rules: Vec<Rule>,
     allow: Option<AllowRule>,
-    clock: Clock,
 }
 
 impl Policy {
@@ -134,16 +100,17 @@ impl Policy {
                 }
                 continue;
             }
-            let inspection = match &fault.rule {
+            let effect = match &fault.rule {
+                // The one effect that needs more than the rule: the CA is generated here, once.
                 ProxyRule::TlsInspection { trusted, ca_name } => {
                     let name = ca_name.clone().unwrap_or_else(|| format!("{} TLS Inspection CA", world.tenant_name));
-                    Some(Arc::new(InspectionCa::generate(&name, *trusted, permitted, clock.now())?))
+                    Some(Effect::Intercept(Arc::new(InspectionCa::generate(&name, *trusted, permitted, clock.now())?)))
                 }
-                _ => None,
+                rule => Effect::of(rule, clock),
             };
-            rules.push(Rule { kind: fault.kind(), matcher, rule: fault.rule.clone(), inspection });
+            rules.push(Rule { kind: fault.kind(), matcher, rule: fault.rule.clone(), effect });
         }
-        Ok(Policy { rules, allow, clock: *clock })
+        Ok(Policy { rules, allow })
     }
 
     fn first(&self, host: &str, port: u16, pick: impl Fn(&ProxyRule) -> bool) -> Option<&Rule> {
@@ -155,7 +122,7 @@ impl Policy {
         if let Some(r) = self.first(host, port, |r| matches!(r, ProxyRule::AuthRequired { .. })) {
             let ProxyRule::AuthRequired { user, password, schemes } = &r.rule else { unreachable!() };
             if let Some(answer) = auth::check(user, password, schemes, proxy_authorization) {
-                return Some(Refusal { answer, block: BlockStyle::Page, fault: r.kind });
+                return Some(Refusal::fault(r.kind, answer, BlockStyle::Page));
             }
         }
         if let Some(allow) = &self.allow
@@ -163,7 +130,7 @@ impl Policy {
         {
             let mut answer = Answer::new(403, format!("{} is not on the proxy's allow-list", echo(host)));
             answer.page = true;
-            return Some(Refusal { answer, block: allow.block, fault: ProxyFaultKind::AllowList });
+            return Some(Refusal::fault(ProxyFaultKind::AllowList, answer, allow.block));
         }
         if let Some(r) = self.first(host, port, |r| matches!(r, ProxyRule::Deny { .. })) {
             let ProxyRule::Deny { block } = r.rule else { unreachable!() };
@@ -175,53 +142,35 @@ impl Policy {
             };
             let mut answer = Answer::new(403, reason);
             answer.page = true;
-            return Some(Refusal { answer, block, fault: r.kind });
+            return Some(Refusal::fault(r.kind, answer, block));
         }
         if let Some(r) = self.first(host, port, |r| matches!(r, ProxyRule::Status { .. })) {
             let ProxyRule::Status { status } = r.rule else { unreachable!() };
             let answer = Answer::new(status, format!("the proxy answered {status} for {} (injected fault)", echo(host)));
-            return Some(Refusal { answer, block: BlockStyle::Page, fault: r.kind });
+            return Some(Refusal::fault(r.kind, answer, BlockStyle::Page));
         }
         None
     }
 
-    /// The connection-level faults for a connection to `host:port`: the first matching of each kind.
+    /// The connection faults for a connection or request to `host:port`: the first matching
+    /// rule of each kind.
     pub fn plan(&self, host: &str, port: u16) -> Plan {
-        let wall = |d: SimDuration| self.clock.to_wall(d);
         let mut plan = Plan::default();
         for r in self.rules.iter().filter(|r| r.matcher.matches(host, port)) {
-            let fresh = match &r.rule {
-                ProxyRule::Latency { latency, direction } => plan.latency.replace((wall(*latency), *direction)).is_none(),
-                ProxyRule::Bandwidth { bytes_per_second, direction } => {
-                    let rate = *bytes_per_second as f64 * self.clock.scale();
-                    plan.bandwidth.replace((rate, *direction)).is_none()
-                }
-                ProxyRule::Timeout { after } => plan.timeout.replace((!after.0.is_zero()).then(|| wall(*after))).is_none(),
-                ProxyRule::ResetPeer { after } => plan.reset_peer.replace(Timer { wall: wall(*after), sim: *after, close: CloseMethod::Rst }).is_none(),
-                ProxyRule::LimitData { bytes, close } => plan.limit_data.replace((*bytes, *close)).is_none(),
-                ProxyRule::IdleTimeout { after, close } => plan.idle.replace(Timer { wall: wall(*after), sim: *after, close: *close }).is_none(),
-                ProxyRule::MaxLifetime { after, close } => plan.lifetime.replace(Timer { wall: wall(*after), sim: *after, close: *close }).is_none(),
-                _ => false,
-            };
-            if fresh {
-                plan.faults.push(r.kind);
+            if let Some(effect) = &r.effect {
+                plan.push(ConnFault { kind: r.kind, effect: effect.clone() });
             }
         }
         plan
     }
 
-    pub fn strips_range(&self, host: &str, port: u16) -> bool {
-        self.first(host, port, |r| matches!(r, ProxyRule::StripRange {})).is_some()
-    }
-
-    /// The inspection CA that intercepts tunnels to `host:port`, if any.
-    pub fn inspection(&self, host: &str, port: u16) -> Option<Arc<InspectionCa>> {
-        self.first(host, port, |r| matches!(r, ProxyRule::TlsInspection { .. })).and_then(|r| r.inspection.clone())
-    }
-
     /// PEM of the trusted inspection CAs, for the world's CA bundle.
     pub fn trusted_inspection_pem(&self) -> String {
-        self.rules.iter().filter_map(|r| r.inspection.as_ref()).filter(|ca| ca.trusted).map(|ca| ca.pem.as_str()).collect()
+        let cas = self.rules.iter().filter_map(|r| match &r.effect {
+            Some(Effect::Intercept(ca)) => Some(ca),
+            _ => None,
+        });
+        cas.filter(|ca| ca.trusted).map(|ca| ca.pem.as_str()).collect()
     }
 
     /// Journal, once at start, the required catalog endpoints the allow-list blocks.

@@ -302,6 +302,8 @@ async fn a_port_rule_refuses_plain_http_and_passes_tunnels() {
     let e = wait_for(&r.journal, |e| e.what == "deny").await;
     assert_eq!(e.fault.as_deref(), Some("proxy.deny"));
     assert!(e.detail["reason"].as_str().unwrap().contains("port 80 is not allowed"), "{e:?}");
+    // Journaled as a CONNECT's refusal is (issue 10: one place for every refusal).
+    assert_eq!((e.detail["block"].as_str(), e.detail["status"].as_u64(), e.detail["port"].as_u64()), (Some("page"), Some(403), Some(80)));
     let (_s, head) = tunnel(r.proxy.addr(), "r.manage.microsoft.com:443").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     // Narrowing: hosts and ports together select only that host on that port.
