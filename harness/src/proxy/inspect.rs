@@ -50,13 +50,13 @@ pub async fn serve(
     pre: &[u8],
     target: (String, u16),
     addr: SocketAddr,
-    ca: Arc<InspectionCa>,
+    interception: (ProxyFaultKind, Arc<InspectionCa>),
     plan: &Plan,
 ) -> Pumped {
     let (near, far) = tokio::io::duplex(64 * 1024);
     let ctl = Arc::new(Control::default());
     let tunnel = Tunnel { shared: shared.clone(), log: log.clone(), ctl: ctl.clone(), plan: Arc::new(plan.clone()), target, addr };
-    let inner = intercept(tunnel, far, ca);
+    let inner = intercept(tunnel, far, interception);
     let pump = Pump { plan, ctl: &ctl, log: &log, hold: shared.limits.drop_hold, served_here: true };
     let pump = pump.run(client, pre, near);
     tokio::pin!(pump, inner);
@@ -85,9 +85,9 @@ struct Tunnel {
     addr: SocketAddr,
 }
 
-async fn intercept(t: Tunnel, far: DuplexStream, ca: Arc<InspectionCa>) {
+async fn intercept(t: Tunnel, far: DuplexStream, (kind, ca): (ProxyFaultKind, Arc<InspectionCa>)) {
     let (log, (host, port)) = (&t.log, (t.target.0.clone(), t.target.1));
-    let event = log.fired(ProxyFaultKind::TlsInspection).detail("ca", ca.name.clone()).detail("trusted", ca.trusted);
+    let event = log.fired(kind).detail("ca", ca.name.clone()).detail("trusted", ca.trusted);
     let certified = match ca.leaf_for(&host) {
         Ok(c) => c,
         Err(e) => return log.record(event.detail("accepted", false).detail("error", e.to_string())),

@@ -172,17 +172,17 @@ impl Plan {
         self.timers().filter(|(_, t)| t.from == Since::LastByte).map(|(_, t)| t.wall).min()
     }
 
-    /// The inspection CA that intercepts the connection, if any.
-    pub fn interception(&self) -> Option<Arc<InspectionCa>> {
-        self.find(|e| match e {
-            Effect::Intercept(ca) => Some(ca.clone()),
+    /// The fault that intercepts the connection and its inspection CA, if any.
+    pub fn interception(&self) -> Option<(ProxyFaultKind, Arc<InspectionCa>)> {
+        self.faults.iter().find_map(|f| match &f.effect {
+            Effect::Intercept(ca) => Some((f.kind, ca.clone())),
             _ => None,
         })
     }
 
-    /// Whether requests lose `Range` and `If-Range`.
-    pub fn strips_range(&self) -> bool {
-        self.find(|e| matches!(e, Effect::StripRange).then_some(())).is_some()
+    /// The fault that strips `Range` and `If-Range` from requests, if any.
+    pub fn range_stripping(&self) -> Option<ProxyFaultKind> {
+        self.faults.iter().find(|f| matches!(f.effect, Effect::StripRange)).map(|f| f.kind)
     }
 }
 
@@ -218,7 +218,7 @@ mod tests {
         assert_eq!((p.delay(Side::Up), p.delay(Side::Down)), (Some(Duration::from_millis(100)), None));
         let (_, reset) = p.timers().find(|(k, _)| *k == ProxyFaultKind::ResetPeer).unwrap();
         assert_eq!((reset.from, reset.wall, reset.close), (Since::Open, Duration::from_secs(2), CloseMethod::Rst));
-        assert!(p.strips_range() && p.reaches_upstream() && p.interception().is_none());
+        assert!(p.range_stripping() == Some(ProxyFaultKind::StripRange) && p.reaches_upstream() && p.interception().is_none());
         let swallowing = plan("[[fault]]\nkind = \"proxy.timeout\"\n", 1.0);
         assert_eq!(swallowing.swallow(), Some((ProxyFaultKind::Timeout, None)));
         assert!(!swallowing.reaches_upstream());

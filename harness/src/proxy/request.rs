@@ -20,8 +20,8 @@ use super::plan::Plan;
 /// absolute-form request MUST generate Host from the target). The client's `Host` reaching the
 /// front would pick the service there and walk past a deny rule (issue 11, defect 2).
 pub fn prepare(log: &ConnLog, plan: &Plan, req: &mut Request<Incoming>, (host, port): (&str, u16), default_port: u16) {
-    if plan.strips_range() {
-        strip_range(log, req.headers_mut());
+    if let Some(kind) = plan.range_stripping() {
+        strip_range(log, kind, req.headers_mut());
     }
     if let Ok(v) = HeaderValue::from_str(&head::authority(host, port, default_port)) {
         req.headers_mut().insert(header::HOST, v);
@@ -35,11 +35,11 @@ pub fn prepare(log: &ConnLog, plan: &Plan, req: &mut Request<Incoming>, (host, p
 }
 
 /// `Range` and `If-Range` removed, so the server answers 200 with the whole body (PRX-04).
-fn strip_range(log: &ConnLog, headers: &mut HeaderMap) {
+fn strip_range(log: &ConnLog, kind: ProxyFaultKind, headers: &mut HeaderMap) {
     let removed = headers.remove(header::RANGE);
     headers.remove(header::IF_RANGE);
     if let Some(range) = removed {
-        log.record(log.fired(ProxyFaultKind::StripRange).detail("range", String::from_utf8_lossy(range.as_bytes()).to_string()));
+        log.record(log.fired(kind).detail("range", String::from_utf8_lossy(range.as_bytes()).to_string()));
     }
 }
 

@@ -34,9 +34,9 @@ pub async fn handle(shared: Arc<Shared>, log: Arc<ConnLog>, mut client: TcpStrea
     let pumped = if !route.plan.reaches_upstream() {
         let _ = client.write_all(ESTABLISHED).await;
         pump.run(client, pre, tokio::io::empty()).await
-    } else if let Some(ca) = route.plan.interception() {
+    } else if let Some(interception) = route.plan.interception() {
         let _ = client.write_all(ESTABLISHED).await;
-        inspect::serve(shared.clone(), log.clone(), client, pre, (host, port), route.addr, ca, &route.plan).await
+        inspect::serve(shared.clone(), log.clone(), client, pre, (host, port), route.addr, interception, &route.plan).await
     } else {
         let addr = route.addr;
         let upstream = match upstream::connect(&shared, addr).await {
