@@ -20,7 +20,10 @@ pub struct Limits {
     pub head_timeout: Duration,
     /// How long a kept-alive connection the proxy reads HTTP on (plain or inspected) may wait
     /// for its next request head, idle time included (hyper measures both as one span): then
-    /// the proxy closes it with a FIN. Squid's `client_idle_pconn_timeout` is 2 minutes.
+    /// the proxy closes it with a FIN and journals `close` (cause `keep_alive_timeout`). As
+    /// short as the head timeout, so a slow next head is cut as soon as a slow first one; real
+    /// proxies keep idle connections longer (Squid's `client_idle_pconn_timeout`: 2 minutes),
+    /// and a scenario's `proxy.idle_timeout` lengthens it for the connections it selects.
     pub keep_alive_timeout: Duration,
     /// The largest request head accepted.
     pub max_head_bytes: usize,
@@ -36,7 +39,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             head_timeout: Duration::from_secs(10),
-            keep_alive_timeout: Duration::from_secs(120),
+            keep_alive_timeout: Duration::from_secs(10),
             max_head_bytes: 32 * 1024,
             max_connections: 1024,
             connect_timeout: Duration::from_secs(5),
@@ -63,4 +66,26 @@ pub(crate) struct Shared {
     pub upstream_roots: Arc<rustls::RootCertStore>,
     pub limits: Limits,
     pub next_conn: AtomicU64,
+}
+
+#[cfg(test)]
+mod tests {
+    use scenarios::{CloseMethod, ProxyFaultKind, SimDuration};
+
+    use super::*;
+    use crate::proxy::plan::{ConnFault, Effect, Since, Timer};
+
+    #[test]
+    fn an_emulated_idle_timeout_is_never_pre_empted_by_the_keep_alive_limit() {
+        let limits = Limits::default();
+        assert_eq!(limits.keep_alive(&Plan::default()), Duration::from_secs(10));
+        let idle = |secs| {
+            let timer = Timer { from: Since::LastByte, wall: Duration::from_secs(secs), sim: SimDuration::from_secs(secs), close: CloseMethod::Fin };
+            let mut plan = Plan::default();
+            plan.push(ConnFault { kind: ProxyFaultKind::IdleTimeout, effect: Effect::Cut(timer) });
+            plan
+        };
+        assert_eq!(limits.keep_alive(&idle(60)), Duration::from_secs(70), "the fault fires first, with a head's time to spare");
+        assert_eq!(limits.keep_alive(&idle(1)), Duration::from_secs(11));
+    }
 }
