@@ -1,7 +1,8 @@
 //! Issue 4, the customer's proxy, end to end: curl through `memsim up`'s proxy (`-x`, the
 //! world's CA given explicitly, the machine's proxy and CA settings removed), the sinkhole
 //! refusal in the journal, the idle timeout on a held tunnel timed by the journal's simulated
-//! clock, TLS inspection trusted and untrusted, Range stripping, and bad input.
+//! clock, TLS inspection trusted and untrusted, Range stripping, bad input, and (issue 11) a
+//! `Host` header or SNI that must not carry a request past a deny rule.
 
 use std::io::{Read, Write};
 use std::process::{Command, Output};

@@ -1,6 +1,7 @@
 //! Reading the first request head of a connection (with httparse, bounded in size and time)
 //! and the request target a forward proxy accepts: `CONNECT host:port` (authority-form) or
-//! `GET http://host/path` (absolute-form). It does not read bodies: after the head, bytes go
+//! `GET http://host/path` (absolute-form), and the authority a request names for itself (RFC
+//! 9112 §3.2: its target's, else its `Host`). It does not read bodies: after the head, bytes go
 //! to a tunnel or to hyper untouched.
 
 use std::time::Duration;
