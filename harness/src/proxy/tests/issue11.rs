@@ -179,3 +179,56 @@ async fn connections_turned_away_at_the_cap_are_journaled() {
     assert_eq!((e.detail["status"].as_u64(), e.detail["max_connections"].as_u64()), (Some(503), Some(1)));
     assert!(e.detail["peer"].as_str().is_some_and(|p| p.starts_with("127.0.0.1:")), "{e:?}");
 }
+
+// issue 11: the proxy's parsers of outside input (request heads, request targets, `Host`
+// values) and its echo of client input, across arbitrary bytes: never a panic, and every
+// answer within its bounds. PROPTEST_CASES raises the count for a long fuzzing run.
+mod props {
+    use proptest::prelude::*;
+
+    use super::super::head::{self, Target};
+    use super::super::respond::{ECHO_MAX, echo};
+
+    fn printable() -> impl Strategy<Value = String> {
+        proptest::collection::vec(0x20u8..0x7f, 0..300).prop_map(|b| String::from_utf8(b).unwrap())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: ProptestConfig::default().cases.max(512), ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_bytes_are_a_head_an_incomplete_head_or_an_error(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            if let Ok(Some(h)) = head::parse(&bytes) {
+                prop_assert!(h.len <= bytes.len() && h.headers.len() <= 100);
+            }
+        }
+
+        #[test]
+        fn any_request_line_gets_a_target_or_a_bounded_400(method in "[A-Z]{1,8}", target in printable()) {
+            match head::target(&method, &target) {
+                Ok(Target::Connect { host, .. } | Target::Http { host, .. }) => {
+                    prop_assert!(!host.is_empty() && host == host.to_ascii_lowercase() && !host.ends_with('.'), "{host:?}");
+                }
+                Err((status, reason)) => {
+                    prop_assert_eq!(status, 400);
+                    prop_assert!(reason.chars().count() <= 2 * ECHO_MAX, "{} characters", reason.chars().count());
+                }
+            }
+        }
+
+        #[test]
+        fn any_host_value_is_named_or_refused(host in proptest::collection::vec(any::<u8>(), 0..300), port in 1u16..) {
+            let origin: hyper::Uri = "/".parse().unwrap();
+            if let Ok(Some((h, p))) = head::named_authority(&origin, Some(&host), port) {
+                prop_assert!(h == h.to_ascii_lowercase() && p > 0);
+            }
+        }
+
+        #[test]
+        fn echoed_input_is_bounded_and_has_no_control_characters(input in any::<String>()) {
+            let shown = echo(&input);
+            prop_assert!(!shown.chars().any(char::is_control), "{shown:?}");
+            prop_assert!(shown.chars().count() <= ECHO_MAX * 10 + 40, "{} characters", shown.chars().count());
+        }
+    }
+}
