@@ -1,0 +1,128 @@
+//! The journal's behaviour as its readers rely on it: order, listeners, the window's byte bound
+//! and its eviction marker, the file, the read-back, panics.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::*;
+use crate::Clock;
+
+fn clock() -> Clock {
+    Clock::new(OffsetDateTime::UNIX_EPOCH, 1.0)
+}
+
+#[test]
+fn records_in_order_and_exports_json_lines() {
+    let j = Journal::new(clock());
+    let seen = Arc::new(AtomicUsize::new(0));
+    let s = seen.clone();
+    j.subscribe(move |_| {
+        s.fetch_add(1, Ordering::SeqCst);
+    });
+    j.record(NewEvent::new(Component::Tls, "handshake").host("a.example").detail("version", "TLSv1.3"));
+    j.record(NewEvent::new(Component::Http, "request").fault(crate::PkiFaultKind::Expired));
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+    let lines = j.to_json_lines();
+    let parsed: Vec<Event> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(parsed.len(), 2);
+    assert_eq!(parsed[0].seq, 0);
+    assert_eq!(parsed[0].host.as_deref(), Some("a.example"));
+    assert_eq!(parsed[0].detail["version"], "TLSv1.3");
+    assert_eq!(parsed[1].fault.as_deref(), Some("pki.expired"));
+    assert_eq!(j.snapshot(), parsed, "the window gives back exactly what it stamped");
+    assert!(j.find(1, |e| e.what == "handshake").is_none());
+}
+
+// issue 11 (defect 5): the journal was bounded by a count of events (1M events, 1.5 GB) and
+// dropped the oldest without a word.
+#[test]
+fn the_window_is_bounded_in_bytes_and_eviction_leaves_a_marker() {
+    let budget = 16 * 1024;
+    let j = Journal::with_window(clock(), budget);
+    let markers = Arc::new(AtomicUsize::new(0));
+    let m = markers.clone();
+    j.subscribe(move |e| {
+        if e.what == DROPPED {
+            m.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    j.record(NewEvent::new(Component::World, "starting").detail("scenario", "s"));
+    for i in 0..2000 {
+        j.record(NewEvent::new(Component::Dns, "query").host(format!("host-{i}.example")).detail("i", i).detail("padding", "p".repeat(i % 50)));
+        let (bytes, max) = j.window_bytes();
+        assert!(bytes <= max, "window {bytes} bytes over its {max}");
+    }
+    let kept = j.snapshot();
+    let held: usize = kept.iter().filter(|e| e.what != "starting").map(|e| serde_json::to_string(e).unwrap().len() + ENTRY_OVERHEAD).sum();
+    assert!(held <= budget, "{held} bytes of lines kept");
+    assert!(j.dropped() > 0);
+    // Every seq recorded is either in memory or counted as dropped; markers have seqs too.
+    let total = kept.last().unwrap().seq + 1;
+    assert_eq!(j.dropped() + j.len() as u64, total);
+    // The world's lifecycle event outlives the eviction.
+    assert_eq!((kept[0].seq, kept[0].what.as_str()), (0, "starting"));
+    let seqs: Vec<u64> = kept.iter().map(|e| e.seq).collect();
+    assert!(seqs.windows(2).all(|p| p[0] < p[1]), "in seq order");
+    // The last marker says what left memory: counts and seqs, and that no file holds them.
+    let marker = kept.iter().rev().find(|e| e.what == DROPPED).expect("a marker in the window");
+    assert_eq!(marker.component, Component::World);
+    // Seqs 0..=last_seq left the window; only `starting` (seq 0) was kept aside.
+    assert_eq!(marker.detail["dropped_total"], marker.detail["last_seq"]);
+    assert!(marker.detail["events"].as_u64().unwrap() > 0 && marker.detail["bytes"].as_u64().unwrap() >= (budget / 4) as u64);
+    assert_eq!(marker.detail["in_file"], false);
+    assert!(markers.load(Ordering::SeqCst) >= 2, "one marker per eviction, told to listeners");
+    assert!(is_kind_of(Component::World, DROPPED), "expectations may name the marker");
+    // Without a file, the complete journal is what memory holds.
+    assert_eq!(j.complete().unwrap(), kept);
+}
+
+#[test]
+fn a_streamed_journal_holds_every_event_and_reads_back_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let j = Journal::with_window(clock(), 8 * 1024);
+    j.record(NewEvent::new(Component::World, "starting"));
+    j.stream_to(&path).unwrap();
+    for i in 0..1000 {
+        j.record(NewEvent::new(Component::Http, "request").detail("i", i));
+    }
+    j.flush(Duration::from_secs(10)).unwrap();
+    let file: Vec<Event> = std::fs::read_to_string(&path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let seqs: Vec<u64> = file.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "every seq, in order, none missing");
+    assert_eq!(file.iter().filter(|e| e.what == "request").count(), 1000);
+    assert!(j.dropped() > 0, "the window is smaller than the journal");
+    assert!(file.iter().any(|e| e.what == DROPPED && e.detail["in_file"] == true));
+    assert_eq!(j.complete().unwrap(), file, "the read-back is the whole file");
+    j.close_file();
+    j.record(NewEvent::new(Component::Http, "request"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), file.len(), "closed: no more lines");
+}
+
+#[test]
+fn a_panic_is_journaled_and_kept_as_the_failure() {
+    let j = Journal::new(clock());
+    assert_eq!(j.failure(), None);
+    let payload: Box<dyn std::any::Any + Send> = Box::new(String::from("boom"));
+    j.record_panic("the HTTP front", &panic_message(&*payload));
+    j.record_panic("the proxy", "second");
+    assert_eq!(j.failure().as_deref(), Some("a panic in the HTTP front: boom"));
+    let e = j.find(0, |e| e.what == "panic").unwrap();
+    assert_eq!((e.component, e.detail["message"].as_str()), (Component::World, Some("boom")));
+    assert_eq!(panic_message(&*Box::new("static str") as &(dyn std::any::Any + Send)), "static str");
+}
+
+#[test]
+fn waits_for_activity_to_settle() {
+    let j = Journal::new(clock());
+    assert!(j.wait_settled(Duration::ZERO));
+    let a = j.begin();
+    assert!(!j.wait_settled(Duration::from_millis(1)));
+    let j2 = j.clone();
+    let t = std::thread::spawn(move || j2.wait_settled(Duration::from_secs(10)));
+    drop(a);
+    assert!(t.join().unwrap());
+}
