@@ -123,6 +123,12 @@ impl clap::builder::TypedValueParser for ProbeName {
     }
 }
 
+/// Debug builds: `MEMSIM_DEBUG_PANIC_ROUTE=1` arms the fronts' panicking route, for the tests
+/// that prove a panic fails the world (`WorldOptions::panic_route`). Release builds ignore it.
+fn debug_panic_route() -> bool {
+    cfg!(debug_assertions) && std::env::var_os("MEMSIM_DEBUG_PANIC_ROUTE").is_some_and(|v| v == "1")
+}
+
 /// One line (or block) on stdout; an error (the reader went away) goes back to the caller
 /// instead of a panic.
 fn say(text: &str) -> std::io::Result<()> {
@@ -215,6 +221,7 @@ fn control(world: &std::path::Path, target: &str, revoke: Option<Option<String>>
 }
 
 pub fn main() -> ExitCode {
+    crate::limits::raise_nofile();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -256,6 +263,7 @@ fn run(cli: Cli) -> Result<u8> {
                 command: (!command.is_empty()).then_some(command),
                 default_timeout: std::time::Duration::from_secs(60),
                 catalog: Some(catalog.clone()),
+                panic_route: debug_panic_route(),
             };
             let sinks = sinks(format, output, journal_dir);
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -280,7 +288,7 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(crate::up::run(scenario, WorldOptions { state_dir, time_scale, catalog: Some(catalog) }))
+            runtime.block_on(crate::up::run(scenario, WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route() }))
         }
         Command::Probe { name: probe, world } => {
             let doc = std::fs::read(&world).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use crate::describe::WorldDescription;
 use crate::world::World;
 
 /// Every variable a client reads to find its CA, proxy or world. Those not set for the world
@@ -28,19 +29,19 @@ pub const MANAGED: &[&str] = &[
     "MEMSIM_TIME_SCALE",
 ];
 
-/// The world's values: the CA bundle (and its hashed directory), the proxy, the DNS server,
-/// world.json and the time scale.
-pub fn vars(world: &World, world_json: &Path, cert_dir: &Path) -> Vec<(&'static str, String)> {
-    let ca = world.ca_bundle().display().to_string();
+/// The world's values, from its description: the CA bundle (and its hashed directory), the
+/// proxy, the DNS server, world.json and the time scale.
+pub fn vars(world: &WorldDescription, time_scale: f64, world_json: &Path, cert_dir: &Path) -> Vec<(&'static str, String)> {
+    let ca = world.ca_bundle.display().to_string();
     let mut env: Vec<(&'static str, String)> =
         ["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"].iter().map(|k| (*k, ca.clone())).collect();
     env.push(("SSL_CERT_DIR", cert_dir.display().to_string()));
     for k in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] {
-        env.push((k, world.proxy_url()));
+        env.push((k, world.proxy_url.clone()));
     }
     env.push(("MEMSIM_WORLD", world_json.display().to_string()));
-    env.push(("MEMSIM_DNS", world.dns_addr().to_string()));
-    env.push(("MEMSIM_TIME_SCALE", world.journal().clock().scale().to_string()));
+    env.push(("MEMSIM_DNS", world.dns_addr.to_string()));
+    env.push(("MEMSIM_TIME_SCALE", time_scale.to_string()));
     env
 }
 
@@ -69,9 +70,9 @@ fn sh_quote(s: &str) -> String {
 }
 
 /// `env.sh`: `. env.sh` points a shell's clients at the world.
-pub fn env_sh(world: &World, world_json: &Path, cert_dir: &Path) -> String {
-    let set = vars(world, world_json, cert_dir);
-    let mut out = format!("# memsim world `{}`: `. env.sh` points clients at it.\n", world.scenario().name);
+pub fn env_sh(scenario: &str, world: &WorldDescription, time_scale: f64, world_json: &Path, cert_dir: &Path) -> String {
+    let set = vars(world, time_scale, world_json, cert_dir);
+    let mut out = format!("# memsim world `{scenario}`: `. env.sh` points clients at it.\n");
     for (k, v) in &set {
         out.push_str(&format!("export {k}={}\n", sh_quote(v)));
     }

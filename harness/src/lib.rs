@@ -8,19 +8,23 @@
 mod cli;
 pub mod client_env;
 pub mod control;
+pub mod describe;
 pub mod dns;
 pub mod dns_client;
 pub mod exit;
+pub mod limits;
 pub mod probes;
 pub mod proxy;
 pub mod report;
 pub mod runner;
 mod select;
+pub mod state_dir;
 pub mod up;
 pub mod validate;
 pub mod world;
 
 pub use cli::main;
+pub use describe::WorldDescription;
 pub use select::resolve_scenario;
 pub use validate::{CheckedScenario, validate};
 pub use world::{World, WorldError, WorldOptions};

@@ -1,35 +1,52 @@
 //! `memsim up`: one world kept up until SIGINT/SIGTERM, described by files in a state directory
 //! so that any client, in any language, can find it.
+//!
+//! The state directory is locked for the world's life (`state_dir.rs`): a second `memsim up`
+//! on it is bad input (exit 2) and touches nothing there. The journal is written to
+//! `journal.jsonl` as events happen (`scenarios::journal`), so stopping only flushes what the
+//! last few milliseconds recorded, and a killed world leaves its journal behind. A panic in
+//! any task of the world fails it: `memsim up` journals it, stops, and exits 3.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde_json::json;
+use scenarios::Component;
 
 use crate::client_env;
+use crate::describe::{ReadyLine, WorldDescription};
 use crate::world::{World, WorldOptions};
 
 /// The files `memsim up` writes into its state directory.
 pub const WORLD_JSON: &str = "world.json";
 pub const ENV_SH: &str = "env.sh";
-pub const JOURNAL: &str = "journal.jsonl";
+pub use crate::world::JOURNAL;
 
-/// Write `world.json` last and atomically (rename), so a reader that sees it sees all of it.
-pub async fn write_state(world: &World) -> Result<PathBuf> {
+/// How long stopping may wait for the DNS server and the journal file (SIGTERM to exit stays
+/// well under a second).
+const STOP_GRACE: Duration = Duration::from_millis(300);
+
+/// Write `env.sh`, then `world.json` last and atomically (rename), so a reader that sees it
+/// sees all of it. Both come from one [`WorldDescription`], which is returned.
+pub async fn write_state(world: &World) -> Result<(PathBuf, WorldDescription)> {
+    let description = world.describe();
     let dir = world.state_dir();
     let world_json = dir.join(WORLD_JSON);
     let certs = client_env::cert_dir(world).await.context("write the hashed CA directory")?;
-    std::fs::write(dir.join(ENV_SH), client_env::env_sh(world, &world_json, &certs)).context("write env.sh")?;
+    let scale = world.journal().clock().scale();
+    let env = client_env::env_sh(world.scenario().name.as_str(), &description, scale, &world_json, &certs);
+    std::fs::write(dir.join(ENV_SH), env).context("write env.sh")?;
     let tmp = dir.join(".world.json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&world.world_json())?).context("write world.json")?;
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&description)?).context("write world.json")?;
     std::fs::rename(&tmp, &world_json).context("publish world.json")?;
-    Ok(world_json)
+    Ok((world_json, description))
 }
 
-/// Start the world, announce it, and wait for a termination signal.
+/// Start the world, announce it, and wait for a termination signal or the world's failure.
 pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result<u8> {
     let started = Instant::now();
+    // Installed before the ready line: a SIGTERM right after it must stop the world cleanly.
+    let mut signals = Signals::install()?;
     let given_dir = options.state_dir.is_some();
     let mut options = options;
     if options.state_dir.is_none() {
@@ -43,25 +60,22 @@ pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result
         }
         Err(e) => return Err(e).context("start world"),
     };
+    let (failed_tx, mut failed) = tokio::sync::mpsc::unbounded_channel();
+    world.journal().subscribe(move |e| {
+        if e.component == Component::World && e.what == "panic" {
+            let _ = failed_tx.send(());
+        }
+    });
     // The control endpoint (memsim revoke/restore) is published before world.json, the readiness file.
     world.start_control().await.context("start control endpoint")?;
-    let world_json = write_state(&world).await?;
-    let ready = json!({
-        "event": "ready",
-        "scenario": scenario.name.as_str(),
-        "world": world_json.display().to_string(),
-        "https_addr": world.https_addr().to_string(),
-        "http_addr": world.http_addr().to_string(),
-        "ca_bundle": world.ca_bundle().display().to_string(),
-        "proxy_url": world.proxy_url(),
-        "dns_addr": world.dns_addr().to_string(),
-        "ms": started.elapsed().as_secs_f64() * 1000.0,
-    });
+    let (world_json, description) = write_state(&world).await?;
+    let ready =
+        ReadyLine { event: "ready", scenario: scenario.name.to_string(), world: world_json.clone(), ms: started.elapsed().as_secs_f64() * 1000.0, description };
     {
         // The ready line; a world nobody reads from keeps running.
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{ready}").and_then(|()| out.flush());
+        let _ = writeln!(out, "{}", serde_json::to_string(&ready)?).and_then(|()| out.flush());
     }
     eprintln!(
         "memsim: world `{}` is up (HTTPS {}, HTTP {}); `. {}` to point clients at it; Ctrl-C stops it",
@@ -70,25 +84,47 @@ pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result
         world.http_addr(),
         world.state_dir().join(ENV_SH).display()
     );
-    wait_for_termination().await?;
-    let dir = world.state_dir().to_path_buf();
-    std::fs::write(dir.join(JOURNAL), world.journal().to_json_lines()).context("write journal")?;
+    if world.failure().is_none() {
+        tokio::select! {
+            () = signals.wait() => {}
+            _ = failed.recv() => {}
+        }
+    }
+    let journal_path = world.state_dir().join(JOURNAL);
     let _ = std::fs::remove_file(&world_json);
-    drop(world);
+    let stopped = world.shutdown(STOP_GRACE).await;
+    let failure = stopped.failure();
+    drop(stopped);
+    if let Some(f) = failure {
+        eprintln!("memsim: the world failed: {f}; its journal is at {}", journal_path.display());
+        return Ok(crate::exit::HARNESS_FAILED);
+    }
     if !given_dir {
-        eprintln!("memsim: journal kept at {}", dir.join(JOURNAL).display());
+        eprintln!("memsim: journal kept at {}", journal_path.display());
     }
     eprintln!("memsim: world stopped");
     Ok(crate::exit::OK)
 }
 
-async fn wait_for_termination() -> Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, caught from the moment they are installed.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("install SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("install SIGINT handler")?,
+        })
     }
-    Ok(())
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }

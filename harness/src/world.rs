@@ -5,14 +5,19 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use mock_cloud::{Catalog, Cloud, CloudConfig, CloudError};
 use scenarios::{Clock, Component, Journal, NewEvent, Scenario};
-use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
+use crate::describe::{Tenant, WorldDescription};
 use crate::proxy::{Proxy, ProxyConfig};
+use crate::state_dir::{DirLock, LockError, StateDir};
+
+/// The journal file in a world's state directory, written as events happen (issue 11).
+pub const JOURNAL: &str = "journal.jsonl";
 
 /// How to start a world beyond what its scenario says.
 #[derive(Debug, Default, Clone)]
@@ -24,6 +29,9 @@ pub struct WorldOptions {
     pub time_scale: Option<f64>,
     /// The endpoint catalog to build the world from (default: the embedded one, loaded here).
     pub catalog: Option<Arc<Catalog>>,
+    /// Debug builds only: serve `/_memsim/panic` on the fronts, a handler that panics, so a
+    /// test can prove that a panic fails the world (issue 10). Release builds ignore it.
+    pub panic_route: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +44,9 @@ pub enum WorldError {
     /// (`error` is not a `source`: the message holds it already, and reports print chains.)
     #[error("{context}: {error}")]
     Io { context: String, error: std::io::Error },
+    /// The state directory is another world's, or cannot be locked (bad input).
+    #[error(transparent)]
+    StateDir(#[from] LockError),
 }
 
 impl WorldError {
@@ -45,21 +56,7 @@ impl WorldError {
     }
 
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, WorldError::Scenario(_))
-    }
-}
-
-enum StateDir {
-    Given(PathBuf),
-    Temp(tempfile::TempDir),
-}
-
-impl StateDir {
-    fn path(&self) -> &Path {
-        match self {
-            StateDir::Given(p) => p,
-            StateDir::Temp(t) => t.path(),
-        }
+        matches!(self, WorldError::Scenario(_) | WorldError::StateDir(_))
     }
 }
 
@@ -105,12 +102,16 @@ impl World {
             Some(dir) => {
                 // A state dir the user named and that cannot be made is bad input, not a harness failure.
                 std::fs::create_dir_all(&dir).map_err(|e| WorldError::Scenario(format!("--state-dir {}: {e}", dir.display())))?;
-                StateDir::Given(std::path::absolute(&dir).map_err(WorldError::io("resolve state dir"))?)
+                let path = std::path::absolute(&dir).map_err(WorldError::io("resolve state dir"))?;
+                // Before anything is written there: the directory may be another world's.
+                StateDir::Given { _lock: DirLock::acquire(&path)?, path }
             }
             None => StateDir::Temp(tempfile::Builder::new().prefix("memsim-").tempdir().map_err(WorldError::io("create temp dir"))?),
         };
-        let https = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind HTTPS front"))?;
-        let http = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind HTTP front"))?;
+        // From here on every event is in the file as it happens (`starting` included).
+        journal.stream_to(&state.path().join(JOURNAL)).map_err(WorldError::io("open the journal file"))?;
+        let https = bind_loopback(0).map_err(WorldError::io("bind HTTPS front"))?;
+        let http = bind_loopback(0).map_err(WorldError::io("bind HTTP front"))?;
         let catalog = match options.catalog {
             Some(c) => c,
             None => Arc::new(Catalog::builtin().map_err(|e| WorldError::Io { context: "load the catalog".into(), error: std::io::Error::other(e) })?),
@@ -131,7 +132,10 @@ impl World {
             CloudError::Pki(p) => WorldError::Scenario(format!("{}: {p}", scenario.name)),
             CloudError::Io(io) => WorldError::Io { context: "start fronts".into(), error: io },
         })?;
-        let proxy_listener = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind proxy"))?;
+        if options.panic_route {
+            cloud.arm_panic_route();
+        }
+        let proxy_listener = bind_loopback(0).map_err(WorldError::io("bind proxy"))?;
         let proxy = Proxy::start(ProxyConfig::for_world(scenario, &cloud, journal.clone(), proxy_listener, Some((dns.addr(), dns.zones())))).map_err(|e| {
             if e.is_bad_input() {
                 WorldError::Scenario(format!("{}: {e}", scenario.name))
@@ -182,7 +186,7 @@ impl World {
     /// Serve the world's control endpoint (revoke, restore) on a loopback port and publish it in
     /// the state directory (`control.json`, `control.token`); the files go when the world does.
     pub async fn start_control(&mut self) -> Result<SocketAddr, WorldError> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(WorldError::io("bind control endpoint"))?;
+        let listener = bind_loopback(0).map_err(WorldError::io("bind control endpoint"))?;
         let token = mock_cloud::services::control::Token::generate()
             .map_err(|_| WorldError::Io { context: "control token".into(), error: std::io::Error::other("no randomness from the OS") })?;
         let addr = self.cloud.serve_control(listener, token.clone()).map_err(WorldError::io("serve control endpoint"))?;
@@ -207,32 +211,123 @@ impl World {
         &self.cloud
     }
 
-    /// The tenant as `world.json` describes it.
-    pub fn tenant(&self) -> Value {
-        let w = &self.scenario.world;
-        json!({
-            "id": w.tenant_id,
-            "name": w.tenant_name,
-            "domains": w.domains,
-            "cloud": w.cloud,
-            "asu": w.asu,
-            "cmg_name": w.cmg_name,
-            "site_code": w.site_code,
-        })
+    /// The world as clients see it: `world.json`, the ready line, env.sh, the probes.
+    pub fn describe(&self) -> WorldDescription {
+        WorldDescription {
+            https_addr: self.https_addr(),
+            http_addr: self.http_addr(),
+            dns_addr: self.dns_addr(),
+            proxy_url: self.proxy_url(),
+            ca_bundle: self.ca_bundle.clone(),
+            tenant: Tenant::of(&self.scenario.world),
+            hosts: self.hosts().to_vec(),
+            content: self.cloud.content.manifest(),
+        }
     }
 
-    /// The `world.json` document: exactly the keys clients rely on.
-    pub fn world_json(&self) -> Value {
-        json!({
-            "https_addr": self.https_addr().to_string(),
-            "http_addr": self.http_addr().to_string(),
-            "dns_addr": self.dns_addr().to_string(),
-            "proxy_url": self.proxy_url(),
-            "ca_bundle": self.ca_bundle.display().to_string(),
-            "tenant": self.tenant(),
-            "hosts": self.hosts(),
-            // Every package the content CDNs serve: url, size, sha256 (issue 5).
-            "content": self.cloud.content.manifest(),
-        })
+    /// The world's failure, if it failed: the first panic of one of its tasks (journaled as
+    /// `world`/`panic`).
+    pub fn failure(&self) -> Option<String> {
+        self.journal.failure()
+    }
+
+    /// Stop the world's servers, giving its DNS server up to `grace` to stop and re-raise a
+    /// panic of its UDP thread (which, unlike the fronts and the proxy, surfaces only at its
+    /// shutdown): such a panic is journaled as the world's failure. The state directory (its
+    /// journal file, its lock) stays until the [`Stopped`] world is dropped.
+    pub async fn shutdown(self, grace: Duration) -> Stopped {
+        let World { journal, dns, cloud, proxy, control, state, .. } = self;
+        drop((control, proxy, cloud));
+        let stopping = tokio::spawn(dns.shutdown());
+        let abort = stopping.abort_handle();
+        match tokio::time::timeout(grace, stopping).await {
+            Ok(Err(e)) if e.is_panic() => {
+                journal.record_panic("the DNS server", &scenarios::journal::panic_message(&*e.into_panic()));
+            }
+            Ok(_) => {}
+            Err(_) => abort.abort(),
+        }
+        Stopped { journal, grace, _state: state }
+    }
+}
+
+/// A stopped world: its journal, and its state directory until dropped. Dropping it writes
+/// the last events to the journal file and closes it, then releases (or removes) the directory.
+pub struct Stopped {
+    journal: Journal,
+    grace: Duration,
+    _state: StateDir,
+}
+
+impl std::fmt::Debug for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stopped").field("journal", &self.journal).finish()
+    }
+}
+
+impl Stopped {
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// The world's failure (its first panic), if it failed.
+    pub fn failure(&self) -> Option<String> {
+        self.journal.failure()
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.journal.flush(self.grace);
+        self.journal.close_file();
+    }
+}
+
+/// A listener on `127.0.0.1:port` with `SO_REUSEADDR`, so a restarted world can bind a fixed
+/// port again while the last one's connections linger in TIME-WAIT (issue 11).
+pub fn bind_loopback(port: u16) -> std::io::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)))?;
+    // The backlog tokio's own `TcpListener::bind` asks for.
+    socket.listen(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read as _, Write as _};
+
+    use super::*;
+
+    /// Serve one connection on `listener` and close it first, as a front does on exit (its
+    /// side of the port goes to TIME-WAIT); gives the port.
+    async fn leave_time_wait(listener: TcpListener) -> u16 {
+        let port = listener.local_addr().unwrap().port();
+        let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (served, _) = listener.accept().await.unwrap();
+        let mut served = served.into_std().unwrap();
+        served.set_nonblocking(false).unwrap();
+        served.write_all(b"bye").unwrap();
+        drop(served);
+        client.read_to_end(&mut Vec::new()).unwrap();
+        port
+    }
+
+    fn without_reuse(port: u16) -> std::io::Result<TcpListener> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseaddr(false)?;
+        socket.bind(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)))?;
+        socket.listen(16)
+    }
+
+    // issue 11: a restarted world must be able to bind a fixed port again while the last one's
+    // connections linger in TIME-WAIT. Linux allows it only when both the old listener and the
+    // new one set SO_REUSEADDR; the first half shows the test can tell.
+    #[tokio::test]
+    async fn a_port_left_in_time_wait_can_be_bound_again() {
+        let port = leave_time_wait(without_reuse(0).unwrap()).await;
+        assert!(bind_loopback(port).is_err(), "a listener without SO_REUSEADDR blocks the port");
+        let port = leave_time_wait(bind_loopback(0).unwrap()).await;
+        bind_loopback(port).expect("SO_REUSEADDR on both binds over TIME-WAIT");
     }
 }

@@ -137,6 +137,12 @@ impl Cloud {
         self.dispatch.service_for(&host.to_ascii_lowercase())
     }
 
+    /// Debug builds: arm the fronts' panicking test route (`front::PANIC_PATH`); release builds
+    /// ignore it.
+    pub fn arm_panic_route(&self) {
+        self.dispatch.arm_panic_route();
+    }
+
     /// Serve the world's control endpoint (revoke, restore, list certificates) on `listener`,
     /// guarded by `token`, until the cloud is dropped. See `services::control`.
     pub fn serve_control(&mut self, listener: TcpListener, token: services::control::Token) -> std::io::Result<SocketAddr> {

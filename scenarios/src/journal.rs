@@ -61,7 +61,10 @@ pub const KINDS: &[(Component, &[&str])] = &[
     (Component::World, &["starting", "ready", "journal_dropped", "panic"]),
     (Component::Pki, &["generated", "revoked", "restored", "crl_served", "crl_unavailable", "ocsp_response"]),
     (Component::Tls, &["handshake", "handshake_failed", "handshake_refused", "closed_without_request"]),
-    (Component::Http, &["request", "misdirected", "content", "content_aborted", "action_queued", "notifications_delivered", "poll_started", "poll_abandoned"]),
+    (
+        Component::Http,
+        &["request", "misdirected", "content", "content_aborted", "action_queued", "notifications_delivered", "poll_started", "poll_abandoned", "turned_away"],
+    ),
     (Component::Dns, &["query", "malformed"]),
     (
         Component::Proxy,

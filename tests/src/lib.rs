@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use harness::WorldDescription;
+use harness::describe::Ready;
 use serde_json::Value;
 
 /// The `memsim` binary cargo built next to this test (harness's integration tests make cargo
@@ -26,7 +28,10 @@ pub fn memsim_bin() -> PathBuf {
 pub struct Up {
     child: Child,
     pub state: tempfile::TempDir,
+    /// world.json as read (for tests of the document itself).
     pub world: Value,
+    /// world.json read strictly as the typed description; the ready line carried the same.
+    pub description: WorldDescription,
 }
 
 impl Up {
@@ -47,35 +52,41 @@ impl Up {
 
     /// As [`Up::start`], with more `memsim up` arguments (e.g. `["--time-scale", "60"]`).
     pub fn start_with(scenario: Option<&str>, args: &[&str]) -> Up {
-        let state = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(memsim_bin());
-        cmd.arg("up").arg("--state-dir").arg(state.path()).args(args);
-        if let Some(s) = scenario {
-            cmd.arg("--scenario").arg(s);
-        }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn memsim");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
-        assert_eq!(ready["event"], "ready");
-        let world: Value = serde_json::from_slice(&std::fs::read(state.path().join("world.json")).unwrap()).unwrap();
-        Up { child, state, world }
+        Up::start_in(tempfile::tempdir().unwrap(), scenario, args, &[])
+    }
+
+    /// `memsim up --state-dir <state>` with `args` and environment variables `env`, waiting
+    /// for its ready line.
+    pub fn start_in(state: tempfile::TempDir, scenario: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Up {
+        let mut child = spawn_up(state.path(), scenario, args, env, Stdio::null());
+        let line = read_line(&mut child);
+        let ready = Ready::parse(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        let path = state.path().join("world.json");
+        let description = WorldDescription::read(&path).unwrap();
+        assert_eq!(ready.description, description, "the ready line and world.json describe one world");
+        assert_eq!(ready.world, path);
+        let world: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        Up { child, state, world, description }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn https_addr(&self) -> String {
-        self.world["https_addr"].as_str().unwrap().to_string()
+        self.description.https_addr.to_string()
     }
 
     pub fn http_addr(&self) -> String {
-        self.world["http_addr"].as_str().unwrap().to_string()
+        self.description.http_addr.to_string()
     }
 
     pub fn ca(&self) -> PathBuf {
-        PathBuf::from(self.world["ca_bundle"].as_str().unwrap())
+        self.description.ca_bundle.clone()
     }
 
     pub fn hosts(&self) -> Vec<String> {
-        self.world["hosts"].as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_string()).collect()
+        self.description.hosts.clone()
     }
 
     /// curl `https://<host><path>` through the HTTPS front, trusting only the world's CA.
@@ -113,14 +124,55 @@ impl Up {
     /// Stop with SIGTERM and return the exit status and the journal it wrote.
     pub fn stop(mut self) -> (std::process::ExitStatus, Vec<Value>) {
         let status = self.terminate();
-        let text = std::fs::read_to_string(self.state.path().join("journal.jsonl")).unwrap_or_default();
-        (status, text.lines().map(|l| serde_json::from_str(l).unwrap()).collect())
+        (status, read_journal(self.state.path()))
+    }
+
+    /// Stop with SIGKILL: nothing of memsim's own runs after it (the state directory stays).
+    pub fn kill(&mut self) -> std::process::ExitStatus {
+        self.signal("KILL");
+        self.child.wait().unwrap()
+    }
+
+    /// Send a signal (`TERM`, `KILL` …) to the process.
+    pub fn signal(&self, name: &str) {
+        let _ = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status();
+    }
+
+    /// Wait for the process to exit (after a signal, or by itself).
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.signal("TERM");
         self.child.wait().unwrap()
     }
+}
+
+/// Start `memsim up` on `state` without waiting for it (stdout piped: its ready line, if any).
+/// A piped `stderr` must be read: memsim blocks on a full pipe.
+pub fn spawn_up(state: &Path, scenario: Option<&str>, args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Child {
+    let mut cmd = clean_env(Command::new(memsim_bin()));
+    cmd.arg("up").arg("--state-dir").arg(state).args(args).envs(env.iter().copied());
+    if let Some(s) = scenario {
+        cmd.arg("--scenario").arg(s);
+    }
+    cmd.stdout(Stdio::piped()).stderr(stderr).spawn().expect("spawn memsim")
+}
+
+/// The first line of a child's stdout (its ready line); empty when it exited without one.
+pub fn read_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    line
+}
+
+/// The events of `dir/journal.jsonl` (every rotated file first, oldest first), as JSON.
+pub fn read_journal(dir: &Path) -> Vec<Value> {
+    let path = dir.join("journal.jsonl");
+    let files = scenarios::journal::stream::files_oldest_first(&path, scenarios::journal::stream::ROTATION);
+    let text: String = files.iter().map(|f| std::fs::read_to_string(f).unwrap_or_default()).collect();
+    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}"))).collect()
 }
 
 impl Drop for Up {

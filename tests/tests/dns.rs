@@ -181,7 +181,7 @@ async fn a_usgov_world_has_the_us_variants_of_seed_003_and_seed_001() {
     assert_eq!(answer_lines(&er)[0], "enterpriseregistration.us.contoso.com. CNAME enterpriseregistration.windows.net.");
     let cmg = ask(world.dns_addr(), false, "GraniteFalls.contoso.com.", RecordType::A).await;
     assert_eq!(answer_lines(&cmg)[0], "granitefalls.contoso.com. CNAME granitefalls.usgovcloudapp.net.");
-    assert_eq!(world.world_json()["dns_addr"], world.dns_addr().to_string());
+    assert_eq!(world.describe().dns_addr, world.dns_addr());
 }
 
 #[tokio::test]

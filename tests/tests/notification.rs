@@ -74,15 +74,16 @@ async fn a_client_that_vanishes_mid_hold_leaves_nothing_behind() {
             .unwrap_or_else(|_| panic!("no {what} in the journal"))
         }
     };
-    let doc = world.world_json();
-    let tenant = doc["tenant"]["id"].as_str().unwrap();
+    let doc = world.describe();
+    let tenant = &doc.tenant.id;
     let mut cmd = tokio::process::Command::new("curl");
     // The variables memsim manages for a client, none of them inherited (as clean_env).
     for var in harness::client_env::MANAGED {
         cmd.env_remove(var);
     }
     let mut curl = cmd
-        .args(["-sS", "-o", "/dev/null", "-x", doc["proxy_url"].as_str().unwrap(), "--cacert", doc["ca_bundle"].as_str().unwrap()])
+        .args(["-sS", "-o", "/dev/null", "-x", &doc.proxy_url, "--cacert"])
+        .arg(&doc.ca_bundle)
         .arg(format!("{GATEWAY}/Notification?TenantId={tenant}"))
         .kill_on_drop(true)
         .spawn()

@@ -28,6 +28,8 @@ use serde_json::Value;
 
 pub use code::{Code, CodeBook, CodeBookError, StatusMessage};
 
+use crate::describe::WorldDescription;
+
 /// What a probe knows about the world it runs against (the content of `world.json`).
 #[derive(Debug, Clone)]
 pub struct ProbeTarget {
@@ -52,27 +54,28 @@ pub struct ProbeTarget {
 }
 
 impl ProbeTarget {
-    /// Read a `world.json` document.
+    /// What a client knows of the world described, at the world's time scale.
+    pub fn new(world: &WorldDescription, time_scale: f64) -> ProbeTarget {
+        ProbeTarget {
+            https_addr: world.https_addr,
+            http_addr: world.http_addr,
+            dns_addr: Some(world.dns_addr),
+            proxy_url: Some(world.proxy_url.clone()),
+            ca_bundle: world.ca_bundle.clone(),
+            domains: world.tenant.domains.clone(),
+            cloud: world.tenant.cloud,
+            cmg_name: world.tenant.cmg_name.clone(),
+            tenant_id: world.tenant.id.clone(),
+            asu: world.tenant.asu.clone(),
+            content: world.content.clone(),
+            time_scale,
+        }
+    }
+
+    /// Read a `world.json` document (strictly: see [`WorldDescription`]), at time scale 1.
     pub fn from_world_json(v: &Value) -> Result<ProbeTarget, String> {
-        let addr = |k: &str| -> Result<SocketAddr, String> {
-            v[k].as_str().ok_or(format!("world.json: `{k}` missing"))?.parse().map_err(|e| format!("world.json: `{k}`: {e}"))
-        };
-        let opt_addr = |k: &str| v[k].as_str().and_then(|s| s.parse().ok());
-        let tenant = &v["tenant"];
-        Ok(ProbeTarget {
-            https_addr: addr("https_addr")?,
-            http_addr: addr("http_addr")?,
-            dns_addr: opt_addr("dns_addr"),
-            proxy_url: v["proxy_url"].as_str().map(str::to_string),
-            ca_bundle: PathBuf::from(v["ca_bundle"].as_str().ok_or("world.json: `ca_bundle` missing")?),
-            domains: tenant["domains"].as_array().map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_string)).collect()).unwrap_or_default(),
-            cloud: serde_json::from_value(tenant["cloud"].clone()).unwrap_or_default(),
-            cmg_name: tenant["cmg_name"].as_str().unwrap_or_default().to_string(),
-            tenant_id: tenant["id"].as_str().unwrap_or_default().to_string(),
-            asu: tenant["asu"].as_str().unwrap_or_default().to_string(),
-            content: serde_json::from_value(v["content"].clone()).unwrap_or_default(),
-            time_scale: 1.0,
-        })
+        let world: WorldDescription = serde_json::from_value(v.clone()).map_err(|e| format!("world.json: {e}"))?;
+        Ok(ProbeTarget::new(&world, 1.0))
     }
 }
 

@@ -17,10 +17,7 @@ const OUTPUT_LIMIT: usize = 1 << 20;
 
 pub async fn run_probe(probe: Probe, world: &World, timeout: Duration) -> ClientOutcome {
     let describe = format!("probe {}", probe.as_str());
-    let target = match ProbeTarget::from_world_json(&world.world_json()) {
-        Ok(t) => ProbeTarget { time_scale: world.journal().clock().scale(), ..t },
-        Err(e) => return failed(describe, e),
-    };
+    let target = ProbeTarget::new(&world.describe(), world.journal().clock().scale());
     match tokio::time::timeout(timeout, probes::run_with(probe, &target, &world.cloud().catalog)).await {
         Ok(result) => ClientOutcome {
             describe,

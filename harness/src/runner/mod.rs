@@ -20,6 +20,8 @@ use crate::world::{World, WorldOptions};
 
 /// How long the runner waits for a world's in-flight connections to end after its client.
 const SETTLE: Duration = Duration::from_secs(3);
+/// How long a world's DNS server and journal file may take to stop.
+const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// How to run a set of scenarios.
 #[derive(Debug, Clone)]
@@ -34,6 +36,8 @@ pub struct RunOptions {
     pub default_timeout: Duration,
     /// The catalog every world is built from (none: each world loads the embedded one).
     pub catalog: Option<std::sync::Arc<mock_cloud::Catalog>>,
+    /// Debug builds: arm every world's panicking test route (see [`WorldOptions::panic_route`]).
+    pub panic_route: bool,
 }
 
 /// The outcome of the whole run, for the exit code.
@@ -52,7 +56,8 @@ enum ErrorKind {
 }
 
 /// Run `scenarios`, telling every sink as they start and finish. A world that crashes (a
-/// panic in its task) becomes an error report for its scenario, never a silent gap.
+/// panic in its task, or in any task of the world: see [`World::failure`]) becomes an error
+/// report for its scenario and a harness failure of the run, never a silent gap.
 pub async fn run(scenarios: Vec<Scenario>, options: &RunOptions, sinks: &mut [Box<dyn Reporter>]) -> std::io::Result<RunOutcome> {
     let started = Instant::now();
     let jobs = options.jobs.max(1);
@@ -132,7 +137,7 @@ fn blank(s: &Scenario, time_scale: f64) -> ScenarioReport {
 async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKind) {
     let t0 = Instant::now();
     let mut report = blank(s, options.time_scale.unwrap_or(s.world.time_scale.0));
-    let world = match World::start(s, WorldOptions { state_dir: None, time_scale: options.time_scale, catalog: options.catalog.clone() }).await {
+    let world = match World::start(s, WorldOptions { state_dir: None, time_scale: options.time_scale, catalog: options.catalog.clone(), panic_route: options.panic_route }).await {
         Ok(w) => w,
         Err(e) => {
             let kind = if e.is_bad_input() { ErrorKind::BadInput } else { ErrorKind::Harness };
@@ -154,9 +159,9 @@ async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKi
         ClientKind::Probe(p) => client::run_probe(*p, &world, timeout).await,
         ClientKind::Command(argv) => {
             let prepared = async {
-                let world_json = crate::up::write_state(&world).await.map_err(|e| format!("{e:#}"))?;
+                let (world_json, description) = crate::up::write_state(&world).await.map_err(|e| format!("{e:#}"))?;
                 let certs = world.state_dir().join("certs");
-                Ok::<_, String>(crate::client_env::vars(&world, &world_json, &certs))
+                Ok::<_, String>(crate::client_env::vars(&description, clock.scale(), &world_json, &certs))
             };
             match prepared.await {
                 Ok(env) => {
@@ -174,12 +179,26 @@ async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKi
     // for in-flight connections to finish (bounded) before reading the journal.
     let journal = world.journal().clone();
     let _ = tokio::task::spawn_blocking(move || journal.wait_settled(SETTLE)).await;
-    report.journal = world.journal().snapshot();
+    let stopped = world.shutdown(STOP_GRACE).await;
+    // Every event, even those a busy world evicted from memory: they are read back from the
+    // world's journal file (scenarios are short; this is rare).
+    report.journal = match stopped.journal().complete() {
+        Ok(all) => all,
+        Err(e) => {
+            report.error = Some(format!("could not read the world's journal back: {e}"));
+            return (report, ErrorKind::Harness);
+        }
+    };
     report.expectations = expect::check(&s.expect.clone().unwrap_or_default(), &outcome, &report.journal);
     report.verdict = if report.expectations.iter().any(|x| x.check == report::Check::Failed) { Verdict::Fail } else { Verdict::Pass };
     report.client = Some(outcome);
     let wall = t0.elapsed();
     report.wall_ms = wall.as_secs_f64() * 1000.0;
     report.sim_ms = clock.to_sim(wall).0.as_secs_f64() * 1000.0;
+    if let Some(failure) = stopped.failure() {
+        report.verdict = Verdict::Error;
+        report.error = Some(format!("the world failed: {failure}"));
+        return (report, ErrorKind::Harness);
+    }
     (report, ErrorKind::None)
 }

@@ -1,8 +1,14 @@
 //! Host-based dispatch: the seam where every HTTP exchange is journaled and an unknown host gets
-//! 421 Misdirected Request.
+//! 421 Misdirected Request (its body names the host, truncated and escaped: issue 11).
+//!
+//! Debug builds only: once armed ([`Dispatch::arm_panic_route`], which `memsim` does when
+//! `MEMSIM_DEBUG_PANIC_ROUTE` is set), a request for [`PANIC_PATH`] on any emulated host panics
+//! in its handler, so the end-to-end tests can prove that a panic fails the world (issue 10).
+//! Release builds never panic there, armed or not.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::Router;
@@ -40,6 +46,22 @@ struct Inner {
     services: HashMap<String, Service>,
     routers: HashMap<Service, Router>,
     journal: Journal,
+    panic_route: AtomicBool,
+}
+
+/// The debug builds' panicking path (see the module doc).
+pub const PANIC_PATH: &str = "/_memsim/panic";
+/// The longest host name a 421 body repeats (a DNS name has at most 253 characters).
+const SHOWN_HOST_MAX: usize = 255;
+
+/// `host` as an error body may show it: at most [`SHOWN_HOST_MAX`] characters, control
+/// characters escaped, so a client cannot make the world echo megabytes or terminal escapes.
+pub fn shown_host(host: &str) -> String {
+    let mut out: String = host.chars().take(SHOWN_HOST_MAX).flat_map(char::escape_debug).collect();
+    if host.chars().nth(SHOWN_HOST_MAX).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 impl Dispatch {
@@ -51,7 +73,13 @@ impl Dispatch {
             services,
             routers,
             journal,
+            panic_route: AtomicBool::new(false),
         }))
+    }
+
+    /// Debug builds: serve [`PANIC_PATH`] with a handler that panics. Release builds: nothing.
+    pub fn arm_panic_route(&self) {
+        self.0.panic_route.store(cfg!(debug_assertions), Ordering::Relaxed);
     }
 
     pub fn journal(&self) -> &Journal {
@@ -87,11 +115,14 @@ impl Dispatch {
                 .detail("path", path.clone())
         };
         let Some(service) = host.as_deref().and_then(|h| self.service_for(h)) else {
-            let shown = host.clone().unwrap_or_else(|| "(no Host header)".into());
+            let shown = host.as_deref().map_or_else(|| "(no Host header)".into(), shown_host);
             self.0.journal.record(event("misdirected").detail("status", 421));
             let body = format!("memsim: {shown} is not emulated in this world\n");
             return Ok((StatusCode::MISDIRECTED_REQUEST, body).into_response());
         };
+        if cfg!(debug_assertions) && path == PANIC_PATH && self.0.panic_route.load(Ordering::Relaxed) {
+            panic!("memsim's debug panic route {PANIC_PATH} was requested (MEMSIM_DEBUG_PANIC_ROUTE)");
+        }
         let router = self.0.routers[&service].clone();
         let res = router.oneshot(req.map(Body::new)).await.unwrap_or_else(|e| match e {});
         let fired = res.extensions().get::<crate::services::faults::Fired>().copied();

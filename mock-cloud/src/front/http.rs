@@ -2,12 +2,12 @@
 
 use tokio::net::TcpListener;
 
-use super::{Dispatch, Scheme, accept_loop, serve_http};
+use super::{Dispatch, Listener, Scheme, accept_loop, serve_http};
 
 /// Accept HTTP/1.1 connections until the task is dropped.
 pub async fn serve(listener: TcpListener, dispatch: Dispatch) {
     let journal = dispatch.journal().clone();
-    accept_loop(listener, journal, move |tcp, _peer| {
+    accept_loop(listener, journal, Listener { name: "the HTTP front", scheme: Scheme::Http }, move |tcp, _peer| {
         let dispatch = dispatch.clone();
         async move {
             serve_http(tcp, dispatch, Scheme::Http).await;

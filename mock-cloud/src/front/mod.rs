@@ -1,12 +1,19 @@
 //! The world's two fronts: one HTTPS listener (certificate by SNI) and one plain HTTP listener,
 //! both dispatching by Host to the service routers. Hundreds of names cost two ports.
+//!
+//! Every listener here (the control endpoint's too) runs [`accept_loop`]: connections capped
+//! at [`MAX_CONNECTIONS`], the ones turned away journaled (`http`/`turned_away`), and a panic
+//! in any connection task or handler journaled as the world's failure (`world`/`panic`) the
+//! moment it happens, never dropped silently (issues 10 and 11).
 
 mod dispatch;
 pub(crate) use dispatch::request_host;
 pub mod http;
+#[cfg(test)]
+mod tests;
 pub mod tls;
 
-pub use dispatch::{Dispatch, Scheme};
+pub use dispatch::{Dispatch, PANIC_PATH, Scheme, shown_host};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,34 +23,85 @@ use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use scenarios::Journal;
+use scenarios::{Component, Journal, NewEvent};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// How long a client may take to finish a TLS handshake or send its request headers before the
-/// front gives up on it (slowloris and half-open connections). Wall time.
+/// front gives up on it (slowloris and half-open connections). Wall time. The same limit holds
+/// between requests on a kept-alive connection (hyper's header timer starts when it waits for a
+/// request head), so it is the idle timeout too.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections one listener serves at once; past it a new connection is journaled and closed
+/// (the HTTP front answers 503 first). Room for 10,000 held notification long-polls; memsim
+/// raises its descriptor limit toward the hard limit at start so the cap, not the OS, decides.
+pub const MAX_CONNECTIONS: usize = 16_384;
+
+/// Which listener an accept loop serves: named in the journal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Listener {
+    /// `the HTTPS front`, `the HTTP front`, `the control endpoint`.
+    pub name: &'static str,
+    pub scheme: Scheme,
+}
+
+/// The answer a full HTTP listener gives before it closes (a non-blocking write: no task).
+const FULL_503: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 57\r\nconnection: close\r\n\r\nmemsim: the world is serving its maximum of connections\r\n";
 
 /// Accept connections until the task is dropped. Each connection runs as its own task, marked
 /// in the journal as in flight; dropping the loop drops every connection with it.
-pub(crate) async fn accept_loop<F, Fut>(listener: TcpListener, journal: Journal, handle: F)
+pub(crate) async fn accept_loop<F, Fut>(listener: TcpListener, journal: Journal, front: Listener, handle: F)
+where
+    F: Fn(TcpStream, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    accept_loop_capped(listener, journal, front, MAX_CONNECTIONS, handle).await
+}
+
+pub(crate) async fn accept_loop_capped<F, Fut>(listener: TcpListener, journal: Journal, front: Listener, cap: usize, handle: F)
 where
     F: Fn(TcpStream, SocketAddr) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let mut conns = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(cap));
     loop {
-        let Ok((tcp, peer)) = listener.accept().await else {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            Some(done) = conns.join_next(), if !conns.is_empty() => {
+                if let Err(e) = done
+                    && e.is_panic()
+                {
+                    journal.record_panic(front.name, &scenarios::journal::panic_message(&*e.into_panic()));
+                }
+                continue;
+            }
+        };
+        let Ok((tcp, peer)) = accepted else {
             // Out of descriptors or a reset before accept: back off instead of spinning.
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        while conns.try_join_next().is_some() {}
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            if matches!(front.scheme, Scheme::Http) {
+                let _ = tcp.try_write(FULL_503);
+            }
+            journal.record(
+                NewEvent::new(Component::Http, "turned_away")
+                    .detail("listener", front.name)
+                    .detail("scheme", front.scheme.as_str())
+                    .detail("peer", peer.to_string())
+                    .detail("max_connections", cap),
+            );
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let activity = journal.begin();
         let connection = handle(tcp, peer);
         conns.spawn(async move {
-            let _activity = activity;
+            let _held = (activity, permit);
             connection.await;
         });
     }

@@ -13,7 +13,7 @@ use scenarios::{Clock, Component, Journal, NewEvent};
 use tokio::net::TcpListener;
 use tokio_rustls::LazyConfigAcceptor;
 
-use super::{Dispatch, HANDSHAKE_TIMEOUT, Scheme, accept_loop, serve_http};
+use super::{Dispatch, HANDSHAKE_TIMEOUT, Listener, Scheme, accept_loop, serve_http};
 use crate::pki::Pki;
 
 /// The leaf for the client's SNI, with a current OCSP staple (sent when the client asks).
@@ -40,8 +40,11 @@ pub fn server_config(pki: Arc<Pki>, clock: Clock) -> Arc<ServerConfig> {
 
 /// Accept TLS connections until the task is dropped.
 pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, pki: Arc<Pki>, dispatch: Dispatch, journal: Journal) {
-    accept_loop(listener, journal.clone(), move |tcp, peer| connection(tcp, peer.to_string(), config.clone(), pki.clone(), dispatch.clone(), journal.clone()))
-        .await
+    let front = Listener { name: "the HTTPS front", scheme: Scheme::Https };
+    accept_loop(listener, journal.clone(), front, move |tcp, peer| {
+        connection(tcp, peer.to_string(), config.clone(), pki.clone(), dispatch.clone(), journal.clone())
+    })
+    .await
 }
 
 async fn connection(tcp: tokio::net::TcpStream, peer: String, config: Arc<ServerConfig>, pki: Arc<Pki>, dispatch: Dispatch, journal: Journal) {

@@ -71,9 +71,24 @@ pub fn router(state: ControlState) -> Router {
         .with_state(state)
 }
 
-/// Serve the control router on `listener` until the task is dropped.
+/// Serve the control router on `listener` until the task is dropped, with the fronts' limits
+/// (issue 11: 50 slowloris connections held the endpoint for 45 s): the header and idle timeout,
+/// the connection cap, and panics journaled as the world's failure.
 pub async fn serve(listener: tokio::net::TcpListener, state: ControlState) {
-    let _ = axum::serve(listener, router(state)).await;
+    let journal = state.journal.clone();
+    let svc = hyper_util::service::TowerToHyperService::new(router(state));
+    let front = crate::front::Listener { name: "the control endpoint", scheme: crate::front::Scheme::Http };
+    crate::front::accept_loop(listener, journal, front, move |tcp, _peer| {
+        let svc = svc.clone();
+        async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(crate::front::HANDSHAKE_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                .await;
+        }
+    })
+    .await
 }
 
 async fn authorize(State(state): State<ControlState>, req: Request, next: axum::middleware::Next) -> Response {
@@ -209,6 +224,26 @@ mod tests {
         let status = res.status();
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 22).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    // issue 11: the control endpoint held slow and idle clients for ever; it now has the fronts'
+    // header timeout (on the paused clock, which runs ahead whenever the runtime waits).
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_never_finishes_its_head_is_cut_off() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(serve(listener, state()));
+        for first in [&b"GET /v1/certificates HTTP/1.1\r\nHost: x\r\n"[..], b""] {
+            let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            tcp.write_all(first).await.unwrap();
+            let started = tokio::time::Instant::now();
+            let mut buf = Vec::new();
+            let read = tokio::time::timeout(crate::front::HANDSHAKE_TIMEOUT * 6, tcp.read_to_end(&mut buf)).await;
+            assert!(read.is_ok(), "still held after {:?} ({first:?})", started.elapsed());
+            assert!(started.elapsed() >= crate::front::HANDSHAKE_TIMEOUT, "cut at the timeout, not before");
+        }
+        server.abort();
     }
 
     #[tokio::test]

@@ -304,7 +304,7 @@ mod tests {
         // A new stream starts afresh: no rotated file of the old one is left to mislead.
         let s = Stream::create(&path, rotation).unwrap();
         drop(s);
-        assert_eq!(files_oldest_first(&path, rotation), [path.clone()]);
+        assert_eq!(files_oldest_first(&path, rotation), [path]);
     }
 
     #[test]

@@ -104,6 +104,7 @@ impl Package {
 
 /// A package in world.json: where to get it and how to check it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ManifestEntry {
     pub name: String,
     pub kind: Kind,
