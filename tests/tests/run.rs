@@ -125,3 +125,27 @@ fn curl_through_the_world_fails_an_expired_root_and_passes_a_healthy_world() {
         assert_eq!(out.status.code(), Some(0), "{scenario}: {}", text(&out));
     }
 }
+
+// issue 10: a panic in a handler was dropped silently; now the scenario is a harness failure
+// (exit 3) with the panic in its journal.
+#[test]
+fn a_world_whose_handler_panics_fails_the_run_with_exit_3_and_the_panic_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("panics.toml");
+    let client = r#"curl -sS -o /dev/null -x "$HTTP_PROXY" http://enrollment.manage.microsoft.com/_memsim/panic; exit 0"#;
+    let scenario = format!(
+        "# A handler panics.\nname = \"panics\"\nsummary = \"s\"\narea = \"baseline\"\nsource = \"test\"\n[client]\ncommand = [\"sh\", \"-c\", {client:?}]\n[expect]\noutcome = \"pass\"\n"
+    );
+    std::fs::write(&file, scenario).unwrap();
+    let journals = dir.path().join("journals");
+    let out = memsim().env("MEMSIM_DEBUG_PANIC_ROUTE", "1").arg("run").arg(&file).arg("--journal-dir").arg(&journals).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("the world failed: a panic in the HTTP front"), "{}", text(&out));
+    let lines = std::fs::read_to_string(journals.join("panics.jsonl")).unwrap();
+    let events: Vec<scenarios::Event> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let panic = events.iter().find(|e| e.component == scenarios::Component::World && e.what == "panic").expect("journaled");
+    assert!(panic.detail["message"].as_str().unwrap().contains("/_memsim/panic"));
+    // The same scenario without the route armed is an ordinary pass.
+    let out = memsim().arg("run").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
