@@ -138,9 +138,21 @@ impl Up {
         let _ = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status();
     }
 
-    /// Wait for the process to exit (after a signal, or by itself).
-    pub fn wait(&mut self) -> std::process::ExitStatus {
-        self.child.wait().unwrap()
+    /// Wait for the process to exit (after a signal, or by itself), at most `limit`: past it
+    /// the process is killed and the test fails.
+    pub fn wait(&mut self, limit: std::time::Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if std::time::Instant::now() >= deadline {
+                self.signal("KILL");
+                panic!("memsim (pid {}) still running after {limit:?}", self.child.id());
+            }
+            // The poll's interval: the loop ends on the process's exit, not on time.
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {

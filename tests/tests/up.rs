@@ -219,7 +219,7 @@ fn sigterm_after_load_exits_promptly_with_every_event_in_the_journal() {
     }
     let asked = std::time::Instant::now();
     up.signal("TERM");
-    let status = up.wait();
+    let status = up.wait(std::time::Duration::from_secs(30));
     let took = asked.elapsed();
     assert!(status.success(), "{status:?}");
     assert!(took < std::time::Duration::from_secs(5), "SIGTERM took {took:?}");
@@ -261,7 +261,7 @@ fn a_panic_in_a_handler_stops_up_with_exit_3_and_the_panic_in_the_journal() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "the connection died with its task: {}", text(&out));
-    let status = up.wait();
+    let status = up.wait(std::time::Duration::from_secs(10));
     assert_eq!(status.code(), Some(3), "{status:?}");
     let journal = memsim_e2e::read_journal(up.state.path());
     let panic = journal.iter().find(|e| e["component"] == "world" && e["what"] == "panic").expect("the panic is journaled");
