@@ -264,6 +264,7 @@ fn run(cli: Cli) -> Result<u8> {
                 default_timeout: std::time::Duration::from_secs(60),
                 catalog: Some(catalog.clone()),
                 panic_route: debug_panic_route(),
+                ..RunOptions::default()
             };
             let sinks = sinks(format, output, journal_dir);
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -288,7 +289,10 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(crate::up::run(scenario, WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route() }))
+            runtime.block_on(crate::up::run(
+                scenario,
+                WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ..WorldOptions::default() },
+            ))
         }
         Command::Probe { name: probe, world } => {
             let doc = std::fs::read(&world).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));

@@ -32,6 +32,8 @@ pub struct WorldOptions {
     /// Debug builds only: serve `/_memsim/panic` on the fronts, a handler that panics, so a
     /// test can prove that a panic fails the world (issue 10). Release builds ignore it.
     pub panic_route: bool,
+    /// The journal's window in memory, in bytes (default `scenarios::journal::WINDOW_BYTES`).
+    pub journal_window: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +96,7 @@ impl World {
             .unwrap_or_else(OffsetDateTime::now_utc)
             .checked_add(skew.try_into().unwrap_or(time::Duration::MAX))
             .ok_or_else(|| WorldError::Scenario(format!("{}: [world] now plus skew lies beyond the year 9999", scenario.name)))?;
-        let journal = Journal::new(Clock::new(now, scale));
+        let journal = Journal::with_window(Clock::new(now, scale), options.journal_window.unwrap_or(scenarios::journal::WINDOW_BYTES));
         journal.record(
             NewEvent::new(Component::World, "starting").detail("scenario", scenario.name.as_str()).detail("seed", spec.seed).detail("time_scale", scale),
         );

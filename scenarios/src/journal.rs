@@ -10,9 +10,9 @@
 
 mod handle;
 pub mod stream;
-mod window;
 #[cfg(test)]
 mod tests;
+mod window;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

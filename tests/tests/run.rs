@@ -149,3 +149,35 @@ fn a_world_whose_handler_panics_fails_the_run_with_exit_3_and_the_panic_journale
     let out = memsim().arg("run").arg(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+// issue 11 (defect 5): memory keeps a bounded window of the journal; a scenario that journals
+// more than it still has every event checked by its expectations and written by --journal-dir
+// (read back from the world's journal file), with the eviction marked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_larger_than_its_window_is_read_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("busy.toml");
+    let client = r#"for i in $(seq 1 40); do curl -sS -o /dev/null -x "$HTTP_PROXY" http://enrollment.manage.microsoft.com/EnrollmentServer/Discovery.svc || exit 1; done"#;
+    let scenario = format!(
+        "# Many exchanges.\nname = \"busy\"\nsummary = \"s\"\narea = \"baseline\"\nsource = \"test\"\n[client]\ncommand = [\"sh\", \"-c\", {client:?}]\n[expect]\noutcome = \"pass\"\nevents = [{{ component = \"http\", what = \"request\", count = 40 }}, {{ component = \"world\", what = \"ready\" }}]\n"
+    );
+    std::fs::write(&file, scenario).unwrap();
+    let scenario = scenarios::load_scenario(&file).unwrap();
+    let journals = dir.path().join("journals");
+    let options = harness::runner::RunOptions {
+        jobs: 1,
+        default_timeout: std::time::Duration::from_secs(60),
+        // A few events' worth: 40 exchanges through the proxy journal far more.
+        journal_window: Some(4096),
+        ..Default::default()
+    };
+    let mut sinks: Vec<Box<dyn harness::runner::Reporter>> = vec![Box::new(harness::report::JournalDir(journals.clone()))];
+    let outcome = harness::runner::run(vec![scenario], &options, &mut sinks).await.unwrap();
+    assert_eq!((outcome.summary.passed, outcome.harness_failed), (1, false), "{outcome:?}");
+    let events: Vec<scenarios::Event> =
+        std::fs::read_to_string(journals.join("busy.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "every event, none missing");
+    assert_eq!(events.iter().filter(|e| e.what == "request" && e.component == scenarios::Component::Http).count(), 40);
+    assert!(events.iter().any(|e| e.what == scenarios::journal::DROPPED), "the window did evict, and said so");
+}

@@ -24,7 +24,7 @@ const SETTLE: Duration = Duration::from_secs(3);
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// How to run a set of scenarios.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Worlds running at once.
     pub jobs: usize,
@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub catalog: Option<std::sync::Arc<mock_cloud::Catalog>>,
     /// Debug builds: arm every world's panicking test route (see [`WorldOptions::panic_route`]).
     pub panic_route: bool,
+    /// Every world's journal window in memory, in bytes (see [`WorldOptions::journal_window`]).
+    pub journal_window: Option<usize>,
 }
 
 /// The outcome of the whole run, for the exit code.
@@ -137,7 +139,14 @@ fn blank(s: &Scenario, time_scale: f64) -> ScenarioReport {
 async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKind) {
     let t0 = Instant::now();
     let mut report = blank(s, options.time_scale.unwrap_or(s.world.time_scale.0));
-    let world = match World::start(s, WorldOptions { state_dir: None, time_scale: options.time_scale, catalog: options.catalog.clone(), panic_route: options.panic_route }).await {
+    let options_for_world = WorldOptions {
+        state_dir: None,
+        time_scale: options.time_scale,
+        catalog: options.catalog.clone(),
+        panic_route: options.panic_route,
+        journal_window: options.journal_window,
+    };
+    let world = match World::start(s, options_for_world).await {
         Ok(w) => w,
         Err(e) => {
             let kind = if e.is_bad_input() { ErrorKind::BadInput } else { ErrorKind::Harness };
