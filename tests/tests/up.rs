@@ -137,7 +137,7 @@ fn a_second_up_on_a_state_dir_in_use_exits_2_naming_the_holder_and_touches_nothi
     journal_until(&dir, |j| count(j, "http", "request") == 1);
     let journal_before = std::fs::read(dir.join("journal.jsonl")).unwrap();
 
-    let mut second = memsim_e2e::spawn_up(&dir, None, &[], &[], std::process::Stdio::piped());
+    let second = memsim_e2e::spawn_up(&dir, None, &[], &[], std::process::Stdio::piped());
     let out = second.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(out.stdout.is_empty(), "no ready line: {}", text(&out));
