@@ -8,6 +8,7 @@
 //! world's `journal.jsonl` as they happen (`stream.rs`), memory keeps a window bounded in
 //! bytes (`window.rs`), and `handle.rs` ties both to the [`Journal`] every component holds.
 
+mod catch;
 mod handle;
 pub mod stream;
 #[cfg(test)]
@@ -20,6 +21,7 @@ use time::OffsetDateTime;
 
 use crate::{FaultKind, ProxyFaultKind};
 
+pub use catch::Catching;
 pub use handle::{Activity, Journal, MIN_WINDOW_BYTES, WINDOW_BYTES, panic_message};
 pub use window::ENTRY_OVERHEAD;
 

@@ -24,21 +24,12 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let mut conns = JoinSet::new();
     let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
     loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            // A panicking connection task is the world's failure, journaled at once (issue 10).
-            Some(Err(e)) = conns.join_next(), if !conns.is_empty() => {
-                if e.is_panic() {
-                    shared.journal.record_panic("the proxy", &scenarios::journal::panic_message(&*e.into_panic()));
-                }
-                continue;
-            }
-        };
-        let Ok((tcp, peer)) = accepted else {
+        let Ok((tcp, peer)) = listener.accept().await else {
             // Out of descriptors or a reset before accept: back off instead of spinning.
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
+        while conns.try_join_next().is_some() {}
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             // Full: say so without spending a task on it (a non-blocking write, then close),
             // and journal it as every connection is (issue 11).
@@ -58,8 +49,10 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         let shared = shared.clone();
         // A connection in flight is activity: the runner reads the journal once it has settled.
         let activity = shared.journal.begin();
+        // A panic is the world's failure, journaled before the slot and the mark go (issue 10).
+        let connection = shared.journal.clone().catching("the proxy", handle(tcp, peer, shared, permit));
         conns.spawn(async move {
-            handle(tcp, peer, shared, permit).await;
+            connection.await;
             drop(activity);
         });
     }

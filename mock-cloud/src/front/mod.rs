@@ -99,7 +99,9 @@ where
         };
         let _ = tcp.set_nodelay(true);
         let activity = journal.begin();
-        let connection = handle(tcp, peer);
+        // A panic is journaled inside the task, before its in-flight mark is released (see
+        // `Journal::catching`); the `join_next` arm above is the backstop.
+        let connection = journal.catching(front.name, handle(tcp, peer));
         conns.spawn(async move {
             let _held = (activity, permit);
             connection.await;
