@@ -270,6 +270,40 @@ mod tests {
         assert_eq!(whats, ["revoked", "restored"]);
     }
 
+    // issue 11: the control endpoint's JSON is outside input too. Any body, on either route, gets
+    // an answer in the endpoint's own vocabulary and never a panic (PROPTEST_CASES raises the
+    // count: bench/fuzz-parsers.sh).
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn body() -> impl Strategy<Value = String> {
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..200).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+                ("[a-z.:0-9A-F-]{0,40}", "[a-z_]{0,20}", "[a-z_]{1,8}").prop_map(|(t, r, k)| format!(r#"{{"target": "{t}", "reason": "{r}", "{k}": 1}}"#)),
+                "[\\[\\]{}\":, 0-9a-z]{0,60}",
+            ]
+        }
+
+        /// One world's PKI for every case: generating one per case would be most of the cost.
+        static STATE: std::sync::LazyLock<ControlState> = std::sync::LazyLock::new(state);
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(ProptestConfig::default().cases.max(256)))]
+            #[test]
+            fn any_body_gets_a_json_answer(body in body(), restore in any::<bool>()) {
+                let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                let s = &*STATE;
+                let t = s.token.as_str().to_string();
+                let (status, answer) = rt.block_on(call(s, Method::POST, if restore { RESTORE_PATH } else { REVOKE_PATH }, &t, &body));
+                let known = [StatusCode::OK, StatusCode::BAD_REQUEST, StatusCode::NOT_FOUND, StatusCode::CONFLICT, StatusCode::UNSUPPORTED_MEDIA_TYPE, StatusCode::PAYLOAD_TOO_LARGE, StatusCode::UNPROCESSABLE_ENTITY];
+                prop_assert!(known.contains(&status), "{} for {:?}", status, body);
+                prop_assert!(!answer.is_null(), "{} without a JSON answer for {:?}", status, body);
+            }
+        }
+    }
+
     #[tokio::test]
     async fn bad_input_gets_a_clear_refusal() {
         let s = state();
