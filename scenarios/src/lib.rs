@@ -31,6 +31,6 @@ pub use fault::{DnsFaultKind, FaultKind, PkiFaultKind, ProxyFaultKind, ServiceFa
 pub use host::{HostPattern, HostPatternError};
 pub use journal::{Activity, Component, Event, Journal, NewEvent};
 pub use model::{Area, Cloud, IssuerRule, Lab, OcspSigner, Scenario, ScenarioName, TimeScale, WorldSpec};
-pub use parse::{MAX_FILE_BYTES, ScenarioError, ScenarioFile, load_scenario, parse_scenario};
+pub use parse::{MAX_FILE_BYTES, ScenarioError, ScenarioFile, load_scenario, parse_scenario, read_bounded};
 pub use service::Service;
 pub use validate::{Problem, Step};

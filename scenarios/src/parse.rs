@@ -40,7 +40,7 @@ impl ScenarioFile {
     /// Read and parse a file of at most [`MAX_FILE_BYTES`], without reading more than that.
     pub fn read(path: &Path) -> Result<ScenarioFile, ScenarioError> {
         let origin = path.display().to_string();
-        let text = read_bounded(path).map_err(|message| ScenarioError { origin: origin.clone(), line: 0, column: 0, message })?;
+        let text = read_scenario_text(path).map_err(|message| ScenarioError { origin: origin.clone(), line: 0, column: 0, message })?;
         ScenarioFile::parse(&text, &origin)
     }
 
@@ -53,11 +53,17 @@ impl ScenarioFile {
     }
 }
 
-/// The file's text, refused before it is read whole when it is larger than [`MAX_FILE_BYTES`]
-/// (by its size, and by a bounded read for files whose size says nothing, e.g. a pipe).
-fn read_bounded(path: &Path) -> Result<String, String> {
+/// A scenario file's text: [`read_bounded`] with a scenario's name for what it is.
+fn read_scenario_text(path: &Path) -> Result<String, String> {
+    read_bounded(path, "a scenario file")
+}
+
+/// A text file a scenario names or is (a scenario, a customer's allow-list), refused before it
+/// is read whole when it is larger than [`MAX_FILE_BYTES`] (by its size, and by a bounded read
+/// for files whose size says nothing, e.g. a pipe). `what` names it in the error.
+pub fn read_bounded(path: &Path, what: &str) -> Result<String, String> {
     use std::io::Read;
-    let too_big = || format!("the file is larger than {} KiB, the most a scenario file may be", MAX_FILE_BYTES / 1024);
+    let too_big = || format!("the file is larger than {} KiB, the most {what} may be", MAX_FILE_BYTES / 1024);
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read file: {e}"))?;
     let meta = file.metadata().map_err(|e| format!("cannot read file: {e}"))?;
     if meta.is_dir() {

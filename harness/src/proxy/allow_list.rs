@@ -30,7 +30,9 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<HostPattern>, ProxyError> {
 
 /// Read and parse an allow-list file.
 pub fn load(path: &str) -> Result<Vec<HostPattern>, ProxyError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ProxyError::AllowList { path: path.to_string(), message: format!("cannot read: {e}") })?;
+    // A customer's allow-list is outside input: bounded like a scenario file (issue 11).
+    let text =
+        scenarios::read_bounded(std::path::Path::new(path), "an allow-list").map_err(|message| ProxyError::AllowList { path: path.to_string(), message })?;
     parse(&text, path)
 }
 
@@ -90,6 +92,17 @@ mod tests {
         let e = parse("ok.com\nnot a host\n", "allow.txt").unwrap_err().to_string();
         assert!(e.contains("allow.txt") && e.contains("line 2") && e.contains("not a host"), "{e}");
         assert!(load("/nonexistent/allow.txt").unwrap_err().to_string().contains("cannot read"));
+    }
+
+    /// Issue 11: a customer's allow-list is read bounded, as a scenario is (it was read whole).
+    #[test]
+    fn a_list_larger_than_a_mib_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("allow.txt");
+        std::fs::write(&path, "a.example.com\n".repeat(80_000)).unwrap();
+        let e = load(path.to_str().unwrap()).unwrap_err().to_string();
+        assert!(e.contains("larger than 1024 KiB") && e.contains("allow-list"), "{e}");
+        assert!(load("/dev/zero").unwrap_err().to_string().contains("larger than"), "a file whose size says nothing is read bounded");
     }
 
     #[test]
