@@ -27,11 +27,13 @@ pub const MANAGED: &[&str] = &[
     "MEMSIM_WORLD",
     "MEMSIM_DNS",
     "MEMSIM_TIME_SCALE",
+    "MEMSIM_TARGET",
 ];
 
 /// The world's values, from its description: the CA bundle (and its hashed directory), the
-/// proxy, the DNS server, world.json and the time scale.
-pub fn vars(world: &WorldDescription, time_scale: f64, world_json: &Path, cert_dir: &Path) -> Vec<(&'static str, String)> {
+/// proxy, the DNS server, world.json, the time scale, and the scenario's target URL when it
+/// has one.
+pub fn vars(world: &WorldDescription, time_scale: f64, target: Option<&str>, world_json: &Path, cert_dir: &Path) -> Vec<(&'static str, String)> {
     let ca = world.ca_bundle.display().to_string();
     let mut env: Vec<(&'static str, String)> =
         ["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"].iter().map(|k| (*k, ca.clone())).collect();
@@ -42,6 +44,9 @@ pub fn vars(world: &WorldDescription, time_scale: f64, world_json: &Path, cert_d
     env.push(("MEMSIM_WORLD", world_json.display().to_string()));
     env.push(("MEMSIM_DNS", world.dns_addr.to_string()));
     env.push(("MEMSIM_TIME_SCALE", time_scale.to_string()));
+    if let Some(target) = target {
+        env.push(("MEMSIM_TARGET", target.to_string()));
+    }
     env
 }
 
@@ -70,9 +75,9 @@ fn sh_quote(s: &str) -> String {
 }
 
 /// `env.sh`: `. env.sh` points a shell's clients at the world.
-pub fn env_sh(scenario: &str, world: &WorldDescription, time_scale: f64, world_json: &Path, cert_dir: &Path) -> String {
-    let set = vars(world, time_scale, world_json, cert_dir);
-    let mut out = format!("# memsim world `{scenario}`: `. env.sh` points clients at it.\n");
+pub fn env_sh(scenario: &scenarios::Scenario, world: &WorldDescription, time_scale: f64, world_json: &Path, cert_dir: &Path) -> String {
+    let set = vars(world, time_scale, scenario.client.as_ref().and_then(|c| c.target.as_deref()), world_json, cert_dir);
+    let mut out = format!("# memsim world `{}`: `. env.sh` points clients at it.\n", scenario.name);
     for (k, v) in &set {
         out.push_str(&format!("export {k}={}\n", sh_quote(v)));
     }

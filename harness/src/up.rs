@@ -34,7 +34,7 @@ pub async fn write_state(world: &World) -> Result<(PathBuf, WorldDescription)> {
     let world_json = dir.join(WORLD_JSON);
     let certs = client_env::cert_dir(world).await.context("write the hashed CA directory")?;
     let scale = world.journal().clock().scale();
-    let env = client_env::env_sh(world.scenario().name.as_str(), &description, scale, &world_json, &certs);
+    let env = client_env::env_sh(world.scenario(), &description, scale, &world_json, &certs);
     std::fs::write(dir.join(ENV_SH), env).context("write env.sh")?;
     let tmp = dir.join(".world.json.tmp");
     std::fs::write(&tmp, serde_json::to_vec_pretty(&description)?).context("write world.json")?;

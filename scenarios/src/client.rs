@@ -13,6 +13,12 @@ pub struct ClientSpec {
     pub cwd: Option<String>,
     /// How long the client may run, in simulated time (default: 60 wall seconds).
     pub timeout: Option<SimDuration>,
+    /// The URL on this scenario's path that a plain HTTP(S) fetch exercises (`https://host/path`):
+    /// in a healthy world a GET of it answers 2xx; here the scenario's faults decide. Commands get
+    /// it as `MEMSIM_TARGET`; `memsim list --format json` shows it. Scenarios whose failure needs
+    /// more than one fetch (a long-poll, ranges, a CNAME walk, a revocation check) have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -29,6 +35,7 @@ struct RawClient {
     command: Option<Vec<String>>,
     cwd: Option<String>,
     timeout: Option<SimDuration>,
+    target: Option<String>,
 }
 
 impl TryFrom<RawClient> for ClientSpec {
@@ -41,7 +48,7 @@ impl TryFrom<RawClient> for ClientSpec {
             (None, Some(_)) => return Err("`command` needs at least a program, e.g. [\"./check.sh\", \"--json\"]".into()),
             _ => return Err("[client] takes exactly one of `probe` (a built-in client) or `command`".into()),
         };
-        Ok(ClientSpec { kind, cwd: raw.cwd, timeout: raw.timeout })
+        Ok(ClientSpec { kind, cwd: raw.cwd, timeout: raw.timeout, target: raw.target })
     }
 }
 

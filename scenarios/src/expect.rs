@@ -15,15 +15,17 @@ pub struct Expect {
     pub code: Option<String>,
     /// The probe's status message ID, e.g. 11488 (skipped when a command replaces the probe).
     pub status_message: Option<u32>,
+    /// Texts the client's output must contain: `"text"`, or `{ text = "…", probe_only = true }`
+    /// for the reference probe's own wording (skipped when a command replaces the probe).
     #[serde(default)]
-    pub stdout_contains: Vec<String>,
+    pub stdout_contains: Vec<TextExpectation>,
     #[serde(default)]
-    pub stderr_contains: Vec<String>,
-    /// Regular expressions (regex-lite syntax) the output must match.
+    pub stderr_contains: Vec<TextExpectation>,
+    /// Regular expressions (regex-lite syntax) the output must match, written like the texts.
     #[serde(default)]
-    pub stdout_matches: Vec<String>,
+    pub stdout_matches: Vec<TextExpectation>,
     #[serde(default)]
-    pub stderr_matches: Vec<String>,
+    pub stderr_matches: Vec<TextExpectation>,
     /// Journal events that must (or, with `absent = true`, must not) have happened.
     #[serde(default, deserialize_with = "events")]
     pub events: Vec<EventExpectation>,
@@ -39,6 +41,10 @@ pub struct EventExpectation {
     pub host: Option<HostPattern>,
     /// The fault the event names (validated: a kind that exists).
     pub fault: Option<crate::FaultKind>,
+    /// The HTTP status the event carries (an `http` `request` journals the status answered).
+    pub status: Option<u16>,
+    /// The HTTP path the event carries, compared case-insensitively (IIS paths are).
+    pub path: Option<String>,
     /// Exactly this many matching events.
     pub count: Option<u32>,
     /// At least this many (default 1 unless `count` or `absent` is given).
@@ -94,6 +100,8 @@ impl EventExpectation {
                 .fault
                 .map(crate::FaultKind::name)
                 .is_none_or(|f| e.fault.as_deref() == Some(f) || e.detail.get("faults").and_then(|v| v.as_array()).is_some_and(|a| a.iter().any(|x| x == f)))
+            && self.status.is_none_or(|s| e.detail.get("status").and_then(serde_json::Value::as_u64) == Some(u64::from(s)))
+            && self.path.as_deref().is_none_or(|p| e.detail.get("path").and_then(serde_json::Value::as_str).is_some_and(|ep| ep.eq_ignore_ascii_case(p)))
     }
 
     /// A one-line description: what a support engineer reads in a near-miss.
@@ -111,6 +119,12 @@ impl EventExpectation {
         if let Some(f) = &self.fault {
             parts.push(format!("fault={f}"));
         }
+        if let Some(p) = &self.path {
+            parts.push(format!("path={p}"));
+        }
+        if let Some(s) = self.status {
+            parts.push(format!("status={s}"));
+        }
         let quantity = match (self.absent, self.count, self.at_least) {
             (true, _, _) => "no event".to_string(),
             (_, Some(n), _) => format!("exactly {n} event(s)"),
@@ -118,6 +132,50 @@ impl EventExpectation {
             _ => "an event".to_string(),
         };
         format!("{quantity} with {}", if parts.is_empty() { "any fields".into() } else { parts.join(" ") })
+    }
+}
+
+/// One text (or pattern) an output must hold. Written as a plain string, or as a table when it
+/// is the reference probe's own wording (`{ text = "SHA-256 matches", probe_only = true }`): no
+/// other tool prints memsim's sentences, so those are skipped when a command replaces the probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TextExpectation {
+    pub text: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub probe_only: bool,
+}
+
+impl TextExpectation {
+    /// A text any client's output must hold.
+    pub fn any_client(text: impl Into<String>) -> Self {
+        TextExpectation { text: text.into(), probe_only: false }
+    }
+}
+
+impl<'de> Deserialize<'de> for TextExpectation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            text: String,
+            #[serde(default)]
+            probe_only: bool,
+        }
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TextExpectation;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"a string, or a table { text = "…", probe_only = true }"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TextExpectation, E> {
+                Ok(TextExpectation::any_client(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<TextExpectation, A::Error> {
+                let t = Table::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(TextExpectation { text: t.text, probe_only: t.probe_only })
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 

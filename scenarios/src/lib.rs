@@ -23,7 +23,7 @@ pub mod validate;
 pub use client::{ClientKind, ClientSpec, Probe};
 pub use clock::Clock;
 pub use duration::{DurationError, SimDuration};
-pub use expect::{EventExpectation, Expect, Outcome};
+pub use expect::{EventExpectation, Expect, Outcome, TextExpectation};
 pub use fault::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyRule, ProxyTarget};
 pub use fault::{CertLevel, CertTarget, DnsFault, Fault, PkiFault, ProxyFault, RevocationReason};
 pub use fault::{DnsEffect, ServiceEffect, ServiceFault, ServiceTarget, Window};

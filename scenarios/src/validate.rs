@@ -86,6 +86,9 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
     if w.tenant_name.trim().is_empty() || w.tenant_name.chars().count() > 256 || w.tenant_name.chars().any(char::is_control) {
         problems.push(Problem::new(place!["world", "tenant_name"], "tenant_name must be 1 to 256 characters without control characters"));
     }
+    if let Some(Err(why)) = s.client.as_ref().and_then(|c| c.target.as_deref()).map(target_url) {
+        problems.push(Problem::new(place!["client", "target"], why));
+    }
     if let Some(expect) = &s.expect {
         for (i, e) in expect.events.iter().enumerate() {
             problems.extend(event_problem(e).map(|(key, m)| Problem::new(place!["expect", "events", i, key], m)));
@@ -103,6 +106,24 @@ fn event_problem(e: &EventExpectation) -> Option<(&'static str, String)> {
         (_, _, Some(0)) => Some(("at_least", "`at_least = 0` holds whatever happens; write `absent = true` or a number above 0".into())),
         _ => None,
     }
+}
+
+/// `[client] target`: an `http://` or `https://` URL whose host is a DNS name, without
+/// credentials or a port (the world's proxy takes 80 and 443 to its fronts).
+pub fn target_url(url: &str) -> Result<(), String> {
+    let example = "e.g. \"https://enterpriseenrollment-s.manage.microsoft.com/EnrollmentServer/Discovery.svc\"";
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+        return Err(format!("target `{url}` must be an http:// or https:// URL, {example}"));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.contains(['@', ':']) {
+        return Err(format!("target `{url}`: give the host alone, without credentials or a port, {example}"));
+    }
+    dns_name(host).map_err(|why| format!("target `{url}`: the host `{host}` is not a DNS name: {why}"))?;
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("target `{url}` holds a space or control character; percent-encode it (%20)"));
+    }
+    Ok(())
 }
 
 /// A host name as DNS carries it: letters, digits and hyphens (RFC 1123 §2.1), labels of 1 to

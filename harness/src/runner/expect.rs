@@ -34,11 +34,21 @@ pub fn check(expect: &Expect, client: &ClientOutcome, journal: &[Event]) -> Vec<
     }
     for (stream, text, needles) in [("stdout", &client.stdout, &expect.stdout_contains), ("stderr", &client.stderr, &expect.stderr_contains)] {
         for n in needles {
-            out.push(result(&format!("{stream} contains"), text.contains(n.as_str()), &format!("{n:?}"), excerpt(text)));
+            let (what, skip, n) = (format!("{stream} contains"), n.probe_only && probe.is_none(), &n.text);
+            out.push(if skip {
+                skipped(&what, &format!("{n:?}"), "the probe's own wording; a command replaced the probe")
+            } else {
+                result(&what, text.contains(n.as_str()), &format!("{n:?}"), excerpt(text))
+            });
         }
     }
     for (stream, text, patterns) in [("stdout", &client.stdout, &expect.stdout_matches), ("stderr", &client.stderr, &expect.stderr_matches)] {
         for p in patterns {
+            let (what, skip, p) = (format!("{stream} matches"), p.probe_only && probe.is_none(), &p.text);
+            if skip {
+                out.push(skipped(&what, &format!("/{p}/"), "the probe's own wording; a command replaced the probe"));
+                continue;
+            }
             let held = regex_lite::Regex::new(p).map(|re| re.is_match(text));
             out.push(match held {
                 Ok(h) => result(&format!("{stream} matches"), h, &format!("/{p}/"), excerpt(text)),

@@ -170,7 +170,7 @@ async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKi
             let prepared = async {
                 let (world_json, description) = crate::up::write_state(&world).await.map_err(|e| format!("{e:#}"))?;
                 let certs = world.state_dir().join("certs");
-                Ok::<_, String>(crate::client_env::vars(&description, clock.scale(), &world_json, &certs))
+                Ok::<_, String>(crate::client_env::vars(&description, clock.scale(), s.client.as_ref().and_then(|c| c.target.as_deref()), &world_json, &certs))
             };
             match prepared.await {
                 Ok(env) => {

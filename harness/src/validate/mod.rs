@@ -100,10 +100,33 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
         }
     }
     problems.extend(dates::problems(s, catalog));
+    if let Some(target) = s.client.as_ref().and_then(|c| c.target.as_deref())
+        && scenarios::validate::target_url(target).is_ok()
+        && let Some(why) = target_problem(target, s, catalog)
+    {
+        problems.push(Problem::new(place!["client", "target"], why));
+    }
     if let Some(expect) = &s.expect {
         problems.extend(expect_problems(expect, catalog));
     }
     problems
+}
+
+/// A target whose host the world neither emulates nor has in the tenant's DNS: every fetch of
+/// it would be refused by the world's proxy, whatever the scenario says.
+fn target_problem(target: &str, s: &Scenario, catalog: &Catalog) -> Option<String> {
+    let rest = target.split_once("://").map_or(target, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+    let emulated = catalog.hosts_for(&s.world).iter().any(|h| match h.strip_prefix("*.") {
+        Some(base) => host.strip_suffix(base).is_some_and(|l| l.ends_with('.')),
+        None => *h == host,
+    });
+    let tenant = s.world.domains.iter().any(|d| {
+        let d = d.to_ascii_lowercase();
+        host == d || host.strip_suffix(&d).is_some_and(|l| l.ends_with('.'))
+    });
+    (!emulated && !tenant)
+        .then(|| format!("target host `{host}` is neither emulated by the world nor a name in the tenant's domains ({})", s.world.domains.join(", ")))
 }
 
 fn unknown_ca(id: &str, catalog: &Catalog) -> String {
@@ -152,7 +175,7 @@ fn expect_problems(e: &scenarios::Expect, catalog: &Catalog) -> Vec<Problem> {
     }
     for (key, patterns) in [("stdout_matches", &e.stdout_matches), ("stderr_matches", &e.stderr_matches)] {
         for (i, p) in patterns.iter().enumerate() {
-            if let Err(err) = regex_lite::Regex::new(p) {
+            if let Err(err) = regex_lite::Regex::new(&p.text) {
                 problems.push(Problem::new(place!["expect", key, i], format!("not a regular expression: {err}")));
             }
         }
