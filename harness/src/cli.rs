@@ -28,6 +28,12 @@ enum Format {
     Junit,
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ListFormat {
+    Human,
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run scenarios (default: the built-in catalog) and check their expectations.
@@ -96,7 +102,14 @@ enum Command {
         world: PathBuf,
     },
     /// List scenarios: the built-in catalog, or the given files.
-    List { paths: Vec<PathBuf> },
+    List {
+        /// Scenario files, directories of them, or built-in scenario names (default: the catalog).
+        paths: Vec<PathBuf>,
+        /// `human`: name, area, summary and source; `json`: also each scenario's client, target
+        /// URL and what any client must observably cause (its non-probe-only expectations).
+        #[arg(long, value_enum, default_value = "human")]
+        format: ListFormat,
+    },
     /// Validate scenario files; errors name file:line:column.
     Check {
         #[arg(required = true)]
@@ -311,12 +324,14 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Revoke { target, world, reason } => control(&world, &target, Some(reason)),
         Command::Restore { target, world } => control(&world, &target, None),
-        Command::List { paths } => match load_for_list(&paths, &catalog) {
+        Command::List { paths, format } => match load_for_list(&paths, &catalog) {
+            Ok(list) if matches!(format, ListFormat::Json) => {
+                let rows: Vec<serde_json::Value> = list.iter().map(crate::list::json).collect();
+                say(&serde_json::to_string_pretty(&rows)?)?;
+                Ok(exit::OK)
+            }
             Ok(list) => {
-                let width = list.iter().map(|s| s.scenario().name.as_str().len()).max().unwrap_or(0);
-                for s in list.iter().map(crate::CheckedScenario::scenario) {
-                    say(&format!("{:<width$}  {:<10}  {}\n{:<width$}  {:<10}  source: {}", s.name.as_str(), s.area.as_str(), s.summary, "", "", s.source))?;
-                }
+                say(&crate::list::human(&list))?;
                 Ok(exit::OK)
             }
             Err(msg) => {

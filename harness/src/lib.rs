@@ -13,6 +13,7 @@ pub mod dns;
 pub mod dns_client;
 pub mod exit;
 pub mod limits;
+mod list;
 pub mod probes;
 pub mod proxy;
 pub mod report;
