@@ -11,7 +11,7 @@ use crate::exit;
 use crate::probes;
 use crate::report;
 use crate::runner::{self, Reporter, RunOptions};
-use crate::select::{check_file, load_for_list, resolve_checked, select};
+use crate::select::{load_for_list, resolve_checked, select, select_each};
 use crate::world::WorldOptions;
 
 #[derive(Debug, Parser)]
@@ -43,19 +43,21 @@ enum Command {
         /// Only scenarios whose name contains this (or matches it, with `*` wildcards).
         #[arg(long)]
         filter: Option<String>,
-        /// Worlds running at once (default: the number of cores).
-        #[arg(long)]
+        /// Worlds running at once, at least 1 (default: the number of cores).
+        #[arg(long, value_parser = jobs)]
         jobs: Option<usize>,
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
-        /// Write the report here instead of standard output.
-        #[arg(long)]
+        /// Write the report to this file instead of standard output (checked writable before
+        /// any world starts).
+        #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
-        /// Simulated seconds per wall second for every scenario.
-        #[arg(long)]
+        /// Simulated seconds per wall second for every scenario (0.001 to 1000000).
+        #[arg(long, allow_negative_numbers = true, value_parser = time_scale)]
         time_scale: Option<f64>,
-        /// Write each scenario's journal as JSON lines into this directory.
-        #[arg(long)]
+        /// Write each scenario's journal as JSON lines (`<name>.jsonl`) into this directory,
+        /// made if missing.
+        #[arg(long, value_name = "DIR")]
         journal_dir: Option<PathBuf>,
         /// A command that replaces every scenario's client: `memsim run -- ./my-checker --json`.
         #[arg(last = true)]
@@ -69,8 +71,8 @@ enum Command {
         /// Where to write world.json, ca.pem, env.sh (and journal.jsonl on exit).
         #[arg(long)]
         state_dir: Option<PathBuf>,
-        /// Simulated seconds per wall second (overrides the scenario's).
-        #[arg(long)]
+        /// Simulated seconds per wall second, 0.001 to 1000000 (overrides the scenario's).
+        #[arg(long, allow_negative_numbers = true, value_parser = time_scale)]
         time_scale: Option<f64>,
     },
     /// Run one reference client against a running world (`memsim up`'s world.json; the world's
@@ -80,14 +82,15 @@ enum Command {
         #[arg(value_parser = ProbeName)]
         name: scenarios::Probe,
         /// The world.json of a running world (`memsim up --state-dir D` writes D/world.json).
-        #[arg(long)]
+        #[arg(long, value_name = "D/world.json")]
         world: PathBuf,
     },
     /// Revoke a certificate of a running world (`memsim up`): its CRL and OCSP answers change at once.
     Revoke {
         /// An emulated host name (the leaf it presents) or a serial number in hex.
         target: String,
-        #[arg(long)]
+        /// The world.json of a running world (`memsim up --state-dir D` writes D/world.json).
+        #[arg(long, value_name = "D/world.json")]
         world: PathBuf,
         /// RFC 5280 reason: unspecified, key_compromise (default), ca_compromise,
         /// affiliation_changed, superseded, cessation_of_operation.
@@ -98,23 +101,41 @@ enum Command {
     Restore {
         /// An emulated host name or a serial number in hex.
         target: String,
-        #[arg(long)]
+        /// The world.json of a running world (`memsim up --state-dir D` writes D/world.json).
+        #[arg(long, value_name = "D/world.json")]
         world: PathBuf,
     },
     /// List scenarios: the built-in catalog, or the given files.
     List {
         /// Scenario files, directories of them, or built-in scenario names (default: the catalog).
-        paths: Vec<PathBuf>,
+        paths: Vec<String>,
         /// `human`: name, area, summary and source; `json`: also each scenario's client, target
         /// URL and what any client must observably cause (its non-probe-only expectations).
         #[arg(long, value_enum, default_value = "human")]
         format: ListFormat,
     },
-    /// Validate scenario files; errors name file:line:column.
+    /// Validate scenarios as `run` would, without starting a world; errors name file:line:column.
     Check {
+        /// Scenario files, directories of them (searched for *.toml), or built-in scenario names.
         #[arg(required = true)]
-        files: Vec<PathBuf>,
+        paths: Vec<String>,
     },
+}
+
+/// `--jobs`: a count of worlds, at least one (0 used to become 1 silently).
+fn jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("at least 1 world must run at a time".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a count of worlds, e.g. 2")),
+    }
+}
+
+/// `--time-scale`: a number within [`scenarios::TimeScale`]'s range. Negative numbers reach
+/// this check instead of clap's "use `-- -1`" hint, which would start `-1` as the COMMAND.
+fn time_scale(s: &str) -> Result<f64, String> {
+    let x: f64 = s.parse().map_err(|_| format!("`{s}` is not a number: give simulated seconds per wall second, e.g. 60"))?;
+    scenarios::TimeScale::new(x).map(|t| t.0)
 }
 
 /// `memsim probe NAME`: the names and their help come from `scenarios::Probe`, the one list of
@@ -142,6 +163,30 @@ fn debug_panic_route() -> bool {
     cfg!(debug_assertions) && std::env::var_os("MEMSIM_DEBUG_PANIC_ROUTE").is_some_and(|v| v == "1")
 }
 
+/// `--output FILE`: a file memsim can write (made empty if missing, kept otherwise until the
+/// report replaces it).
+fn writable_file(path: &std::path::Path) -> Result<(), String> {
+    std::fs::OpenOptions::new().append(true).create(true).open(path).map(drop).map_err(|e| format!("cannot write the report to {}: {e}", path.display()))
+}
+
+/// `--journal-dir DIR`: a directory memsim can make and write files in.
+fn writable_dir(dir: &std::path::Path) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("cannot write journals into {}: {e}", dir.display());
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    tempfile::tempfile_in(dir).map(drop).map_err(fail)
+}
+
+/// Whether the world a world.json describes still runs: its proxy (every probe's way in)
+/// accepts a connection. A stopped world would otherwise look like a broken network — a
+/// probe's resolver timing out as 0x80072EE2 (issue 13).
+fn world_running(doc: &serde_json::Value) -> Result<(), String> {
+    let addr = doc["proxy_url"].as_str().and_then(|u| u.strip_prefix("http://")).ok_or("world.json has no proxy_url")?;
+    let addr: std::net::SocketAddr = addr.trim_end_matches('/').parse().map_err(|e| format!("world.json's proxy_url `{addr}`: {e}"))?;
+    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).map(drop).map_err(|e| {
+        format!("no world is running: its proxy at {addr} does not answer ({e}); this world.json is left from a world that stopped. Start one with `memsim up --state-dir D`")
+    })
+}
+
 /// One line (or block) on stdout; an error (the reader went away) goes back to the caller
 /// instead of a panic.
 fn say(text: &str) -> std::io::Result<()> {
@@ -149,7 +194,7 @@ fn say(text: &str) -> std::io::Result<()> {
     writeln!(std::io::stdout().lock(), "{text}")
 }
 
-fn sinks(format: Format, output: Option<PathBuf>, journal_dir: Option<PathBuf>) -> Vec<Box<dyn Reporter>> {
+fn sinks(format: Format, output: Option<PathBuf>, journal_dir: Option<PathBuf>) -> Result<Vec<Box<dyn Reporter>>, String> {
     use std::io::IsTerminal;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let progress = std::io::stderr().is_terminal();
@@ -162,7 +207,7 @@ fn sinks(format: Format, output: Option<PathBuf>, journal_dir: Option<PathBuf>) 
         }
         (Format::Human, Some(path)) => match std::fs::File::create(path) {
             Ok(f) => sinks.push(Box::new(report::Human::new(Box::new(f), false, progress))),
-            Err(e) => eprintln!("memsim: cannot write {}: {e}", path.display()),
+            Err(e) => return Err(format!("cannot write the report to {}: {e}", path.display())),
         },
         (Format::Json | Format::Junit, _) => {
             let color = !no_color && std::io::stderr().is_terminal();
@@ -177,7 +222,7 @@ fn sinks(format: Format, output: Option<PathBuf>, journal_dir: Option<PathBuf>) 
     if let Some(dir) = journal_dir {
         sinks.push(Box::new(report::JournalDir(dir)));
     }
-    sinks
+    Ok(sinks)
 }
 
 /// `memsim revoke` (`revoke` is `Some(reason)`) and `memsim restore`, through the world's
@@ -235,6 +280,13 @@ fn control(world: &std::path::Path, target: &str, revoke: Option<Option<String>>
 
 pub fn main() -> ExitCode {
     crate::limits::raise_nofile();
+    // `memsim help --help` (and `help -h`): clap's help subcommand takes only subcommand names.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.len() == 3 && args[1] == "help" && (args[2] == "--help" || args[2] == "-h") {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return exit::code(exit::OK);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -265,9 +317,13 @@ fn run(cli: Cli) -> Result<u8> {
                     return Ok(exit::BAD_INPUT);
                 }
             };
-            if let Some(Err(msg)) = time_scale.map(scenarios::TimeScale::new) {
-                eprintln!("memsim: {msg}");
-                return Ok(exit::BAD_INPUT);
+            // Where the report and journals go is checked before any world starts: a report
+            // that cannot be written is a lost run (issue 13).
+            for checked in [output.as_deref().map(writable_file), journal_dir.as_deref().map(writable_dir)].into_iter().flatten() {
+                if let Err(msg) = checked {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
             }
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             let options = RunOptions {
@@ -279,7 +335,13 @@ fn run(cli: Cli) -> Result<u8> {
                 panic_route: debug_panic_route(),
                 ..RunOptions::default()
             };
-            let sinks = sinks(format, output, journal_dir);
+            let sinks = match sinks(format, output, journal_dir) {
+                Ok(s) => s,
+                Err(msg) => {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let mut sinks = sinks;
             let outcome = runtime.block_on(runner::run(selected, &options, &mut sinks))?;
@@ -310,7 +372,11 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Probe { name: probe, world } => {
             let doc = std::fs::read(&world).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
             let scale = std::env::var("MEMSIM_TIME_SCALE").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| s.is_finite() && *s > 0.0);
-            let target = match doc.and_then(|d| probes::ProbeTarget::from_world_json(&d)) {
+            if !world.is_file() {
+                eprintln!("memsim: {}: no such world.json: no world is running there (start one with `memsim up --state-dir D`)", world.display());
+                return Ok(exit::BAD_INPUT);
+            }
+            let target = match doc.and_then(|d| world_running(&d).map(|()| d)).and_then(|d| probes::ProbeTarget::from_world_json(&d)) {
                 Ok(t) => probes::ProbeTarget { time_scale: scale.unwrap_or(1.0), ..t },
                 Err(e) => {
                     eprintln!("memsim: {}: {e}", world.display());
@@ -339,18 +405,18 @@ fn run(cli: Cli) -> Result<u8> {
                 Ok(exit::BAD_INPUT)
             }
         },
-        Command::Check { files } => {
-            let mut bad = 0;
-            for f in &files {
-                match check_file(f, &catalog) {
-                    Ok(s) => say(&format!("ok   {} ({})", f.display(), s.scenario().name))?,
-                    Err(msg) => {
-                        bad += 1;
-                        eprintln!("{msg}");
-                    }
-                }
+        Command::Check { paths } => {
+            let (good, bad) = match select_each(&paths, None, &catalog) {
+                Ok(found) => found,
+                Err(msg) => (Vec::new(), vec![msg]),
+            };
+            for s in &good {
+                say(&format!("ok   {} ({})", s.origin(), s.scenario().name))?;
             }
-            Ok(if bad == 0 { exit::OK } else { exit::BAD_INPUT })
+            for msg in &bad {
+                eprintln!("{msg}");
+            }
+            Ok(if bad.is_empty() { exit::OK } else { exit::BAD_INPUT })
         }
     }
 }

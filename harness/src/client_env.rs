@@ -28,6 +28,31 @@ pub const MANAGED: &[&str] = &[
     "MEMSIM_DNS",
     "MEMSIM_TIME_SCALE",
     "MEMSIM_TARGET",
+    // Tools' own CA and proxy settings, cleared so that none of the machine's trust or routes
+    // reaches a client through them (issue 13): git, pip, the AWS SDKs and CLI, Nix, cargo,
+    // npm, Deno, Bundler, gRPC, websocket-client, httplib2, and FTP proxies.
+    "GIT_SSL_CAINFO",
+    "GIT_SSL_CAPATH",
+    "GIT_PROXY_COMMAND",
+    "PIP_CERT",
+    "PIP_PROXY",
+    "AWS_CA_BUNDLE",
+    "NIX_SSL_CERT_FILE",
+    "CARGO_HTTP_CAINFO",
+    "CARGO_HTTP_PROXY",
+    "NPM_CONFIG_CAFILE",
+    "npm_config_cafile",
+    "NPM_CONFIG_PROXY",
+    "npm_config_proxy",
+    "NPM_CONFIG_HTTPS_PROXY",
+    "npm_config_https_proxy",
+    "DENO_CERT",
+    "BUNDLE_SSL_CA_CERT",
+    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+    "WEBSOCKET_CLIENT_CA_BUNDLE",
+    "HTTPLIB2_CA_CERTS",
+    "FTP_PROXY",
+    "ftp_proxy",
 ];
 
 /// The world's values, from its description: the CA bundle (and its hashed directory), the

@@ -60,6 +60,20 @@ pub fn resolve_scenario(arg: Option<&str>) -> Result<Scenario, String> {
 /// The scenarios a `run` selects: files, directories, built-in names (default: the catalog),
 /// every one validated. All problems of every selected file are reported together.
 pub fn select(paths: &[String], filter: Option<&str>, catalog: &Catalog) -> Result<Vec<CheckedScenario>, String> {
+    let (all, errors) = select_each(paths, filter, catalog)?;
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
+    }
+    if all.is_empty() {
+        return Err(format!("no scenario selected{}", filter.map(|f| format!(" by --filter {f:?}")).unwrap_or_default()));
+    }
+    Ok(all)
+}
+
+/// What `run` (and `check`, `list`) select, each file on its own: the scenarios that passed
+/// validation and one message per file that did not (or per name two files share). `Err` when
+/// the built-in catalog itself cannot be read.
+pub fn select_each(paths: &[String], filter: Option<&str>, catalog: &Catalog) -> Result<(Vec<CheckedScenario>, Vec<String>), String> {
     let mut files: Vec<Result<ScenarioFile, ScenarioError>> = Vec::new();
     let mut errors = Vec::new();
     if paths.is_empty() {
@@ -71,8 +85,12 @@ pub fn select(paths: &[String], filter: Option<&str>, catalog: &Catalog) -> Resu
             let mut found = Vec::new();
             toml_files(&path, &mut found);
             found.sort();
+            if found.is_empty() {
+                errors.push(format!("{p}: the directory holds no .toml scenario file"));
+            }
             files.extend(found.iter().map(|f| ScenarioFile::read(f)));
-        } else if path.is_file() {
+        } else if path.exists() {
+            // A file, or something read like one (a pipe, a device: read bounded).
             files.push(ScenarioFile::read(&path));
         } else {
             match catalog::find_file(p) {
@@ -83,23 +101,52 @@ pub fn select(paths: &[String], filter: Option<&str>, catalog: &Catalog) -> Resu
     }
     // A filter narrows by name, so a file that does not parse cannot be filtered out: it is
     // reported whatever the filter says.
-    let mut all = Vec::new();
+    let mut all: Vec<CheckedScenario> = Vec::new();
     for f in files {
-        match f {
-            Ok(f) if filter.is_some_and(|pat| !name_matches(f.scenario.name.as_str(), pat)) => {}
-            f => match checked(f, catalog) {
-                Ok(c) => all.push(c),
-                Err(e) => errors.push(e),
-            },
+        if let Ok(f) = &f
+            && filter.is_some_and(|pat| !name_matches(f.scenario.name.as_str(), pat))
+        {
+            continue;
+        }
+        let missing = f.as_ref().ok().and_then(expectation_missing).map(|e| e.to_string());
+        let c = match (checked(f, catalog), missing) {
+            (Ok(c), None) => c,
+            (Ok(_), Some(m)) => {
+                errors.push(m);
+                continue;
+            }
+            (Err(e), m) => {
+                errors.push(m.map_or(e.clone(), |m| format!("{e}\n{m}")));
+                continue;
+            }
+        };
+        // Two files of one name would run as one report and one journal, the second
+        // overwriting the first (issue 13).
+        match all.iter().find(|o| o.scenario().name == c.scenario().name) {
+            Some(first) => {
+                errors.push(format!("{}: scenario name `{}` is also used by {}; names must be unique in a run", c.origin(), c.scenario().name, first.origin()))
+            }
+            None => all.push(c),
         }
     }
-    if !errors.is_empty() {
-        return Err(errors.join("\n"));
+    Ok((all, errors))
+}
+
+/// A scenario that is run must say what should happen: without an `[expect]` table or its
+/// `outcome`, a run would silently expect a pass. (`up` starts worlds without expectations.)
+fn expectation_missing(f: &ScenarioFile) -> Option<ScenarioError> {
+    let (place, message) = match &f.scenario.expect {
+        None => (scenarios::place![], "the scenario has no [expect] table: add one with `outcome = \"pass\"` or `outcome = \"fail\"`"),
+        Some(e) if e.outcome.is_none() => (scenarios::place!["expect"], "[expect] needs `outcome = \"pass\"` or `outcome = \"fail\"`"),
+        Some(_) => return None,
+    };
+    let mut e = f.error(&scenarios::Problem::new(place, message));
+    if f.scenario.expect.is_none() {
+        // No table to point at: the end of the file, where it would go.
+        e.line = f.line_count() + 1;
+        e.column = 1;
     }
-    if all.is_empty() {
-        return Err(format!("no scenario selected{}", filter.map(|f| format!(" by --filter {f:?}")).unwrap_or_default()));
-    }
-    Ok(all)
+    Some(e)
 }
 
 /// The `.toml` files below `dir`. Symbolic links to directories are not followed: a link
@@ -136,14 +183,8 @@ fn name_matches(name: &str, filter: &str) -> bool {
     rest.is_empty()
 }
 
-/// What `memsim list` shows: the catalog, or the given files — validated as `run` would.
-pub fn load_for_list(paths: &[PathBuf], catalog: &Catalog) -> Result<Vec<CheckedScenario>, String> {
-    if paths.is_empty() {
-        return select(&[], None, catalog);
-    }
-    let (ok, bad): (Vec<_>, Vec<_>) = paths.iter().map(|p| check_file(p, catalog)).partition(Result::is_ok);
-    if !bad.is_empty() {
-        return Err(bad.into_iter().filter_map(Result::err).collect::<Vec<_>>().join("\n"));
-    }
-    Ok(ok.into_iter().filter_map(Result::ok).collect())
+/// What `memsim list` shows: the catalog, or the given files, directories and names —
+/// selected and validated as `run` would.
+pub fn load_for_list(paths: &[String], catalog: &Catalog) -> Result<Vec<CheckedScenario>, String> {
+    select(paths, None, catalog)
 }

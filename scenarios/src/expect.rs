@@ -179,11 +179,32 @@ impl<'de> Deserialize<'de> for TextExpectation {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Pass,
     Fail,
+}
+
+/// `"pass"` or `"fail"`; anything else (`outcome = 1`, `"passed"`) names the two values.
+impl<'de> Deserialize<'de> for Outcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Outcome;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"`outcome` as "pass" or "fail" (the probe's verdict, or the command's exit status: 0 = "pass")"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Outcome, E> {
+                match v {
+                    "pass" => Ok(Outcome::Pass),
+                    "fail" => Ok(Outcome::Fail),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl Outcome {

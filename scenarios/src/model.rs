@@ -39,6 +39,24 @@ impl Scenario {
         self.faults.iter().filter_map(|f| if let Fault::Proxy(n) = f { Some(n.clone()) } else { None }).collect()
     }
 
+    /// Make the relative paths a scenario file names — allow-list `file`s and the command's
+    /// `cwd` — relative to `dir`, the file's directory, instead of wherever memsim runs.
+    pub fn resolve_paths(&mut self, dir: &std::path::Path) {
+        let resolve = |p: &mut String| {
+            if !p.trim().is_empty() && std::path::Path::new(p.as_str()).is_relative() {
+                *p = dir.join(p.as_str()).display().to_string();
+            }
+        };
+        for f in &mut self.faults {
+            if let Fault::Proxy(crate::ProxyFault { rule: crate::ProxyRule::AllowList { file: Some(file), .. }, .. }) = f {
+                resolve(file);
+            }
+        }
+        if let Some(cwd) = self.client.as_mut().and_then(|c| c.cwd.as_mut()) {
+            resolve(cwd);
+        }
+    }
+
     /// The service faults (the cloud's own services misbehaving), in file order.
     pub fn service_faults(&self) -> Vec<crate::ServiceFault> {
         self.faults.iter().filter_map(|f| if let Fault::Service(x) = f { Some(x.clone()) } else { None }).collect()
@@ -217,16 +235,23 @@ impl TimeScale {
 
 impl<'de> Deserialize<'de> for TimeScale {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Num {
-            I(i64),
-            F(f64),
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = f64;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "a number of simulated seconds per wall second, from {} to {}, e.g. 60", TimeScale::MIN, TimeScale::MAX)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<f64, E> {
+                Ok(v)
+            }
         }
-        let x = match Num::deserialize(d)? {
-            Num::I(i) => i as f64,
-            Num::F(f) => f,
-        };
+        let x = d.deserialize_any(Visitor)?;
         TimeScale::new(x).map_err(serde::de::Error::custom)
     }
 }

@@ -38,10 +38,21 @@ impl ScenarioFile {
     }
 
     /// Read and parse a file of at most [`MAX_FILE_BYTES`], without reading more than that.
+    /// Relative paths in it (an allow-list `file`, a command's `cwd`) are resolved against the
+    /// file's own directory, so a scenario and the files beside it work from anywhere (issue 13).
     pub fn read(path: &Path) -> Result<ScenarioFile, ScenarioError> {
         let origin = path.display().to_string();
         let text = read_scenario_text(path).map_err(|message| ScenarioError { origin: origin.clone(), line: 0, column: 0, message })?;
-        ScenarioFile::parse(&text, &origin)
+        let mut file = ScenarioFile::parse(&text, &origin)?;
+        if let Some(dir) = path.parent() {
+            file.scenario.resolve_paths(dir);
+        }
+        Ok(file)
+    }
+
+    /// How many lines the file's text has.
+    pub fn line_count(&self) -> usize {
+        self.text.lines().count()
     }
 
     /// A problem found after parsing, as `file:line:column: message`, pointing at the value its

@@ -17,7 +17,8 @@ impl Reporter for JournalDir {
                     text.push_str(&serde_json::to_string(e)?);
                     text.push('\n');
                 }
-                std::fs::write(self.0.join(format!("{}.jsonl", r.name)), text)
+                let path = self.0.join(format!("{}.jsonl", r.name));
+                std::fs::write(&path, text).map_err(|e| std::io::Error::new(e.kind(), format!("cannot write the journal {}: {e}", path.display())))
             }
             _ => Ok(()),
         }

@@ -35,7 +35,7 @@ impl Output {
                 out.write_all(bytes)?;
                 out.flush()
             }
-            Output::File(p) => std::fs::write(p, bytes),
+            Output::File(p) => std::fs::write(p, bytes).map_err(|e| std::io::Error::new(e.kind(), format!("cannot write the report to {}: {e}", p.display()))),
         }
     }
 }
