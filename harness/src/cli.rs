@@ -55,6 +55,11 @@ enum Command {
         /// Simulated seconds per wall second for every scenario (0.001 to 1000000).
         #[arg(long, allow_negative_numbers = true, value_parser = time_scale)]
         time_scale: Option<f64>,
+        /// Wall time a client may run before it is stopped (SIGTERM to its process group, SIGKILL
+        /// 2 s later) and its scenario reported as an error: "90s", "5m". A scenario's own
+        /// `[client] timeout` wins for its built-in client. Default: 60s.
+        #[arg(long, value_name = "DURATION", value_parser = wall_timeout)]
+        timeout: Option<std::time::Duration>,
         /// Write each scenario's journal as JSON lines (`<name>.jsonl`) into this directory,
         /// made if missing.
         #[arg(long, value_name = "DIR")]
@@ -122,12 +127,41 @@ enum Command {
     },
 }
 
+/// A stop request that turns `Some(signal)` at the first SIGINT or SIGTERM. Installing the
+/// handlers replaces the default action (dying at once, leaving clients running and temporary
+/// state dirs behind): the runner stops what runs, reports and cleans up, then exits 130/143.
+fn stop_on_signals() -> std::io::Result<runner::Stop> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        let sig = tokio::select! {
+            _ = int.recv() => 2,
+            _ = term.recv() => 15,
+        };
+        let _ = tx.send(Some(sig));
+        // Keep the handlers (a second signal must not kill memsim mid-cleanup) until the run ends.
+        std::future::pending::<()>().await;
+    });
+    Ok(rx)
+}
+
 /// `--jobs`: a count of worlds, at least one (0 used to become 1 silently).
 fn jobs(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(0) => Err("at least 1 world must run at a time".into()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("`{s}` is not a count of worlds, e.g. 2")),
+    }
+}
+
+/// `--timeout`: a duration as scenarios write them ("90s", "5m"), above zero.
+fn wall_timeout(s: &str) -> Result<std::time::Duration, String> {
+    match scenarios::SimDuration::parse(s) {
+        Ok(d) if !d.0.is_zero() => Ok(d.0),
+        Ok(_) => Err("a client needs more than no time: give e.g. \"60s\"".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -309,7 +343,7 @@ fn run(cli: Cli) -> Result<u8> {
     // The one catalog of this invocation, loaded once and passed down (issue 10 #4).
     let catalog = std::sync::Arc::new(mock_cloud::Catalog::builtin()?);
     match cli.command {
-        Command::Run { paths, filter, jobs, format, output, time_scale, journal_dir, command } => {
+        Command::Run { paths, filter, jobs, format, output, time_scale, timeout, journal_dir, command } => {
             let selected = match select(&paths, filter.as_deref(), &catalog) {
                 Ok(s) => s.into_iter().map(crate::CheckedScenario::into_scenario).collect(),
                 Err(msg) => {
@@ -330,7 +364,7 @@ fn run(cli: Cli) -> Result<u8> {
                 jobs,
                 time_scale,
                 command: (!command.is_empty()).then_some(command),
-                default_timeout: std::time::Duration::from_secs(60),
+                default_timeout: timeout.unwrap_or(runner::DEFAULT_TIMEOUT),
                 catalog: Some(catalog.clone()),
                 panic_route: debug_panic_route(),
                 ..RunOptions::default()
@@ -344,8 +378,14 @@ fn run(cli: Cli) -> Result<u8> {
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let mut sinks = sinks;
-            let outcome = runtime.block_on(runner::run(selected, &options, &mut sinks))?;
-            Ok(if outcome.harness_failed {
+            let outcome = runtime.block_on(async {
+                let stop = stop_on_signals()?;
+                runner::run(selected, &options, &mut sinks, stop).await
+            })?;
+            Ok(if let Some(signal) = outcome.interrupted {
+                // The shell's convention for a command a signal ended: 130 SIGINT, 143 SIGTERM.
+                128 + signal as u8
+            } else if outcome.harness_failed || outcome.client_errors {
                 exit::HARNESS_FAILED
             } else if outcome.bad_input {
                 exit::BAD_INPUT

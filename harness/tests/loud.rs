@@ -77,20 +77,25 @@ fn each_file_mistake_is_exit_2_at_its_place_with_the_valid_values() {
         ("empty-expect.toml", format!("{HEAD}{PROBE}[expect]\n"), ":8:1: [expect] needs `outcome", "\"fail\""),
         ("no-0x.toml", format!("{HEAD}{PROBE}[expect]\noutcome = \"fail\"\ncode = \"80072EE2\"\n"), ":10:8: write the code in hex", "\"0x80072EE2\""),
         ("outcome-1.toml", format!("{HEAD}{PROBE}[expect]\noutcome = 1\n"), ":9:11: invalid type: integer `1`", "\"pass\" or \"fail\""),
-        ("scale.toml", format!("{HEAD}[world]\ntime_scale = \"fast\"\n{PROBE}[expect]\noutcome = \"pass\"\n"), ":7:14: invalid type: string \"fast\"", "from 0.001 to 1000000"),
-        ("target.toml", format!("{HEAD}[client]\nprobe = \"discovery\"\ntarget = \"ftp://x\"\n[expect]\noutcome = \"pass\"\n"), ":8:10: target `ftp://x`", "https://"),
+        (
+            "scale.toml",
+            format!("{HEAD}[world]\ntime_scale = \"fast\"\n{PROBE}[expect]\noutcome = \"pass\"\n"),
+            ":7:14: invalid type: string \"fast\"",
+            "from 0.001 to 1000000",
+        ),
+        (
+            "target.toml",
+            format!("{HEAD}[client]\nprobe = \"discovery\"\ntarget = \"ftp://x\"\n[expect]\noutcome = \"pass\"\n"),
+            ":8:10: target `ftp://x`",
+            "https://",
+        ),
         (
             "target-host.toml",
             format!("{HEAD}[client]\nprobe = \"discovery\"\ntarget = \"https://example.org/\"\n[expect]\noutcome = \"pass\"\n"),
             ":8:10: target host `example.org` is neither emulated",
             "contoso.com",
         ),
-        (
-            "text.toml",
-            format!("{HEAD}{PROBE}[expect]\noutcome = \"pass\"\nstdout_contains = [{{ txt = \"x\" }}]\n"),
-            ":10:22: unknown key `txt`",
-            "text",
-        ),
+        ("text.toml", format!("{HEAD}{PROBE}[expect]\noutcome = \"pass\"\nstdout_contains = [{{ txt = \"x\" }}]\n"), ":10:22: unknown key `txt`", "text"),
     ];
     for (name, text, place, values) in cases {
         let path = write(dir.path(), name, &text);

@@ -11,7 +11,8 @@ pub struct ClientSpec {
     pub kind: ClientKind,
     /// Working directory of a command (relative to where memsim runs).
     pub cwd: Option<String>,
-    /// How long the client may run, in simulated time (default: 60 wall seconds).
+    /// How long the client may run, in wall time whatever the time scale (default: `memsim run
+    /// --timeout`, 60 s). Past it the client's process group is stopped and the scenario is an error.
     pub timeout: Option<SimDuration>,
     /// The URL on this scenario's path that a plain HTTP(S) fetch exercises (`https://host/path`):
     /// in a healthy world a GET of it answers 2xx; here the scenario's faults decide. Commands get

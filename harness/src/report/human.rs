@@ -37,6 +37,7 @@ impl Human {
             Verdict::Pass => self.paint("32", "PASS"),
             Verdict::Fail => self.paint("31", "FAIL"),
             Verdict::Error => self.paint("35", "ERROR"),
+            Verdict::Interrupted => self.paint("33", "INTR"),
         }
     }
 
@@ -112,7 +113,8 @@ impl Reporter for Human {
                     bar.inc(1);
                 }
                 self.rows.push((r.name.clone(), r.area.as_str().to_string(), r.verdict, r.wall_ms, r.sim_ms));
-                if r.verdict != Verdict::Pass {
+                // An interrupted scenario has no near-miss to show: it did not finish.
+                if !matches!(r.verdict, Verdict::Pass | Verdict::Interrupted) {
                     self.failures.push((*r).clone());
                 }
             }
@@ -125,16 +127,21 @@ impl Reporter for Human {
                     writeln!(self.out, "\n{}", near_miss(&f, color))?;
                 }
                 let sim_s = summary.sim_ms / 1000.0;
+                let interrupted = if summary.interrupted > 0 { format!(", {} interrupted", summary.interrupted) } else { String::new() };
+                // No scenario ran its clock (every one errored): no compression to speak of.
+                let compression = match summary.compression() {
+                    c if c > 0.0 => format!(" ({c:.0}x)"),
+                    _ => String::new(),
+                };
                 writeln!(
                     self.out,
-                    "\n{} passed, {} failed, {} errors; {:.2} s wall; simulated {:.0} s in {:.2} s of scenario time ({:.0}x)",
+                    "\n{} passed, {} failed, {} errors{interrupted}; {:.2} s wall; simulated {:.0} s in {:.2} s of scenario time{compression}",
                     summary.passed,
                     summary.failed,
                     summary.errors,
                     summary.wall_ms / 1000.0,
                     sim_s,
                     summary.scenario_wall_ms / 1000.0,
-                    summary.compression()
                 )?;
                 self.out.flush()?;
             }

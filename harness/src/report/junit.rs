@@ -22,6 +22,14 @@ impl Junit {
 fn case(r: &ScenarioReport) -> TestCase {
     let status = match r.verdict {
         Verdict::Pass => TestCaseStatus::success(),
+        // Stopped before it finished: neither a pass nor a failure of the tool under test.
+        Verdict::Interrupted => {
+            let mut s = TestCaseStatus::skipped();
+            if let TestCaseStatus::Skipped { message, .. } = &mut s {
+                *message = Some(r.error.clone().unwrap_or_else(|| "interrupted".into()).into());
+            }
+            s
+        }
         Verdict::Fail | Verdict::Error => {
             let kind = if r.verdict == Verdict::Fail { NonSuccessKind::Failure } else { NonSuccessKind::Error };
             let mut s = TestCaseStatus::non_success(kind);

@@ -1,11 +1,15 @@
 //! Running a scenario's client against a world: a built-in probe, or an external command that
-//! gets the world through the standard variables — and none of the machine's own.
+//! gets the world through the standard variables — and none of the machine's own — in its own
+//! process group ([`process`]). A client that cannot start, is killed by a signal, times out
+//! or is interrupted carries an `error`: its run says nothing about the scenario.
 
+use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
+use super::process::{self, Group, Stopped};
 use super::report::ClientOutcome;
 use crate::client_env;
 use crate::probes::{self, ProbeTarget};
@@ -15,31 +19,65 @@ use scenarios::Probe;
 /// How much of a command's output is kept (each stream).
 const OUTPUT_LIMIT: usize = 1 << 20;
 
-pub async fn run_probe(probe: Probe, world: &World, timeout: Duration) -> ClientOutcome {
-    let describe = format!("probe {}", probe.as_str());
-    let target = ProbeTarget::new(&world.describe(), world.journal().clock().scale());
-    match tokio::time::timeout(timeout, probes::run_with(probe, &target, &world.cloud().catalog)).await {
-        Ok(result) => ClientOutcome {
-            describe,
-            passed: result.passed,
-            stdout: format!("{}\n", serde_json::to_string(&result).unwrap_or_default()),
-            probe: Some(result),
-            exit_code: None,
-            timed_out: false,
-            stderr: String::new(),
-        },
-        Err(_) => ClientOutcome { timed_out: true, ..failed(describe, format!("the probe did not finish within {timeout:?}")) },
+/// A request to stop: `Some(signal)` once `memsim run` got SIGINT or SIGTERM.
+pub type Stop = tokio::sync::watch::Receiver<Option<i32>>;
+
+/// Resolves once a stop is requested (never, if the sender is gone without one).
+pub async fn stopped(stop: &mut Stop) {
+    if stop.wait_for(Option::is_some).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
-fn failed(describe: String, message: String) -> ClientOutcome {
-    ClientOutcome { describe, passed: false, probe: None, exit_code: None, timed_out: false, stdout: String::new(), stderr: message }
+pub async fn run_probe(probe: Probe, world: &World, timeout: Duration, stop: &mut Stop) -> ClientOutcome {
+    let describe = format!("probe {}", probe.as_str());
+    let target = ProbeTarget::new(&world.describe(), world.journal().clock().scale());
+    tokio::select! {
+        result = tokio::time::timeout(timeout, probes::run_with(probe, &target, &world.cloud().catalog)) => match result {
+            Ok(result) => ClientOutcome {
+                describe,
+                passed: result.passed,
+                stdout: format!("{}\n", serde_json::to_string(&result).unwrap_or_default()),
+                probe: Some(result),
+                exit_code: None,
+                timed_out: false,
+                error: None,
+                interrupted: false,
+                stderr: String::new(),
+            },
+            Err(_) => ClientOutcome { timed_out: true, ..errored(describe, format!("timed out: the probe did not finish within {} (wall time)", wall(timeout))) },
+        },
+        () = stopped(stop) => ClientOutcome { interrupted: true, ..errored(describe, "interrupted: memsim run was stopped while the probe ran".into()) },
+    }
 }
 
-pub async fn run_command(argv: &[String], cwd: Option<&str>, env: &[(&'static str, String)], timeout: Duration) -> ClientOutcome {
+/// A client run that says nothing about the scenario: an error with `message`.
+fn errored(describe: String, message: String) -> ClientOutcome {
+    ClientOutcome {
+        describe,
+        passed: false,
+        probe: None,
+        exit_code: None,
+        timed_out: false,
+        error: Some(message.clone()),
+        interrupted: false,
+        stdout: String::new(),
+        stderr: message,
+    }
+}
+
+/// `60 s`, `1.5 s`: a wall-time span as reports write it.
+fn wall(d: Duration) -> String {
+    format!("{} s", (d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+/// Run `argv` in its own process group with the world's environment (and none of the
+/// machine's CA or proxy variables) until it exits, `timeout` passes or `stop` fires; then
+/// stop whatever is left of its group (SIGTERM, SIGKILL after [`process::GRACE`]).
+pub async fn run_command(argv: &[String], cwd: Option<&str>, env: &[(&'static str, String)], timeout: Duration, stop: &mut Stop) -> ClientOutcome {
     let describe = argv.join(" ");
     let mut cmd = tokio::process::Command::new(&argv[0]);
-    cmd.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    cmd.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).process_group(0);
     for var in client_env::cleared(env) {
         cmd.env_remove(var);
     }
@@ -49,18 +87,52 @@ pub async fn run_command(argv: &[String], cwd: Option<&str>, env: &[(&'static st
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return failed(describe, format!("cannot start `{}`: {e}", argv[0])),
+        Err(e) => return errored(describe, format!("cannot start `{}`: {e}", argv[0])),
     };
+    let group = Group::of(&child);
     let (out, err) = (child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
-    let outputs = async { tokio::join!(read_limited(out), read_limited(err), child.wait()) };
-    match tokio::time::timeout(timeout, outputs).await {
-        Ok((stdout, stderr, status)) => {
-            let code = status.ok().and_then(|s| s.code());
-            ClientOutcome { describe, passed: code == Some(0), probe: None, exit_code: code, timed_out: false, stdout, stderr }
+    let (out, err) = (tokio::spawn(read_limited(out)), tokio::spawn(read_limited(err)));
+    enum End {
+        Exited(std::io::Result<std::process::ExitStatus>),
+        TimedOut,
+        Interrupted,
+    }
+    let end = tokio::select! {
+        status = child.wait() => End::Exited(status),
+        () = tokio::time::sleep(timeout) => End::TimedOut,
+        () = stopped(stop) => End::Interrupted,
+    };
+    // Whatever is left of the group goes: children a finished client left behind, or the
+    // whole client when it ran out of time or the run was stopped.
+    let stopped = match group {
+        Some(g) => g.stop(&mut child, process::GRACE).await,
+        None => Stopped::Empty,
+    };
+    // The pipes close once the group is gone; a process that left the group may hold them.
+    let collect = |h: tokio::task::JoinHandle<String>| async move {
+        let abort = h.abort_handle();
+        let text = tokio::time::timeout(process::GRACE, h).await;
+        abort.abort();
+        text.ok().and_then(Result::ok).unwrap_or_default()
+    };
+    let (stdout, stderr) = tokio::join!(collect(out), collect(err));
+    let how = match stopped {
+        Stopped::Killed => "SIGTERM, then SIGKILL after the grace period",
+        _ => "SIGTERM",
+    };
+    let outcome = ClientOutcome { describe, passed: false, probe: None, exit_code: None, timed_out: false, error: None, interrupted: false, stdout, stderr };
+    match end {
+        End::Exited(Ok(status)) => match (status.code(), status.signal()) {
+            (Some(code), _) => ClientOutcome { passed: code == 0, exit_code: Some(code), ..outcome },
+            (None, Some(sig)) => ClientOutcome { error: Some(format!("the client was killed by {}", process::signal_name(sig))), ..outcome },
+            (None, None) => ClientOutcome { error: Some(format!("the client ended without an exit status ({status})")), ..outcome },
+        },
+        End::Exited(Err(e)) => ClientOutcome { error: Some(format!("could not wait for the client: {e}")), ..outcome },
+        End::TimedOut => {
+            ClientOutcome { timed_out: true, error: Some(format!("timed out after {} (wall time); its process group got {how}", wall(timeout))), ..outcome }
         }
-        Err(_) => {
-            let _ = child.kill().await;
-            ClientOutcome { timed_out: true, ..failed(describe, format!("killed after {timeout:?}")) }
+        End::Interrupted => {
+            ClientOutcome { interrupted: true, error: Some(format!("interrupted: memsim run was stopped; the client's process group got {how}")), ..outcome }
         }
     }
 }

@@ -103,8 +103,8 @@ fn client_detail(c: &ClientOutcome) -> String {
         let code = p.code.as_deref().map(|x| format!(" {x}")).unwrap_or_default();
         return format!("step {}{code}: {}", p.step, p.message);
     }
-    if c.timed_out {
-        return format!("timed out: {}", c.stderr.trim());
+    if let Some(e) = &c.error {
+        return e.clone();
     }
     match c.exit_code {
         Some(code) => format!("exit {code}"),

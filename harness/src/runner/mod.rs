@@ -3,6 +3,7 @@
 
 mod client;
 mod expect;
+mod process;
 pub mod report;
 
 use std::collections::HashMap;
@@ -13,6 +14,7 @@ use scenarios::{ClientKind, Scenario};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+pub use client::Stop;
 pub use report::Reporter;
 use report::{RunEvent, ScenarioReport, Summary, Verdict};
 
@@ -23,6 +25,9 @@ const SETTLE: Duration = Duration::from_secs(3);
 /// How long a world's DNS server and journal file may take to stop.
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
+/// How long a client may run (wall time) unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How to run a set of scenarios.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -32,7 +37,8 @@ pub struct RunOptions {
     pub time_scale: Option<f64>,
     /// Replaces the client of every scenario (`memsim run -- COMMAND…`).
     pub command: Option<Vec<String>>,
-    /// Wall time a client may take when its scenario gives no `timeout`.
+    /// Wall time a client may take when its scenario gives no `[client] timeout` (and always
+    /// when `command` replaces the scenarios' clients): `--timeout`, default [`DEFAULT_TIMEOUT`].
     pub default_timeout: Duration,
     /// The catalog every world is built from (none: each world loads the embedded one).
     pub catalog: Option<std::sync::Arc<mock_cloud::Catalog>>,
@@ -48,6 +54,10 @@ pub struct RunOutcome {
     pub summary: Summary,
     pub bad_input: bool,
     pub harness_failed: bool,
+    /// A client could not start, was killed by a signal, or timed out (exit 3).
+    pub client_errors: bool,
+    /// The signal (SIGINT 2, SIGTERM 15) that stopped the run before every scenario finished.
+    pub interrupted: Option<i32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,12 +65,19 @@ enum ErrorKind {
     None,
     BadInput,
     Harness,
+    /// The client could not start, a signal ended it, or it timed out.
+    Client,
 }
 
 /// Run `scenarios`, telling every sink as they start and finish. A world that crashes (a
 /// panic in its task, or in any task of the world: see [`World::failure`]) becomes an error
 /// report for its scenario and a harness failure of the run, never a silent gap.
-pub async fn run(scenarios: Vec<Scenario>, options: &RunOptions, sinks: &mut [Box<dyn Reporter>]) -> std::io::Result<RunOutcome> {
+///
+/// `stop` turning `Some(signal)` (the CLI's SIGINT/SIGTERM) stops the run: scenarios not yet
+/// started are not started, running clients' process groups are stopped (SIGTERM, then
+/// SIGKILL after a grace period), every world is dropped (its temporary state dir with it),
+/// and the sinks get what finished, the rest marked interrupted.
+pub async fn run(scenarios: Vec<Scenario>, options: &RunOptions, sinks: &mut [Box<dyn Reporter>], stop: Stop) -> std::io::Result<RunOutcome> {
     let started = Instant::now();
     let jobs = options.jobs.max(1);
     emit(sinks, &RunEvent::Started { total: scenarios.len(), jobs })?;
@@ -69,17 +86,22 @@ pub async fn run(scenarios: Vec<Scenario>, options: &RunOptions, sinks: &mut [Bo
     let mut tasks = JoinSet::new();
     let mut by_task = HashMap::new();
     for scenario in scenarios {
-        let (tx, permits, options) = (tx.clone(), permits.clone(), options.clone());
+        let (tx, permits, options, mut stop) = (tx.clone(), permits.clone(), options.clone(), stop.clone());
         let blank = blank(&scenario, options.time_scale.unwrap_or(scenario.world.time_scale.0));
+        let unstarted = blank.clone();
         let handle = tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
+            let _permit = tokio::select! {
+                permit = permits.acquire_owned() => permit,
+                () = client::stopped(&mut stop) => return interrupted(unstarted, "interrupted before it started: memsim run was stopped"),
+            };
             let _ = tx.send(scenario.name.to_string());
-            run_one(&scenario, &options).await
+            run_one(&scenario, &options, stop).await
         });
         by_task.insert(handle.id(), blank);
     }
     drop(tx);
     let mut outcome = RunOutcome::default();
+    let mut stop = stop;
     loop {
         let (report, kind) = tokio::select! {
             Some(name) = starts.recv() => {
@@ -95,15 +117,28 @@ pub async fn run(scenarios: Vec<Scenario>, options: &RunOptions, sinks: &mut [Bo
                     (report, ErrorKind::Harness)
                 }
             },
+            // The tasks see the same stop and wind down; the loop keeps collecting them.
+            () = client::stopped(&mut stop), if outcome.interrupted.is_none() => {
+                outcome.interrupted = *stop.borrow();
+                continue;
+            }
         };
         outcome.summary.add(&report);
         outcome.bad_input |= kind == ErrorKind::BadInput;
         outcome.harness_failed |= kind == ErrorKind::Harness;
+        outcome.client_errors |= kind == ErrorKind::Client;
         emit(sinks, &RunEvent::ScenarioFinished(&report))?;
     }
     outcome.summary.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     emit(sinks, &RunEvent::Finished(&outcome.summary))?;
     Ok(outcome)
+}
+
+/// A report for a scenario the stop caught.
+fn interrupted(mut report: ScenarioReport, why: &str) -> (ScenarioReport, ErrorKind) {
+    report.verdict = Verdict::Interrupted;
+    report.error = Some(why.to_string());
+    (report, ErrorKind::None)
 }
 
 fn panic_message(e: tokio::task::JoinError) -> String {
@@ -136,7 +171,7 @@ fn blank(s: &Scenario, time_scale: f64) -> ScenarioReport {
     }
 }
 
-async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKind) {
+async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (ScenarioReport, ErrorKind) {
     let t0 = Instant::now();
     let mut report = blank(s, options.time_scale.unwrap_or(s.world.time_scale.0));
     let options_for_world = WorldOptions {
@@ -154,6 +189,9 @@ async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKi
             return (report, kind);
         }
     };
+    if stop.borrow().is_some() {
+        return interrupted(report, "interrupted before its client started: memsim run was stopped");
+    }
     let clock = *world.journal().clock();
     let kind = match (&options.command, s.client.as_ref().map(|c| &c.kind)) {
         (Some(argv), _) => Some(ClientKind::Command(argv.clone())),
@@ -163,9 +201,12 @@ async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKi
         report.error = Some("the scenario has no [client]: give one, or run it with `-- COMMAND`".into());
         return (report, ErrorKind::BadInput);
     };
-    let timeout = s.client.as_ref().and_then(|c| c.timeout).map_or(options.default_timeout, |t| clock.to_wall(t));
+    // Wall time (issue 13: a scenario's "30s" was read as simulated time, and at a time scale
+    // of 60 killed the client after 500 ms). A command replacing the clients has `--timeout`.
+    let own_timeout = s.client.as_ref().and_then(|c| c.timeout).filter(|_| options.command.is_none());
+    let timeout = own_timeout.map_or(options.default_timeout, |t| t.0);
     let outcome = match &kind {
-        ClientKind::Probe(p) => client::run_probe(*p, &world, timeout).await,
+        ClientKind::Probe(p) => client::run_probe(*p, &world, timeout, &mut stop).await,
         ClientKind::Command(argv) => {
             let prepared = async {
                 let (world_json, description) = crate::up::write_state(&world).await.map_err(|e| format!("{e:#}"))?;
@@ -175,7 +216,7 @@ async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKi
             match prepared.await {
                 Ok(env) => {
                     let cwd = s.client.as_ref().and_then(|c| c.cwd.as_deref());
-                    client::run_command(argv, cwd, &env, timeout).await
+                    client::run_command(argv, cwd, &env, timeout, &mut stop).await
                 }
                 Err(e) => {
                     report.error = Some(format!("could not prepare the client's environment: {e}"));
@@ -185,9 +226,12 @@ async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKi
         }
     };
     // The server side records a client's rejection a moment after the client gave up: wait
-    // for in-flight connections to finish (bounded) before reading the journal.
-    let journal = world.journal().clone();
-    let _ = tokio::task::spawn_blocking(move || journal.wait_settled(SETTLE)).await;
+    // for in-flight connections to finish (bounded) before reading the journal. A stopped run
+    // does not wait.
+    if !outcome.interrupted {
+        let journal = world.journal().clone();
+        let _ = tokio::task::spawn_blocking(move || journal.wait_settled(SETTLE)).await;
+    }
     let stopped = world.shutdown(STOP_GRACE).await;
     // Every event, even those a busy world evicted from memory: they are read back from the
     // world's journal file (scenarios are short; this is rare).
@@ -209,5 +253,15 @@ async fn run_one(s: &Scenario, options: &RunOptions) -> (ScenarioReport, ErrorKi
         report.error = Some(format!("the world failed: {failure}"));
         return (report, ErrorKind::Harness);
     }
-    (report, ErrorKind::None)
+    // A client run that says nothing about the scenario is an error whatever the expectations
+    // say: a missing binary must not pass a scenario that expects failure (issue 13).
+    match report.client.as_ref().and_then(|c| c.error.clone().map(|e| (e, c.interrupted))) {
+        Some((e, true)) => interrupted(report, &e),
+        Some((e, false)) => {
+            report.verdict = Verdict::Error;
+            report.error = Some(e);
+            (report, ErrorKind::Client)
+        }
+        None => (report, ErrorKind::None),
+    }
 }

@@ -13,8 +13,11 @@ pub enum Verdict {
     Pass,
     /// An expectation did not hold.
     Fail,
-    /// The scenario could not be run (bad input or the harness failed).
+    /// The scenario could not be run (bad input or the harness failed), or its client's run
+    /// says nothing about it (it could not start, a signal ended it, it timed out).
     Error,
+    /// `memsim run` was stopped (SIGINT/SIGTERM) before the scenario finished.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -48,6 +51,14 @@ pub struct ClientOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     pub timed_out: bool,
+    /// Why this run of the client tells nothing about the scenario — it could not be started,
+    /// a signal ended it, it timed out, the run was interrupted: the scenario is an error
+    /// (issue 13), never a pass or an ordinary failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `memsim run` was interrupted (SIGINT/SIGTERM) while the client ran.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     pub stdout: String,
     pub stderr: String,
 }
@@ -115,6 +126,9 @@ pub struct Summary {
     pub passed: usize,
     pub failed: usize,
     pub errors: usize,
+    /// Scenarios `memsim run`'s SIGINT/SIGTERM stopped before they finished.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub interrupted: usize,
     pub wall_ms: f64,
     /// Sum of the scenarios' simulated durations.
     pub sim_ms: f64,
@@ -134,10 +148,15 @@ impl Summary {
             Verdict::Pass => self.passed += 1,
             Verdict::Fail => self.failed += 1,
             Verdict::Error => self.errors += 1,
+            Verdict::Interrupted => self.interrupted += 1,
         }
         self.sim_ms += r.sim_ms;
         self.scenario_wall_ms += r.wall_ms;
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What the runner tells its sinks, in order.

@@ -1,0 +1,146 @@
+//! issue 13, "errors are errors" and "process hygiene": a client that cannot start, is killed
+//! by a signal or times out is an ERROR (exit 3, `<error>` in JUnit); every client runs in its
+//! own process group, which a timeout or a SIGINT/SIGTERM of `memsim run` stops whole; an
+//! interrupted run writes what finished, removes its temporary state dirs and exits 130/143.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use memsim_e2e::{clean_env, memsim_bin, text};
+
+fn memsim() -> Command {
+    clean_env(Command::new(memsim_bin()))
+}
+
+/// The pids of running processes whose argv is exactly `argv` (zombies have none, so only
+/// live ones count). Test-unique arguments (`sleep 997.123`) find this test's processes only.
+fn running(argv: &[&str]) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args: Vec<&[u8]> = raw.split(|b| *b == 0).filter(|a| !a.is_empty()).collect();
+        if args.len() == argv.len() && args.iter().zip(argv).all(|(a, b)| *a == b.as_bytes()) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Wait (bounded) until `done` holds.
+fn wait_for(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < deadline, "waited {deadline:?} for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn memsim_dirs(tmp: &Path) -> Vec<String> {
+    std::fs::read_dir(tmp).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("memsim-")).collect()
+}
+
+/// JUnit's counts by python3's XML parser: (tests, failures, errors).
+fn junit_counts(path: &Path) -> (u32, u32, u32) {
+    let script = "import sys, xml.etree.ElementTree as ET\nr = ET.parse(sys.argv[1]).getroot()\nc = list(r.iter('testcase'))\nprint(len(c), sum(len(t.findall('failure')) for t in c), sum(len(t.findall('error')) for t in c))";
+    let out = clean_env(Command::new("python3")).args(["-c", script]).arg(path).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let n: Vec<u32> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(|x| x.parse().unwrap()).collect();
+    (n[0], n[1], n[2])
+}
+
+// issue 13: `-- /nonexistent` was an ordinary failure (exit 1, JUnit failures, 0 errors), and
+// a scenario expecting failure through `absent` events alone passed with a missing binary.
+#[test]
+fn a_command_that_cannot_start_is_an_error_in_every_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("r.xml");
+    let out = memsim().args(["run", "--format", "junit", "--output"]).arg(&xml).args(["--", "/nonexistent/memsim-checker"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let (tests, failures, errors) = junit_counts(&xml);
+    assert!(tests >= 30);
+    assert_eq!((failures, errors), (0, tests), "JUnit shows errors, not failures");
+    let absent_only = dir.path().join("absent.toml");
+    std::fs::write(
+        &absent_only,
+        "# t\nname = \"absent-only\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"t\"\n[expect]\noutcome = \"fail\"\nevents = [{ component = \"http\", what = \"request\", absent = true }]\n",
+    )
+    .unwrap();
+    let out = memsim().arg("run").arg(&absent_only).args(["--", "/nonexistent/memsim-checker"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("ERROR absent-only") && text(&out).contains("cannot start `/nonexistent/memsim-checker`"), "{}", text(&out));
+}
+
+#[test]
+fn a_client_killed_by_a_signal_is_an_error() {
+    let out = memsim().args(["run", "pki-expired-root", "--", "sh", "-c", "kill -SEGV $$"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("killed by signal 11 (SIGSEGV)"), "{}", text(&out));
+}
+
+// issue 13: on a client timeout only the direct child was killed: `sh -c 'sleep 997 & sleep
+// 998'` left both sleeps running.
+#[test]
+fn a_timed_out_client_is_an_error_and_its_whole_process_group_goes() {
+    let out = memsim().args(["run", "pki-expired-root", "--timeout", "1s", "--", "sh", "-c", "sleep 997.201 & sleep 998.201"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("timed out after 1 s (wall time); its process group got SIGTERM"), "{}", text(&out));
+    assert_eq!(running(&["sleep", "997.201"]), Vec::<u32>::new(), "the background sleep survived");
+    assert_eq!(running(&["sleep", "998.201"]), Vec::<u32>::new());
+    // A client that ignores SIGTERM gets SIGKILL after the grace period.
+    let out =
+        memsim().args(["run", "pki-expired-root", "--timeout", "1s", "--", "sh", "-c", "trap '' TERM; sleep 997.202 & sleep 998.202; wait"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("SIGTERM, then SIGKILL after the grace period"), "{}", text(&out));
+    assert_eq!(running(&["sleep", "997.202"]), Vec::<u32>::new());
+}
+
+// issue 13: a scenario's `timeout = "30s"` was read as simulated time: at a time scale of 60,
+// "killed after 500ms".
+#[test]
+fn a_scenario_timeout_is_wall_time_whatever_the_time_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("slow.toml");
+    let body = "# t\nname = \"slow-client\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"t\"\n[world]\ntime_scale = 600\n[client]\ncommand = [\"sleep\", \"0.5\"]\ntimeout = \"20s\"\n[expect]\noutcome = \"pass\"\n";
+    std::fs::write(&f, body).unwrap();
+    let out = memsim().arg("run").arg(&f).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+// issue 13: SIGTERM killed memsim at once: the client ran on with PPID 1, no report was
+// written and the temporary `memsim-*` state dirs stayed.
+#[test]
+fn sigterm_and_sigint_stop_every_client_write_the_report_and_clean_up() {
+    for (signal, code, marker) in [("-TERM", 143, "997.123"), ("-INT", 130, "997.124")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let report = tmp.path().join("report.json");
+        let mut child = memsim()
+            .env("TMPDIR", tmp.path())
+            .args(["run", "--jobs", "2", "--format", "json", "--output"])
+            .arg(&report)
+            .args(["--", "sh", "-c", &format!("sleep {marker} & sleep 998.123")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for("the clients' background sleeps", Duration::from_secs(30), || !running(&["sleep", marker]).is_empty());
+        assert!(!memsim_dirs(tmp.path()).is_empty(), "the worlds' state dirs are in the test's TMPDIR");
+        let _ = Command::new("kill").arg(signal).arg(child.id().to_string()).status();
+        let mut status = None;
+        wait_for("memsim run to exit", Duration::from_secs(20), || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        });
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.unwrap().code(), Some(code), "{signal}: {err}");
+        assert_eq!(running(&["sleep", marker]), Vec::<u32>::new(), "{signal}: a client's sleep survived");
+        assert_eq!(memsim_dirs(tmp.path()), Vec::<String>::new(), "{signal}: temporary state dirs remain");
+        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        let scenarios = doc["scenarios"].as_array().unwrap();
+        assert!(scenarios.len() >= 30, "every scenario is in the report");
+        assert!(scenarios.iter().all(|s| s["verdict"] == "interrupted"), "{signal}: {scenarios:#?}");
+        assert_eq!(doc["summary"]["interrupted"], scenarios.len());
+    }
+}
