@@ -148,16 +148,24 @@ fn flags_out_of_range_are_refused_with_their_range() {
 // DNS were broken.
 #[test]
 fn probe_against_a_stopped_world_says_no_world_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    // A port nothing listens on: bind one, note it, let it go.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let world = write(dir.path(), "world.json", &format!("{{\"proxy_url\":\"http://127.0.0.1:{port}\",\"https_addr\":\"127.0.0.1:{port}\"}}"));
+    use std::io::BufRead;
+    // A real world's world.json, kept after the world stopped (as after a SIGKILL).
+    let state = tempfile::tempdir().unwrap();
+    let mut up =
+        memsim().arg("up").arg("--state-dir").arg(state.path()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut ready = String::new();
+    std::io::BufReader::new(up.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    assert!(ready.contains("\"ready\""), "{ready}");
+    let kept = state.path().join("kept-world.json");
+    std::fs::copy(state.path().join("world.json"), &kept).unwrap();
+    let _ = Command::new("kill").arg("-TERM").arg(up.id().to_string()).status();
+    assert!(up.wait().unwrap().success());
     let started = std::time::Instant::now();
-    let out = memsim().args(["probe", "discovery", "--world"]).arg(&world).output().unwrap();
+    let out = memsim().args(["probe", "discovery", "--world"]).arg(&kept).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", err(&out));
     assert!(err(&out).contains("no world is running"), "{}", err(&out));
-    assert!(started.elapsed() < std::time::Duration::from_secs(3));
-    let out = memsim().args(["probe", "discovery", "--world"]).arg(dir.path().join("gone.json")).output().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "it waited as if DNS were slow");
+    let out = memsim().args(["probe", "discovery", "--world"]).arg(state.path().join("world.json")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(err(&out).contains("no world is running"), "{}", err(&out));
 }
