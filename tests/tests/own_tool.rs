@@ -91,7 +91,8 @@ fn a_real_curl_client_passes_every_scenario_whose_target_it_fetches() {
 #[test]
 fn only_probe_only_expectations_quote_the_probes_wording() {
     let scenarios = scenarios::catalog::load_all().unwrap();
-    let codes = &mock_cloud::Catalog::builtin().codes;
+    let catalog = mock_cloud::Catalog::builtin().unwrap();
+    let codes = &catalog.codes;
     let mut probe_words: Vec<String> = codes.codes.iter().flat_map(|c| [c.value.clone(), c.value.trim_start_matches("0x").to_string()]).collect();
     for s in &scenarios {
         let e = s.expect.clone().unwrap_or_default();
