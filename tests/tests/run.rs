@@ -177,7 +177,7 @@ async fn a_journal_larger_than_its_window_is_read_back_whole() {
         ..Default::default()
     };
     let mut sinks: Vec<Box<dyn harness::runner::Reporter>> = vec![Box::new(harness::report::JournalDir(journals.clone()))];
-    let outcome = harness::runner::run(vec![scenario], &options, &mut sinks).await.unwrap();
+    let outcome = harness::runner::run(vec![scenario], &options, &mut sinks, harness::runner::no_stop()).await.unwrap();
     assert_eq!((outcome.summary.passed, outcome.harness_failed), (1, false), "{outcome:?}");
     let events: Vec<scenarios::Event> =
         std::fs::read_to_string(journals.join("busy.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();

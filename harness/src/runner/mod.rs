@@ -134,6 +134,11 @@ pub async fn run(scenarios: Vec<Scenario>, options: &RunOptions, sinks: &mut [Bo
     Ok(outcome)
 }
 
+/// A stop that never comes: for callers without signals to watch (tests, an embedding).
+pub fn no_stop() -> Stop {
+    tokio::sync::watch::channel(None).1
+}
+
 /// A report for a scenario the stop caught.
 fn interrupted(mut report: ScenarioReport, why: &str) -> (ScenarioReport, ErrorKind) {
     report.verdict = Verdict::Interrupted;
