@@ -103,8 +103,10 @@ class World:
     def journal(self):
         """Every event journal.jsonl (and its rotations) holds so far."""
         events = []
-        for name in sorted(os.listdir(self.dir)):
-            if name.startswith("journal") and name.endswith(".jsonl"):
+        # Oldest first: journal.<keep>.jsonl … journal.1.jsonl, then journal.jsonl.
+        rotated = sorted((n for n in os.listdir(self.dir) if re.fullmatch(r"journal\.\d+\.jsonl", n)), key=lambda n: -int(n.split(".")[1]))
+        for name in rotated + ["journal.jsonl"]:
+            if os.path.exists(os.path.join(self.dir, name)):
                 with open(os.path.join(self.dir, name), errors="replace") as f:
                     for line in f:
                         try:
@@ -445,9 +447,15 @@ def check_sigterm():
     load.kill()
     load.wait()
     events = w.journal()
+    seqs = sorted(e["seq"] for e in events if "seq" in e)
+    # The files on disk hold one unbroken run of events ending with the last one recorded; past
+    # the rotation cap (320 MiB) the oldest files, with the world's `ready`, are gone by design.
+    unbroken = bool(seqs) and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    capped = os.path.exists(os.path.join(w.dir, "journal.4.jsonl"))
     ready = any(e.get("what") == "ready" for e in events)
     LOADED.pop("w").close()
-    return took <= 1.0 and ready, f"exit {took * 1000:.0f} ms after SIGTERM under load (goal <= 1 s); journal.jsonl: {len(events)} events, world's ready event kept: {ready}"
+    ok = took <= 1.0 and unbroken and (ready or capped)
+    return ok, f"exit {took * 1000:.0f} ms after SIGTERM under load (goal <= 1 s); journal files: {len(events)} events, seq {seqs[0] if seqs else '-'}..{seqs[-1] if seqs else '-'} unbroken: {unbroken}; rotation cap reached: {capped}; ready kept: {ready}"
 
 
 # ---------------------------------------------------------------- sigkill, two ups
