@@ -21,8 +21,8 @@ use super::decide::{Ask, Decision, decide};
 use super::head::{self, Target};
 use super::pump::Pump;
 use super::refusal;
-use super::request;
-use super::respond::{Answer, ProxyBody};
+use super::request::{self, bad_request};
+use super::respond::ProxyBody;
 use super::shared::Shared;
 use super::upstream::{self, Slot};
 
@@ -82,7 +82,9 @@ async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut
         Decision::Refuse(r) => return refusal::in_hyper(ctl, r).await,
         Decision::Forward(route) => route,
     };
-    request::prepare(log, &route.plan, &mut req, (&host, port), 80);
+    if let Err(refused) = request::prepare(log, &route.plan, &mut req, (&host, port), 80) {
+        return *refused;
+    }
     let addr = route.addr;
     let connect = async {
         let tcp = upstream::connect(shared, addr).await?;
@@ -92,9 +94,4 @@ async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut
     upstream::send(slot, req, connect)
         .await
         .unwrap_or_else(|e| upstream::failed(log, addr, e, |reason| format!("the world's HTTP front at {addr} failed: {reason}")))
-}
-
-fn bad_request(log: &ConnLog, method: &str, status: u16, reason: String) -> Response<ProxyBody> {
-    log.record(log.event("bad_request").detail("method", method).detail("reason", reason.clone()).detail("status", status));
-    Answer::new(status, reason).to_response()
 }

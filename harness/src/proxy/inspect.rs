@@ -134,7 +134,9 @@ async fn relay(t: &Tunnel, slot: &Slot, mut req: Request<Incoming>) -> Response<
     if let Some(r) = decide::inside_tunnel(log, &ask, named) {
         return refusal::in_hyper(&t.ctl, r).await;
     }
-    request::prepare(log, &t.plan, &mut req, (host, port), 443);
+    if let Err(refused) = request::prepare(log, &t.plan, &mut req, (host, port), 443) {
+        return *refused;
+    }
     let connect = async {
         let tcp = upstream::connect(shared, addr).await?;
         let probe = Arc::new(ClientAuthProbe::default());
