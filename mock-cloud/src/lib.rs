@@ -81,7 +81,7 @@ pub struct Cloud {
     /// The catalog the world was built from.
     pub catalog: Arc<Catalog>,
     dispatch: front::Dispatch,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: Vec<JoinHandle<Option<()>>>,
 }
 
 impl Cloud {
@@ -125,9 +125,12 @@ impl Cloud {
         let https_addr = config.https.local_addr()?;
         let http_addr = config.http.local_addr()?;
         let tls = front::tls::server_config(pki.clone(), *journal.clock());
+        // The accept loops, like each connection, journal a panic as the world's failure (issue 10).
         let tasks = vec![
-            tokio::spawn(front::tls::serve(config.https, tls, pki.clone(), dispatch.clone(), journal.clone())),
-            tokio::spawn(front::http::serve(config.http, dispatch.clone())),
+            tokio::spawn(
+                journal.catching("the HTTPS front's accept loop", front::tls::serve(config.https, tls, pki.clone(), dispatch.clone(), journal.clone())),
+            ),
+            tokio::spawn(journal.catching("the HTTP front's accept loop", front::http::serve(config.http, dispatch.clone()))),
         ];
         Ok(Cloud { https_addr, http_addr, pki, hosts, content, catalog, dispatch, tasks })
     }
@@ -147,8 +150,9 @@ impl Cloud {
     /// guarded by `token`, until the cloud is dropped. See `services::control`.
     pub fn serve_control(&mut self, listener: TcpListener, token: services::control::Token) -> std::io::Result<SocketAddr> {
         let addr = listener.local_addr()?;
-        let state = services::control::ControlState { pki: self.pki.clone(), journal: self.dispatch.journal().clone(), token };
-        self.tasks.push(tokio::spawn(services::control::serve(listener, state)));
+        let journal = self.dispatch.journal().clone();
+        let state = services::control::ControlState { pki: self.pki.clone(), journal: journal.clone(), token };
+        self.tasks.push(tokio::spawn(journal.catching("the control endpoint's accept loop", services::control::serve(listener, state))));
         Ok(addr)
     }
 

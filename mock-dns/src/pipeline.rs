@@ -61,6 +61,11 @@ impl Pipeline {
         Pipeline(Arc::new(Inner { layers: Box::new(layers), journal, replay: replay.then(Replay::default) }))
     }
 
+    /// The world's journal (a transport journals a panic in an answer there).
+    pub(crate) fn journal(&self) -> &Journal {
+        &self.0.journal
+    }
+
     /// Answer one DNS message that arrived as bytes from `src` (a UDP datagram, or an RFC
     /// 8484 DoH body), as bytes: over UDP no larger than the client's EDNS buffer (512 bytes
     /// without EDNS, RFC 1035 §4.2.1), truncated with TC set when it does not fit.

@@ -10,7 +10,8 @@
 //!
 //! An answer that is ready at once (every answer but a `dns.delay` fault's) is sent by this
 //! thread; one that must wait becomes a task on the world's runtime, so a delay never holds up
-//! other queries. The DNS messages themselves are still parsed and built by hickory (see
+//! other queries. A panic while answering is journaled as the world's failure (issue 10) and
+//! ends that answer only: the thread goes on answering. The DNS messages themselves are still parsed and built by hickory (see
 //! `pipeline`).
 
 use std::future::Future;
@@ -81,7 +82,9 @@ fn serve(socket: &Arc<UdpSocket>, pipeline: &Pipeline, runtime: &tokio::runtime:
         if src.port() == 0 || src.ip().is_unspecified() {
             continue;
         }
-        let mut answer = Box::pin(answer(pipeline.clone(), socket.clone(), buf[..n].to_vec(), src));
+        let answer = answer(pipeline.clone(), socket.clone(), buf[..n].to_vec(), src);
+        // `catching` holds the panic of a poll here (on this thread) and in a spawned task alike.
+        let mut answer = Box::pin(pipeline.journal().catching("a DNS answer over UDP", answer));
         // Poll once here; only an answer that waits (a delay fault) gets a task of its own.
         if answer.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending() {
             runtime.spawn(answer);
@@ -95,5 +98,59 @@ async fn answer(pipeline: Pipeline, socket: Arc<UdpSocket>, raw: Vec<u8>, src: S
         // clients retry. (From a delayed answer's task this is the same short, non-waiting
         // call.)
         let _ = socket.send_to(&bytes, src);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use hickory_server::proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_server::proto::rr::{Name, RecordType};
+    use hickory_server::server::Request;
+    use hickory_server::zone_handler::Catalog;
+    use scenarios::{Clock, Journal};
+
+    use super::*;
+    use crate::answer::{Answer, Reply, Zones};
+
+    /// The zones (empty: every answer is REFUSED), except that the first question panics.
+    struct PanicsFirst(AtomicUsize, Zones);
+
+    #[async_trait::async_trait]
+    impl Answer for PanicsFirst {
+        async fn answer(&self, request: &Request, transport: Transport) -> Reply {
+            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("the first answer panics");
+            }
+            self.1.answer(request, transport).await
+        }
+    }
+
+    fn query(id: u16) -> Vec<u8> {
+        let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+        m.add_query(Query::query(Name::from_ascii("a.example.").unwrap(), RecordType::A));
+        m.to_vec().unwrap()
+    }
+
+    // issue 10 #2 (review): a panic while answering a UDP query is journaled as the world's
+    // failure, and the DNS thread goes on answering the next query.
+    #[tokio::test]
+    async fn a_panicking_answer_is_journaled_and_the_next_query_is_answered() {
+        let journal = Journal::new(Clock::new(time::OffsetDateTime::UNIX_EPOCH, 1.0));
+        let pipeline = Pipeline::new(PanicsFirst(AtomicUsize::new(0), Zones(Catalog::new())), journal.clone(), false);
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let udp = UdpThread::start(server, pipeline).unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 512];
+        client.send_to(&query(1), addr).unwrap();
+        client.send_to(&query(2), addr).unwrap();
+        let n = client.recv(&mut buf).expect("the query after the panic is answered");
+        assert_eq!(Message::from_vec(&buf[..n]).unwrap().metadata.id, 2);
+        let failure = journal.failure().expect("the panic is the world's failure");
+        assert!(failure.contains("the first answer panics"), "{failure}");
+        udp.join();
     }
 }

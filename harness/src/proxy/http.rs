@@ -89,7 +89,7 @@ async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut
     let connect = async {
         let tcp = upstream::connect(shared, addr).await?;
         log.record(log.event("upstream").detail("front", "http").detail("addr", addr.to_string()));
-        upstream::handshake(TokioIo::new(tcp)).await
+        upstream::handshake(&shared.journal, TokioIo::new(tcp)).await
     };
     upstream::send(slot, req, connect)
         .await

@@ -154,7 +154,7 @@ async fn relay(t: &Tunnel, slot: &Slot, mut req: Request<Incoming>) -> Response<
         }
         let tls = tls.map_err(|e| format!("the proxy could not verify {host}: {e}"))?;
         log.record(log.event("upstream").detail("front", "https").detail("addr", addr.to_string()).detail("inspected", true));
-        upstream::handshake(TokioIo::new(tls)).await
+        upstream::handshake(&shared.journal, TokioIo::new(tls)).await
     };
     upstream::send(slot, req, connect).await.unwrap_or_else(|e| upstream::failed(log, addr, e, str::to_string))
 }

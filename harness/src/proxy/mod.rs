@@ -118,7 +118,7 @@ impl ProxyConfig {
 pub struct Proxy {
     addr: SocketAddr,
     trusted_pem: String,
-    task: JoinHandle<()>,
+    task: JoinHandle<Option<()>>,
 }
 
 impl Proxy {
@@ -141,7 +141,8 @@ impl Proxy {
             limits: config.limits,
             next_conn: AtomicU64::new(1),
         });
-        let task = tokio::spawn(listener::serve(config.listener, shared));
+        // A panic in the accept loop is the world's failure, journaled (issue 10).
+        let task = tokio::spawn(shared.journal.clone().catching("the proxy's accept loop", listener::serve(config.listener, shared)));
         Ok(Proxy { addr, trusted_pem, task })
     }
 

@@ -9,6 +9,7 @@ use hyper::Request;
 use hyper::Response;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
+use scenarios::Journal;
 use tokio::net::TcpStream;
 
 use super::conn::ConnLog;
@@ -29,15 +30,16 @@ pub async fn connect(shared: &Shared, addr: SocketAddr) -> Result<TcpStream, Str
     Ok(tcp)
 }
 
-/// An HTTP/1.1 client connection over any stream, its driver spawned (it ends with the sender).
-pub async fn handshake<T>(io: T) -> Result<SendRequest<Incoming>, String>
+/// An HTTP/1.1 client connection over any stream, its driver spawned (it ends with the sender);
+/// a panic in the driver is journaled as the world's failure (issue 10), not dropped.
+pub async fn handshake<T>(journal: &Journal, io: T) -> Result<SendRequest<Incoming>, String>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
+    tokio::spawn(journal.catching("the proxy's upstream connection", async move {
         let _ = conn.await;
-    });
+    }));
     Ok(sender)
 }
 
