@@ -80,8 +80,8 @@ enum Command {
         #[arg(long, allow_negative_numbers = true, value_parser = time_scale)]
         time_scale: Option<f64>,
     },
-    /// Run one reference client against a running world (`memsim up`'s world.json; the world's
-    /// time scale from MEMSIM_TIME_SCALE, as env.sh sets it).
+    /// Run one reference client against a running world (`memsim up`'s world.json, which gives
+    /// the world's time scale; MEMSIM_TIME_SCALE, when set, overrides it).
     Probe {
         /// The reference client to run.
         #[arg(value_parser = ProbeName)]
@@ -213,9 +213,8 @@ fn writable_dir(dir: &std::path::Path) -> Result<(), String> {
 /// Whether the world a world.json describes still runs: its proxy (every probe's way in)
 /// accepts a connection. A stopped world would otherwise look like a broken network — a
 /// probe's resolver timing out as 0x80072EE2 (issue 13).
-fn world_running(doc: &serde_json::Value) -> Result<(), String> {
-    let addr = doc["proxy_url"].as_str().and_then(|u| u.strip_prefix("http://")).ok_or("world.json has no proxy_url")?;
-    let addr: std::net::SocketAddr = addr.trim_end_matches('/').parse().map_err(|e| format!("world.json's proxy_url `{addr}`: {e}"))?;
+fn world_running(world: &crate::describe::WorldDescription) -> Result<(), String> {
+    let addr = world.proxy_addr()?;
     std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).map(drop).map_err(|e| {
         format!("no world is running: its proxy at {addr} does not answer ({e}); this world.json is left from a world that stopped. Start one with `memsim up --state-dir D`")
     })
@@ -410,19 +409,25 @@ fn run(cli: Cli) -> Result<u8> {
             ))
         }
         Command::Probe { name: probe, world } => {
-            let doc = std::fs::read(&world).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
-            let scale = std::env::var("MEMSIM_TIME_SCALE").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| s.is_finite() && *s > 0.0);
             if !world.is_file() {
                 eprintln!("memsim: {}: no such world.json: no world is running there (start one with `memsim up --state-dir D`)", world.display());
                 return Ok(exit::BAD_INPUT);
             }
-            let target = match doc.and_then(|d| world_running(&d).map(|()| d)).and_then(|d| probes::ProbeTarget::from_world_json(&d)) {
-                Ok(t) => probes::ProbeTarget { time_scale: scale.unwrap_or(1.0), ..t },
+            // Read once, typed and checked (every address loopback) before any socket opens.
+            let description = match crate::describe::WorldDescription::read(&world) {
+                Ok(d) => d,
                 Err(e) => {
-                    eprintln!("memsim: {}: {e}", world.display());
+                    eprintln!("memsim: {e}");
                     return Ok(exit::BAD_INPUT);
                 }
             };
+            if let Err(e) = world_running(&description) {
+                eprintln!("memsim: {}: {e}", world.display());
+                return Ok(exit::BAD_INPUT);
+            }
+            // world.json's time scale; MEMSIM_TIME_SCALE, when set, overrides it.
+            let scale = std::env::var("MEMSIM_TIME_SCALE").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| s.is_finite() && *s > 0.0);
+            let target = probes::ProbeTarget::new(&description, scale.unwrap_or(description.time_scale));
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let result = runtime.block_on(probes::run_with(probe, &target, &catalog));
             say(&serde_json::to_string_pretty(&result)?)?;

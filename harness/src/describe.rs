@@ -5,13 +5,17 @@
 //! Reading is strict: an unknown key or a missing one is an error, never a silent default. To
 //! add a world fact (say, a token endpoint URL), add one field here and fill it in
 //! [`crate::World::describe`]; README's world.json section lists the keys.
+//!
+//! Reading also checks that every address is loopback (127.0.0.0/8 or ::1): `memsim probe`
+//! connects where a world.json says, and a hand-edited one must not send it off the machine
+//! (network safety, common rules). The check runs while deserializing, before any socket.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use mock_cloud::services::content::ManifestEntry;
 use scenarios::{Cloud, WorldSpec};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// Everything a client may know about a running world: `world.json`.
@@ -19,13 +23,21 @@ use serde_json::Value;
 #[serde(deny_unknown_fields)]
 pub struct WorldDescription {
     /// The HTTPS front (`127.0.0.1:PORT`): every emulated name, certificate by SNI.
+    #[serde(deserialize_with = "https_addr")]
     pub https_addr: SocketAddr,
     /// The plain HTTP front (CRL, OCSP, discovery's fallback).
+    #[serde(deserialize_with = "http_addr")]
     pub http_addr: SocketAddr,
     /// The world's DNS server, UDP and TCP.
+    #[serde(deserialize_with = "dns_addr")]
     pub dns_addr: SocketAddr,
     /// The customer's proxy: `http://127.0.0.1:PORT`.
+    #[serde(deserialize_with = "proxy_url")]
     pub proxy_url: String,
+    /// The world's time scale (simulated ÷ wall): a client's own deadlines are in simulated
+    /// time (issue 10 #3).
+    #[serde(deserialize_with = "time_scale")]
+    pub time_scale: f64,
     /// Absolute path of the CA bundle a client should trust.
     pub ca_bundle: PathBuf,
     pub tenant: Tenant,
@@ -66,6 +78,48 @@ impl Tenant {
     }
 }
 
+fn loopback<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<SocketAddr, D::Error> {
+    let addr = SocketAddr::deserialize(d)?;
+    check_loopback(key, addr.ip()).map(|()| addr).map_err(serde::de::Error::custom)
+}
+
+fn check_loopback(key: &str, ip: IpAddr) -> Result<(), String> {
+    if ip.is_loopback() {
+        return Ok(());
+    }
+    Err(format!("`{key}` is {ip}, not a loopback address (127.0.0.0/8 or ::1): a world only listens on loopback, and memsim connects nowhere else"))
+}
+
+fn https_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    loopback(d, "https_addr")
+}
+
+fn http_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    loopback(d, "http_addr")
+}
+
+fn dns_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    loopback(d, "dns_addr")
+}
+
+fn proxy_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let url = String::deserialize(d)?;
+    proxy_addr_of(&url).map(|_| url).map_err(serde::de::Error::custom)
+}
+
+/// The proxy's address in a `proxy_url`: `http://IP:PORT`, IP loopback.
+fn proxy_addr_of(url: &str) -> Result<SocketAddr, String> {
+    let addr = url.strip_prefix("http://").ok_or_else(|| format!("`proxy_url` `{url}` is not `http://IP:PORT`"))?;
+    let addr: SocketAddr = addr.trim_end_matches('/').parse().map_err(|e| format!("`proxy_url` `{url}` is not `http://IP:PORT`: {e}"))?;
+    check_loopback("proxy_url", addr.ip())?;
+    Ok(addr)
+}
+
+fn time_scale<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let scale = f64::deserialize(d)?;
+    if scale.is_finite() && scale > 0.0 { Ok(scale) } else { Err(serde::de::Error::custom(format!("`time_scale` {scale} is not a positive number"))) }
+}
+
 /// Why a world description could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DescribeError {
@@ -76,6 +130,11 @@ pub enum DescribeError {
 }
 
 impl WorldDescription {
+    /// The proxy's socket address, from `proxy_url` (loopback, as reading checked).
+    pub fn proxy_addr(&self) -> Result<SocketAddr, String> {
+        proxy_addr_of(&self.proxy_url)
+    }
+
     /// Read and check a `world.json`.
     pub fn read(path: &Path) -> Result<WorldDescription, DescribeError> {
         let shown = path.display().to_string();
@@ -132,6 +191,7 @@ mod tests {
             http_addr: "127.0.0.1:2".parse().unwrap(),
             dns_addr: "127.0.0.1:3".parse().unwrap(),
             proxy_url: "http://127.0.0.1:4".into(),
+            time_scale: 60.0,
             ca_bundle: "/tmp/ca.pem".into(),
             tenant: Tenant::of(&WorldSpec::default()),
             hosts: vec!["a.example".into()],
@@ -151,6 +211,31 @@ mod tests {
         v["tenant"].as_object_mut().unwrap().remove("asu");
         let e = serde_json::from_value::<WorldDescription>(v).unwrap_err();
         assert!(e.to_string().contains("missing field `asu`"), "{e}");
+    }
+
+    // Network safety (review of issue 10/11): a hand-edited world.json naming another machine is
+    // refused while it is read, naming the key — before `memsim probe` opens any socket.
+    #[test]
+    fn every_address_must_be_loopback() {
+        for key in ["https_addr", "http_addr", "dns_addr", "proxy_url"] {
+            let mut v = serde_json::to_value(sample()).unwrap();
+            v[key] = Value::from(if key == "proxy_url" { "http://10.0.0.1:8080" } else { "10.0.0.1:443" });
+            let e = serde_json::from_value::<WorldDescription>(v.clone()).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{key}` is 10.0.0.1, not a loopback address")), "{key}: {e}");
+            let mut line = v.as_object().unwrap().clone();
+            line.extend([("event".into(), "ready".into()), ("scenario".into(), "s".into()), ("world".into(), "/w".into()), ("ms".into(), 1.0.into())]);
+            assert!(Ready::parse(&Value::Object(line).to_string()).unwrap_err().contains(key), "the ready line is checked too");
+        }
+        let mut v = serde_json::to_value(sample()).unwrap();
+        for (key, ok) in [("https_addr", "127.9.9.9:1"), ("dns_addr", "[::1]:53"), ("proxy_url", "http://127.0.0.1:8080/")] {
+            v[key] = Value::from(ok);
+        }
+        assert!(serde_json::from_value::<WorldDescription>(v.clone()).is_ok());
+        v["proxy_url"] = Value::from("https://127.0.0.1:1");
+        assert!(serde_json::from_value::<WorldDescription>(v.clone()).unwrap_err().to_string().contains("`proxy_url`"));
+        v["proxy_url"] = Value::from("http://127.0.0.1:1");
+        v["time_scale"] = Value::from(0.0);
+        assert!(serde_json::from_value::<WorldDescription>(v).unwrap_err().to_string().contains("`time_scale`"));
     }
 
     #[test]

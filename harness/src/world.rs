@@ -220,6 +220,7 @@ impl World {
             http_addr: self.http_addr(),
             dns_addr: self.dns_addr(),
             proxy_url: self.proxy_url(),
+            time_scale: self.journal.clock().scale(),
             ca_bundle: self.ca_bundle.clone(),
             tenant: Tenant::of(&self.scenario.world),
             hosts: self.hosts().to_vec(),

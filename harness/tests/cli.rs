@@ -180,3 +180,31 @@ fn probe_names_and_help_come_from_the_probe_enum() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("invalid value 'scp_validate'") && err.contains("scp-validate"), "{err}");
 }
+
+/// Network safety (review of issues 10/11): `memsim probe` connects where world.json says, so a
+/// hand-edited world.json naming another machine is refused while it is read — exit 2 naming
+/// the key, before any socket (with a socket first, the message would be "no world is running").
+#[test]
+fn probe_refuses_a_world_json_that_points_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = harness::describe::Tenant::of(&scenarios::WorldSpec::default());
+    let mut world = serde_json::json!({
+        "https_addr": "127.0.0.1:1", "http_addr": "127.0.0.1:2", "dns_addr": "127.0.0.1:3",
+        "proxy_url": "http://127.0.0.1:4", "time_scale": 1.0, "ca_bundle": "ca.pem",
+        "tenant": tenant, "hosts": [], "content": [],
+    });
+    for (key, far) in [("proxy_url", "http://10.0.0.1:8080"), ("https_addr", "10.0.0.1:443")] {
+        let mut w = world.clone();
+        w[key] = far.into();
+        let file = write(&dir, "world.json", &w.to_string());
+        let out = memsim().args(["probe", "discovery", "--world"]).arg(&file).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&format!("`{key}` is 10.0.0.1, not a loopback address")), "{key}: {err}");
+    }
+    world["time_scale"] = 0.into();
+    let file = write(&dir, "world.json", &world.to_string());
+    let out = memsim().args(["probe", "discovery", "--world"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`time_scale`"));
+}

@@ -24,7 +24,6 @@ use std::path::PathBuf;
 use mock_cloud::Catalog;
 use scenarios::{Cloud, Probe};
 use serde::Serialize;
-use serde_json::Value;
 
 pub use code::{Code, CodeBook, CodeBookError, StatusMessage};
 
@@ -48,8 +47,7 @@ pub struct ProbeTarget {
     /// world.json's `content`: every package the CDNs serve, with its URL, size and SHA-256.
     pub content: Vec<mock_cloud::services::content::ManifestEntry>,
     /// The world's time scale (simulated ÷ wall), for a client's own deadlines in simulated
-    /// time. Not in world.json: the runner knows it; `memsim probe` reads `MEMSIM_TIME_SCALE`
-    /// (env.sh exports it); 1 otherwise.
+    /// time: world.json's `time_scale`; `memsim probe` lets `MEMSIM_TIME_SCALE` override it.
     pub time_scale: f64,
 }
 
@@ -70,12 +68,6 @@ impl ProbeTarget {
             content: world.content.clone(),
             time_scale,
         }
-    }
-
-    /// Read a `world.json` document (strictly: see [`WorldDescription`]), at time scale 1.
-    pub fn from_world_json(v: &Value) -> Result<ProbeTarget, String> {
-        let world: WorldDescription = serde_json::from_value(v.clone()).map_err(|e| format!("world.json: {e}"))?;
-        Ok(ProbeTarget::new(&world, 1.0))
     }
 }
 
