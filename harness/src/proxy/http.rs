@@ -28,6 +28,11 @@ use super::upstream::{self, Slot};
 
 pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, buf: BytesMut, first_host: String, first_port: u16) {
     log.set_host(&first_host);
+    // Connection faults (delay, pace, cuts, idle limits) shape the client's TCP connection as a
+    // whole, as a real proxy's per-connection settings do, so they are planned once, from the
+    // first request's host: a later request on this keep-alive connection to another host keeps
+    // them. The policy (deny, allow list, auth, status) is still decided per request, in
+    // `forward` (test: `each_request_on_a_kept_alive_connection_is_decided_on_its_own_target`).
     let plan = shared.policy.plan(&first_host, first_port);
     let (near, far) = tokio::io::duplex(64 * 1024);
     let ctl = Arc::new(Control::default());

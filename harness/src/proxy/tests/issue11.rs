@@ -106,6 +106,31 @@ async fn a_host_header_cannot_carry_a_plain_request_past_a_deny_rule() {
     assert_eq!(*r.hosts_seen.lock().unwrap(), ["crl3.digicert.com", "crl3.digicert.com"], "the front saw the target's host, never the smuggled one");
 }
 
+// issue 11, defect 2 (review): on one keep-alive connection, each absolute-form request is
+// decided on its own target — an allowed first request does not carry a denied second one.
+#[tokio::test]
+async fn each_request_on_a_kept_alive_connection_is_decided_on_its_own_target() {
+    let r = rig("[[fault]]\nkind = \"proxy.deny\"\nhosts = \"*.manage.microsoft.com\"\n", 1.0, Limits::default()).await;
+    let mut s = TcpStream::connect(r.proxy.addr()).await.unwrap();
+    s.write_all(KEEP_ALIVE_GET.as_bytes()).await.unwrap();
+    assert!(read_response(&mut s).await.starts_with("HTTP/1.1 200"));
+    let denied = "GET http://enterpriseenrollment-s.manage.microsoft.com/EnrollmentServer/Discovery.svc HTTP/1.1\r\nHost: enterpriseenrollment-s.manage.microsoft.com\r\n\r\n";
+    s.write_all(denied.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        match tokio::time::timeout(Duration::from_secs(5), s.read(&mut b)).await {
+            Ok(Ok(1)) => head.push(b[0]),
+            other => panic!("no answer to the second request: {other:?} after {:?}", String::from_utf8_lossy(&head)),
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    let e = wait_for(&r.journal, |e| e.what == "deny").await;
+    assert_eq!((e.detail["conn"].as_u64(), e.host.as_deref()), (Some(1), Some("enterpriseenrollment-s.manage.microsoft.com")), "{e:?}");
+    assert_eq!(*r.hosts_seen.lock().unwrap(), ["crl3.digicert.com"], "the denied request never reached the front");
+}
+
 /// Everything the proxy sends before it closes (bounded by a deadline).
 async fn exchange(proxy: std::net::SocketAddr, bytes: &[u8]) -> String {
     let mut s = TcpStream::connect(proxy).await.unwrap();
