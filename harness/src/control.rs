@@ -96,6 +96,9 @@ impl Client {
         let down = |e: String| ControlError::NotRunning(self.addr.to_string(), e);
         let tcp = tokio::net::TcpStream::connect(self.addr).await.map_err(|e| down(e.to_string()))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await.map_err(|e| down(e.to_string()))?;
+        // Not `Journal::catching`: this client runs in `memsim revoke`/`restore`'s own process,
+        // which has no world journal. A panic in the driver drops the connection, so the call
+        // below fails as `NotRunning` (exit 3) rather than going unnoticed.
         tokio::spawn(conn);
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let req = hyper::Request::builder()
