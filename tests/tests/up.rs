@@ -7,7 +7,8 @@ fn world_json_has_exactly_the_documented_keys_and_env_sh_points_at_it() {
     let up = Up::start(None);
     let mut keys: Vec<&str> = up.world.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(keys, ["ca_bundle", "content", "dns_addr", "hosts", "http_addr", "https_addr", "proxy_url", "tenant"]);
+    assert_eq!(keys, ["ca_bundle", "content", "dns_addr", "hosts", "http_addr", "https_addr", "proxy_url", "tenant", "time_scale"]);
+    assert!(up.world["time_scale"].as_f64().is_some_and(|s| s > 0.0), "the world's time scale: {}", up.world["time_scale"]);
     assert!(up.ca().is_absolute() && up.ca().exists());
     assert_eq!(up.world["tenant"]["domains"], serde_json::json!(["contoso.com", "us.contoso.com", "eu.contoso.com"]));
     assert!(up.https_addr().starts_with("127.0.0.1:") && up.http_addr().starts_with("127.0.0.1:"));
