@@ -182,6 +182,11 @@ mod tests {
         z.add("a.contoso.com", Duration::ZERO, RecordData::Cname("b.contoso.com".into())).unwrap();
         let e = z.add("A.Contoso.com", Duration::ZERO, RecordData::A(Ipv4Addr::LOCALHOST)).unwrap_err();
         assert!(matches!(e, ZoneError::CnameAndOther(_)));
+        // The other order, a second CNAME, and two addresses at one owner (which is fine).
+        z.add("c.contoso.com", Duration::ZERO, RecordData::A(Ipv4Addr::LOCALHOST)).unwrap();
+        z.add("C.contoso.com", Duration::ZERO, RecordData::A(Ipv4Addr::new(127, 0, 0, 2))).unwrap();
+        assert!(matches!(z.add("c.CONTOSO.com", Duration::ZERO, RecordData::Cname("b.contoso.com".into())), Err(ZoneError::CnameAndOther(_))));
+        assert!(matches!(z.add("a.contoso.com", Duration::ZERO, RecordData::Cname("c.contoso.com".into())), Err(ZoneError::CnameAndOther(_))));
         assert!(matches!(z.add("bad name.contoso.com", Duration::ZERO, RecordData::A(Ipv4Addr::LOCALHOST)), Err(ZoneError::BadName(_))));
         assert!(matches!(z.add_zone(""), Err(ZoneError::BadName(_))));
     }
