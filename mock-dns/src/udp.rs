@@ -34,6 +34,8 @@ const STOP_CHECK: Duration = Duration::from_millis(50);
 pub(crate) struct UdpThread {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// The socket's own (loopback) address: `join` wakes the thread with a datagram to it.
+    addr: SocketAddr,
 }
 
 impl UdpThread {
@@ -41,18 +43,24 @@ impl UdpThread {
     /// the runtime of the caller.
     pub(crate) fn start(socket: tokio::net::UdpSocket, pipeline: Pipeline) -> std::io::Result<UdpThread> {
         let socket = socket.into_std()?;
+        let addr = socket.local_addr()?;
         socket.set_nonblocking(false)?;
         socket.set_read_timeout(Some(STOP_CHECK))?;
         let runtime = tokio::runtime::Handle::current();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new().name("memsim-dns-udp".into()).spawn(move || serve(&Arc::new(socket), &pipeline, &runtime, &flag))?;
-        Ok(UdpThread { stop, thread: Some(thread) })
+        Ok(UdpThread { stop, thread: Some(thread), addr })
     }
 
     /// Stop and wait for the thread; a panic in it is raised again here.
     pub(crate) fn join(mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // Wake the thread now instead of at its next stop check: a world stops (and a scenario
+        // ends) that much sooner. The datagram goes to the thread's own loopback socket.
+        if let Ok(waker) = UdpSocket::bind((self.addr.ip(), 0)) {
+            let _ = waker.send_to(&[], self.addr);
+        }
         if let Some(t) = self.thread.take()
             && let Err(panic) = t.join()
         {
@@ -78,6 +86,9 @@ fn serve(socket: &Arc<UdpSocket>, pipeline: &Pipeline, runtime: &tokio::runtime:
             // went away): go on.
             Err(_) => continue,
         };
+        if stop.load(Ordering::Relaxed) {
+            break; // the wake-up of `join`, or a query that came as the world stopped
+        }
         // As hickory's server: never answer an address that cannot be answered.
         if src.port() == 0 || src.ip().is_unspecified() {
             continue;
