@@ -127,24 +127,42 @@ enum Command {
     },
 }
 
-/// A stop request that turns `Some(signal)` at the first SIGINT or SIGTERM. Installing the
-/// handlers replaces the default action (dying at once, leaving clients running and temporary
-/// state dirs behind): the runner stops what runs, reports and cleans up, then exits 130/143.
+/// How long memsim may take to exit after a second signal forced the stop.
+const FORCED_EXIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A stop request that asks to stop at the first SIGINT or SIGTERM. Installing the handlers
+/// replaces the default action (dying at once, leaving clients running and temporary state
+/// dirs behind): the runner stops what runs, reports and cleans up, then exits 130/143.
+///
+/// A second signal forces the stop: every running client's process group gets SIGKILL at
+/// once, and memsim exits within [`FORCED_EXIT`] even if a world hangs in its start (which a
+/// swallowed second signal used to leave to SIGKILL, leaking the client groups).
 fn stop_on_signals() -> std::io::Result<runner::Stop> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (tx, rx) = tokio::sync::watch::channel(None);
+    let (tx, rx) = tokio::sync::watch::channel(runner::StopRequest::default());
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
     tokio::spawn(async move {
-        let sig = tokio::select! {
-            _ = int.recv() => 2,
-            _ = term.recv() => 15,
-        };
-        let _ = tx.send(Some(sig));
-        // Keep the handlers (a second signal must not kill memsim mid-cleanup) until the run ends.
-        std::future::pending::<()>().await;
+        let first = next_signal(&mut int, &mut term).await;
+        let _ = tx.send(runner::StopRequest { signal: Some(first), ..Default::default() });
+        next_signal(&mut int, &mut term).await;
+        let _ = tx.send(runner::StopRequest { signal: Some(first), force: true, ..Default::default() });
+        // A plain thread, not a task: it must fire even while the runtime is shutting down
+        // (dropping a runtime waits for its blocking tasks).
+        std::thread::spawn(move || {
+            std::thread::sleep(FORCED_EXIT);
+            eprintln!("memsim: stopped by a second signal");
+            std::process::exit(128 + first);
+        });
     });
     Ok(rx)
+}
+
+async fn next_signal(int: &mut tokio::signal::unix::Signal, term: &mut tokio::signal::unix::Signal) -> i32 {
+    tokio::select! {
+        _ = int.recv() => 2,
+        _ = term.recv() => 15,
+    }
 }
 
 /// `--jobs`: a count of worlds, at least one (0 used to become 1 silently).
@@ -377,10 +395,16 @@ fn run(cli: Cli) -> Result<u8> {
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let mut sinks = sinks;
-            let outcome = runtime.block_on(async {
-                let stop = stop_on_signals()?;
-                runner::run(selected, &options, &mut sinks, stop).await
-            })?;
+            let stop = runtime.block_on(async { stop_on_signals() })?;
+            let outcome = match runtime.block_on(runner::run(selected, &options, &mut sinks, stop)) {
+                Ok(o) => o,
+                // A report sink failed (`memsim run | head`): the run stopped and cleaned up,
+                // but its report is lost, which is not success (unlike `memsim list | head`).
+                Err(e) => {
+                    eprintln!("memsim: the report could not be written ({e}); the run was stopped");
+                    return Ok(exit::HARNESS_FAILED);
+                }
+            };
             Ok(if let Some(signal) = outcome.interrupted {
                 // The shell's convention for a command a signal ended: 130 SIGINT, 143 SIGTERM.
                 128 + signal as u8

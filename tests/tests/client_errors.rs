@@ -144,3 +144,48 @@ fn sigterm_and_sigint_stop_every_client_write_the_report_and_clean_up() {
         assert_eq!(doc["summary"]["interrupted"], scenarios.len());
     }
 }
+
+// issue 13 follow-up: a report sink that failed (`memsim run -- tool | head` closed stdout)
+// made `run` return at once: the running scenario tasks were aborted mid-client, only the
+// client's group leader got SIGKILL (its background children ran on), no world was stopped,
+// its state dir stayed, and `main` turned the broken pipe into exit 0.
+#[test]
+fn a_lost_report_stops_the_run_cleans_up_and_is_not_success() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("release");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let head = "summary = \"s\"\narea = \"pki\"\nsource = \"t\"\n[expect]\noutcome = \"pass\"\n";
+    let toml = |name: &str, command: &str| format!("# t\nname = \"{name}\"\n{head}[client]\ncommand = {command}\n");
+    // `slow` runs until the run stops it; `quick` ends when the test opens the FIFO, so that
+    // its report line is written after the reader went away, while `slow` still runs.
+    std::fs::write(tmp.path().join("slow.toml"), toml("lost-slow", r#"["sh", "-c", "sleep 997.321 & sleep 998.321"]"#)).unwrap();
+    std::fs::write(tmp.path().join("quick.toml"), toml("lost-quick", &format!("[\"cat\", {:?}]", fifo.display().to_string()))).unwrap();
+    let state = tmp.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let mut child = memsim()
+        .env("TMPDIR", &state)
+        .args(["run", "--jobs", "2", "--format", "human"])
+        .arg(tmp.path().join("slow.toml"))
+        .arg(tmp.path().join("quick.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the slow client's background sleep", Duration::from_secs(30), || !running(&["sleep", "997.321"]).is_empty());
+    // The reader goes away (as `head` does), then the quick client ends and is reported.
+    drop(child.stdout.take());
+    // In a thread: opening a FIFO waits for its reader, which a broken memsim may never start.
+    std::thread::spawn(move || drop(std::fs::OpenOptions::new().write(true).open(&fifo)));
+    let mut status = None;
+    wait_for("memsim run to exit", Duration::from_secs(20), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.unwrap().code(), Some(3), "a run whose report was lost is not a success: {err}");
+    assert!(err.contains("the report could not be written"), "{err}");
+    assert_eq!(running(&["sleep", "997.321"]), Vec::<u32>::new(), "the client's background sleep survived");
+    assert_eq!(running(&["sleep", "998.321"]), Vec::<u32>::new(), "the client survived");
+    assert_eq!(memsim_dirs(&state), Vec::<String>::new(), "temporary state dirs remain");
+}

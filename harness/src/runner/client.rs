@@ -19,12 +19,38 @@ use scenarios::Probe;
 /// How much of a command's output is kept (each stream).
 const OUTPUT_LIMIT: usize = 1 << 20;
 
-/// A request to stop: `Some(signal)` once `memsim run` got SIGINT or SIGTERM.
-pub type Stop = tokio::sync::watch::Receiver<Option<i32>>;
+/// Why and how hard a run is asked to stop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StopRequest {
+    /// The signal (SIGINT 2, SIGTERM 15) `memsim run` got first.
+    pub signal: Option<i32>,
+    /// A report sink failed (`memsim run | head` closed stdout): the rest of the run could
+    /// not be reported, so it stops as on a signal (issue 13 follow-up).
+    pub report_lost: bool,
+    /// A second signal: every client's process group gets SIGKILL at once, no grace period.
+    pub force: bool,
+}
+
+impl StopRequest {
+    /// Whether the run is to stop at all.
+    pub fn stopping(&self) -> bool {
+        self.signal.is_some() || self.report_lost || self.force
+    }
+}
+
+/// A request to stop, as it changes: see [`StopRequest`].
+pub type Stop = tokio::sync::watch::Receiver<StopRequest>;
 
 /// Resolves once a stop is requested (never, if the sender is gone without one).
 pub async fn stopped(stop: &mut Stop) {
-    if stop.wait_for(Option::is_some).await.is_err() {
+    if stop.wait_for(StopRequest::stopping).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Resolves once a stop is forced (a second signal; never, if the sender is gone without one).
+pub async fn forced(stop: &mut Stop) {
+    if stop.wait_for(|r| r.force).await.is_err() {
         std::future::pending::<()>().await;
     }
 }
@@ -105,7 +131,7 @@ pub async fn run_command(argv: &[String], cwd: Option<&str>, env: &[(&'static st
     // Whatever is left of the group goes: children a finished client left behind, or the
     // whole client when it ran out of time or the run was stopped.
     let stopped = match group {
-        Some(g) => g.stop(&mut child, process::GRACE).await,
+        Some(g) => g.stop(&mut child, process::GRACE, stop).await,
         None => Stopped::Empty,
     };
     // The pipes close once the group is gone; a process that left the group may hold them.
@@ -117,6 +143,7 @@ pub async fn run_command(argv: &[String], cwd: Option<&str>, env: &[(&'static st
     };
     let (stdout, stderr) = tokio::join!(collect(out), collect(err));
     let how = match stopped {
+        Stopped::Killed if stop.borrow().force => "SIGKILL: a second signal forced the stop",
         Stopped::Killed => "SIGTERM, then SIGKILL after the grace period",
         _ => "SIGTERM",
     };

@@ -14,7 +14,7 @@ use scenarios::{ClientKind, Scenario};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-pub use client::Stop;
+pub use client::{Stop, StopRequest};
 pub use report::Reporter;
 use report::{RunEvent, ScenarioReport, Summary, Verdict};
 
@@ -73,26 +73,38 @@ enum ErrorKind {
 /// panic in its task, or in any task of the world: see [`World::failure`]) becomes an error
 /// report for its scenario and a harness failure of the run, never a silent gap.
 ///
-/// `stop` turning `Some(signal)` (the CLI's SIGINT/SIGTERM) stops the run: scenarios not yet
-/// started are not started, running clients' process groups are stopped (SIGTERM, then
-/// SIGKILL after a grace period), every world is dropped (its temporary state dir with it),
-/// and the sinks get what finished, the rest marked interrupted.
+/// `stop` asking to stop (the CLI's SIGINT/SIGTERM) stops the run: scenarios not yet started
+/// are not started, running clients' process groups are stopped (SIGTERM, then SIGKILL after
+/// a grace period, or SIGKILL at once when the stop is forced), every world is dropped (its
+/// temporary state dir with it), and the sinks get what finished, the rest marked interrupted.
+///
+/// A sink that fails (`memsim run | head` closed stdout) stops the run the same way: the run
+/// winds down (every client group stopped, every world dropped) and then returns that sink's
+/// error; the other sinks still get every event.
 pub async fn run(scenarios: Vec<Scenario>, options: &RunOptions, sinks: &mut [Box<dyn Reporter>], stop: Stop) -> std::io::Result<RunOutcome> {
     let started = Instant::now();
     let jobs = options.jobs.max(1);
-    emit(sinks, &RunEvent::Started { total: scenarios.len(), jobs })?;
+    let mut outer = stop;
+    let mut outcome = RunOutcome { interrupted: outer.borrow_and_update().signal, ..RunOutcome::default() };
+    // What the scenarios watch: the caller's stop, and a lost report (issue 13 follow-up: a
+    // failing sink used to return at once, aborting the tasks mid-client and leaving the
+    // clients' children and the worlds' state dirs behind).
+    let (halt_tx, halt) = tokio::sync::watch::channel(*outer.borrow());
+    let mut report = SinkSet { sinks, dead: Vec::new(), lost: None, halt: halt_tx };
+    report.emit(&RunEvent::Started { total: scenarios.len(), jobs });
     let permits = Arc::new(Semaphore::new(jobs));
     let (tx, mut starts) = mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
     let mut by_task = HashMap::new();
     for scenario in scenarios {
-        let (tx, permits, options, mut stop) = (tx.clone(), permits.clone(), options.clone(), stop.clone());
+        let (tx, permits, options, mut stop) = (tx.clone(), permits.clone(), options.clone(), halt.clone());
         let blank = blank(&scenario, options.time_scale.unwrap_or(scenario.world.time_scale.0));
         let unstarted = blank.clone();
         let handle = tasks.spawn(async move {
             let _permit = tokio::select! {
-                permit = permits.acquire_owned() => permit,
+                biased;
                 () = client::stopped(&mut stop) => return interrupted(unstarted, "interrupted before it started: memsim run was stopped"),
+                permit = permits.acquire_owned() => permit,
             };
             let _ = tx.send(scenario.name.to_string());
             run_one(&scenario, &options, stop).await
@@ -100,12 +112,10 @@ pub async fn run(scenarios: Vec<Scenario>, options: &RunOptions, sinks: &mut [Bo
         by_task.insert(handle.id(), blank);
     }
     drop(tx);
-    let mut outcome = RunOutcome::default();
-    let mut stop = stop;
     loop {
-        let (report, kind) = tokio::select! {
+        let (finished, kind) = tokio::select! {
             Some(name) = starts.recv() => {
-                emit(sinks, &RunEvent::ScenarioStarted { name: &name })?;
+                report.emit(&RunEvent::ScenarioStarted { name: &name });
                 continue;
             }
             done = tasks.join_next_with_id() => match done {
@@ -118,25 +128,59 @@ pub async fn run(scenarios: Vec<Scenario>, options: &RunOptions, sinks: &mut [Bo
                 }
             },
             // The tasks see the same stop and wind down; the loop keeps collecting them.
-            () = client::stopped(&mut stop), if outcome.interrupted.is_none() => {
-                outcome.interrupted = *stop.borrow();
+            Ok(()) = outer.changed() => {
+                let asked = *outer.borrow_and_update();
+                outcome.interrupted = outcome.interrupted.or(asked.signal);
+                report.halt.send_modify(|h| {
+                    h.signal = h.signal.or(asked.signal);
+                    h.force |= asked.force;
+                });
                 continue;
             }
         };
-        outcome.summary.add(&report);
+        outcome.summary.add(&finished);
         outcome.bad_input |= kind == ErrorKind::BadInput;
         outcome.harness_failed |= kind == ErrorKind::Harness;
         outcome.client_errors |= kind == ErrorKind::Client;
-        emit(sinks, &RunEvent::ScenarioFinished(&report))?;
+        report.emit(&RunEvent::ScenarioFinished(&finished));
     }
     outcome.summary.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
-    emit(sinks, &RunEvent::Finished(&outcome.summary))?;
-    Ok(outcome)
+    report.emit(&RunEvent::Finished(&outcome.summary));
+    match report.lost {
+        Some(e) => Err(e),
+        None => Ok(outcome),
+    }
+}
+
+/// The run's sinks; the first that fails is set aside (it gets no more events), its error
+/// kept, and the run told to stop.
+struct SinkSet<'a> {
+    sinks: &'a mut [Box<dyn Reporter>],
+    dead: Vec<usize>,
+    lost: Option<std::io::Error>,
+    halt: tokio::sync::watch::Sender<client::StopRequest>,
+}
+
+impl SinkSet<'_> {
+    fn emit(&mut self, e: &RunEvent<'_>) {
+        for (i, sink) in self.sinks.iter_mut().enumerate() {
+            if self.dead.contains(&i) {
+                continue;
+            }
+            if let Err(err) = sink.on(e) {
+                self.dead.push(i);
+                if self.lost.is_none() {
+                    self.lost = Some(err);
+                    self.halt.send_modify(|h| h.report_lost = true);
+                }
+            }
+        }
+    }
 }
 
 /// A stop that never comes: for callers without signals to watch (tests, an embedding).
 pub fn no_stop() -> Stop {
-    tokio::sync::watch::channel(None).1
+    tokio::sync::watch::channel(StopRequest::default()).1
 }
 
 /// A report for a scenario the stop caught.
@@ -151,10 +195,6 @@ fn panic_message(e: tokio::task::JoinError) -> String {
         Ok(p) => p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "a panic".into()),
         Err(e) => e.to_string(),
     }
-}
-
-fn emit(sinks: &mut [Box<dyn Reporter>], e: &RunEvent<'_>) -> std::io::Result<()> {
-    sinks.iter_mut().try_for_each(|s| s.on(e))
 }
 
 fn blank(s: &Scenario, time_scale: f64) -> ScenarioReport {
@@ -194,7 +234,7 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
             return (report, kind);
         }
     };
-    if stop.borrow().is_some() {
+    if stop.borrow().stopping() {
         return interrupted(report, "interrupted before its client started: memsim run was stopped");
     }
     let clock = *world.journal().clock();

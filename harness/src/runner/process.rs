@@ -51,22 +51,27 @@ impl Group {
         let _ = rustix::process::kill_process_group(self.0, signal);
     }
 
-    /// SIGTERM to every process of the group; SIGKILL to those still there after `grace`.
-    /// Reaps the leader (`child`) on the way, so that it does not keep the group alive as a
-    /// zombie.
-    pub async fn stop(self, child: &mut Child, grace: Duration) -> Stopped {
+    /// SIGTERM to every process of the group; SIGKILL to those still there after `grace`,
+    /// or at once when `stop` is (or becomes) forced by a second signal. Reaps the leader
+    /// (`child`) on the way, so that it does not keep the group alive as a zombie.
+    pub async fn stop(self, child: &mut Child, grace: Duration, stop: &mut super::Stop) -> Stopped {
         let _ = child.try_wait();
         if !self.alive() {
             return Stopped::Empty;
         }
-        self.signal(Signal::TERM);
-        let deadline = tokio::time::Instant::now() + grace;
-        while tokio::time::Instant::now() < deadline {
-            let _ = child.try_wait();
-            if !self.alive() {
-                return Stopped::Terminated;
+        if !stop.borrow().force {
+            self.signal(Signal::TERM);
+            let deadline = tokio::time::Instant::now() + grace;
+            while tokio::time::Instant::now() < deadline {
+                let _ = child.try_wait();
+                if !self.alive() {
+                    return Stopped::Terminated;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(POLL) => {}
+                    () = super::client::forced(stop) => break,
+                }
             }
-            tokio::time::sleep(POLL).await;
         }
         self.signal(Signal::KILL);
         let _ = child.wait().await;
