@@ -9,7 +9,8 @@ use crate::SimDuration;
 #[serde(deny_unknown_fields, try_from = "RawClient")]
 pub struct ClientSpec {
     pub kind: ClientKind,
-    /// Working directory of a command (relative to where memsim runs).
+    /// Working directory of a command; a relative one is resolved against the directory of
+    /// the scenario file (not where memsim runs), as every relative path in a scenario is.
     pub cwd: Option<String>,
     /// How long the client may run, in wall time whatever the time scale (default: `memsim run
     /// --timeout`, 60 s). Past it the client's process group is stopped and the scenario is an error.

@@ -89,6 +89,11 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
     if let Some(Err(why)) = s.client.as_ref().and_then(|c| c.target.as_deref()).map(target_url) {
         problems.push(Problem::new(place!["client", "target"], why));
     }
+    // issue 13 follow-up: "0s" passed `check` and then timed every client out at once
+    // (`--timeout 0s` is refused by the CLI for the same reason).
+    if s.client.as_ref().and_then(|c| c.timeout).is_some_and(|t| t.0.is_zero()) {
+        problems.push(Problem::new(place!["client", "timeout"], "a client needs more than no time: give a wall-time timeout above zero, e.g. \"60s\""));
+    }
     if let Some(expect) = &s.expect {
         for (i, e) in expect.events.iter().enumerate() {
             problems.extend(event_problem(e).map(|(key, m)| Problem::new(place!["expect", "events", i, key], m)));
@@ -215,6 +220,15 @@ mod tests {
         assert_eq!(p.len(), 2, "{p:#?}");
         assert!(p[0].starts_with("v.toml:7:35: `at_least = 0`"), "{}", p[0]);
         assert!(p[1].starts_with("v.toml:8:47: `absent = true`"), "{}", p[1]);
+    }
+
+    // issue 13 follow-up: `timeout = "0s"` passed `check`, then every client timed out at once.
+    #[test]
+    fn a_zero_client_timeout_is_refused_where_it_stands() {
+        let p = problems("[client]\ncommand = [\"true\"]\ntimeout = \"0s\"\n");
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].starts_with("v.toml:7:11: a client needs more than no time"), "{}", p[0]);
+        assert_eq!(problems("[client]\ncommand = [\"true\"]\ntimeout = \"1s\"\n"), Vec::<String>::new());
     }
 
     #[test]
