@@ -51,10 +51,10 @@ pub fn resolve_checked(arg: Option<&str>, catalog: &Catalog) -> Result<CheckedSc
     }
 }
 
-/// [`resolve_checked`] against the built-in catalog, for callers that want the scenario.
-pub fn resolve_scenario(arg: Option<&str>) -> Result<Scenario, String> {
-    let catalog = Catalog::builtin().map_err(|e| e.to_string())?;
-    resolve_checked(arg, &catalog).map(CheckedScenario::into_scenario)
+/// [`resolve_checked`], for callers that want the scenario. The caller's `catalog` is the one
+/// catalog of its invocation (issue 10 #4: this used to load the built-in one again).
+pub fn resolve_scenario(arg: Option<&str>, catalog: &Catalog) -> Result<Scenario, String> {
+    resolve_checked(arg, catalog).map(CheckedScenario::into_scenario)
 }
 
 /// The scenarios a `run` selects: files, directories, built-in names (default: the catalog),

@@ -171,7 +171,7 @@ fn curl_resolves_through_doh_on_the_https_front() {
 
 #[tokio::test]
 async fn a_usgov_world_has_the_us_variants_of_seed_003_and_seed_001() {
-    let mut s = harness::resolve_scenario(None).unwrap();
+    let mut s = harness::resolve_scenario(None, &mock_cloud::Catalog::builtin().unwrap()).unwrap();
     s.world.cloud = scenarios::Cloud::Usgov;
     let world = World::start(&s, WorldOptions::default()).await.unwrap();
     let ee = ask(world.dns_addr(), false, "EnterpriseEnrollment.contoso.com.", RecordType::A).await;
@@ -192,8 +192,9 @@ async fn each_built_in_dns_scenario_fails_as_named_and_journals_its_fault() {
         ("dns-registration-cname-missing", "EnterpriseRegistration.contoso.com.", ResponseCode::NXDomain, 0, "dns.nx_domain"),
         ("dns-servfail-oobe", "EnterpriseEnrollment.contoso.com.", ResponseCode::ServFail, 0, "dns.serv_fail"),
     ];
+    let catalog = mock_cloud::Catalog::builtin().unwrap();
     for (name, qname, rcode, answers, fault) in cases {
-        let s = harness::resolve_scenario(Some(name)).unwrap();
+        let s = harness::resolve_scenario(Some(name), &catalog).unwrap();
         let world = World::start(&s, WorldOptions::default()).await.unwrap();
         let r = ask(world.dns_addr(), false, qname, RecordType::A).await;
         assert_eq!((r.metadata.response_code, r.answers.len()), (rcode, answers), "{name}: {:?}", answer_lines(&r));
