@@ -26,7 +26,7 @@ pub const MIN_WINDOW_BYTES: usize = 1024;
 /// How long [`Journal::complete`] waits for the file to catch up.
 const READ_BACK_FLUSH: Duration = Duration::from_secs(5);
 
-type Listener = Box<dyn Fn(&Event) + Send + Sync>;
+type Listener = Arc<dyn Fn(&Event) + Send + Sync>;
 
 /// A world's journal: cheap to clone, shared by every component.
 #[derive(Clone)]
@@ -40,7 +40,9 @@ struct State {
 struct Inner {
     clock: Clock,
     state: Mutex<State>,
-    listeners: Mutex<Vec<Listener>>,
+    /// Replaced whole on subscribe, so that a recorder takes a snapshot (an `Arc` clone) and
+    /// calls the listeners with no lock held: a listener may record in turn.
+    listeners: Mutex<Arc<Vec<Listener>>>,
     /// Connections and exchanges still in flight, so a reader can wait for the world to settle
     /// (a server records a client's rejection a moment after the client has given up).
     active: Mutex<usize>,
@@ -89,7 +91,7 @@ impl Journal {
         Journal(Arc::new(Inner {
             clock,
             state: Mutex::new(State { window: Window::new(bytes.max(MIN_WINDOW_BYTES)), stream: None }),
-            listeners: Mutex::new(Vec::new()),
+            listeners: Mutex::new(Arc::new(Vec::new())),
             active: Mutex::new(0),
             settled: Condvar::new(),
             failure: Mutex::new(None),
@@ -171,8 +173,10 @@ impl Journal {
     /// Stamp and append an event, then tell the listeners; gives the event's `seq`.
     pub fn record(&self, e: NewEvent) -> u64 {
         debug_assert!(is_kind_of(e.component, &e.what), "journal event kind `{}` of `{}` is not in journal::KINDS", e.what, e.component.as_str());
-        // Listeners are told in order (their lock is held throughout).
-        let listeners = lock(&self.0.listeners);
+        // A snapshot of the listeners, called after every lock is released: a listener that
+        // records (or subscribes) must not deadlock on a lock this call holds. Concurrent
+        // recorders may therefore tell listeners out of `seq` order; events carry their `seq`.
+        let listeners = lock(&self.0.listeners).clone();
         let mut state = lock(&self.0.state);
         let event = self.stamp(state.window.next_seq(), e);
         let seq = event.seq;
@@ -220,7 +224,10 @@ impl Journal {
 
     /// Call `f` for every event recorded from now on (e.g. to wake a waiter).
     pub fn subscribe(&self, f: impl Fn(&Event) + Send + Sync + 'static) {
-        lock(&self.0.listeners).push(Box::new(f));
+        let mut listeners = lock(&self.0.listeners);
+        let mut next = Vec::clone(&listeners);
+        next.push(Arc::new(f));
+        *listeners = Arc::new(next);
     }
 
     /// Events in memory.

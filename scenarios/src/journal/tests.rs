@@ -126,3 +126,26 @@ fn waits_for_activity_to_settle() {
     drop(a);
     assert!(t.join().unwrap());
 }
+
+// issue 11 follow-up: listeners were called with the listeners' mutex held, so a listener
+// that recorded an event (or subscribed) deadlocked its recorder.
+#[test]
+fn a_listener_may_record_and_subscribe() {
+    let j = Journal::new(clock());
+    let inner = j.clone();
+    j.subscribe(move |e| {
+        if e.what == "handshake" {
+            inner.record(NewEvent::new(Component::Http, "request"));
+            inner.subscribe(|_| {});
+        }
+    });
+    let (done, finished) = std::sync::mpsc::channel();
+    let recorder = j.clone();
+    std::thread::spawn(move || {
+        recorder.record(NewEvent::new(Component::Tls, "handshake"));
+        let _ = done.send(());
+    });
+    finished.recv_timeout(Duration::from_secs(10)).expect("a recording listener deadlocked its recorder");
+    let whats: Vec<String> = j.snapshot().into_iter().map(|e| e.what).collect();
+    assert_eq!(whats, ["handshake", "request"]);
+}
