@@ -24,6 +24,10 @@ use std::time::{Duration, Instant};
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 /// Bytes waiting that make the writer write at once.
 pub const HIGH_WATER: usize = 1 << 20;
+/// How long recording waits for a writer that makes no progress before giving up on the file.
+const STALLED: Duration = Duration::from_secs(5);
+/// How long dropping a stream waits for its writer to finish.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Bytes waiting past which recording waits for the writer.
 pub const MAX_PENDING: usize = 16 << 20;
 
@@ -65,6 +69,8 @@ struct Buf {
     closing: bool,
     /// The first write error; the writer then discards what comes (the window still holds it).
     error: Option<String>,
+    /// The writer thread wrote its last batch and returns.
+    finished: bool,
 }
 
 #[derive(Debug, Default)]
@@ -112,12 +118,32 @@ impl Stream {
     }
 
     /// Queue one line (a newline is added).
+    ///
+    /// Back-pressure: past [`MAX_PENDING`] waiting bytes this waits for the writer. Its caller
+    /// holds the journal's state lock (so that the file keeps `seq` order), and other recorders
+    /// wait for it in turn; the writer thread takes no lock but this stream's own, so it always
+    /// progresses. A writer that makes no progress for [`STALLED`] (a stalled disk) is given
+    /// up on, as on a write error: the file ends there, the window keeps the events, and no
+    /// recorder (nor `close_file`, which needs the state lock) waits on it again.
     pub fn push(&self, line: &str) {
         let mut b = self.shared.lock();
+        let mut deadline = Instant::now() + STALLED;
         while b.pending.len() >= MAX_PENDING && b.error.is_none() && !b.closing {
             b.urgent = true;
             self.shared.wake.notify_one();
-            b = self.shared.done.wait(b).unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            if now >= deadline {
+                b.error = Some(format!("the journal writer made no progress for {STALLED:?}; the file stops here"));
+                // Given up on: counted as written, so that a flush does not wait for them.
+                b.written += b.pending.len() as u64;
+                b.pending.clear();
+                break;
+            }
+            let written = b.written;
+            b = self.shared.done.wait_timeout(b, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            if b.written > written {
+                deadline = Instant::now() + STALLED;
+            }
         }
         let was_empty = b.pending.is_empty();
         b.pending.extend_from_slice(line.as_bytes());
@@ -175,9 +201,22 @@ impl Flusher {
 }
 
 impl Drop for Stream {
+    /// Waits at most [`CLOSE_WAIT`] for the writer to write what waits; a writer stuck on a
+    /// stalled disk is left to finish (or not) on its own, so that stopping a world stays
+    /// bounded (SIGTERM promises about a second).
     fn drop(&mut self) {
-        self.shared.lock().closing = true;
+        let deadline = Instant::now() + CLOSE_WAIT;
+        let mut b = self.shared.lock();
+        b.closing = true;
         self.shared.wake.notify_one();
+        while !b.finished {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            b = self.shared.done.wait_timeout(b, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        drop(b);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -224,10 +263,12 @@ impl Writer {
             if let Err(e) = result {
                 b.error.get_or_insert(e.to_string());
             }
-            shared.done.notify_all();
             if closing && b.pending.is_empty() {
+                b.finished = true;
+                shared.done.notify_all();
                 return;
             }
+            shared.done.notify_all();
         }
     }
 
@@ -281,6 +322,34 @@ mod tests {
 
     fn read(p: &Path) -> String {
         std::fs::read_to_string(p).unwrap_or_default()
+    }
+
+    // issue 11 follow-up: dropping a stream joined its writer with no bound, so a stalled disk
+    // held a world's stop (and SIGTERM's promised second) forever. A FIFO nobody reads from
+    // stands in for the stalled disk: the writer blocks in `write` once the pipe is full.
+    #[test]
+    fn dropping_a_stream_with_a_stalled_writer_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stalled.jsonl");
+        assert!(std::process::Command::new("mkfifo").arg(&path).status().unwrap().success());
+        // A reader that never reads (read-write: opening it does not wait for a writer).
+        let held = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        let stream = Stream::create(&path, Rotation { max_file_bytes: u64::MAX, keep: 0 }).unwrap();
+        let line = "x".repeat(64 << 10);
+        for _ in 0..8 {
+            stream.push(&line);
+        }
+        assert!(stream.flush(Duration::from_millis(300)).is_err(), "the writer is stalled");
+        let (done, dropped) = std::sync::mpsc::channel();
+        let start = Instant::now();
+        std::thread::spawn(move || {
+            drop(stream);
+            let _ = done.send(());
+        });
+        dropped.recv_timeout(Duration::from_secs(10)).expect("dropping the stream waited for a stalled writer");
+        assert!(start.elapsed() < CLOSE_WAIT + Duration::from_millis(500), "{:?}", start.elapsed());
+        // The reader goes: the writer's next write fails and its thread ends.
+        drop(held);
     }
 
     #[test]
