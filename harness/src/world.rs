@@ -280,9 +280,19 @@ impl Stopped {
 }
 
 impl Drop for Stopped {
+    /// Flushing and closing the journal file wait on its writer thread (bounded: `grace`, then
+    /// the stream's own close bound). Inside a multi-thread runtime (the runner drops worlds in
+    /// their tasks) the wait is announced with `block_in_place`, so that the runtime moves its
+    /// other tasks (a stop, the other worlds) off this worker meanwhile.
     fn drop(&mut self) {
-        let _ = self.journal.flush(self.grace);
-        self.journal.close_file();
+        let close = || {
+            let _ = self.journal.flush(self.grace);
+            self.journal.close_file();
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(close),
+            _ => close(),
+        }
     }
 }
 
