@@ -189,3 +189,38 @@ fn a_lost_report_stops_the_run_cleans_up_and_is_not_success() {
     assert_eq!(running(&["sleep", "998.321"]), Vec::<u32>::new(), "the client survived");
     assert_eq!(memsim_dirs(&state), Vec::<String>::new(), "temporary state dirs remain");
 }
+
+// issue 13 follow-up: after the first SIGTERM, later signals were swallowed: a client group
+// that outlived SIGTERM kept memsim waiting out the whole grace period (and a hung world
+// start could only be SIGKILLed). A second signal now forces the stop: SIGKILL at once.
+#[test]
+fn a_second_signal_forces_the_stop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("term");
+    // The client survives SIGTERM (its shell traps it, notes it, and starts a new sleep).
+    let script = "trap 'touch \"$0\"' TERM; while :; do sleep 998.401; done";
+    let mut child = memsim()
+        .args(["run", "pki-expired-root", "--format", "json", "--output"])
+        .arg(tmp.path().join("r.json"))
+        .args(["--", "sh", "-c", script])
+        .arg(&marker)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the client's sleep", Duration::from_secs(30), || !running(&["sleep", "998.401"]).is_empty());
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    wait_for("the client to get the first SIGTERM", Duration::from_secs(20), || marker.exists());
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let mut status = None;
+    wait_for("memsim run to exit", Duration::from_secs(20), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.unwrap().code(), Some(143), "{err}");
+    let out = std::fs::read_to_string(tmp.path().join("r.json")).unwrap();
+    assert!(out.contains("SIGKILL: a second signal forced the stop"), "{out}");
+    assert_eq!(running(&["sleep", "998.401"]), Vec::<u32>::new(), "the client survived");
+}
