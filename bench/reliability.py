@@ -115,6 +115,16 @@ class World:
                             pass  # a line cut by SIGKILL
         return events
 
+    def count_until(self, matches, n, seconds):
+        """How many journaled events match, once `n` do or `seconds` have passed (the journal
+        file is written as events happen; this polls it, bounded)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            count = sum(1 for e in self.journal() if matches(e))
+            if count >= n or time.monotonic() >= deadline:
+                return count
+            time.sleep(0.3)
+
     def stop(self, sig=signal.SIGTERM, timeout=30):
         """Signal the world; seconds until it exited."""
         if not self.alive():
@@ -351,13 +361,7 @@ def check_long_polls():
             socks.append(s)
         opened = time.monotonic() - t
         # Every poll is held: the journal says so, and none has been answered yet.
-        deadline = time.monotonic() + 60
-        started = 0
-        while time.monotonic() < deadline:
-            started = sum(1 for e in w.journal() if e.get("what") == "poll_started")
-            if started >= n:
-                break
-            time.sleep(0.5)
+        started = w.count_until(lambda e: e.get("what") == "poll_started", n, 60)
         sel = selectors.DefaultSelector()
         for s in socks:
             s.setblocking(False)
@@ -369,13 +373,7 @@ def check_long_polls():
         for s in socks:
             s.close()
         socks = []
-        deadline = time.monotonic() + 60
-        abandoned = 0
-        while time.monotonic() < deadline:
-            abandoned = sum(1 for e in w.journal() if e.get("what") == "poll_abandoned")
-            if abandoned >= n:
-                break
-            time.sleep(0.5)
+        abandoned = w.count_until(lambda e: e.get("what") == "poll_abandoned", n, 60)
         ok = started >= n and answered == 0 and still and abandoned >= n and w.alive()
         return ok, f"{n} polls opened in {opened:.1f} s; held {started}, answered early {answered}; world answering while held: {still}; RSS {rss:.0f} MB; released {abandoned}"
     finally:
@@ -563,13 +561,7 @@ def check_proxy_leak():
         while time.monotonic() < deadline and close_wait(w.proxy[1]):
             time.sleep(0.2)
         left = close_wait(w.proxy[1])
-        deadline = time.monotonic() + 10
-        closes = 0
-        while time.monotonic() < deadline:
-            closes = sum(1 for e in w.journal() if e.get("component") == "proxy" and e.get("what") == "close")
-            if closes >= n:
-                break
-            time.sleep(0.2)
+        closes = w.count_until(lambda e: e.get("component") == "proxy" and e.get("what") == "close", n, 10)
         # A third wave as large as the cap: every slot must be free again.
         third = 0
         for _ in range(wave):
