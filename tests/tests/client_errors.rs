@@ -37,6 +37,18 @@ fn wait_for(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Wait (bounded) for memsim to exit: its exit code and what it said on stderr.
+fn exit_and_stderr(child: &mut std::process::Child) -> (Option<i32>, String) {
+    let mut status = None;
+    wait_for("memsim run to exit", Duration::from_secs(20), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    (status.unwrap().code(), err)
+}
+
 fn memsim_dirs(tmp: &Path) -> Vec<String> {
     std::fs::read_dir(tmp).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("memsim-")).collect()
 }
@@ -127,14 +139,8 @@ fn sigterm_and_sigint_stop_every_client_write_the_report_and_clean_up() {
         wait_for("the clients' background sleeps", Duration::from_secs(30), || !running(&["sleep", marker]).is_empty());
         assert!(!memsim_dirs(tmp.path()).is_empty(), "the worlds' state dirs are in the test's TMPDIR");
         let _ = Command::new("kill").arg(signal).arg(child.id().to_string()).status();
-        let mut status = None;
-        wait_for("memsim run to exit", Duration::from_secs(20), || {
-            status = child.try_wait().unwrap();
-            status.is_some()
-        });
-        let mut err = String::new();
-        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-        assert_eq!(status.unwrap().code(), Some(code), "{signal}: {err}");
+        let (exited, err) = exit_and_stderr(&mut child);
+        assert_eq!(exited, Some(code), "{signal}: {err}");
         assert_eq!(running(&["sleep", marker]), Vec::<u32>::new(), "{signal}: a client's sleep survived");
         assert_eq!(memsim_dirs(tmp.path()), Vec::<String>::new(), "{signal}: temporary state dirs remain");
         let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
@@ -176,14 +182,8 @@ fn a_lost_report_stops_the_run_cleans_up_and_is_not_success() {
     drop(child.stdout.take());
     // In a thread: opening a FIFO waits for its reader, which a broken memsim may never start.
     std::thread::spawn(move || drop(std::fs::OpenOptions::new().write(true).open(&fifo)));
-    let mut status = None;
-    wait_for("memsim run to exit", Duration::from_secs(20), || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    });
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert_eq!(status.unwrap().code(), Some(3), "a run whose report was lost is not a success: {err}");
+    let (code, err) = exit_and_stderr(&mut child);
+    assert_eq!(code, Some(3), "a run whose report was lost is not a success: {err}");
     assert!(err.contains("the report could not be written"), "{err}");
     assert_eq!(running(&["sleep", "997.321"]), Vec::<u32>::new(), "the client's background sleep survived");
     assert_eq!(running(&["sleep", "998.321"]), Vec::<u32>::new(), "the client survived");
@@ -212,14 +212,8 @@ fn a_second_signal_forces_the_stop() {
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     wait_for("the client to get the first SIGTERM", Duration::from_secs(20), || marker.exists());
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-    let mut status = None;
-    wait_for("memsim run to exit", Duration::from_secs(20), || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    });
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert_eq!(status.unwrap().code(), Some(143), "{err}");
+    let (code, err) = exit_and_stderr(&mut child);
+    assert_eq!(code, Some(143), "{err}");
     let out = std::fs::read_to_string(tmp.path().join("r.json")).unwrap();
     assert!(out.contains("SIGKILL: a second signal forced the stop"), "{out}");
     assert_eq!(running(&["sleep", "998.401"]), Vec::<u32>::new(), "the client survived");
