@@ -47,11 +47,7 @@ impl IntoResponse for CrlError {
             CrlError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             CrlError::Generation(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let mut res = (status, format!("{self}\n")).into_response();
-        if status == StatusCode::METHOD_NOT_ALLOWED {
-            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        }
-        res
+        super::plain_error(status, self, "GET, HEAD")
     }
 }
 

@@ -137,11 +137,7 @@ impl IntoResponse for EndpointsError {
             EndpointsError::NotFound => StatusCode::NOT_FOUND,
             EndpointsError::NotImplemented => StatusCode::NOT_IMPLEMENTED,
         };
-        let mut res = (status, format!("{self}\n")).into_response();
-        if status == StatusCode::METHOD_NOT_ALLOWED {
-            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        }
-        res
+        super::plain_error(status, self, "GET, HEAD")
     }
 }
 

@@ -35,11 +35,7 @@ impl IntoResponse for DiscoveryError {
             DiscoveryError::NotFound => StatusCode::NOT_FOUND,
             DiscoveryError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         };
-        let mut res = (status, format!("{self}\n")).into_response();
-        if status == StatusCode::METHOD_NOT_ALLOWED {
-            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        }
-        res
+        super::plain_error(status, self, "GET, HEAD")
     }
 }
 

@@ -53,6 +53,18 @@ pub struct AppState {
     pub notification: notification::Config,
 }
 
+/// A plain-text error answer: `message` and a newline, with the methods the path allows when
+/// the status is 405 (RFC 9110 §15.5.6 requires `Allow` there). The shape most services' error
+/// types render (`DiscoveryError`, `CrlError`, `OcspError`, `EndpointsError`).
+pub(crate) fn plain_error(status: axum::http::StatusCode, message: impl std::fmt::Display, allow: &'static str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let mut res = (status, format!("{message}\n")).into_response();
+    if status == axum::http::StatusCode::METHOD_NOT_ALLOWED {
+        res.headers_mut().insert(axum::http::header::ALLOW, axum::http::HeaderValue::from_static(allow));
+    }
+    res
+}
+
 /// Every service's router, built once per world, each behind the generic service-fault layer.
 pub fn routers(state: &AppState) -> HashMap<Service, Router> {
     Service::ALL

@@ -54,11 +54,7 @@ impl IntoResponse for OcspError {
             OcspError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             OcspError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         };
-        let mut res = (status, format!("{self}\n")).into_response();
-        if status == StatusCode::METHOD_NOT_ALLOWED {
-            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
-        }
-        res
+        super::plain_error(status, self, "GET, POST")
     }
 }
 
