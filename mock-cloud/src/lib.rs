@@ -7,6 +7,8 @@
 
 pub mod catalog;
 pub mod front;
+pub mod jwt;
+pub mod keys;
 mod mix;
 pub mod pki;
 pub mod services;

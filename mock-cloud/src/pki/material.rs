@@ -29,7 +29,7 @@ fn aia_ocsp(url: &str) -> CustomExtension {
 }
 
 /// Where revocation of a certificate is checked: its issuer's CRL and OCSP responder.
-fn revocation_pointers(params: &mut CertificateParams, issuer: &CaSpec) {
+pub(super) fn revocation_pointers(params: &mut CertificateParams, issuer: &CaSpec) {
     params.crl_distribution_points = vec![CrlDistributionPoint { uris: issuer.crl.clone() }];
     params.custom_extensions.push(aia_ocsp(&issuer.ocsp));
 }

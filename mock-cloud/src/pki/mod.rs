@@ -4,6 +4,7 @@
 //! Certificate faults change the generated material (validity, trust, names, chain), never a
 //! server code path; the revocation state lives here for the CRL/OCSP responders to serve.
 
+mod client;
 mod material;
 mod ocsp;
 mod plan;
@@ -19,6 +20,7 @@ use rustls::sign::CertifiedKey;
 use scenarios::{PkiFault, RevocationReason, WorldSpec};
 use time::OffsetDateTime;
 
+pub use client::{CheckedCsr, ClientCertRequest, CsrError, IssuedCert, check_csr};
 pub use material::permitted_subtrees;
 pub use ocsp::{OcspAnswer, malformed_request, try_later};
 pub use revocation::{CertRef, CertState, Crl, parse_serial, percent_decode, serial_hex, split_url};

@@ -7,6 +7,11 @@ use webpki::{EndEntityCert, KeyUsage};
 use super::*;
 use crate::catalog::Catalog;
 
+/// The default world's PKI, without faults (for the other PKI test modules).
+pub(super) fn healthy_pki() -> Pki {
+    build("")
+}
+
 fn build(faults_toml: &str) -> Pki {
     let text = format!("name = \"t\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"test\"\n{faults_toml}");
     let scenario = parse_scenario(&text, "t.toml").unwrap();
