@@ -122,6 +122,7 @@ impl Cloud {
             revocation: services::revocation::RevocationState { pki: pki.clone(), journal: journal.clone(), faults },
             content: content.clone(),
             notification: services::notification::Config::from_catalog(&catalog),
+            entra: Default::default(),
         };
         let dispatch = front::Dispatch::new(&hosts, by_host, services::routers(&state), journal.clone());
         let https_addr = config.https.local_addr()?;

@@ -18,6 +18,7 @@ pub mod crl;
 pub mod doh;
 pub mod endpoints;
 pub mod enrollment;
+pub mod entra;
 pub mod faults;
 pub mod generic;
 pub mod notification;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub content: Arc<content::Library>,
     /// The notification gateway's hold and heartbeat.
     pub notification: notification::Config,
+    /// Entra ID: the tenant's token-signing keys (and, as it grows, its authority).
+    pub entra: entra::EntraState,
 }
 
 /// A plain-text error answer: `message` and a newline, with the methods the path allows when
@@ -101,7 +104,7 @@ pub(crate) mod test_support {
         let revocation = revocation::RevocationState { pki, journal: journal.clone(), faults: faults.clone() };
         let content = Arc::new(content::Library::new(&catalog, &world, now));
         let notification = notification::Config::from_catalog(&catalog);
-        AppState { world: Arc::new(world), journal, catalog, faults, dns: None, revocation, content, notification }
+        AppState { world: Arc::new(world), journal, catalog, faults, dns: None, revocation, content, notification, entra: Default::default() }
     }
 
     /// A default world now, at wall speed, without faults.

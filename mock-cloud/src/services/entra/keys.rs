@@ -1,0 +1,123 @@
+//! The tenant's token-signing key as Entra ID publishes it: an RSA-2048 key (made once per
+//! world, on first use), a self-signed certificate for it (the JWKS `x5c`), and its `kid`, which
+//! Entra sets equal to `x5t`, the base64url SHA-1 thumbprint of that certificate
+//! (https://login.microsoftonline.com/common/discovery/v2.0/keys shows `"kid" == "x5t"`).
+//!
+//! Every service that takes an Entra token (enrollment, DRS, Intune for Linux, the CMG's Entra
+//! path) checks it here with [`SigningKeys::verify`], against the world's simulated clock.
+
+use std::sync::{Arc, OnceLock};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use time::OffsetDateTime;
+
+use crate::jwt::{self, Expect, JwtError};
+use crate::keys::{KeyError, LazyRsaKey, RsaKey};
+
+/// Entra accepts tokens up to five minutes either side of their `nbf`/`exp` (clock skew).
+pub const LEEWAY_SECS: i64 = 300;
+
+/// One published signing key.
+#[derive(Debug)]
+pub struct SigningKey {
+    pub key: Arc<RsaKey>,
+    /// The self-signed certificate (DER) the JWKS carries as `x5c`.
+    pub cert_der: Vec<u8>,
+    /// `kid` and `x5t` (equal, as Entra publishes them).
+    pub kid: String,
+}
+
+impl SigningKey {
+    /// The JWKS entry (RFC 7517) for this key, with Entra's members.
+    pub fn jwk(&self, issuer: &str) -> serde_json::Value {
+        let (n, e) = self.key.jwk_n_e();
+        serde_json::json!({
+            "kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": n, "e": e,
+            "x5c": [STANDARD.encode(&self.cert_der)], "issuer": issuer,
+        })
+    }
+}
+
+/// The tenant's signing keys, made on first use.
+#[derive(Debug, Clone)]
+pub struct SigningKeys {
+    rsa: LazyRsaKey,
+    current: Arc<OnceLock<Result<Arc<SigningKey>, String>>>,
+}
+
+impl Default for SigningKeys {
+    fn default() -> Self {
+        SigningKeys { rsa: LazyRsaKey::new(2048), current: Arc::new(OnceLock::new()) }
+    }
+}
+
+impl SigningKeys {
+    /// The key tokens are signed with now (blocking the first time: RSA generation).
+    pub fn current(&self) -> Result<Arc<SigningKey>, KeyError> {
+        self.current
+            .get_or_init(|| {
+                let key = self.rsa.get().map_err(|e| e.to_string())?;
+                let mut params = rcgen::CertificateParams::default();
+                params.distinguished_name.push(rcgen::DnType::CommonName, "accounts.accesscontrol.windows.net");
+                let cert = params.self_signed(key.as_ref()).map_err(|e| e.to_string())?;
+                let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, cert.der());
+                let kid = URL_SAFE_NO_PAD.encode(digest.as_ref());
+                Ok(Arc::new(SigningKey { key, cert_der: cert.der().to_vec(), kid }))
+            })
+            .clone()
+            .map_err(KeyError::Generate)
+    }
+
+    /// Sign `claims` (RS256, `kid` and `x5t` in the header).
+    pub fn sign(&self, claims: &serde_json::Value) -> Result<String, JwtError> {
+        let k = self.current().map_err(|e| JwtError::Claims(e.to_string()))?;
+        let enc = k.key.jwt_encoding_key().map_err(|e| JwtError::Claims(e.to_string()))?;
+        jwt::sign(claims, &enc, Some(&k.kid), Some(&k.kid))
+    }
+
+    /// Verify a token the world's Entra signed: the key by `kid`, then `exp`/`nbf` (with Entra's
+    /// five-minute leeway), `aud` (one of `audiences`; empty: any) and `iss` (one of `issuers`;
+    /// empty: any) at the simulated `now`. Returns the claims.
+    pub fn verify(&self, token: &str, audiences: &[&str], issuers: &[&str], now: OffsetDateTime) -> Result<serde_json::Value, JwtError> {
+        let header = jwt::header(token)?;
+        let k = self.current().map_err(|e| JwtError::Claims(e.to_string()))?;
+        if let Some(kid) = header.kid.as_deref()
+            && kid != k.kid
+        {
+            return Err(JwtError::UnknownKey(kid.chars().take(64).collect()));
+        }
+        let claims: serde_json::Value = jwt::verify(token, &k.key.jwt_decoding_key(), &Expect { audiences, issuer: None, leeway_secs: LEEWAY_SECS }, now)?;
+        if !issuers.is_empty() {
+            let found = claims.get("iss").and_then(|v| v.as_str()).unwrap_or_default();
+            if !issuers.contains(&found) {
+                return Err(JwtError::Issuer { expected: issuers.join(" or "), found: found.to_string() });
+            }
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_verify_by_kid_and_the_jwks_entry_describes_the_key() {
+        let keys = SigningKeys::default();
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let t = keys.sign(&serde_json::json!({"aud": "r", "iss": "i", "nbf": now, "exp": now + 3600})).unwrap();
+        let claims = keys.verify(&t, &["r"], &["i"], OffsetDateTime::now_utc()).unwrap();
+        assert_eq!(claims["aud"], "r");
+        assert!(matches!(keys.verify(&t, &["other"], &[], OffsetDateTime::now_utc()), Err(JwtError::Audience { .. })));
+        let k = keys.current().unwrap();
+        let jwk = k.jwk("i");
+        assert_eq!(jwk["kid"], jwk["x5t"]);
+        let decoded = jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        v.validate_aud = false;
+        jsonwebtoken::decode::<serde_json::Value>(&t, &decoded, &v).expect("the JWKS entry verifies the token");
+        let other = SigningKeys::default();
+        assert!(matches!(other.verify(&t, &[], &[], OffsetDateTime::now_utc()), Err(JwtError::UnknownKey(_))));
+    }
+}
