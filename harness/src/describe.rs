@@ -14,6 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use mock_cloud::services::content::ManifestEntry;
+use mock_cloud::services::entra::EntraDescription;
 use scenarios::{Cloud, WorldSpec};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -45,6 +46,10 @@ pub struct WorldDescription {
     pub hosts: Vec<String>,
     /// Every package the content CDNs serve: url, size, sha256 (issue 5).
     pub content: Vec<ManifestEntry>,
+    /// Entra ID (issue 12): `tenant_id`, `authority`, `users` (each `upn`, `password`,
+    /// `intune_licence`) and `apps` (each `client_id`, `name`, and `client_secret` for a
+    /// confidential client), for a test to sign in with no docs at hand.
+    pub entra: EntraDescription,
 }
 
 /// The tenant, as the scenario's `[world]` gives it.
@@ -196,6 +201,7 @@ mod tests {
             tenant: Tenant::of(&WorldSpec::default()),
             hosts: vec!["a.example".into()],
             content: vec![],
+            entra: mock_cloud::services::entra::Directory::build(&mock_cloud::Catalog::builtin().unwrap().entra, &WorldSpec::default()).unwrap().describe(),
         }
     }
 

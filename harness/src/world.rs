@@ -129,9 +129,11 @@ impl World {
             http,
             dns: Some(doh),
             service_faults: scenario.service_faults(),
+            entra_faults: scenario.entra_faults(),
         })
         .map_err(|e| match e {
             CloudError::Pki(p) => WorldError::Scenario(format!("{}: {p}", scenario.name)),
+            CloudError::Entra(e) => WorldError::Scenario(format!("{}: {e}", scenario.name)),
             CloudError::Io(io) => WorldError::Io { context: "start fronts".into(), error: io },
         })?;
         if options.panic_route {
@@ -225,6 +227,7 @@ impl World {
             tenant: Tenant::of(&self.scenario.world),
             hosts: self.hosts().to_vec(),
             content: self.cloud.content.manifest(),
+            entra: self.cloud.entra.describe(),
         }
     }
 

@@ -42,6 +42,8 @@ pub struct CloudConfig {
     /// Faults of the cloud's own services: generic ones (status, delay, malformed, close) for
     /// any service, and the CRL and OCSP responders' own.
     pub service_faults: Vec<ServiceFault>,
+    /// Faults of Entra ID's authority (`entra.*`).
+    pub entra_faults: Vec<scenarios::EntraFault>,
 }
 
 /// The world's DNS as the DoH service (RFC 8484) needs it: one DNS message in, what the DNS
@@ -68,6 +70,9 @@ pub enum CloudError {
     Pki(#[from] PkiError),
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    /// The scenario's `[world.entra]` cannot be built (a certificate that does not parse).
+    #[error("{0}")]
+    Entra(String),
 }
 
 /// A running cloud. Dropping it stops both fronts and every connection.
@@ -82,6 +87,8 @@ pub struct Cloud {
     pub content: Arc<services::content::Library>,
     /// The catalog the world was built from.
     pub catalog: Arc<Catalog>,
+    /// Entra ID's directory: tenant, users, apps (world.json's `entra`).
+    pub entra: Arc<services::entra::Directory>,
     dispatch: front::Dispatch,
     tasks: Vec<JoinHandle<Option<()>>>,
 }
@@ -122,8 +129,9 @@ impl Cloud {
             revocation: services::revocation::RevocationState { pki: pki.clone(), journal: journal.clone(), faults },
             content: content.clone(),
             notification: services::notification::Config::from_catalog(&catalog),
-            entra: Default::default(),
+            entra: services::entra::EntraState::new(&catalog.entra, &config.world, config.entra_faults, journal.clone()).map_err(CloudError::Entra)?,
         };
+        let entra = state.entra.directory.clone();
         let dispatch = front::Dispatch::new(&hosts, by_host, services::routers(&state), journal.clone());
         let https_addr = config.https.local_addr()?;
         let http_addr = config.http.local_addr()?;
@@ -135,7 +143,7 @@ impl Cloud {
             ),
             tokio::spawn(journal.catching("the HTTP front's accept loop", front::http::serve(config.http, dispatch.clone()))),
         ];
-        Ok(Cloud { https_addr, http_addr, pki, hosts, content, catalog, dispatch, tasks })
+        Ok(Cloud { https_addr, http_addr, pki, hosts, content, catalog, entra, dispatch, tasks })
     }
 
     /// The service that answers `host`, if the world emulates it.

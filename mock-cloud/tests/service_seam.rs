@@ -24,6 +24,7 @@ async fn cloud(catalog: Catalog, faults: Vec<ServiceFault>) -> (Cloud, Journal) 
         http: TcpListener::bind("127.0.0.1:0").await.unwrap(),
         dns: None,
         service_faults: faults,
+        entra_faults: vec![],
     };
     (Cloud::start(config).unwrap(), journal)
 }

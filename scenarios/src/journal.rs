@@ -65,7 +65,20 @@ pub const KINDS: &[(Component, &[&str])] = &[
     (Component::Tls, &["handshake", "handshake_failed", "handshake_refused", "closed_without_request"]),
     (
         Component::Http,
-        &["request", "misdirected", "content", "content_aborted", "action_queued", "notifications_delivered", "poll_started", "poll_abandoned", "turned_away"],
+        &[
+            "request",
+            "misdirected",
+            "content",
+            "content_aborted",
+            "action_queued",
+            "notifications_delivered",
+            "poll_started",
+            "poll_abandoned",
+            "turned_away",
+            // Entra ID's authority (issue 12): a token issued, a request refused with its AADSTS code.
+            "token_issued",
+            "token_refused",
+        ],
     ),
     (Component::Dns, &["query", "malformed"]),
     (

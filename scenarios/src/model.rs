@@ -57,6 +57,11 @@ impl Scenario {
         }
     }
 
+    /// The Entra ID faults (the authority's own errors), in file order.
+    pub fn entra_faults(&self) -> Vec<crate::EntraFault> {
+        self.faults.iter().filter_map(|f| if let Fault::Entra(x) = f { Some(x.clone()) } else { None }).collect()
+    }
+
     /// The service faults (the cloud's own services misbehaving), in file order.
     pub fn service_faults(&self) -> Vec<crate::ServiceFault> {
         self.faults.iter().filter_map(|f| if let Fault::Service(x) = f { Some(x.clone()) } else { None }).collect()
@@ -107,6 +112,7 @@ pub enum Area {
     Cmg,
     Notification,
     Time,
+    Entra,
 }
 
 impl Area {
@@ -123,6 +129,7 @@ impl Area {
             Area::Cmg => "cmg",
             Area::Notification => "notification",
             Area::Time => "time",
+            Area::Entra => "entra",
         }
     }
 }
@@ -168,6 +175,9 @@ pub struct WorldSpec {
     /// Who signs the OCSP answers (RFC 6960 §4.2.2.2): each CA itself, or a delegated
     /// responder certificate it issued for that purpose.
     pub ocsp_signer: OcspSigner,
+    /// Users and app registrations beyond (or changing) the data file's (`[world.entra]`).
+    #[serde(skip_serializing_if = "crate::EntraSpec::is_default")]
+    pub entra: crate::EntraSpec,
 }
 
 /// The signer of a world's OCSP answers.
@@ -198,6 +208,7 @@ impl Default for WorldSpec {
             seed: 0,
             issuers: Vec::new(),
             ocsp_signer: OcspSigner::Issuer,
+            entra: crate::EntraSpec::default(),
         }
     }
 }

@@ -27,6 +27,8 @@ pub enum Service {
     Notification,
     /// The M365 IP and URL web service (`endpoints.office.com`, seed 002's one-liner).
     Endpoints,
+    /// Entra ID's authority (`login.microsoftonline.com`): discovery, JWKS, token endpoints.
+    Entra,
 }
 
 impl Service {
@@ -39,6 +41,7 @@ impl Service {
         Service::Content,
         Service::Notification,
         Service::Endpoints,
+        Service::Entra,
     ];
 
     /// The name a scenario, a data file and the journal use, e.g. `enrollment_discovery`.
@@ -52,6 +55,7 @@ impl Service {
             Service::Content => "content",
             Service::Notification => "notification",
             Service::Endpoints => "endpoints",
+            Service::Entra => "entra",
         }
     }
 }

@@ -76,6 +76,7 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
     if w.site_code.len() != 3 || !w.site_code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         problems.push(Problem::new(place!["world", "site_code"], format!("site_code `{}` must be three letters or digits, e.g. \"ABC\"", w.site_code)));
     }
+    problems.extend(w.entra.problems());
     if !is_guid(&w.tenant_id) {
         problems.push(Problem::new(
             place!["world", "tenant_id"],
@@ -164,7 +165,8 @@ pub fn dns_label(label: &str) -> Result<(), String> {
 }
 
 /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hex digits.
-fn is_guid(s: &str) -> bool {
+/// `8-4-4-4-12` hex digits: a tenant id, a client id.
+pub fn is_guid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5 && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }

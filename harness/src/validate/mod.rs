@@ -80,6 +80,12 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
             Some(_) => {}
         }
     }
+    // The directory the world's Entra builds: a certificate that does not parse is found here.
+    if w.entra.problems().is_empty()
+        && let Err(e) = mock_cloud::services::entra::Directory::build(&catalog.entra, w)
+    {
+        problems.push(Problem::new(place!["world", "entra"], e));
+    }
     for (i, fault) in s.faults.iter().enumerate() {
         match fault {
             Fault::Pki(f) => problems.extend(pki_fault(f, catalog).map(|(key, m)| Problem::new(place!["fault", i, key], m))),
@@ -96,7 +102,7 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
                     problems.push(Problem::new(place!["fault", i, key], e.to_string()));
                 }
             }
-            Fault::Dns(_) | Fault::Service(_) => {}
+            Fault::Dns(_) | Fault::Service(_) | Fault::Entra(_) => {}
         }
     }
     problems.extend(dates::problems(s, catalog));

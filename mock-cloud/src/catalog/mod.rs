@@ -32,6 +32,8 @@ pub struct Catalog {
     pub content: crate::services::content::ContentData,
     /// The endpoints web service's instances and service areas (`endpoints-service.toml`).
     pub endpoints_service: crate::services::endpoints::ServiceData,
+    /// Entra ID's authority, default users and apps, resources and errors (`entra.toml`).
+    pub entra: crate::services::entra::EntraData,
 }
 
 /// A data file that does not parse: a build defect, reported with the file's name.
@@ -78,6 +80,7 @@ impl Catalog {
             codes: parse(data_file!("codes.toml"))?,
             content: parse(data_file!("content.toml"))?,
             endpoints_service: parse(data_file!("endpoints-service.toml"))?,
+            entra: parse(data_file!("entra.toml"))?,
         })
     }
 

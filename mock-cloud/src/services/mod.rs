@@ -52,7 +52,7 @@ pub struct AppState {
     pub content: Arc<content::Library>,
     /// The notification gateway's hold and heartbeat.
     pub notification: notification::Config,
-    /// Entra ID: the tenant's token-signing keys (and, as it grows, its authority).
+    /// Entra ID: the tenant's token-signing keys, its directory and its authority's faults.
     pub entra: entra::EntraState,
 }
 
@@ -82,6 +82,7 @@ pub fn routers(state: &AppState) -> HashMap<Service, Router> {
                 Service::Content => content::router(state),
                 Service::Notification => notification::router(state),
                 Service::Endpoints => endpoints::router(state),
+                Service::Entra => entra::router(state),
             };
             (s, faults::layer(router, s, state))
         })
@@ -95,8 +96,19 @@ pub(crate) mod test_support {
 
     /// A default world at `now` running `scale` times faster than the wall, with `faults`.
     pub(crate) fn app_state_with(now: time::OffsetDateTime, scale: f64, pki_faults: Vec<scenarios::PkiFault>, faults: Vec<ServiceFault>) -> AppState {
+        app_state_for(WorldSpec::default(), now, scale, pki_faults, faults, vec![])
+    }
+
+    /// A world of `world` at `now`, with certificate, service and Entra faults.
+    pub(crate) fn app_state_for(
+        world: WorldSpec,
+        now: time::OffsetDateTime,
+        scale: f64,
+        pki_faults: Vec<scenarios::PkiFault>,
+        faults: Vec<ServiceFault>,
+        entra_faults: Vec<scenarios::EntraFault>,
+    ) -> AppState {
         let catalog = Arc::new(Catalog::builtin().expect("the embedded catalog parses"));
-        let world = WorldSpec::default();
         let hosts = catalog.hosts_for(&world);
         let journal = Journal::new(scenarios::Clock::new(now, scale));
         let pki = Arc::new(crate::Pki::build(&catalog.pki, &world, pki_faults, &hosts, now).expect("the default PKI builds"));
@@ -104,7 +116,8 @@ pub(crate) mod test_support {
         let revocation = revocation::RevocationState { pki, journal: journal.clone(), faults: faults.clone() };
         let content = Arc::new(content::Library::new(&catalog, &world, now));
         let notification = notification::Config::from_catalog(&catalog);
-        AppState { world: Arc::new(world), journal, catalog, faults, dns: None, revocation, content, notification, entra: Default::default() }
+        let entra = entra::EntraState::new(&catalog.entra, &world, entra_faults, journal.clone()).expect("the default directory builds");
+        AppState { world: Arc::new(world), journal, catalog, faults, dns: None, revocation, content, notification, entra }
     }
 
     /// A default world now, at wall speed, without faults.

@@ -138,6 +138,22 @@ layer_kinds! {
         CrlUnavailable = "crl_unavailable",
         CrlSlow = "crl_slow",
     };
+    Entra => /// Entra ID's authority answering as Entra does when it refuses (AADSTS codes), or
+    /// rolling its keys, disagreeing on the time, or slowing down (issue 12).
+    EntraFaultKind, "entra", {
+        BadPassword = "bad_password",
+        UnknownClient = "unknown_client",
+        BadSecret = "bad_secret",
+        MfaRequired = "mfa_required",
+        ConditionalAccess = "conditional_access",
+        NotLicensed = "not_licensed",
+        TenantNotFound = "tenant_not_found",
+        RefreshTokenExpired = "refresh_token_expired",
+        Throttled = "throttled",
+        KeyRollover = "key_rollover",
+        ClockSkew = "clock_skew",
+        Slow = "slow",
+    };
 }
 
 impl FaultKind {
@@ -178,7 +194,7 @@ mod tests {
     #[test]
     fn names_are_unique_prefixed_and_round_trip() {
         let all: Vec<FaultKind> = FaultKind::all().collect();
-        assert_eq!(all.len(), 6 + 9 + 13 + 11);
+        assert_eq!(all.len(), 6 + 9 + 13 + 11 + 12);
         let mut names: Vec<&str> = all.iter().map(|k| k.name()).collect();
         names.sort();
         names.dedup();

@@ -8,6 +8,7 @@
 //! rest as exactly one effect, so an unknown key is still an error at its place.
 
 mod dns;
+mod entra;
 mod kind;
 mod pki;
 mod proxy;
@@ -18,7 +19,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::SimDuration;
 
 pub use dns::{DnsEffect, DnsFault};
-pub use kind::{DnsFaultKind, FaultKind, PkiFaultKind, ProxyFaultKind, ServiceFaultKind};
+pub use entra::{CaRequirement, EntraEffect, EntraFault, EntraTarget, same_resource};
+pub use kind::{DnsFaultKind, EntraFaultKind, FaultKind, PkiFaultKind, ProxyFaultKind, ServiceFaultKind};
 pub use pki::{CertLevel, CertTarget, PkiFault, RevocationReason};
 pub use proxy::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyFault, ProxyRule, ProxyTarget};
 pub use service::{ServiceEffect, ServiceFault, ServiceTarget};
@@ -31,6 +33,7 @@ pub enum Fault {
     Dns(DnsFault),
     Proxy(ProxyFault),
     Service(ServiceFault),
+    Entra(EntraFault),
 }
 
 impl Fault {
@@ -41,6 +44,7 @@ impl Fault {
             Fault::Dns(f) => f.kind().into(),
             Fault::Proxy(f) => f.kind().into(),
             Fault::Service(f) => f.kind().into(),
+            Fault::Entra(f) => f.kind().into(),
         }
     }
 }
@@ -61,6 +65,7 @@ impl<'de> Deserialize<'de> for Fault {
             "dns" => DnsFault::deserialize(value).map(Fault::Dns),
             "proxy" => ProxyFault::deserialize(value).map(Fault::Proxy),
             "service" => ServiceFault::deserialize(value).map(Fault::Service),
+            "entra" => EntraFault::deserialize(value).map(Fault::Entra),
             _ => {
                 return Err(D::Error::custom(format!("unknown fault kind `{kind}`: a kind starts with its layer, one of: {}", FaultKind::LAYERS.join(", "))));
             }
@@ -78,6 +83,7 @@ impl Fault {
             Fault::Dns(f) => f.validate(),
             Fault::Proxy(f) => f.validate(),
             Fault::Service(f) => f.validate(),
+            Fault::Entra(f) => f.validate(),
         }
     }
 }

@@ -5,6 +5,8 @@
 //!
 //! Every service that takes an Entra token (enrollment, DRS, Intune for Linux, the CMG's Entra
 //! path) checks it here with [`SigningKeys::verify`], against the world's simulated clock.
+//! An `entra.key_rollover` fault signs with a second key ([`SigningKeys::sign_next`]) that the
+//! JWKS lists only once the rollover is over; `verify` accepts both.
 
 use std::sync::{Arc, OnceLock};
 
@@ -39,23 +41,20 @@ impl SigningKey {
     }
 }
 
-/// The tenant's signing keys, made on first use.
+/// One lazily made key and its certificate.
 #[derive(Debug, Clone)]
-pub struct SigningKeys {
+struct Lazy {
     rsa: LazyRsaKey,
-    current: Arc<OnceLock<Result<Arc<SigningKey>, String>>>,
+    made: Arc<OnceLock<Result<Arc<SigningKey>, String>>>,
 }
 
-impl Default for SigningKeys {
-    fn default() -> Self {
-        SigningKeys { rsa: LazyRsaKey::new(2048), current: Arc::new(OnceLock::new()) }
+impl Lazy {
+    fn new() -> Lazy {
+        Lazy { rsa: LazyRsaKey::new(2048), made: Arc::new(OnceLock::new()) }
     }
-}
 
-impl SigningKeys {
-    /// The key tokens are signed with now (blocking the first time: RSA generation).
-    pub fn current(&self) -> Result<Arc<SigningKey>, KeyError> {
-        self.current
+    fn get(&self) -> Result<Arc<SigningKey>, KeyError> {
+        self.made
             .get_or_init(|| {
                 let key = self.rsa.get().map_err(|e| e.to_string())?;
                 let mut params = rcgen::CertificateParams::default();
@@ -69,9 +68,47 @@ impl SigningKeys {
             .map_err(KeyError::Generate)
     }
 
+    fn made(&self) -> Option<Arc<SigningKey>> {
+        self.made.get().and_then(|r| r.as_ref().ok().cloned())
+    }
+}
+
+/// The tenant's signing keys, made on first use: the current key, and the key Entra rolls
+/// over to (made only when an `entra.key_rollover` fault signs with it).
+#[derive(Debug, Clone)]
+pub struct SigningKeys {
+    current: Lazy,
+    next: Lazy,
+}
+
+impl Default for SigningKeys {
+    fn default() -> Self {
+        SigningKeys { current: Lazy::new(), next: Lazy::new() }
+    }
+}
+
+impl SigningKeys {
+    /// The key tokens are signed with now (blocking the first time: RSA generation).
+    pub fn current(&self) -> Result<Arc<SigningKey>, KeyError> {
+        self.current.get()
+    }
+
+    /// The key a rollover moves to (blocking the first time).
+    pub fn next(&self) -> Result<Arc<SigningKey>, KeyError> {
+        self.next.get()
+    }
+
     /// Sign `claims` (RS256, `kid` and `x5t` in the header).
     pub fn sign(&self, claims: &serde_json::Value) -> Result<String, JwtError> {
-        let k = self.current().map_err(|e| JwtError::Claims(e.to_string()))?;
+        Self::sign_with(&*self.current().map_err(|e| JwtError::Claims(e.to_string()))?, claims)
+    }
+
+    /// Sign `claims` with the rollover key.
+    pub fn sign_next(&self, claims: &serde_json::Value) -> Result<String, JwtError> {
+        Self::sign_with(&*self.next().map_err(|e| JwtError::Claims(e.to_string()))?, claims)
+    }
+
+    fn sign_with(k: &SigningKey, claims: &serde_json::Value) -> Result<String, JwtError> {
         let enc = k.key.jwt_encoding_key().map_err(|e| JwtError::Claims(e.to_string()))?;
         jwt::sign(claims, &enc, Some(&k.kid), Some(&k.kid))
     }
@@ -81,11 +118,16 @@ impl SigningKeys {
     /// empty: any) at the simulated `now`. Returns the claims.
     pub fn verify(&self, token: &str, audiences: &[&str], issuers: &[&str], now: OffsetDateTime) -> Result<serde_json::Value, JwtError> {
         let header = jwt::header(token)?;
-        let k = self.current().map_err(|e| JwtError::Claims(e.to_string()))?;
+        let mut k = self.current().map_err(|e| JwtError::Claims(e.to_string()))?;
+        // A resource server that meets an unknown `kid` refreshes Entra's metadata: a token
+        // signed with the rollover key verifies once that key exists.
         if let Some(kid) = header.kid.as_deref()
             && kid != k.kid
         {
-            return Err(JwtError::UnknownKey(kid.chars().take(64).collect()));
+            match self.next.made() {
+                Some(next) if next.kid == kid => k = next,
+                _ => return Err(JwtError::UnknownKey(kid.chars().take(64).collect())),
+            }
         }
         let claims: serde_json::Value = jwt::verify(token, &k.key.jwt_decoding_key(), &Expect { audiences, issuer: None, leeway_secs: LEEWAY_SECS }, now)?;
         if !issuers.is_empty() {
@@ -119,5 +161,8 @@ mod tests {
         jsonwebtoken::decode::<serde_json::Value>(&t, &decoded, &v).expect("the JWKS entry verifies the token");
         let other = SigningKeys::default();
         assert!(matches!(other.verify(&t, &[], &[], OffsetDateTime::now_utc()), Err(JwtError::UnknownKey(_))));
+        let rolled = keys.sign_next(&serde_json::json!({"aud": "r", "nbf": now, "exp": now + 3600})).unwrap();
+        assert_ne!(jwt::header(&rolled).unwrap().kid, jwt::header(&t).unwrap().kid);
+        keys.verify(&rolled, &["r"], &[], OffsetDateTime::now_utc()).expect("the rollover key verifies once made");
     }
 }
