@@ -130,6 +130,7 @@ impl World {
             dns: Some(doh),
             service_faults: scenario.service_faults(),
             entra_faults: scenario.entra_faults(),
+            enrollment_faults: scenario.enrollment_faults(),
         })
         .map_err(|e| match e {
             CloudError::Pki(p) => WorldError::Scenario(format!("{}: {p}", scenario.name)),

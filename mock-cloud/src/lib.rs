@@ -44,6 +44,8 @@ pub struct CloudConfig {
     pub service_faults: Vec<ServiceFault>,
     /// Faults of Entra ID's authority (`entra.*`).
     pub entra_faults: Vec<scenarios::EntraFault>,
+    /// Faults of the Windows enrollment services (`enrollment.*`).
+    pub enrollment_faults: Vec<scenarios::EnrollmentFault>,
 }
 
 /// The world's DNS as the DoH service (RFC 8484) needs it: one DNS message in, what the DNS
@@ -68,6 +70,8 @@ pub enum DohAnswer {
 pub enum CloudError {
     #[error(transparent)]
     Pki(#[from] PkiError),
+    #[error("mutual TLS for the check-in: {0}")]
+    MutualTls(String),
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
     /// The scenario's `[world.entra]` cannot be built (a certificate that does not parse).
@@ -119,6 +123,7 @@ impl Cloud {
         // The CRL and OCSP hosts are the CAs' URLs in pki.toml (seed 000), not repeated in services.toml.
         by_host.extend(services::revocation::hosts(&catalog.pki));
         by_host.extend(content.hosts().into_iter().map(|h| (h, Service::Content)));
+        by_host.extend(catalog.enrollment.hosts(&config.world));
         let faults: Arc<[ServiceFault]> = config.service_faults.into();
         let state = services::AppState {
             world: Arc::new(config.world.clone()),
@@ -130,12 +135,13 @@ impl Cloud {
             content: content.clone(),
             notification: services::notification::Config::from_catalog(&catalog),
             entra: services::entra::EntraState::new(&catalog.entra, &config.world, config.entra_faults, journal.clone()).map_err(CloudError::Entra)?,
+            enrollment: services::enrollment::EnrollmentState::new(config.enrollment_faults),
         };
         let entra = state.entra.directory.clone();
         let dispatch = front::Dispatch::new(&hosts, by_host, services::routers(&state), journal.clone());
         let https_addr = config.https.local_addr()?;
         let http_addr = config.http.local_addr()?;
-        let tls = front::tls::server_config(pki.clone(), *journal.clock());
+        let tls = tls_configs(&catalog, &config.world, &pki, *journal.clock())?;
         // The accept loops, like each connection, journal a panic as the world's failure (issue 10).
         let tasks = vec![
             tokio::spawn(
@@ -179,4 +185,17 @@ impl Drop for Cloud {
             t.abort();
         }
     }
+}
+
+/// The HTTPS front's configurations: every host as before, and mutual TLS on the check-in's
+/// hosts against the enrollment's root (when the world's PKI has it).
+fn tls_configs(catalog: &Catalog, world: &WorldSpec, pki: &Arc<Pki>, clock: scenarios::Clock) -> Result<front::tls::Configs, CloudError> {
+    let plain = front::tls::server_config(pki.clone(), clock);
+    let root = pki.cas().iter().find(|c| c.spec.id == catalog.enrollment.certificate.root && !c.shadow);
+    let mutual = match root {
+        Some(root) => Some(front::tls::mutual_config(pki.clone(), clock, &root.der).map_err(CloudError::MutualTls)?),
+        None => None,
+    };
+    let hosts = catalog.enrollment.hosts(world).into_iter().filter(|(_, s)| *s == Service::Checkin).map(|(h, _)| h).collect();
+    Ok(front::tls::Configs { plain, mutual, mutual_hosts: Arc::new(hosts) })
 }

@@ -25,6 +25,7 @@ async fn cloud(catalog: Catalog, faults: Vec<ServiceFault>) -> (Cloud, Journal) 
         dns: None,
         service_faults: faults,
         entra_faults: vec![],
+        enrollment_faults: vec![],
     };
     (Cloud::start(config).unwrap(), journal)
 }

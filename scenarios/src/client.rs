@@ -89,6 +89,10 @@ probes! {
     /// MS-MDE2 discovery as the Windows enrollment client starts it: find the enrollment
     /// server for the user's domain and probe `/EnrollmentServer/Discovery.svc` over HTTPS.
     Discovery = "discovery",
+    /// The Windows MDM enrollment client end to end: MS-MDE2 discovery, a token from the
+    /// world's Entra, MS-XCEP policies, an RSA key and PKCS#10, MS-WSTEP enrollment, the
+    /// provisioning document, and the first OMA-DM check-in over mutual TLS.
+    Enroll = "enroll",
     /// What a ConfigMgr client's CCMHTTP does before any management point message through the
     /// cloud management gateway: reach `<cmg_name>.cloudapp.net`, verify its certificate as
     /// Windows does, and get an HTTP answer.

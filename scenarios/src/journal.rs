@@ -78,6 +78,11 @@ pub const KINDS: &[(Component, &[&str])] = &[
             // Entra ID's authority (issue 12): a token issued, a request refused with its AADSTS code.
             "token_issued",
             "token_refused",
+            "discover",
+            "policies",
+            "enroll",
+            "checkin",
+            "soap_fault",
         ],
     ),
     (Component::Dns, &["query", "malformed"]),

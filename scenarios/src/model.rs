@@ -66,6 +66,11 @@ impl Scenario {
     pub fn service_faults(&self) -> Vec<crate::ServiceFault> {
         self.faults.iter().filter_map(|f| if let Fault::Service(x) = f { Some(x.clone()) } else { None }).collect()
     }
+
+    /// The enrollment services' faults, in file order.
+    pub fn enrollment_faults(&self) -> Vec<crate::EnrollmentFault> {
+        self.faults.iter().filter_map(|f| if let Fault::Enrollment(x) = f { Some(x.clone()) } else { None }).collect()
+    }
 }
 
 /// A stable scenario name: lower-case letters, digits and dashes. Other tools refer to it.

@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 pub enum Service {
     /// MS-MDE2 enrollment discovery (`/EnrollmentServer/Discovery.svc`).
     EnrollmentDiscovery,
+    /// MS-XCEP policies and MS-WSTEP enrollment (`fef.<asu>.manage.microsoft.com/StatelessEnrollmentService/…`),
+    /// with the federated sign-in page.
+    Enrollment,
+    /// The OMA-DM check-in after enrollment (`r.manage.microsoft.com/devicegatewayproxy/cimhandler.ashx`), mutual TLS.
+    Checkin,
     /// RFC 8484 DNS over HTTPS: the world's DNS on the HTTPS front (`/dns-query`).
     Doh,
     /// Any emulated host no service claims: reachability only.
@@ -34,6 +39,8 @@ pub enum Service {
 impl Service {
     pub const ALL: &[Service] = &[
         Service::EnrollmentDiscovery,
+        Service::Enrollment,
+        Service::Checkin,
         Service::Doh,
         Service::Generic,
         Service::Crl,
@@ -48,6 +55,8 @@ impl Service {
     pub fn as_str(self) -> &'static str {
         match self {
             Service::EnrollmentDiscovery => "enrollment_discovery",
+            Service::Enrollment => "enrollment",
+            Service::Checkin => "checkin",
             Service::Doh => "doh",
             Service::Generic => "generic",
             Service::Crl => "crl",

@@ -102,7 +102,7 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
                     problems.push(Problem::new(place!["fault", i, key], e.to_string()));
                 }
             }
-            Fault::Dns(_) | Fault::Service(_) | Fault::Entra(_) => {}
+            Fault::Dns(_) | Fault::Service(_) | Fault::Entra(_) | Fault::Enrollment(_) => {}
         }
     }
     problems.extend(dates::problems(s, catalog));

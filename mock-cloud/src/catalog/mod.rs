@@ -34,6 +34,8 @@ pub struct Catalog {
     pub endpoints_service: crate::services::endpoints::ServiceData,
     /// Entra ID's authority, default users and apps, resources and errors (`entra.toml`).
     pub entra: crate::services::entra::EntraData,
+    /// The Windows enrollment services' URLs, token, policy and provisioning (`enrollment.toml`).
+    pub enrollment: crate::services::enrollment::EnrollmentData,
 }
 
 /// A data file that does not parse: a build defect, reported with the file's name.
@@ -81,6 +83,7 @@ impl Catalog {
             content: parse(data_file!("content.toml"))?,
             endpoints_service: parse(data_file!("endpoints-service.toml"))?,
             entra: parse(data_file!("entra.toml"))?,
+            enrollment: parse(data_file!("enrollment.toml"))?,
         })
     }
 
@@ -140,6 +143,9 @@ impl Catalog {
         });
         for s in &self.services.services {
             s.hosts(spec.cloud).iter().for_each(|h| add(h));
+        }
+        for (h, _) in self.enrollment.hosts(spec) {
+            add(&h);
         }
         for url in self.pki.cas.iter().flat_map(|ca| ca.crl.iter().chain(std::iter::once(&ca.ocsp))) {
             add(url);

@@ -10,7 +10,7 @@ pub async fn serve(listener: TcpListener, dispatch: Dispatch) {
     accept_loop(listener, journal, Listener { name: "the HTTP front", scheme: Scheme::Http }, move |tcp, _peer| {
         let dispatch = dispatch.clone();
         async move {
-            serve_http(tcp, dispatch, Scheme::Http).await;
+            serve_http(tcp, dispatch, Scheme::Http, None).await;
         }
     })
     .await

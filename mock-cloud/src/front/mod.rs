@@ -109,16 +109,26 @@ where
     }
 }
 
+/// The certificate a client presented in the TLS handshake (leaf, DER), verified by the front
+/// against the CA the service names (mutual TLS, `tls.rs`): a request extension on that
+/// connection's requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate(pub Vec<u8>);
+
 /// Serve HTTP/1.1 on one connection through the dispatcher; returns how many requests it saw.
-pub(crate) async fn serve_http<I>(io: I, dispatch: Dispatch, scheme: Scheme) -> usize
+/// `client` is the connection's verified client certificate, if it presented one.
+pub(crate) async fn serve_http<I>(io: I, dispatch: Dispatch, scheme: Scheme, client: Option<ClientCertificate>) -> usize
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let requests = Arc::new(AtomicUsize::new(0));
     let counter = requests.clone();
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let dispatch = dispatch.clone();
         counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(c) = &client {
+            req.extensions_mut().insert(c.clone());
+        }
         async move { dispatch.handle(req, scheme).await }
     });
     let _ = hyper::server::conn::http1::Builder::new()

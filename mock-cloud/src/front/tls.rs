@@ -3,7 +3,14 @@
 //! that ask. Every handshake is journaled with the faults that shaped the certificate it
 //! presented, and a client's rejection is recorded with its alert (e.g. `CertificateExpired`,
 //! `UnknownCA`).
+//!
+//! Mutual TLS (issue 14): on the hosts of a service that authenticates devices by certificate
+//! (the OMA-DM check-in, `r.manage.microsoft.com`) the front asks for a client certificate and
+//! verifies it against that service's CA at the world's simulated now; a connection without one
+//! is still served (the service refuses it with its own error, as IIS answers 403.7). Every
+//! other host is served exactly as before, without asking.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
@@ -13,7 +20,7 @@ use scenarios::{Clock, Component, Journal, NewEvent};
 use tokio::net::TcpListener;
 use tokio_rustls::LazyConfigAcceptor;
 
-use super::{Dispatch, HANDSHAKE_TIMEOUT, Listener, Scheme, accept_loop, serve_http};
+use super::{ClientCertificate, Dispatch, HANDSHAKE_TIMEOUT, Listener, Scheme, accept_loop, serve_http};
 use crate::pki::Pki;
 
 /// The leaf for the client's SNI, with a current OCSP staple (sent when the client asks).
@@ -38,16 +45,64 @@ pub fn server_config(pki: Arc<Pki>, clock: Clock) -> Arc<ServerConfig> {
     Arc::new(config)
 }
 
+/// The world's clock as rustls' time source: client certificates are checked at the simulated now.
+#[derive(Debug)]
+struct SimulatedTime(Clock);
+
+impl rustls::time_provider::TimeProvider for SimulatedTime {
+    fn current_time(&self) -> Option<rustls::pki_types::UnixTime> {
+        let secs = u64::try_from(self.0.now().unix_timestamp()).ok()?;
+        Some(rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs)))
+    }
+}
+
+/// The configuration for hosts that authenticate clients by certificate: the same certificates
+/// by SNI, plus an optional client certificate verified against `client_ca` (DER) at the
+/// simulated now.
+pub fn mutual_config(pki: Arc<Pki>, clock: Clock, client_ca: &[u8]) -> Result<Arc<ServerConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from(client_ca.to_vec())).map_err(|e| e.to_string())?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut config = ServerConfig::builder_with_details(provider, Arc::new(SimulatedTime(clock)))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(Arc::new(SniResolver(pki, clock)));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The front's TLS configurations: one for every host, and the mutual one for `mutual_hosts`.
+#[derive(Debug, Clone)]
+pub struct Configs {
+    pub plain: Arc<ServerConfig>,
+    pub mutual: Option<Arc<ServerConfig>>,
+    pub mutual_hosts: Arc<HashSet<String>>,
+}
+
+impl Configs {
+    fn for_sni(&self, sni: Option<&str>) -> Arc<ServerConfig> {
+        match (&self.mutual, sni) {
+            (Some(m), Some(s)) if self.mutual_hosts.contains(s) => m.clone(),
+            _ => self.plain.clone(),
+        }
+    }
+}
+
 /// Accept TLS connections until the task is dropped.
-pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, pki: Arc<Pki>, dispatch: Dispatch, journal: Journal) {
+pub async fn serve(listener: TcpListener, configs: Configs, pki: Arc<Pki>, dispatch: Dispatch, journal: Journal) {
     let front = Listener { name: "the HTTPS front", scheme: Scheme::Https };
     accept_loop(listener, journal.clone(), front, move |tcp, peer| {
-        connection(tcp, peer.to_string(), config.clone(), pki.clone(), dispatch.clone(), journal.clone())
+        connection(tcp, peer.to_string(), configs.clone(), pki.clone(), dispatch.clone(), journal.clone())
     })
     .await
 }
 
-async fn connection(tcp: tokio::net::TcpStream, peer: String, config: Arc<ServerConfig>, pki: Arc<Pki>, dispatch: Dispatch, journal: Journal) {
+async fn connection(tcp: tokio::net::TcpStream, peer: String, configs: Configs, pki: Arc<Pki>, dispatch: Dispatch, journal: Journal) {
     let failed = |what: &str, sni: Option<&str>, reason: String| {
         let mut e = NewEvent::new(Component::Tls, what).detail("peer", peer.clone()).detail("error", reason);
         if let Some(s) = sni {
@@ -67,6 +122,7 @@ async fn connection(tcp: tokio::net::TcpStream, peer: String, config: Arc<Server
         }
     };
     let sni = start.client_hello().server_name().map(|s| s.to_ascii_lowercase());
+    let config = configs.for_sni(sni.as_deref());
     let leaf = sni.as_deref().and_then(|s| pki.leaf_for(s));
     let Some(leaf) = leaf else {
         let reason = match &sni {
@@ -75,7 +131,7 @@ async fn connection(tcp: tokio::net::TcpStream, peer: String, config: Arc<Server
         };
         journal.record(failed("handshake_refused", sni.as_deref(), reason));
         // rustls finds no certificate and answers with a handshake_failure alert.
-        let _ = start.into_stream(config).await;
+        let _ = start.into_stream(config.clone()).await;
         return;
     };
     let sni = sni.unwrap_or_default();
@@ -99,10 +155,14 @@ async fn connection(tcp: tokio::net::TcpStream, peer: String, config: Arc<Server
     let (_, conn) = tls.get_ref();
     let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
     let suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
-    journal.record(with_faults(
-        NewEvent::new(Component::Tls, "handshake").host(sni.clone()).detail("peer", peer.clone()).detail("version", version).detail("cipher_suite", suite),
-    ));
-    let requests = serve_http(tls, dispatch, Scheme::Https).await;
+    let client = conn.peer_certificates().and_then(|c| c.first()).map(|c| ClientCertificate(c.to_vec()));
+    let mut event =
+        NewEvent::new(Component::Tls, "handshake").host(sni.clone()).detail("peer", peer.clone()).detail("version", version).detail("cipher_suite", suite);
+    if configs.mutual_hosts.contains(&sni) {
+        event = event.detail("client_certificate", client.is_some());
+    }
+    journal.record(with_faults(event));
+    let requests = serve_http(tls, dispatch, Scheme::Https, client).await;
     if requests == 0 {
         // Clients that check the name after the handshake (curl, most HTTP stacks) hang up here
         // when they reject the certificate: worth a line for whoever reads the journal.

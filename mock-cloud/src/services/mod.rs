@@ -54,6 +54,8 @@ pub struct AppState {
     pub notification: notification::Config,
     /// Entra ID: the tenant's token-signing keys, its directory and its authority's faults.
     pub entra: entra::EntraState,
+    /// Windows enrollment: its faults and the devices it enrolled.
+    pub enrollment: enrollment::EnrollmentState,
 }
 
 /// A plain-text error answer: `message` and a newline, with the methods the path allows when
@@ -74,7 +76,9 @@ pub fn routers(state: &AppState) -> HashMap<Service, Router> {
         .iter()
         .map(|&s| {
             let router = match s {
-                Service::EnrollmentDiscovery => enrollment::router(state),
+                Service::EnrollmentDiscovery => enrollment::discovery::router(state),
+                Service::Enrollment => enrollment::router(state),
+                Service::Checkin => enrollment::checkin::router(state),
                 Service::Doh => doh::router(state),
                 Service::Generic => generic::router(state),
                 Service::Crl => crl::router(state),
@@ -108,6 +112,30 @@ pub(crate) mod test_support {
         faults: Vec<ServiceFault>,
         entra_faults: Vec<scenarios::EntraFault>,
     ) -> AppState {
+        app_state_all(world, now, scale, pki_faults, faults, entra_faults, vec![])
+    }
+
+    /// A default world with enrollment faults too.
+    pub(crate) fn app_state_full(
+        now: time::OffsetDateTime,
+        scale: f64,
+        pki_faults: Vec<scenarios::PkiFault>,
+        faults: Vec<ServiceFault>,
+        enrollment_faults: Vec<scenarios::EnrollmentFault>,
+    ) -> AppState {
+        app_state_all(WorldSpec::default(), now, scale, pki_faults, faults, vec![], enrollment_faults)
+    }
+
+    /// A world of `world` at `now` with faults of every layer the services read.
+    pub(crate) fn app_state_all(
+        world: WorldSpec,
+        now: time::OffsetDateTime,
+        scale: f64,
+        pki_faults: Vec<scenarios::PkiFault>,
+        faults: Vec<ServiceFault>,
+        entra_faults: Vec<scenarios::EntraFault>,
+        enrollment_faults: Vec<scenarios::EnrollmentFault>,
+    ) -> AppState {
         let catalog = Arc::new(Catalog::builtin().expect("the embedded catalog parses"));
         let hosts = catalog.hosts_for(&world);
         let journal = Journal::new(scenarios::Clock::new(now, scale));
@@ -117,7 +145,8 @@ pub(crate) mod test_support {
         let content = Arc::new(content::Library::new(&catalog, &world, now));
         let notification = notification::Config::from_catalog(&catalog);
         let entra = entra::EntraState::new(&catalog.entra, &world, entra_faults, journal.clone()).expect("the default directory builds");
-        AppState { world: Arc::new(world), journal, catalog, faults, dns: None, revocation, content, notification, entra }
+        let enrollment = enrollment::EnrollmentState::new(enrollment_faults);
+        AppState { world: Arc::new(world), journal, catalog, faults, dns: None, revocation, content, notification, entra, enrollment }
     }
 
     /// A default world now, at wall speed, without faults.

@@ -154,6 +154,25 @@ layer_kinds! {
         ClockSkew = "clock_skew",
         Slow = "slow",
     };
+    Enrollment => /// The Windows MDM enrollment services' own errors (MS-MDE2 §2.2.10 ErrorTypes and
+    /// subcodes), broken transports of their answers, and changed policy parameters.
+    EnrollmentFaultKind, "enrollment", {
+        DeviceCapReached = "device_cap_reached",
+        DeviceNotSupported = "device_not_supported",
+        NotSupported = "not_supported",
+        UserLicense = "user_license",
+        InMaintenance = "in_maintenance",
+        Authentication = "authentication",
+        CertificateRequest = "certificate_request",
+        InvalidSecurity = "invalid_security",
+        MessageFormat = "message_format",
+        InternalServiceFault = "internal_service_fault",
+        WrongContentType = "wrong_content_type",
+        Chunked = "chunked",
+        Truncated = "truncated",
+        MinKeyLength = "min_key_length",
+        TokenAge = "token_age",
+    };
 }
 
 impl FaultKind {
@@ -194,7 +213,7 @@ mod tests {
     #[test]
     fn names_are_unique_prefixed_and_round_trip() {
         let all: Vec<FaultKind> = FaultKind::all().collect();
-        assert_eq!(all.len(), 6 + 9 + 13 + 11 + 12);
+        assert_eq!(all.len(), 6 + 9 + 13 + 11 + 12 + 15);
         let mut names: Vec<&str> = all.iter().map(|k| k.name()).collect();
         names.sort();
         names.dedup();

@@ -9,6 +9,7 @@
 
 mod dns;
 mod entra;
+mod enrollment;
 mod kind;
 mod pki;
 mod proxy;
@@ -19,8 +20,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::SimDuration;
 
 pub use dns::{DnsEffect, DnsFault};
+pub use enrollment::{EnrollStep, EnrollmentEffect, EnrollmentFault, EnrollmentTarget};
 pub use entra::{CaRequirement, EntraEffect, EntraFault, EntraTarget, same_resource};
-pub use kind::{DnsFaultKind, EntraFaultKind, FaultKind, PkiFaultKind, ProxyFaultKind, ServiceFaultKind};
+pub use kind::{DnsFaultKind, EnrollmentFaultKind, EntraFaultKind, FaultKind, PkiFaultKind, ProxyFaultKind, ServiceFaultKind};
 pub use pki::{CertLevel, CertTarget, PkiFault, RevocationReason};
 pub use proxy::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyFault, ProxyRule, ProxyTarget};
 pub use service::{ServiceEffect, ServiceFault, ServiceTarget};
@@ -34,6 +36,7 @@ pub enum Fault {
     Proxy(ProxyFault),
     Service(ServiceFault),
     Entra(EntraFault),
+    Enrollment(EnrollmentFault),
 }
 
 impl Fault {
@@ -45,6 +48,7 @@ impl Fault {
             Fault::Proxy(f) => f.kind().into(),
             Fault::Service(f) => f.kind().into(),
             Fault::Entra(f) => f.kind().into(),
+            Fault::Enrollment(f) => f.kind().into(),
         }
     }
 }
@@ -66,6 +70,7 @@ impl<'de> Deserialize<'de> for Fault {
             "proxy" => ProxyFault::deserialize(value).map(Fault::Proxy),
             "service" => ServiceFault::deserialize(value).map(Fault::Service),
             "entra" => EntraFault::deserialize(value).map(Fault::Entra),
+            "enrollment" => EnrollmentFault::deserialize(value).map(Fault::Enrollment),
             _ => {
                 return Err(D::Error::custom(format!("unknown fault kind `{kind}`: a kind starts with its layer, one of: {}", FaultKind::LAYERS.join(", "))));
             }
@@ -84,6 +89,7 @@ impl Fault {
             Fault::Proxy(f) => f.validate(),
             Fault::Service(f) => f.validate(),
             Fault::Entra(f) => f.validate(),
+            Fault::Enrollment(f) => f.validate(),
         }
     }
 }
