@@ -136,6 +136,7 @@ impl World {
             CloudError::Pki(p) => WorldError::Scenario(format!("{}: {p}", scenario.name)),
             CloudError::Entra(e) => WorldError::Scenario(format!("{}: {e}", scenario.name)),
             CloudError::Io(io) => WorldError::Io { context: "start fronts".into(), error: io },
+            CloudError::MutualTls(e) => WorldError::Io { context: "start fronts".into(), error: std::io::Error::other(e) },
         })?;
         if options.panic_route {
             cloud.arm_panic_route();

@@ -93,6 +93,9 @@ pub struct Cloud {
     pub catalog: Arc<Catalog>,
     /// Entra ID's directory: tenant, users, apps (world.json's `entra`).
     pub entra: Arc<services::entra::Directory>,
+    /// The tenant's token-signing keys: what the services check Entra tokens against (tests and
+    /// benches sign a device's token with them).
+    pub entra_keys: services::entra::SigningKeys,
     dispatch: front::Dispatch,
     tasks: Vec<JoinHandle<Option<()>>>,
 }
@@ -138,6 +141,7 @@ impl Cloud {
             enrollment: services::enrollment::EnrollmentState::new(config.enrollment_faults),
         };
         let entra = state.entra.directory.clone();
+        let entra_keys = state.entra.keys.clone();
         let dispatch = front::Dispatch::new(&hosts, by_host, services::routers(&state), journal.clone());
         let https_addr = config.https.local_addr()?;
         let http_addr = config.http.local_addr()?;
@@ -149,7 +153,7 @@ impl Cloud {
             ),
             tokio::spawn(journal.catching("the HTTP front's accept loop", front::http::serve(config.http, dispatch.clone()))),
         ];
-        Ok(Cloud { https_addr, http_addr, pki, hosts, content, catalog, entra, dispatch, tasks })
+        Ok(Cloud { https_addr, http_addr, pki, hosts, content, catalog, entra, entra_keys, dispatch, tasks })
     }
 
     /// The service that answers `host`, if the world emulates it.

@@ -60,12 +60,17 @@ impl OpenError {
 impl Channel {
     /// Connect (through the proxy when the world has one), TLS, HTTP/1.1.
     pub async fn open(target: &ProbeTarget, host: &str) -> Result<Channel, OpenError> {
+        Channel::open_with(target, host, None).await
+    }
+
+    /// [`Channel::open`], presenting a client certificate (mutual TLS) when given.
+    pub async fn open_with(target: &ProbeTarget, host: &str, client: Option<&net::ClientAuth>) -> Result<Channel, OpenError> {
         let timed_out = |what: &str| NetError::Connect(format!("{host}:443"), std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{what} timed out")));
         let tcp = tokio::time::timeout(PATIENCE, net::connect(target, host, 443))
             .await
             .map_err(|_| OpenError::Connect(timed_out("connect")))?
             .map_err(OpenError::Connect)?;
-        let tls = tokio::time::timeout(PATIENCE, net::tls(target, host, tcp))
+        let tls = tokio::time::timeout(PATIENCE, net::tls_with(target, host, tcp, client))
             .await
             .map_err(|_| OpenError::Tls(timed_out("TLS handshake")))?
             .map_err(OpenError::Tls)?;

@@ -7,6 +7,7 @@ mod cmg;
 mod code;
 mod discovery;
 mod endpoints;
+pub mod enroll;
 mod http;
 mod net;
 mod notification;
@@ -49,6 +50,8 @@ pub struct ProbeTarget {
     /// The world's time scale (simulated ÷ wall), for a client's own deadlines in simulated
     /// time: world.json's `time_scale`; `memsim probe` lets `MEMSIM_TIME_SCALE` override it.
     pub time_scale: f64,
+    /// How the `enroll` probe signs in: world.json's Entra authority and first user.
+    pub entra: Option<enroll::TokenSource>,
 }
 
 impl ProbeTarget {
@@ -67,6 +70,7 @@ impl ProbeTarget {
             asu: world.tenant.asu.clone(),
             content: world.content.clone(),
             time_scale,
+            entra: None,
         }
     }
 }
@@ -159,5 +163,6 @@ pub async fn run_with(probe: Probe, target: &ProbeTarget, catalog: &Catalog) -> 
         Probe::Win32Download => win32::run(&run).await,
         Probe::Endpoints => endpoints::run(&run).await,
         Probe::Registration => registration::run(&run).await,
+        Probe::Enroll => enroll::run(&run).await,
     }
 }

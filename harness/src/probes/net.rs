@@ -74,8 +74,20 @@ async fn read_head(s: &mut TcpStream) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&head).into_owned())
 }
 
+/// A client certificate chain and its key (PKCS#8 DER), for mutual TLS (the MDM check-in).
+#[derive(Debug, Clone)]
+pub struct ClientAuth {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key_pkcs8: Vec<u8>,
+}
+
 /// TLS to `host` over `tcp`, trusting only the world's CA bundle.
 pub async fn tls(target: &ProbeTarget, host: &str, tcp: TcpStream) -> Result<TlsStream<TcpStream>, NetError> {
+    tls_with(target, host, tcp, None).await
+}
+
+/// TLS to `host` over `tcp`, trusting only the world's CA bundle, presenting `client` when given.
+pub async fn tls_with(target: &ProbeTarget, host: &str, tcp: TcpStream, client: Option<&ClientAuth>) -> Result<TlsStream<TcpStream>, NetError> {
     let bundle = target.ca_bundle.display().to_string();
     let roots: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&target.ca_bundle)
         .map_err(|e| NetError::Bundle(bundle.clone(), e.to_string()))?
@@ -86,8 +98,14 @@ pub async fn tls(target: &ProbeTarget, host: &str, tcp: TcpStream) -> Result<Tls
         .with_safe_default_protocol_versions()
         .expect("ring supports TLS 1.2 and 1.3")
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let config = match client {
+        None => config.with_no_client_auth(),
+        Some(c) => {
+            let key = rustls::pki_types::PrivateKeyDer::Pkcs8(c.key_pkcs8.clone().into());
+            config.with_client_auth_cert(c.chain.clone(), key).map_err(|e| NetError::Http(host.into(), format!("client certificate: {e}")))?
+        }
+    };
     let name = ServerName::try_from(host.to_string()).map_err(|e| NetError::Http(host.into(), e.to_string()))?;
     tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.map_err(|error| NetError::Tls { host: host.to_string(), error })
 }

@@ -325,7 +325,7 @@ mod tests {
         assert!(!f.applies(EnrollStep::Enroll, "fef.amsua0101.manage.microsoft.com", SimDuration::ZERO));
         let f = parse("kind = \"enrollment.token_age\"\nage = \"2h\"").unwrap();
         assert_eq!(f.effect, EnrollmentEffect::TokenAge { age: SimDuration::from_secs(7200) });
-        let v = serde_json::to_value(&parse("kind = \"enrollment.min_key_length\"\nbits = 4096\nstep = \"enroll\"").unwrap()).unwrap();
+        let v = serde_json::to_value(parse("kind = \"enrollment.min_key_length\"\nbits = 4096\nstep = \"enroll\"").unwrap()).unwrap();
         assert_eq!(v, serde_json::json!({"kind": "enrollment.min_key_length", "bits": 4096, "step": "enroll"}));
     }
 

@@ -85,6 +85,8 @@ fn enroll(state: &AppState, env: &soap::Envelope, tuning: &Tuning, host: &str) -
         &Contents {
             root_thumbprint: &root_thumbprint,
             root_b64: &STANDARD.encode(&root.der),
+            ca_thumbprint: &sha1_hex(&issued.issuer_der),
+            ca_b64: &STANDARD.encode(&issued.issuer_der),
             client_thumbprint: &issued.thumbprint,
             client_b64: &STANDARD.encode(&issued.der),
             store,

@@ -311,10 +311,24 @@ async fn apply(State(layer): State<Layer>, mut req: Request, next: Next) -> Resp
             reshape(res, move |bytes| {
                 let cut = ((bytes.len() as f64) * fraction) as usize;
                 // The head announces every byte; the body stops short and the stream fails, so
-                // the front aborts the connection instead of finishing the message.
-                let chunks: Vec<Result<bytes::Bytes, std::io::Error>> =
-                    vec![Ok(bytes.slice(..cut)), Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "enrollment.truncated"))];
-                (Some(bytes.len()), Body::from_stream(futures_util::stream::iter(chunks)))
+                // the front aborts the connection instead of finishing the message. The stream
+                // yields once between the two: hyper flushes what it holds when a body is
+                // pending, so the head and the first part reach the client before the abort.
+                let first = bytes.slice(..cut);
+                let stream = futures_util::stream::unfold(0u8, move |state| {
+                    let first = first.clone();
+                    async move {
+                        match state {
+                            0 => Some((Ok(first), 1)),
+                            1 => {
+                                tokio::task::yield_now().await;
+                                Some((Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "enrollment.truncated")), 2))
+                            }
+                            _ => None,
+                        }
+                    }
+                });
+                (Some(bytes.len()), Body::from_stream(stream))
             })
             .await
         }

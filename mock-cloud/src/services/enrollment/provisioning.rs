@@ -3,6 +3,8 @@
 //! `NewCertStoreProvisioningData`, `NewApplicationProvisioningData`, `NewDMClientProvisioningData`),
 //! as the Windows client parses it:
 //! - `CertificateStore/Root/System/<SHA-1 thumbprint>/EncodedCertificate`: the issuing chain's root;
+//! - `CertificateStore/CA/System/<thumbprint>/EncodedCertificate`: the issuing CA (the
+//!   intermediate store, so a client can build the chain without fetching it);
 //! - `CertificateStore/My/{User|System}/<thumbprint>/EncodedCertificate`: the issued certificate,
 //!   with the empty `PrivateKeyContainer` the docs call "required and must be present";
 //! - `CertificateStore/My/WSTEP/Renew`: ROBO renewal;
@@ -62,6 +64,8 @@ fn typed(name: &str, value: impl ToString, datatype: &str) -> Parm {
 pub struct Contents<'a> {
     pub root_thumbprint: &'a str,
     pub root_b64: &'a str,
+    pub ca_thumbprint: &'a str,
+    pub ca_b64: &'a str,
     pub client_thumbprint: &'a str,
     pub client_b64: &'a str,
     /// `System` for a device (Entra join, EnrollmentType=Device), `User` for a user (Full).
@@ -88,6 +92,7 @@ impl ProvisioningDoc {
             vec![],
             vec![
                 c("Root", vec![], vec![c("System", vec![], vec![c(x.root_thumbprint, vec![p("EncodedCertificate", x.root_b64)], vec![])])]),
+                c("CA", vec![], vec![c("System", vec![], vec![c(x.ca_thumbprint, vec![p("EncodedCertificate", x.ca_b64)], vec![])])]),
                 c(
                     "My",
                     vec![],

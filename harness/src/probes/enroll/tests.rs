@@ -1,0 +1,49 @@
+//! The `enroll` probe against real worlds (issue 14): the whole conversation through the
+//! world's DNS, proxy and HTTPS front, with a token the world's Entra signed, under each
+//! catalog scenario of the enrollment area.
+
+use super::TokenSource;
+use crate::probes::{ProbeResult, ProbeTarget};
+
+/// Run the probe against a world for `scenario` with a fresh token from the world's keys.
+async fn enroll_in(scenario: &scenarios::Scenario) -> (ProbeResult, crate::World) {
+    let world = crate::World::start(scenario, crate::WorldOptions::default()).await.unwrap();
+    let cloud = world.cloud();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let tenant = &scenario.world.tenant_id;
+    let claims = serde_json::json!({
+        "aud": "https://enrollment.manage.microsoft.com/", "iss": format!("https://sts.windows.net/{tenant}/"),
+        "tid": tenant, "upn": "adele@contoso.com", "iat": now, "nbf": now, "exp": now + 3600,
+    });
+    let token = cloud.entra_keys.sign(&claims).unwrap();
+    let mut target = ProbeTarget::new(&world.describe(), 1.0);
+    target.entra = Some(TokenSource::Given { upn: "adele@contoso.com".into(), token });
+    let result = crate::probes::run_with(scenarios::Probe::Enroll, &target, &cloud.catalog).await;
+    (result, world)
+}
+
+#[tokio::test]
+async fn a_healthy_world_enrolls_and_checks_in() {
+    let s = scenarios::catalog::find("healthy-enroll").unwrap().unwrap();
+    let (r, world) = enroll_in(&s).await;
+    assert!(r.passed, "{r:?}");
+    assert_eq!(r.step, "checkin");
+    let whats: Vec<String> = world.journal().snapshot().iter().filter(|e| e.component == scenarios::Component::Http).map(|e| e.what.clone()).collect();
+    let order: Vec<&str> = whats.iter().map(String::as_str).filter(|w| ["discover", "policies", "enroll", "checkin"].contains(w)).collect();
+    assert_eq!(order, ["discover", "policies", "enroll", "checkin"]);
+}
+
+/// Every enrollment-area scenario of the catalog fails with its documented code.
+#[tokio::test]
+async fn each_enrollment_scenario_fails_with_its_code() {
+    let all = scenarios::catalog::load_all().unwrap();
+    let mut checked = 0;
+    for s in all.iter().filter(|s| s.name.to_string().starts_with("enroll-")) {
+        let (r, _world) = enroll_in(s).await;
+        let want = s.expect.as_ref().and_then(|e| e.code.clone());
+        assert!(!r.passed, "{}: {r:?}", s.name);
+        assert_eq!(r.code, want, "{}: {r:?}", s.name);
+        checked += 1;
+    }
+    assert!(checked >= 8, "{checked}");
+}
