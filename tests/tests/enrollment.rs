@@ -115,3 +115,69 @@ fn memsim_run_healthy_enroll_passes_and_journals_every_step() {
     let out = clean_env(Command::new(memsim_bin())).args(["run", "--filter", "healthy-enroll", "--format", "json"]).current_dir(dir.path()).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// Run `tests/clients/mde_client.py` against `up` as world.json's first user with `args`.
+fn mde_client(up: &Up, out: &std::path::Path, args: &[&str]) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/mde_client.py");
+    let user = &up.world["entra"]["users"][0];
+    let run = clean_env(Command::new("python3"))
+        .arg(script)
+        .args(["--proxy", up.world["proxy_url"].as_str().unwrap(), "--ca"])
+        .arg(up.ca())
+        .arg("--out")
+        .arg(out)
+        .args(["--authority", up.world["entra"]["authority"].as_str().unwrap()])
+        .args(["--upn", user["upn"].as_str().unwrap(), "--password", user["password"].as_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&run)))
+}
+
+/// The acceptance test of issue 14: a client built from the published message shapes only
+/// (python3's standard library, openssl for the key) enrolls, the provisioning document parses,
+/// its certificate verifies against the world's ca.pem with `openssl verify`, and the first
+/// check-in with that certificate is answered — with an Entra token and with on-premises
+/// credentials.
+#[test]
+fn a_third_party_soap_client_enrolls_and_its_certificate_verifies() {
+    let up = Up::start(None);
+    for auth in ["jwt", "onpremise"] {
+        let dir = tempfile::tempdir().unwrap();
+        let r = mde_client(&up, dir.path(), &["--auth", auth]);
+        assert_eq!(r["outcome"], "enrolled", "{auth}: {r}");
+        assert_eq!(r["min_key_length"], "2048");
+        assert_eq!(r["addr"], "https://r.manage.microsoft.com/devicegatewayproxy/cimhandler.ashx");
+        let verify = clean_env(Command::new("openssl"))
+            .args(["verify", "-purpose", "sslclient", "-CAfile"])
+            .arg(up.ca())
+            .arg("-untrusted")
+            .arg(r["intermediate"].as_str().unwrap())
+            .arg(r["cert"].as_str().unwrap())
+            .output()
+            .unwrap();
+        assert!(verify.status.success() && text(&verify).contains(": OK"), "{auth}: {}", text(&verify));
+        let issuer = clean_env(Command::new("openssl")).args(["x509", "-noout", "-issuer", "-in", r["cert"].as_str().unwrap()]).output().unwrap();
+        assert!(text(&issuer).contains("Microsoft Intune MDM Device CA"), "{}", text(&issuer));
+        assert_eq!(r["checkin_status"], 200, "{auth}: {r}");
+        assert!(r["checkin_statuses"].as_array().unwrap().iter().any(|s| s[0] == "SyncHdr" && s[1] == "200"), "{r}");
+    }
+    let (_, journal) = up.stop();
+    for what in ["discover", "policies", "enroll", "checkin"] {
+        assert_eq!(journal.iter().filter(|e| e["what"] == what).count(), 2, "{what}");
+    }
+}
+
+/// Under an `enrollment.*` fault the third-party client reads the SOAP fault with a standard
+/// XML parser: subcode and ErrorType, whatever the HTTP status.
+#[test]
+fn a_third_party_client_reads_the_fault_a_scenario_injects() {
+    for (status, body) in [(500, "kind = \"enrollment.device_not_supported\""), (200, "kind = \"enrollment.device_not_supported\"\nstatus = 200")] {
+        let up = Up::start_toml("enroll-fault", "enrollment", &format!("[[fault]]\n{body}\n"));
+        let dir = tempfile::tempdir().unwrap();
+        let r = mde_client(&up, dir.path(), &[]);
+        assert_eq!(r["outcome"], "fault", "{r}");
+        assert_eq!((r["status"].as_u64(), r["subcode"].as_str(), r["error_type"].as_str()), (Some(status), Some("s:Authorization"), Some("DeviceNotSupported")), "{r}");
+        assert_eq!(r["reason"], "Device Identifier not preregistered");
+    }
+}
