@@ -177,7 +177,11 @@ fn a_third_party_client_reads_the_fault_a_scenario_injects() {
         let dir = tempfile::tempdir().unwrap();
         let r = mde_client(&up, dir.path(), &[]);
         assert_eq!(r["outcome"], "fault", "{r}");
-        assert_eq!((r["status"].as_u64(), r["subcode"].as_str(), r["error_type"].as_str()), (Some(status), Some("s:Authorization"), Some("DeviceNotSupported")), "{r}");
+        assert_eq!(
+            (r["status"].as_u64(), r["subcode"].as_str(), r["error_type"].as_str()),
+            (Some(status), Some("s:Authorization"), Some("DeviceNotSupported")),
+            "{r}"
+        );
         assert_eq!(r["reason"], "Device Identifier not preregistered");
     }
 }

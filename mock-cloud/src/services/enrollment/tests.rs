@@ -260,6 +260,21 @@ async fn enrollment_issues_a_chained_certificate_and_a_provisioning_document() {
     assert_eq!(poll.parm("IntervalForRemainingScheduledRetries"), Some("480"));
     assert_eq!(journaled(&state, "enroll").len(), 1);
     assert_eq!(state.enrollment.enrolled.lock().unwrap().len(), 1);
+    // openssl, a real peer: the client certificate (a GUID CN, no DNS SAN) chains to the world's
+    // bundle through the document's CA, name constraints and client-auth purpose included.
+    let ca_node = doc.find(&["CertificateStore", "CA", "System"]).unwrap();
+    let ca_der = STANDARD.decode(ca_node.children[0].parm("EncodedCertificate").unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = |der: &[u8]| format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", STANDARD.encode(der));
+    std::fs::write(dir.path().join("bundle.pem"), state.revocation.pki.bundle_pem()).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), pem(&ca_der)).unwrap();
+    std::fs::write(dir.path().join("leaf.pem"), pem(&der)).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["verify", "-purpose", "sslclient", "-CAfile", "bundle.pem", "-untrusted", "ca.pem", "leaf.pem"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
 
 #[tokio::test]
