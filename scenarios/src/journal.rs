@@ -83,6 +83,7 @@ pub const KINDS: &[(Component, &[&str])] = &[
             "enroll",
             "checkin",
             "soap_fault",
+            "sign_in",
         ],
     ),
     (Component::Dns, &["query", "malformed"]),
