@@ -41,7 +41,7 @@ fn main() {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
             let tenant = &scenario.world.tenant_id;
             let claims = serde_json::json!({"aud": "https://enrollment.manage.microsoft.com/", "iss": format!("https://sts.windows.net/{tenant}/"), "upn": "adele@contoso.com", "nbf": now, "exp": now + 86400});
-            let token = world.cloud().entra.keys.sign(&claims).unwrap();
+            let token = world.cloud().entra_keys.sign(&claims).unwrap();
             target.entra = Some(probes::enroll::TokenSource::Given { upn: "adele@contoso.com".into(), token });
         }
         let catalog = world.cloud().catalog.clone();

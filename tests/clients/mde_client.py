@@ -222,7 +222,8 @@ def main():
     ET.SubElement(alert, "Data").text = "1201"
     ET.SubElement(sbody, "Final")
     status, ctype, reply = Client(a.proxy, a.ca, (chain, key)).post(addr, ET.tostring(syncml), "application/vnd.syncml.dm+xml")
-    statuses = [(s.findtext("Cmd"), s.findtext("Data")) for s in ET.fromstring(reply).iter("Status")] if status == 200 else []
+    sm = "{SYNCML:SYNCML1.2}"
+    statuses = [(s.findtext(sm + "Cmd"), s.findtext(sm + "Data")) for s in ET.fromstring(reply).iter(sm + "Status")] if status == 200 else []
     print(json.dumps({
         "outcome": "enrolled", "min_key_length": min_key, "thumbprint": thumb, "cert": cert_pem, "intermediate": ca_pem,
         "addr": addr, "checkin_status": status, "checkin_statuses": statuses,

@@ -70,7 +70,11 @@ impl ProbeTarget {
             asu: world.tenant.asu.clone(),
             content: world.content.clone(),
             time_scale,
-            entra: None,
+            entra: world.entra.users.first().map(|u| enroll::TokenSource::Authority {
+                authority: world.entra.authority.clone(),
+                upn: u.upn.clone(),
+                password: u.password.clone(),
+            }),
         }
     }
 }

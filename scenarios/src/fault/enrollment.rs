@@ -197,14 +197,12 @@ impl EnrollmentEffect {
         match self {
             MessageFormat { .. } | InMaintenance { .. } | NotSupported { .. } => Some(EnrollStep::Discover),
             Authentication { .. } | InvalidSecurity { .. } | TokenAge { .. } => Some(EnrollStep::Policies),
-            DeviceCapReached { .. }
-            | DeviceNotSupported { .. }
-            | UserLicense { .. }
-            | CertificateRequest { .. }
-            | InternalServiceFault { .. }
-            | MinKeyLength { .. } => Some(EnrollStep::Enroll),
-            // Transport faults hit every step their hosts reach.
-            WrongContentType { .. } | Chunked {} | Truncated { .. } => None,
+            DeviceCapReached { .. } | DeviceNotSupported { .. } | UserLicense { .. } | CertificateRequest { .. } | InternalServiceFault { .. } => {
+                Some(EnrollStep::Enroll)
+            }
+            // Transport faults hit every step their hosts reach; the key length is the policy's
+            // (what GetPolicies announces) and the enrollment's check alike.
+            WrongContentType { .. } | Chunked {} | Truncated { .. } | MinKeyLength { .. } => None,
         }
     }
 }

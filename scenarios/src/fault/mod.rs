@@ -8,8 +8,8 @@
 //! rest as exactly one effect, so an unknown key is still an error at its place.
 
 mod dns;
-mod entra;
 mod enrollment;
+mod entra;
 mod kind;
 mod pki;
 mod proxy;

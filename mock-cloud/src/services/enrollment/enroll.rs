@@ -39,6 +39,16 @@ pub async fn handle(state: &AppState, req: Request) -> Response {
 fn enroll(state: &AppState, env: &soap::Envelope, tuning: &Tuning, host: &str) -> Result<Response, EnrollError> {
     let rst = env.body.rst.as_ref().ok_or_else(|| EnrollError::MessageFormat("the body holds no RequestSecurityToken".into()))?;
     let caller = super::auth::authenticate(state, &env.header, tuning)?;
+    // Intune enrolls licensed users only (protocols.md §5, ErrorType UserLicense).
+    if let Some(user) = state.entra.directory.user(&caller.upn)
+        && !user.intune_licence
+    {
+        return Err(EnrollError::Refused {
+            subcode: super::faults::Subcode::Authorization,
+            error_type: super::faults::ErrorType::UserLicense,
+            reason: format!("The user {} is not licensed for Microsoft Intune.", soap::short(&caller.upn)),
+        });
+    }
     let csr_token = rst.csr.as_ref().ok_or_else(|| EnrollError::MessageFormat("the request holds no PKCS#10 BinarySecurityToken".into()))?;
     if !csr_token.value_type.trim().is_empty() && csr_token.value_type.trim() != soap::VT_PKCS10 {
         return Err(EnrollError::MessageFormat(format!("the request's token type `{}` is not PKCS#10", soap::short(&csr_token.value_type))));

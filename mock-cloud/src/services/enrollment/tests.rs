@@ -398,6 +398,9 @@ async fn transport_faults_reshape_a_correct_answer() {
 #[tokio::test]
 async fn parameter_faults_act_through_the_real_checks() {
     let state = state_with(vec![fault(EnrollmentEffect::MinKeyLength { bits: 4096 }, None)]);
+    // The policy announces it, and the enrollment holds the request to it.
+    let (_, _, xml) = policies_with(&state, get_policies(&good_token(&state))).await;
+    assert_eq!(parse(&xml).policies.unwrap().response.policies.policy.attributes.privateKeyAttributes.minimalKeyLength.trimmed(), "4096");
     let (_, _, xml) = enroll_with(&state, rst(&good_token(&state), &csr(2048, DEVICE_ID), "Device")).await;
     assert_eq!(fault_of(&xml).0, "s:CertificateRequest");
     assert!(xml.contains("minimal key length is 4096"), "{xml}");
@@ -411,4 +414,75 @@ async fn parameter_faults_act_through_the_real_checks() {
     f.window.after = SimDuration::from_secs(3600);
     let state = state_with(vec![f]);
     assert_eq!(policies_with(&state, get_policies(&good_token(&state))).await.0, 200);
+}
+
+/// The federated sign-in page: the form, a wrong password, then `wresult` posted to `appru`,
+/// which the policy service takes as the federated BinarySecurityToken.
+#[tokio::test]
+async fn the_federated_page_signs_in_and_its_wresult_is_accepted() {
+    use axum::http::{Method, header};
+    use tower::ServiceExt as _;
+    let state = state_with(vec![]);
+    let user = state.entra.directory.users[0].clone();
+    let page = |method: Method, uri: String, body: String| {
+        let router = super::router(&state);
+        async move {
+            let req = axum::extract::Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::HOST, FEF)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            read(router.oneshot(req).await.unwrap()).await
+        }
+    };
+    let path = "/StatelessEnrollmentService/FederatedSignIn";
+    let (status, ct, html) =
+        page(Method::GET, format!("{path}?appru=ms-app%3A%2F%2Fwindows.immersivecontrolpanel&login_hint={}", user.upn), String::new()).await;
+    assert_eq!((status, ct.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(html.contains("name=\"appru\" value=\"ms-app://windows.immersivecontrolpanel\"") && html.contains(&user.upn), "{html}");
+    assert_eq!(page(Method::GET, format!("{path}?appru=javascript:alert(1)"), String::new()).await.0, 400);
+    let (_, _, html) = page(Method::GET, format!("{path}?appru=https%3A%2F%2Flab.example%2F%22%3E%3Cscript%3E&login_hint=x"), String::new()).await;
+    assert!(!html.contains("\"><script>") && html.contains("&quot;&gt;&lt;script&gt;"), "escaped: {html}");
+    let form = |pw: &str| format!("appru=ms-app%3A%2F%2Fwindows.immersivecontrolpanel&login={}&password={}", user.upn.replace('@', "%40"), pw);
+    let (_, _, html) = page(Method::POST, path.into(), form("wrong")).await;
+    assert!(html.contains("Your account or password is incorrect."), "{html}");
+    let encoded: String = user.password.bytes().map(|b| format!("%{b:02X}")).collect();
+    let (status, _, html) = page(Method::POST, path.into(), form(&encoded)).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("action=\"ms-app://windows.immersivecontrolpanel\""), "{html}");
+    let wresult = html.split("name=\"wresult\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let security = format!(
+        r#"<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><wsse:BinarySecurityToken ValueType="http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentUserToken">{}</wsse:BinarySecurityToken></wsse:Security>"#,
+        STANDARD.encode(&wresult)
+    );
+    let (status, _, xml) = policies_with(&state, get_policies_with(&security)).await;
+    assert_eq!(status, 200, "{xml}");
+    let e = journaled(&state, "policies");
+    assert_eq!((e[0].detail["auth"].as_str(), e[0].detail["upn"].as_str()), (Some("federated"), Some(user.upn.as_str())));
+    assert_eq!(journaled(&state, "sign_in").len(), 2);
+}
+
+/// On-premises credentials in a UsernameToken; a user without an Intune licence is refused at
+/// enrollment with UserLicense.
+#[tokio::test]
+async fn on_premise_credentials_and_the_licence_check() {
+    let state = state_with(vec![]);
+    let users = state.entra.directory.users.clone();
+    let username = |u: &str, p: &str| {
+        format!(
+            r#"<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><wsse:UsernameToken><wsse:Username>{u}</wsse:Username><wsse:Password>{p}</wsse:Password></wsse:UsernameToken></wsse:Security>"#
+        )
+    };
+    let ok = &users[0];
+    assert_eq!(policies_with(&state, get_policies_with(&username(&ok.upn, &ok.password))).await.0, 200);
+    let (_, _, xml) = policies_with(&state, get_policies_with(&username(&ok.upn, "wrong"))).await;
+    assert_eq!(fault_of(&xml).0, "s:Authentication");
+    let unlicensed = users.iter().find(|u| !u.intune_licence).expect("the data has an unlicensed user");
+    let now = state.journal.clock().now().unix_timestamp();
+    let claims = serde_json::json!({"aud": "https://enrollment.manage.microsoft.com/", "iss": format!("https://sts.windows.net/{}/", state.world.tenant_id), "upn": unlicensed.upn, "nbf": now, "exp": now + 600});
+    let token = STANDARD.encode(state.entra.keys.sign(&claims).unwrap());
+    let (_, _, xml) = enroll_with(&state, rst(&token, &csr(2048, "x"), "Full")).await;
+    assert_eq!(fault_of(&xml), ("s:Authorization".into(), Some("UserLicense".into())));
 }
