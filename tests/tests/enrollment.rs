@@ -168,20 +168,29 @@ fn a_third_party_soap_client_enrolls_and_its_certificate_verifies() {
     }
 }
 
-/// Under an `enrollment.*` fault the third-party client reads the SOAP fault with a standard
-/// XML parser: subcode and ErrorType, whatever the HTTP status.
+/// Under each SOAP-fault kind of `enrollment.*` the third-party client reads the fault with a
+/// standard XML parser: subcode and ErrorType, whatever the HTTP status (500, or 200).
 #[test]
-fn a_third_party_client_reads_the_fault_a_scenario_injects() {
-    for (status, body) in [(500, "kind = \"enrollment.device_not_supported\""), (200, "kind = \"enrollment.device_not_supported\"\nstatus = 200")] {
-        let up = Up::start_toml("enroll-fault", "enrollment", &format!("[[fault]]\n{body}\n"));
+fn a_third_party_client_reads_every_fault_a_scenario_injects() {
+    for (kind, status, subcode, error_type) in [
+        ("device_cap_reached", 500, "s:Authorization", Some("DeviceCapReached")),
+        ("device_not_supported", 200, "s:Authorization", Some("DeviceNotSupported")),
+        ("not_supported", 500, "s:Authorization", Some("NotSupported")),
+        ("user_license", 500, "s:Authorization", Some("UserLicense")),
+        ("in_maintenance", 200, "s:EnrollmentServer", Some("InMaintenance")),
+        ("authentication", 500, "s:Authentication", None),
+        ("certificate_request", 500, "s:CertificateRequest", None),
+        ("invalid_security", 500, "a:InvalidSecurity", None),
+        ("message_format", 500, "s:MessageFormat", None),
+        ("internal_service_fault", 500, "a:InternalServiceFault", None),
+    ] {
+        let up = Up::start_toml("enroll-fault", "enrollment", &format!("[[fault]]\nkind = \"enrollment.{kind}\"\nstatus = {status}\n"));
         let dir = tempfile::tempdir().unwrap();
         let r = mde_client(&up, dir.path(), &[]);
-        assert_eq!(r["outcome"], "fault", "{r}");
-        assert_eq!(
-            (r["status"].as_u64(), r["subcode"].as_str(), r["error_type"].as_str()),
-            (Some(status), Some("s:Authorization"), Some("DeviceNotSupported")),
-            "{r}"
-        );
-        assert_eq!(r["reason"], "Device Identifier not preregistered");
+        assert_eq!(r["outcome"], "fault", "{kind}: {r}");
+        assert_eq!((r["status"].as_u64(), r["subcode"].as_str(), r["error_type"].as_str()), (Some(status), Some(subcode), error_type), "{kind}: {r}");
+        if kind == "device_not_supported" {
+            assert_eq!(r["reason"], "Device Identifier not preregistered");
+        }
     }
 }

@@ -47,3 +47,33 @@ async fn each_enrollment_scenario_fails_with_its_code() {
     }
     assert!(checked >= 8, "{checked}");
 }
+
+/// Every `enrollment.*` kind makes the probe fail with its documented code (README's table),
+/// at the step the kind names.
+#[tokio::test]
+async fn each_fault_kind_fails_the_probe_with_its_code() {
+    use scenarios::EnrollmentFaultKind as K;
+    for kind in K::ALL {
+        let (keys, code, step) = match kind {
+            K::DeviceCapReached => ("", "0x80180013", "enroll"),
+            K::DeviceNotSupported => ("", "0x80180014", "enroll"),
+            K::NotSupported => ("", "0x80180015", "discover"),
+            K::UserLicense => ("", "0x80180018", "enroll"),
+            K::InMaintenance => ("", "0x80180017", "discover"),
+            K::Authentication => ("", "0x80180002", "policies"),
+            K::CertificateRequest => ("", "0x80180004", "enroll"),
+            K::InvalidSecurity => ("", "0x80180007", "policies"),
+            K::MessageFormat => ("", "0x80180001", "discover"),
+            K::InternalServiceFault => ("", "0x80180006", "enroll"),
+            K::WrongContentType => ("step = \"policies\"", "0x80180001", "policies"),
+            K::Chunked => ("step = \"discover\"", "0x80180001", "discover"),
+            K::Truncated => ("step = \"checkin\"", "0x80072F78", "checkin"),
+            K::MinKeyLength => ("bits = 3072", "0x80180004", "enroll"),
+            K::TokenAge => ("age = \"1d\"", "0x80180002", "policies"),
+        };
+        let text = format!("name = \"k\"\nsummary = \"s\"\narea = \"enrollment\"\nsource = \"t\"\n[[fault]]\nkind = \"{}\"\n{keys}\n", kind.name());
+        let s = scenarios::parse_scenario(&text, "k.toml").unwrap();
+        let (r, _world) = enroll_in(&s).await;
+        assert_eq!((r.code.as_deref(), r.step.as_str()), (Some(code), step), "{kind}: {r:?}");
+    }
+}
