@@ -102,8 +102,11 @@ fn the_checkin_wants_the_device_certificate() {
     let (status, answer) = curl_post(&up, "r.manage.microsoft.com", "/devicegatewayproxy/cimhandler.ashx", &body);
     assert_eq!(status, "403", "{answer}");
     assert!(answer.contains("client certificate required"), "{answer}");
-    // Every other host is served without asking for a certificate, as before.
+    // Every other host is served without asking for a certificate, as before; the services'
+    // hosts keep answering a reachability check at their root.
     assert_eq!(text(&up.curl_https("enrollment.manage.microsoft.com", DISCOVERY)), "200");
+    assert_eq!(text(&up.curl_https("r.manage.microsoft.com", "/")), "200");
+    assert_eq!(text(&up.curl_https(FEF, "/")), "200");
     let (_, journal) = up.stop();
     let handshake = journal.iter().find(|e| e["what"] == "handshake" && e["host"] == "r.manage.microsoft.com").unwrap();
     assert_eq!(handshake["detail"]["client_certificate"], false);

@@ -33,6 +33,12 @@ impl IntoResponse for GenericError {
     }
 }
 
+/// The generic answer for `req`: a service that claims a host keeps its reachability (`GET /`)
+/// by handing it what it does not serve itself.
+pub async fn answer(req: Request) -> Response {
+    handle(req).await.into_response()
+}
+
 async fn handle(req: Request) -> Result<Response, GenericError> {
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or(req.uri().host()).unwrap_or("this host").to_string();
     match (req.method(), req.uri().path()) {

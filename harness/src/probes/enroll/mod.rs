@@ -14,6 +14,7 @@
 //! client certificate); connection and certificate failures as the discovery probe reports them.
 
 mod steps;
+mod syncml;
 pub(crate) mod wire;
 
 use super::{ProbeResult, Run};

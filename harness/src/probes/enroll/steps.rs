@@ -205,13 +205,13 @@ async fn steps(run: &Run<'_>, source: &TokenSource) -> Step<ProbeResult> {
     // 6. The first check-in, with the issued certificate.
     let client =
         ClientAuth { chain: vec![cert.leaf.clone(), cert.issuer.clone()], key_pkcs8: key.pkcs8_der().map_err(|e| internal(run, "checkin", e.to_string()))? };
-    let msg = wire::syncml_session1(&addr, &device_id).map_err(|e| internal(run, "checkin", e))?;
+    let msg = super::syncml::syncml_session1(&addr, &device_id).map_err(|e| internal(run, "checkin", e))?;
     let a = post(run, &mut chans, "checkin", &addr, "application/vnd.syncml.dm+xml", msg, Some(&client)).await?;
     if a.status != 200 {
         let message = format!("POST {addr} answered {} (HTTP_E_STATUS_* {}): {}", a.status, crate::probes::http::reason(a.status), a.body.trim());
         return Err(run.fail_http("checkin", Code::MREGISTER_E_DISCOVERY_HTTP, a.status, message));
     }
-    let reply = wire::sync_reply(&a.body)
+    let reply = super::syncml::sync_reply(&a.body)
         .map_err(|e| run.fail("checkin", Code::MENROLL_E_DEVICE_MESSAGE_FORMAT_ERROR, format!("the check-in answer is no SyncML: {e}")))?;
     let header_ok = reply.statuses.iter().any(|s| s.Cmd.get() == "SyncHdr" && s.Data.get() == "200");
     if !header_ok || reply.final_.is_none() {

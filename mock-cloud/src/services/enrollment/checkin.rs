@@ -35,8 +35,6 @@ pub fn router(state: &AppState) -> Router {
 /// Why a check-in was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckinError {
-    #[error("no such endpoint on the device gateway")]
-    NotFound,
     #[error("the device gateway takes POSTed SyncML")]
     MethodNotAllowed,
     #[error("client certificate required: connect with the certificate enrollment issued (mutual TLS)")]
@@ -50,7 +48,6 @@ pub enum CheckinError {
 impl IntoResponse for CheckinError {
     fn into_response(self) -> Response {
         let status = match self {
-            CheckinError::NotFound => StatusCode::NOT_FOUND,
             CheckinError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             CheckinError::NoCertificate | CheckinError::UnknownDevice(_) => StatusCode::FORBIDDEN,
             CheckinError::BadMessage(_) => StatusCode::BAD_REQUEST,
@@ -60,6 +57,10 @@ impl IntoResponse for CheckinError {
 }
 
 async fn handle(State(state): State<AppState>, req: Request) -> Response {
+    if super::step_of(req.uri().path()) != Some(EnrollStep::Checkin) {
+        // The host's root stays a reachability check, as before it had a service.
+        return crate::services::generic::answer(req).await;
+    }
     let host = crate::front::request_host(&req).unwrap_or_default();
     match checkin(&state, req, &host).await {
         Ok(res) => res,
@@ -71,9 +72,6 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
 }
 
 async fn checkin(state: &AppState, req: Request, host: &str) -> Result<Response, CheckinError> {
-    if super::step_of(req.uri().path()) != Some(EnrollStep::Checkin) {
-        return Err(CheckinError::NotFound);
-    }
     if req.method() != Method::POST {
         return Err(CheckinError::MethodNotAllowed);
     }

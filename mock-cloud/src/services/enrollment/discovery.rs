@@ -108,7 +108,17 @@ fn answer(state: &AppState, env: &soap::Envelope, host: &str) -> Result<Response
         enrollment_url: data.url(&data.urls.enrollment, world),
         authentication_url: federated.then(|| data.url(&data.urls.authentication, world)),
     };
-    let route = if host.starts_with("enterpriseenrollment") { "email" } else { "entra" };
+    // The email route ends at the EnterpriseEnrollment CNAME's target (or a non-preferred one,
+    // seed 003); the Entra-provisioned route names the discovery host itself.
+    let cnames = &state.catalog.cnames;
+    let email = cnames
+        .rules
+        .iter()
+        .filter(|r| r.purpose == "enrollment")
+        .map(|r| &r.target)
+        .chain(cnames.nonpreferred_targets.iter().map(|t| &t.target))
+        .any(|t| t.eq_ignore_ascii_case(host));
+    let route = if email { "email" } else { "entra" };
     state.journal.record(
         NewEvent::new(Component::Http, "discover")
             .host(host.to_string())

@@ -202,7 +202,8 @@ async fn fef(axum::extract::State(state): axum::extract::State<AppState>, req: a
     match step_of(&path) {
         Some(EnrollStep::Policies) => policy::handle(&state, req).await,
         Some(EnrollStep::Enroll) => enroll::handle(&state, req).await,
-        _ => super::plain_error(StatusCode::NOT_FOUND, "no such endpoint on the enrollment service", "POST"),
+        // Anything else on the host (its root, for a reachability check) as before it had a service.
+        _ => super::generic::answer(req).await,
     }
 }
 
