@@ -247,10 +247,14 @@ async fn token(run: &Run<'_>, chans: &mut Channels, source: &TokenSource) -> Ste
         TokenSource::Authority { authority, upn, password } => (authority, upn, password),
     };
     let url = format!("{}/oauth2/v2.0/token", authority.trim_end_matches('/'));
+    // The enrollment resource's `.default` scope, written as Windows writes it (the resource URI
+    // with its slash, then `/.default`): the first audience of data/enrollment.toml.
+    let resource = run.catalog.enrollment.token.audiences.first().map_or("", String::as_str);
+    let scope = format!("{resource}/.default openid profile offline_access");
     let form = [
         ("grant_type", "password"),
         ("client_id", ENROLLMENT_CLIENT),
-        ("scope", "https://enrollment.manage.microsoft.com//.default openid profile offline_access"),
+        ("scope", scope.as_str()),
         ("username", upn.as_str()),
         ("password", password.as_str()),
     ];
