@@ -103,7 +103,8 @@ fn the_checkin_wants_the_device_certificate() {
     assert_eq!(status, "403", "{answer}");
     assert!(answer.contains("client certificate required"), "{answer}");
     // Every other host is served without asking for a certificate, as before; the services'
-    // hosts keep answering a reachability check at their root.
+    // hosts keep answering a reachability check at their root (issue 14: they answered 404 once
+    // the check-in and enrollment services claimed them).
     assert_eq!(text(&up.curl_https("enrollment.manage.microsoft.com", DISCOVERY)), "200");
     assert_eq!(text(&up.curl_https("r.manage.microsoft.com", "/")), "200");
     assert_eq!(text(&up.curl_https(FEF, "/")), "200");

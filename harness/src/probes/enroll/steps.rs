@@ -251,13 +251,8 @@ async fn token(run: &Run<'_>, chans: &mut Channels, source: &TokenSource) -> Ste
     // with its slash, then `/.default`): the first audience of data/enrollment.toml.
     let resource = run.catalog.enrollment.token.audiences.first().map_or("", String::as_str);
     let scope = format!("{resource}/.default openid profile offline_access");
-    let form = [
-        ("grant_type", "password"),
-        ("client_id", ENROLLMENT_CLIENT),
-        ("scope", scope.as_str()),
-        ("username", upn.as_str()),
-        ("password", password.as_str()),
-    ];
+    let form =
+        [("grant_type", "password"), ("client_id", ENROLLMENT_CLIENT), ("scope", scope.as_str()), ("username", upn.as_str()), ("password", password.as_str())];
     let body: String = form.iter().map(|(k, v)| format!("{k}={}", percent(v))).collect::<Vec<_>>().join("&");
     let a = post(run, chans, "token", &url, "application/x-www-form-urlencoded", body, None).await?;
     let json: serde_json::Value = serde_json::from_str(&a.body).unwrap_or_default();

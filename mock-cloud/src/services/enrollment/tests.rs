@@ -398,7 +398,8 @@ async fn transport_faults_reshape_a_correct_answer() {
 #[tokio::test]
 async fn parameter_faults_act_through_the_real_checks() {
     let state = state_with(vec![fault(EnrollmentEffect::MinKeyLength { bits: 4096 }, None)]);
-    // The policy announces it, and the enrollment holds the request to it.
+    // Issue 14: the policy announces it (it announced 2048 while the check demanded 4096), and
+    // the enrollment holds the request to it.
     let (_, _, xml) = policies_with(&state, get_policies(&good_token(&state))).await;
     assert_eq!(parse(&xml).policies.unwrap().response.policies.policy.attributes.privateKeyAttributes.minimalKeyLength.trimmed(), "4096");
     let (_, _, xml) = enroll_with(&state, rst(&good_token(&state), &csr(2048, DEVICE_ID), "Device")).await;
