@@ -112,8 +112,8 @@ impl Cloud {
         );
         let mut by_host = HashMap::new();
         for entry in &catalog.services.services {
-            for h in entry.hosts(config.world.cloud) {
-                by_host.insert(h.to_ascii_lowercase(), entry.service);
+            for h in entry.hosts(config.world.cloud).iter().filter_map(|h| catalog::world_host(h, &config.world)) {
+                by_host.insert(h, entry.service);
             }
         }
         // The CRL and OCSP hosts are the CAs' URLs in pki.toml (seed 000), not repeated in services.toml.
@@ -130,6 +130,7 @@ impl Cloud {
             content: content.clone(),
             notification: services::notification::Config::from_catalog(&catalog),
             entra: services::entra::EntraState::new(&catalog.entra, &config.world, config.entra_faults, journal.clone()).map_err(CloudError::Entra)?,
+            devices: Default::default(),
         };
         let entra = state.entra.directory.clone();
         let dispatch = front::Dispatch::new(&hosts, by_host, services::routers(&state), journal.clone());
@@ -170,6 +171,12 @@ impl Cloud {
     /// The world's CA bundle: the roots a client should trust.
     pub fn ca_bundle_pem(&self) -> String {
         self.pki.bundle_pem()
+    }
+
+    /// The roots of the CAs that issue client (device) certificates: not TLS trust anchors
+    /// (see `Pki::client_bundle_pem`).
+    pub fn client_ca_bundle_pem(&self) -> String {
+        self.pki.client_bundle_pem()
     }
 }
 

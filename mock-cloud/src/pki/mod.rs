@@ -24,7 +24,7 @@ pub use client::{CheckedCsr, ClientCertRequest, CsrError, IssuedCert, check_csr}
 pub use material::permitted_subtrees;
 pub use ocsp::{OcspAnswer, malformed_request, try_later};
 pub use revocation::{CertRef, CertState, Crl, parse_serial, percent_decode, serial_hex, split_url};
-pub use spec::{CaSpec, PkiData};
+pub use spec::{CaPurpose, CaSpec, PkiData};
 
 use material::Serials;
 use plan::{ChainKey, HostPlan, Mods, Planner};
@@ -339,9 +339,22 @@ impl Pki {
         Some(leaf)
     }
 
-    /// PEM of every root the world's clients should trust (a distrusted root is left out).
+    /// PEM of every root the world's TLS clients should trust (a distrusted root is left out, and
+    /// so is every client-certificate root: see [`Pki::client_bundle_pem`]).
     pub fn bundle_pem(&self) -> String {
-        self.cas.iter().filter(|c| c.parent.is_none() && c.trusted).map(|c| c.pem.as_str()).collect()
+        self.roots_pem(CaPurpose::Tls)
+    }
+
+    /// PEM of the roots of the CAs that issue client certificates (`MS-Organization-Access`, the
+    /// Intune root): what a relying party trusts to authenticate a device's certificate. Kept out
+    /// of [`Pki::bundle_pem`]: a machine never trusts these for TLS servers, and a TLS client given
+    /// them would accept server certificates no real client accepts.
+    pub fn client_bundle_pem(&self) -> String {
+        self.roots_pem(CaPurpose::Client)
+    }
+
+    fn roots_pem(&self, purpose: CaPurpose) -> String {
+        self.cas.iter().filter(|c| c.parent.is_none() && c.trusted && c.spec.purpose == purpose).map(|c| c.pem.as_str()).collect()
     }
 
     pub fn cas(&self) -> &[CaCert] {

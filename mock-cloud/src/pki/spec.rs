@@ -42,6 +42,23 @@ pub struct CaSpec {
     pub crl: Vec<String>,
     /// Its OCSP responder: the AIA OCSP URL of what it issues.
     pub ocsp: String,
+    /// What the CA issues: TLS server certificates (the default; its root goes into the world's
+    /// `ca.pem`) or client certificates only (device certificates: kept out of `ca.pem`, published
+    /// apart as world.json's `client_ca_bundle`).
+    #[serde(default)]
+    pub purpose: CaPurpose,
+}
+
+/// What a CA is for, and so which bundle its root belongs to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaPurpose {
+    /// TLS server certificates: a root of the world's TLS trust bundle (`ca.pem`).
+    #[default]
+    Tls,
+    /// Client certificates only (DRS device certificates, Intune MDM device certificates): a
+    /// relying party trusts it to authenticate devices; no TLS client should trust it for servers.
+    Client,
 }
 
 impl CaSpec {
@@ -62,6 +79,8 @@ impl CaSpec {
                 "OU" => DnType::OrganizationalUnitName,
                 "L" => DnType::LocalityName,
                 "ST" => DnType::StateOrProvinceName,
+                // RFC 4519 domainComponent (0.9.2342.19200300.100.1.25), for issuers named like `DC=windows, DC=net`.
+                "DC" => DnType::CustomDnType(vec![0, 9, 2342, 19200300, 100, 1, 25]),
                 _ => DnType::CommonName,
             };
             dn.push(ty, v.as_str());

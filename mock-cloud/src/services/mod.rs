@@ -12,15 +12,21 @@
 //! - its service-specific faults, if any, are its own layer (`revocation.rs`); the generic ones
 //!   (status, delay, malformed body, close) it gets from the composition without a line of its own.
 
+pub mod bearer;
 pub mod content;
 pub mod control;
 pub mod crl;
+pub mod devices;
 pub mod doh;
+pub mod drs;
 pub mod endpoints;
 pub mod enrollment;
 pub mod entra;
 pub mod faults;
 pub mod generic;
+pub mod graph;
+pub mod intune_linux;
+pub mod json_input;
 pub mod notification;
 pub mod ocsp;
 pub mod revocation;
@@ -54,6 +60,8 @@ pub struct AppState {
     pub notification: notification::Config,
     /// Entra ID: the tenant's token-signing keys, its directory and its authority's faults.
     pub entra: entra::EntraState,
+    /// Devices joined through DRS and enrolled in Intune for Linux (bounded world state).
+    pub devices: devices::Devices,
 }
 
 /// A plain-text error answer: `message` and a newline, with the methods the path allows when
@@ -83,6 +91,9 @@ pub fn routers(state: &AppState) -> HashMap<Service, Router> {
                 Service::Notification => notification::router(state),
                 Service::Endpoints => endpoints::router(state),
                 Service::Entra => entra::router(state),
+                Service::Drs => drs::router(state),
+                Service::Graph => graph::router(state),
+                Service::IntuneLinux => intune_linux::router(state),
             };
             (s, faults::layer(router, s, state))
         })
@@ -117,7 +128,7 @@ pub(crate) mod test_support {
         let content = Arc::new(content::Library::new(&catalog, &world, now));
         let notification = notification::Config::from_catalog(&catalog);
         let entra = entra::EntraState::new(&catalog.entra, &world, entra_faults, journal.clone()).expect("the default directory builds");
-        AppState { world: Arc::new(world), journal, catalog, faults, dns: None, revocation, content, notification, entra }
+        AppState { world: Arc::new(world), journal, catalog, faults, dns: None, revocation, content, notification, entra, devices: Default::default() }
     }
 
     /// A default world now, at wall speed, without faults.

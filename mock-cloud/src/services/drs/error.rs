@@ -1,0 +1,75 @@
+//! The device registration service's one error type. DRS answers errors as JSON; dsregcmd shows
+//! their members as "Server ErrorCode" and "Server Message" (failure catalog ENR-03: `DirectoryError`,
+//! "The device object by the given id (...) is not found.", HTTPS 400). The member names written
+//! here — `ErrorType`, `Message`, `TraceId`, `Time` — are memsim's rendering of those fields (no
+//! public document prints a DRS error body whole), and every error is JSON: libhimmelblau
+//! surfaces anything else as "Invalid JSON" (protocols.md §7 note).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::pki::CsrError;
+use crate::services::bearer::BearerError;
+use crate::services::json_input::InputError;
+
+/// Why DRS refused a request.
+#[derive(Debug, thiserror::Error)]
+pub enum DrsError {
+    #[error("no such resource on the device registration service: {0}")]
+    NotFound(String),
+    #[error("this resource takes {0} only")]
+    MethodNotAllowed(&'static str),
+    #[error("the tenant `{0}` is not known to the device registration service")]
+    UnknownTenant(String),
+    #[error("the request has no `api-version` query parameter")]
+    NoApiVersion,
+    #[error("authentication failed: {0}")]
+    Unauthorized(#[from] BearerError),
+    #[error("the request is invalid: {0}")]
+    Input(#[from] InputError),
+    #[error("the certificate request is invalid: {0}")]
+    Csr(#[from] CsrError),
+    #[error("the certificate request is invalid: {0}")]
+    CsrContent(String),
+    #[error("the device certificate could not be issued: {0}")]
+    Issue(String),
+}
+
+impl DrsError {
+    /// HTTP status and the `ErrorType` member.
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            DrsError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
+            DrsError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
+            DrsError::UnknownTenant(_) => (StatusCode::NOT_FOUND, "TenantNotFound"),
+            DrsError::NoApiVersion => (StatusCode::BAD_REQUEST, "InvalidParameter"),
+            DrsError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "AuthenticationError"),
+            DrsError::Input(InputError::TooLarge) => (StatusCode::PAYLOAD_TOO_LARGE, "InvalidParameter"),
+            DrsError::Input(_) | DrsError::Csr(_) | DrsError::CsrContent(_) => (StatusCode::BAD_REQUEST, "InvalidParameter"),
+            DrsError::Issue(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+        }
+    }
+}
+
+/// The JSON body of a DRS error (memsim's member names: see the module doc).
+pub fn body(error_type: &str, message: &str, trace_id: &str, time: &str) -> serde_json::Value {
+    serde_json::json!({ "ErrorType": error_type, "Message": message, "TraceId": trace_id, "Time": time })
+}
+
+impl IntoResponse for DrsError {
+    fn into_response(self) -> Response {
+        let (status, kind) = self.parts();
+        let allow = if let DrsError::MethodNotAllowed(m) = self { Some(m) } else { None };
+        // The time as DRS's nonce answer prints it (`10/12/2023 3:05:30 PM`, aad-join-spec §3.2);
+        // the wall clock here, since an error body carries no state a scenario fast-forwards.
+        let time = super::drs_time(time::OffsetDateTime::now_utc());
+        let mut res = crate::services::json_input::json(status, &body(kind, &self.to_string(), &crate::services::devices::random_uuid(), &time));
+        if let Some(m) = allow {
+            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(m));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
