@@ -78,6 +78,12 @@ pub const KINDS: &[(Component, &[&str])] = &[
             // Entra ID's authority (issue 12): a token issued, a request refused with its AADSTS code.
             "token_issued",
             "token_refused",
+            // the device services (DRS, Graph, Intune for Linux; issue 12): a bearer token refused
+            // (`token_refused` above, with the service and the reason), a request body refused, a
+            // device joined or enrolled
+            "bad_request",
+            "device_joined",
+            "device_enrolled",
         ],
     ),
     (Component::Dns, &["query", "malformed"]),

@@ -135,4 +135,31 @@ pub(crate) mod test_support {
     pub(crate) fn app_state() -> AppState {
         app_state_with(time::OffsetDateTime::now_utc(), 1.0, vec![], vec![])
     }
+
+    /// An access token the world's Entra signed for `aud` (a v1 token of the world's tenant),
+    /// valid for an hour from the world's now; `extra` claims are added or replace these.
+    pub(crate) fn entra_token(state: &AppState, aud: &str, extra: serde_json::Value) -> String {
+        let now = state.journal.clock().now().unix_timestamp();
+        let mut claims = serde_json::json!({
+            "aud": aud, "iss": format!("https://sts.windows.net/{}/", state.world.tenant_id), "tid": state.world.tenant_id,
+            "upn": "adele@contoso.com", "iat": now, "nbf": now, "exp": now + 3600,
+        });
+        if let (Some(c), serde_json::Value::Object(more)) = (claims.as_object_mut(), extra) {
+            c.extend(more);
+        }
+        state.entra.keys.sign(&claims).expect("the world's key signs")
+    }
+
+    /// A PKCS#10 request (DER) for `key` with subject CN `cn`, without attributes.
+    pub(crate) fn csr(key: &crate::keys::RsaKey, cn: &str) -> Vec<u8> {
+        let mut p = rcgen::CertificateParams::default();
+        p.distinguished_name = rcgen::DistinguishedName::new();
+        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        p.serialize_request(key).expect("rcgen writes the request").der().to_vec()
+    }
+
+    /// A fresh RSA-2048 key, as a device makes one.
+    pub(crate) fn rsa_2048() -> crate::keys::RsaKey {
+        crate::keys::RsaKey::generate(2048).expect("RSA key")
+    }
 }
