@@ -108,6 +108,11 @@ probes! {
     /// Entra device registration discovery (dsregcmd's "DRS Discovery Test"): the tenant's
     /// EnterpriseRegistration CNAME (seed 003) and a verified TLS channel to its target.
     Registration = "registration",
+    /// `dsregcmd`'s device join (Entra join, protocols.md §6): DRS discovery through the tenant's
+    /// EnterpriseRegistration CNAME, a token for DRS from the world's Entra, nonce, join with an
+    /// RSA-2048 PKCS#10, and the returned device certificate checked (chains to
+    /// MS-Organization-Access, holds the request's key, names the device id).
+    DeviceJoin = "device-join",
 }
 
 impl Probe {

@@ -44,6 +44,12 @@ codes! {
     IME_CONTENT_DOWNLOAD_FAILED,
     IME_CDN_TIMEOUT,
     DSREG_E_DISCOVERY_FAILED,
+    DSREG_E_DEVICE_AUTHENTICATION_ERROR,
+    DSREG_E_DIRECTORY_FAILURE,
+    DSREG_E_DEVICE_INTERNALSERVICE_ERROR,
+    E_INVALIDDATA,
+    CERT_E_CHAINING,
+    NTE_BAD_PUBLIC_KEY,
 }
 
 /// A status message a probe raises, by its ID in codes.toml's `[[status_message]]`.

@@ -5,6 +5,8 @@
 
 mod cmg;
 mod code;
+mod device_cert;
+mod device_join;
 mod discovery;
 mod endpoints;
 mod http;
@@ -49,6 +51,11 @@ pub struct ProbeTarget {
     /// The world's time scale (simulated ÷ wall), for a client's own deadlines in simulated
     /// time: world.json's `time_scale`; `memsim probe` lets `MEMSIM_TIME_SCALE` override it.
     pub time_scale: f64,
+    /// world.json's `client_ca_bundle`: the roots that verify a device certificate the world
+    /// issued (the device-join probe checks its certificate against them).
+    pub client_ca_bundle: PathBuf,
+    /// The Entra user a sign-in uses (world.json's first `entra.users`): UPN and password.
+    pub entra_user: Option<(String, String)>,
 }
 
 impl ProbeTarget {
@@ -67,6 +74,8 @@ impl ProbeTarget {
             asu: world.tenant.asu.clone(),
             content: world.content.clone(),
             time_scale,
+            client_ca_bundle: world.client_ca_bundle.clone(),
+            entra_user: None,
         }
     }
 }
@@ -159,5 +168,6 @@ pub async fn run_with(probe: Probe, target: &ProbeTarget, catalog: &Catalog) -> 
         Probe::Win32Download => win32::run(&run).await,
         Probe::Endpoints => endpoints::run(&run).await,
         Probe::Registration => registration::run(&run).await,
+        Probe::DeviceJoin => device_join::run(&run).await,
     }
 }

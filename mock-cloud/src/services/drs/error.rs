@@ -1,9 +1,11 @@
-//! The device registration service's one error type. DRS answers errors as JSON; dsregcmd shows
-//! their members as "Server ErrorCode" and "Server Message" (failure catalog ENR-03: `DirectoryError`,
-//! "The device object by the given id (...) is not found.", HTTPS 400). The member names written
-//! here — `ErrorType`, `Message`, `TraceId`, `Time` — are memsim's rendering of those fields (no
-//! public document prints a DRS error body whole), and every error is JSON: libhimmelblau
-//! surfaces anything else as "Invalid JSON" (protocols.md §7 note).
+//! The device registration service's one error type. DRS answers errors as JSON with an
+//! `ErrorCode` (`DirectoryError`, `AuthenticationError`; Microsoft Entra "Troubleshoot hybrid
+//! joined devices", HTTP errors returned from the DRS server) that dsregcmd prints as "Server
+//! ErrorCode", next to the "Server Message" and "Https Status" (Microsoft Entra "Troubleshoot
+//! devices by using the dsregcmd command"; failure catalog ENR-03). `ErrorCode` is theirs; the
+//! other members — `Message`, `TraceId`, `Time` — are memsim's rendering of those fields (no
+//! public document prints a DRS error body whole). Every error is JSON: libhimmelblau surfaces
+//! anything else as "Invalid JSON" (protocols.md §7 note).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -36,7 +38,7 @@ pub enum DrsError {
 }
 
 impl DrsError {
-    /// HTTP status and the `ErrorType` member.
+    /// HTTP status and the `ErrorCode` member.
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             DrsError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
@@ -52,8 +54,8 @@ impl DrsError {
 }
 
 /// The JSON body of a DRS error (memsim's member names: see the module doc).
-pub fn body(error_type: &str, message: &str, trace_id: &str, time: &str) -> serde_json::Value {
-    serde_json::json!({ "ErrorType": error_type, "Message": message, "TraceId": trace_id, "Time": time })
+pub fn body(error_code: &str, message: &str, trace_id: &str, time: &str) -> serde_json::Value {
+    serde_json::json!({ "ErrorCode": error_code, "Message": message, "TraceId": trace_id, "Time": time })
 }
 
 impl IntoResponse for DrsError {

@@ -76,9 +76,9 @@ async fn discover_points_every_endpoint_inside_the_world() {
         }
     }
     let (status, err) = call(&state, Method::GET, "/fabrikam.com/Discover?api-version=1.9", None, Body::empty()).await;
-    assert_eq!((status, err["ErrorType"].as_str()), (StatusCode::NOT_FOUND, Some("TenantNotFound")));
+    assert_eq!((status, err["ErrorCode"].as_str()), (StatusCode::NOT_FOUND, Some("TenantNotFound")));
     let (status, err) = call(&state, Method::GET, "/contoso.com/Discover", None, Body::empty()).await;
-    assert_eq!((status, err["ErrorType"].as_str()), (StatusCode::BAD_REQUEST, Some("InvalidParameter")));
+    assert_eq!((status, err["ErrorCode"].as_str()), (StatusCode::BAD_REQUEST, Some("InvalidParameter")));
     let (status, _) = call(&state, Method::POST, "/contoso.com/Discover?api-version=1.9", None, Body::empty()).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }
@@ -145,7 +145,7 @@ async fn join_refuses_bad_tokens_in_json_and_journals_them() {
         [(None, "no Authorization"), (Some(expired), "expired"), (Some(graph), "audience"), (Some(forged), "signature"), (Some(other_tenant), "issuer")];
     for (i, (token, why)) in cases.iter().enumerate() {
         let (status, err) = call(&state, Method::POST, "/EnrollmentServer/device/?api-version=2.0", token.as_deref(), Body::from(body.clone())).await;
-        assert_eq!((status, err["ErrorType"].as_str()), (StatusCode::UNAUTHORIZED, Some("AuthenticationError")), "{why}");
+        assert_eq!((status, err["ErrorCode"].as_str()), (StatusCode::UNAUTHORIZED, Some("AuthenticationError")), "{why}");
         let refused = events(&state, "token_refused");
         assert_eq!(refused.len(), i + 1, "{why}");
         let reason = refused[i].detail["reason"].as_str().unwrap().to_string();
