@@ -88,7 +88,7 @@ mod tests {
         ] {
             assert!(names.contains(name), "the catalog lacks `{name}`");
         }
-        for area in ["baseline", "pki", "revocation", "proxy", "dns", "cdn", "notification", "time", "enrollment"] {
+        for area in ["baseline", "pki", "revocation", "proxy", "dns", "cdn", "notification", "time", "enrollment", "entra"] {
             assert!(FILES.iter().any(|(p, _)| p.starts_with(&format!("{area}/"))), "no scenario in area `{area}`");
         }
         for probe in crate::Probe::ALL {

@@ -13,8 +13,9 @@
 //! 4. **certificate** — the returned certificate chains to `MS-Organization-Access` (world.json's
 //!    `client_ca_bundle`), holds the request's key, and its subject's first RDN is the device id.
 //!
-//! Codes: 0x801C0021 in discover (as the registration probe), the DRS codes of codes.toml in
-//! auth and join, E_INVALIDDATA for an answer that is not JSON (failure catalog PRX-02).
+//! Codes: 0x801C0021 in discover (as the registration probe), 0x80072F8F when a server
+//! certificate does not verify (failure catalog TLS-03), the DRS codes of codes.toml in auth and
+//! join, E_INVALIDDATA for an answer that is not JSON (failure catalog PRX-02).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -122,8 +123,10 @@ fn join_fail(m: String) -> Fail {
 
 /// Why one exchange failed.
 enum CallError {
-    /// No answer: connect, TLS or HTTP failed (the text says how).
+    /// No answer: connect or HTTP failed (the text says how).
     Net(String),
+    /// The TLS channel failed: the server's certificate did not verify (an inspecting proxy).
+    Secure(String),
     /// An answer that is not a JSON object.
     NotJson(u16, String),
     /// An error status, with DRS's `ErrorCode` and message (or Entra's `error_description`) if any.
@@ -135,6 +138,9 @@ impl CallError {
     fn in_phase(self, phase: &'static str, other: impl Fn(String) -> Fail) -> Fail {
         match self {
             CallError::Net(m) => other(m),
+            // failure catalog TLS-03: an Entra join behind an inspecting proxy fails with
+            // 0x80072f8f ("ensure the proxy isn't modifying the server response") [S25].
+            CallError::Secure(m) => (phase, Code::ERROR_WINHTTP_SECURE_FAILURE, format!("[0x801c0021/0x80072f8f] {m}")),
             CallError::NotJson(status, m) => (phase, Code::E_INVALIDDATA, format!("the answer (HTTP {status}) is not JSON: {m}")),
             CallError::Status(401, code, m) => (phase, Code::DSREG_E_DEVICE_AUTHENTICATION_ERROR, server_error(401, code, m)),
             CallError::Status(status, Some(code), m) if code == "DirectoryError" => {
@@ -168,7 +174,10 @@ fn drs_headers(token: Option<&str>) -> Vec<(&'static str, String)> {
 
 /// One exchange with a host of the world; the answer as a JSON object.
 async fn call(run: &Run<'_>, host: &str, method: Method, path: &str, headers: &[(&str, String)], body: Option<Vec<u8>>) -> Result<Value, CallError> {
-    let mut channel = Channel::open(run.target, host).await.map_err(|e| CallError::Net(format!("{} ({})", e.net(), http::open_text(&e))))?;
+    let mut channel = Channel::open(run.target, host).await.map_err(|e| {
+        let text = format!("{} ({})", e.net(), http::open_text(&e));
+        if e.net().certificate_error().is_some() { CallError::Secure(text) } else { CallError::Net(text) }
+    })?;
     let (res, bytes) = channel.exchange(method, path, headers, body, LIMIT).await.map_err(CallError::Net)?;
     let status = res.status().as_u16();
     let parsed: Option<Value> = serde_json::from_slice(&bytes).ok().filter(Value::is_object);
@@ -202,6 +211,7 @@ async fn token(run: &Run<'_>, v1_endpoint: &str) -> Result<String, Fail> {
     let headers = [("content-type", "application/x-www-form-urlencoded".to_string()), ("accept", "application/json".to_string())];
     let answer = call(run, &host, Method::POST, &format!("{authority}/oauth2/v2.0/token"), &headers, Some(form.into_bytes())).await.map_err(|e| match e {
         CallError::Net(m) => fail(m),
+        CallError::Secure(m) => ("auth", Code::ERROR_WINHTTP_SECURE_FAILURE, m),
         CallError::NotJson(s, m) => ("auth", Code::E_INVALIDDATA, format!("the token answer (HTTP {s}) is not JSON: {m}")),
         CallError::Status(s, code, m) => fail(format!("{} ({m}), HTTP {s}", code.unwrap_or_default())),
     })?;

@@ -5,8 +5,9 @@
 //! reports it the same way; each service renders its own protocol's 401 from [`BearerError`].
 //!
 //! The resources and their identifiers are the ones the clients ask Entra for (protocols.md §6,
-//! §7; intune-spec §1.8.3; aad-join-spec §3.3): a v1 token names the resource URI as `aud`, a v2
-//! token the application id, so both are accepted.
+//! §7; intune-spec §1.8.3; aad-join-spec §3.3): a token's `aud` is what the client asked for —
+//! the application id, or one of its identifier URIs (with or without the trailing slash a
+//! `<uri>/.default` scope leaves) — so each is accepted.
 
 use axum::http::{HeaderMap, header};
 use scenarios::{Component, NewEvent, Service};
@@ -30,11 +31,21 @@ pub const DRS: Resource =
 
 /// Intune Enrollment (`d4ebce55-…`): the Linux `enroll` call (protocols.md §7.2). libhimmelblau
 /// asks for `https://enrollment.manage.microsoft.com/.default`, the app's identifier URI.
-pub const INTUNE_ENROLLMENT: Resource =
-    Resource { name: "Microsoft Intune Enrollment", audiences: &["d4ebce55-015a-49b5-a083-c84d1797ae8c", "https://enrollment.manage.microsoft.com/"] };
+pub const INTUNE_ENROLLMENT: Resource = Resource {
+    name: "Microsoft Intune Enrollment",
+    audiences: &[
+        "d4ebce55-015a-49b5-a083-c84d1797ae8c",
+        "https://enrollment.manage.microsoft.com",
+        "https://enrollment.manage.microsoft.com/",
+        "https://enrollment.manage.microsoft.us",
+    ],
+};
 
 /// Microsoft Intune (`0000000a-…`): the Linux check-in calls (details, policies, status).
-pub const INTUNE: Resource = Resource { name: "Microsoft Intune", audiences: &["0000000a-0000-0000-c000-000000000000"] };
+pub const INTUNE: Resource = Resource {
+    name: "Microsoft Intune",
+    audiences: &["0000000a-0000-0000-c000-000000000000", "https://api.manage.microsoft.com", "https://manage.microsoft.com"],
+};
 
 /// The IWService compliance query: intune-spec §2.1.6 names the IWService resource
 /// (`b8066b99-…`); the Intune resource is accepted too, as protocols.md §7 lists it for Intune calls.
