@@ -41,9 +41,9 @@ pub struct WorldDescription {
     pub time_scale: f64,
     /// Absolute path of the CA bundle a client should trust.
     pub ca_bundle: PathBuf,
-    /// Absolute path of the roots of the CAs that issue device certificates (DRS's
-    /// `MS-Organization-Access`, the Intune root): what verifies a certificate the world issued to
-    /// a device. Not TLS trust anchors, so not in `ca_bundle`.
+    /// Absolute path of the CAs that issue device certificates (DRS's `MS-Organization-Access`,
+    /// the Intune root and MDM device CA): what verifies a certificate the world issued to a
+    /// device. Not TLS trust anchors, so not in `ca_bundle`.
     pub client_ca_bundle: PathBuf,
     pub tenant: Tenant,
     /// Every emulated host name (and wildcard), sorted.

@@ -57,14 +57,20 @@ pub fn check(der: &[u8], spki: &[u8], roots_pem: &str) -> Result<Checked, CertPr
         return Err(CertProblem::NoDeviceId(first.chars().take(80).collect()));
     }
     let pems: Vec<x509_parser::pem::Pem> = x509_parser::pem::Pem::iter_from_buffer(roots_pem.as_bytes()).filter_map(Result::ok).collect();
-    let roots: Vec<X509Certificate<'_>> = pems.iter().filter_map(|p| X509Certificate::from_der(&p.contents).ok().map(|(_, c)| c)).collect();
-    let root = roots
-        .iter()
-        .find(|r| r.subject().as_raw() == cert.issuer().as_raw())
-        .ok_or_else(|| CertProblem::Chain(format!("no root named `{}` in the client CA bundle", cert.issuer())))?;
-    cert.verify_signature(Some(root.public_key())).map_err(|_| CertProblem::Chain(format!("its signature does not verify with `{}`", root.subject())))?;
-    root.verify_signature(None).map_err(|_| CertProblem::Chain(format!("`{}` is not a self-signed root", root.subject())))?;
-    Ok(Checked { device_id: first, issuer: root.subject().to_string() })
+    let cas: Vec<X509Certificate<'_>> = pems.iter().filter_map(|p| X509Certificate::from_der(&p.contents).ok().map(|(_, c)| c)).collect();
+    // Up the chain, each signature verified, until a self-signed root (at most four CAs up).
+    let mut current = &cert;
+    for _ in 0..4 {
+        let issuer = cas
+            .iter()
+            .find(|c| c.subject().as_raw() == current.issuer().as_raw() && current.verify_signature(Some(c.public_key())).is_ok())
+            .ok_or_else(|| CertProblem::Chain(format!("no CA named `{}` in the client CA bundle signed `{}`", current.issuer(), current.subject())))?;
+        if issuer.subject().as_raw() == issuer.issuer().as_raw() && issuer.verify_signature(None).is_ok() {
+            return Ok(Checked { device_id: first, issuer: issuer.subject().to_string() });
+        }
+        current = issuer;
+    }
+    Err(CertProblem::Chain("no self-signed root within four CAs".into()))
 }
 
 #[cfg(test)]

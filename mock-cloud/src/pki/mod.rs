@@ -345,12 +345,15 @@ impl Pki {
         self.roots_pem(CaPurpose::Tls)
     }
 
-    /// PEM of the roots of the CAs that issue client certificates (`MS-Organization-Access`, the
-    /// Intune root): what a relying party trusts to authenticate a device's certificate. Kept out
-    /// of [`Pki::bundle_pem`]: a machine never trusts these for TLS servers, and a TLS client given
-    /// them would accept server certificates no real client accepts.
+    /// PEM of the CAs that issue client certificates (`MS-Organization-Access`, the Intune root
+    /// and its MDM device CA), roots first: what a relying party trusts to authenticate a device's
+    /// certificate, the issuing CAs included so that `openssl verify -CAfile` builds the chain.
+    /// Kept out of [`Pki::bundle_pem`]: a machine never trusts these for TLS servers, and a TLS
+    /// client given them would accept server certificates no real client accepts.
     pub fn client_bundle_pem(&self) -> String {
-        self.roots_pem(CaPurpose::Client)
+        let issuing: String =
+            self.cas.iter().filter(|c| c.parent.is_some() && !c.shadow && c.spec.purpose == CaPurpose::Client).map(|c| c.pem.as_str()).collect();
+        self.roots_pem(CaPurpose::Client) + &issuing
     }
 
     fn roots_pem(&self, purpose: CaPurpose) -> String {
