@@ -192,3 +192,30 @@ fn drs_times_read_as_the_nonce_service_writes_them() {
     assert_eq!(drs_time(t), "10/12/2023 3:05:30 PM");
     assert_eq!(drs_time(time::macros::datetime!(2023-01-02 00:07:08 UTC)), "1/2/2023 12:07:08 AM");
 }
+
+/// issue 12: whatever a client sends to join — random bytes, or the right shape filled with
+/// random values — DRS answers a 4xx JSON error and never panics or joins.
+#[test]
+fn any_join_body_gets_a_json_error() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let state = app_state();
+    let token = entra_token(&state, "01cb2876-7ebd-4aa4-9cc9-d28bd4d359a9", json!({}));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let strategy = (proptest::collection::vec(any::<u8>(), 0..1024), ".{0,200}", any::<i64>(), "[A-Za-z0-9+/=]{0,400}");
+    TestRunner::new(Config::with_cases(64))
+        .run(&strategy, |(bytes, text, n, b64)| {
+            let shaped = json!({
+                "CertificateRequest": { "Type": "pkcs10", "Data": b64 }, "TransportKey": b64, "TargetDomain": text,
+                "DeviceType": text, "OSVersion": text, "DeviceDisplayName": text, "JoinType": n,
+            });
+            for body in [Body::from(bytes.clone()), Body::from(shaped.to_string())] {
+                let (status, err) = rt.block_on(call(&state, Method::POST, "/EnrollmentServer/device/?api-version=2.0", Some(&token), body));
+                prop_assert!(status.is_client_error(), "{status}: {err}");
+                prop_assert!(err["ErrorCode"].is_string(), "{err}");
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(state.devices.counts().0, 0);
+}

@@ -157,3 +157,45 @@ async fn bad_tokens_and_bodies_get_json_errors() {
     let (status, _) = send(router(&state), host, Method::GET, "/elsewhere", Some(&token), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// issue 12: random bodies to enroll and status — bytes, or the right members with random
+/// values — get a 4xx JSON error, never a panic, never an enrolled device.
+#[test]
+fn any_enroll_or_status_body_gets_a_json_error() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let state = app_state();
+    let (enroll_token, token) = (entra_token(&state, ENROLLMENT, json!({})), entra_token(&state, INTUNE, json!({})));
+    let linux = state.catalog.devices.intune_linux.clone();
+    let host = "fef.msua01.manage.microsoft.com";
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let strategy = (proptest::collection::vec(any::<u8>(), 0..1024), ".{0,100}", "[A-Za-z0-9+/=\n-]{0,400}");
+    TestRunner::new(Config::with_cases(48))
+        .run(&strategy, |(bytes, text, csr)| {
+            let enroll = format!("{}/enroll?api-version=1.0", linux.enrollment_path);
+            let status = format!("{}/status?api-version=1.0", linux.checkin_path);
+            let shaped_enroll = json!({ "AppVersion": text, "DeviceName": text, "CertificateSigningRequest": csr }).to_string();
+            let shaped_status = json!({ "DeviceId": text, "PolicyStatuses": [{ "Details": [{ "NewComplianceState": text }] }] }).to_string();
+            for (path, tok, body) in [
+                (&enroll, &enroll_token, bytes.clone()),
+                (&enroll, &enroll_token, shaped_enroll.into_bytes()),
+                (&status, &token, bytes.clone()),
+                (&status, &token, shaped_status.into_bytes()),
+            ] {
+                let req = Request::builder()
+                    .method(Method::POST)
+                    .uri(path.as_str())
+                    .header(header::HOST, host)
+                    .header(header::AUTHORIZATION, format!("Bearer {tok}"));
+                let res = rt.block_on(router(&state).oneshot(req.body(Body::from(body)).unwrap())).unwrap();
+                let code = res.status();
+                let bytes = rt.block_on(axum::body::to_bytes(res.into_body(), 1 << 20)).unwrap();
+                let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                prop_assert!(code.is_client_error(), "{code}: {v}");
+                prop_assert!(v["error"]["code"].is_string(), "{v}");
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(state.devices.counts().1, 0);
+}
