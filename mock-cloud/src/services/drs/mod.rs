@@ -59,6 +59,13 @@ async fn handle(State(state): State<AppState>, req: Request) -> Result<Response,
     let method = req.method().clone();
     let needs_version = |req: &Request| api_version(req).ok_or(DrsError::NoApiVersion);
     match (lower.as_slice(), method) {
+        // The root answers, as a reachability check (dsregcmd's "DRS Connectivity Test", the
+        // `registration` probe, a scenario's target) expects of a live service. memsim's own body.
+        ([], Method::GET | Method::HEAD) => Ok(crate::services::json_input::json(
+            axum::http::StatusCode::OK,
+            &serde_json::json!({ "Service": "DeviceRegistrationService", "DiscoveryPath": "/<tenant id or domain>/Discover?api-version=1.9" }),
+        )),
+        ([], _) => Err(DrsError::MethodNotAllowed("GET, HEAD")),
         ([_, "discover"], Method::GET) => {
             needs_version(&req)?;
             discover::discover(&state, segments[0]).await

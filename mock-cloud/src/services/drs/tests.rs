@@ -219,3 +219,15 @@ fn any_join_body_gets_a_json_error() {
         .unwrap();
     assert_eq!(state.devices.counts().0, 0);
 }
+
+/// issue 12: `healthy-registration`'s target is `https://enterpriseregistration.windows.net/`, and
+/// a scenario's target answers 2xx in a healthy world (scenarios' `[client] target` contract):
+/// DRS answers its root as the generic service did before it existed.
+#[tokio::test]
+async fn the_root_still_answers_2xx() {
+    let state = app_state();
+    let (status, body) = call(&state, Method::GET, "/", None, Body::empty()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = call(&state, Method::POST, "/", None, Body::empty()).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
