@@ -7,6 +7,10 @@
 //! answer holds the device certificate (`RawBody`, base64 DER) for the CSR's key, issued by the
 //! world's `MS-Organization-Access` CA with the new device id as the first (only) RDN of its
 //! subject — libhimmelblau takes the device id from there — and the device is remembered.
+//!
+//! Not checked: the nonce extension (aad-join-spec: the request SHOULD carry it; libhimmelblau's
+//! does not) and the transport key's use (the real service encrypts a session key to it for the
+//! PRT; memsim has no PRT).
 
 use axum::extract::Request;
 use axum::response::Response;
