@@ -137,6 +137,7 @@ layer_kinds! {
         CrlStale = "crl_stale",
         CrlUnavailable = "crl_unavailable",
         CrlSlow = "crl_slow",
+        DrsDirectoryError = "drs_directory_error",
     };
     Entra => /// Entra ID's authority answering as Entra does when it refuses (AADSTS codes), or
     /// rolling its keys, disagreeing on the time, or slowing down (issue 12).

@@ -35,6 +35,10 @@ pub enum DrsError {
     CsrContent(String),
     #[error("the device certificate could not be issued: {0}")]
     Issue(String),
+    /// The directory has no object for the device yet (a hybrid join before the sync: the
+    /// `service.drs_directory_error` fault, failure catalog ENR-03).
+    #[error("The device object by the given id ({0}) is not found.")]
+    DeviceNotFound(String),
 }
 
 impl DrsError {
@@ -49,6 +53,7 @@ impl DrsError {
             DrsError::Input(InputError::TooLarge) => (StatusCode::PAYLOAD_TOO_LARGE, "InvalidParameter"),
             DrsError::Input(_) | DrsError::Csr(_) | DrsError::CsrContent(_) => (StatusCode::BAD_REQUEST, "InvalidParameter"),
             DrsError::Issue(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+            DrsError::DeviceNotFound(_) => (StatusCode::BAD_REQUEST, "DirectoryError"),
         }
     }
 }
@@ -66,6 +71,9 @@ impl IntoResponse for DrsError {
         // the wall clock here, since an error body carries no state a scenario fast-forwards.
         let time = super::drs_time(time::OffsetDateTime::now_utc());
         let mut res = crate::services::json_input::json(status, &body(kind, &self.to_string(), &crate::services::devices::random_uuid(), &time));
+        if kind == "DirectoryError" {
+            res.extensions_mut().insert(super::faults::DirectoryAnswer);
+        }
         if let Some(m) = allow {
             res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(m));
         }

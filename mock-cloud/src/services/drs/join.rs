@@ -41,8 +41,9 @@ fn refused(state: &AppState, host: &str, why: &dyn std::fmt::Display) {
 }
 
 pub(super) async fn join(state: &AppState, req: Request) -> Result<Response, DrsError> {
+    let unsynced = req.extensions().get::<super::faults::Unsynced>().is_some();
     let (obj, claims, host) = authorized_body(state, req).await?;
-    let result = join_checked(state, &obj, &claims);
+    let result = join_checked(state, &obj, &claims, unsynced);
     match result {
         Ok((device, body)) => {
             state.journal.record(
@@ -56,7 +57,7 @@ pub(super) async fn join(state: &AppState, req: Request) -> Result<Response, Drs
             Ok(crate::services::json_input::json(axum::http::StatusCode::OK, &body))
         }
         Err(e) => {
-            if !matches!(e, DrsError::Issue(_)) {
+            if !matches!(e, DrsError::Issue(_) | DrsError::DeviceNotFound(_)) {
                 refused(state, &host, &e);
             }
             Err(e)
@@ -64,7 +65,8 @@ pub(super) async fn join(state: &AppState, req: Request) -> Result<Response, Drs
     }
 }
 
-fn join_checked(state: &AppState, obj: &serde_json::Map<String, Value>, claims: &Value) -> Result<(JoinedDevice, Value), DrsError> {
+/// Check the request, then create the device (`unsynced`: the directory has no object for it yet).
+fn join_checked(state: &AppState, obj: &serde_json::Map<String, Value>, claims: &Value, unsynced: bool) -> Result<(JoinedDevice, Value), DrsError> {
     let d = &state.catalog.devices.drs;
     let request = input::object(obj, "CertificateRequest")?;
     if !input::string(request, "Type")?.eq_ignore_ascii_case("pkcs10") {
@@ -93,6 +95,10 @@ fn join_checked(state: &AppState, obj: &serde_json::Map<String, Value>, claims: 
     .ok_or(InputError::Invalid("JoinType", "a known join type (0, 3, 4, 6 or 8)"))?;
 
     let device_id = random_uuid();
+    if unsynced {
+        // The directory as the fault layer left it (failure catalog ENR-03).
+        return Err(DrsError::DeviceNotFound(device_id));
+    }
     let now = state.journal.clock().now();
     let lifetime = time::Duration::try_from(d.device_cert_lifetime.0).unwrap_or(time::Duration::days(3650));
     let req = ClientCertRequest { common_name: device_id.clone(), subject_extra: vec![], lifetime, now, eku: vec![] };

@@ -14,6 +14,7 @@
 
 mod discover;
 pub mod error;
+pub mod faults;
 mod join;
 
 use axum::Router;
@@ -29,7 +30,7 @@ use super::AppState;
 pub const ENROLLMENT_SERVER: &str = "/EnrollmentServer";
 
 pub fn router(state: &AppState) -> Router {
-    Router::new().fallback(handle).with_state(state.clone())
+    faults::layer(Router::new().fallback(handle).with_state(state.clone()), state)
 }
 
 /// A DRS time as the nonce answer prints it: `10/12/2023 3:05:30 PM` (aad-join-spec §3.2).

@@ -231,3 +231,30 @@ async fn the_root_still_answers_2xx() {
     let (status, _) = call(&state, Method::POST, "/", None, Body::empty()).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// issue 12 (failure catalog ENR-03): while `service.drs_directory_error` holds, a well-formed
+/// join with a good token gets 400 `DirectoryError` and no device; a bad token still gets 401.
+#[tokio::test]
+async fn an_unsynced_directory_answers_directory_error() {
+    let fault = scenarios::ServiceFault::new(scenarios::ServiceEffect::DrsDirectoryError {});
+    let state = crate::services::test_support::app_state_with(time::OffsetDateTime::now_utc(), 1.0, vec![], vec![fault]);
+    let key = rsa_2048();
+    let token = entra_token(&state, "urn:ms-drs:enterpriseregistration.windows.net", json!({}));
+    let body = join_body(&csr(&key, CN), &blob(&key), json!(6)).to_string();
+    let req = Request::builder().method(Method::POST).uri("/EnrollmentServer/device/?api-version=2.0").header(header::HOST, HOST);
+    let res = router(&state).oneshot(req.header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::from(body.clone())).unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.extensions().get::<crate::services::faults::Fired>().map(|f| f.0),
+        Some(scenarios::ServiceFaultKind::DrsDirectoryError),
+        "the front journals the fault"
+    );
+    let v: Value = serde_json::from_slice(&axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap()).unwrap();
+    assert_eq!(v["ErrorCode"], "DirectoryError");
+    assert!(v["Message"].as_str().unwrap().starts_with("The device object by the given id ("), "{v}");
+    assert_eq!(state.devices.counts().0, 0);
+    let (status, _) = call(&state, Method::POST, "/EnrollmentServer/device/?api-version=2.0", None, Body::from(body)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "authentication first");
+    let (status, _) = call(&state, Method::GET, "/contoso.com/Discover?api-version=1.9", None, Body::empty()).await;
+    assert_eq!(status, StatusCode::OK, "only the join is affected");
+}
