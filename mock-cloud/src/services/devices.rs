@@ -9,8 +9,6 @@ use std::sync::{Arc, Mutex};
 
 /// How many joined and how many enrolled devices a world remembers (each).
 pub const MAX_RECORDS: usize = 1024;
-/// How many unused DRS nonces a world remembers.
-pub const MAX_NONCES: usize = 256;
 
 /// A device an Entra join or registration created.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +46,6 @@ pub struct EnrolledDevice {
 struct Records {
     joined: VecDeque<JoinedDevice>,
     enrolled: VecDeque<EnrolledDevice>,
-    nonces: VecDeque<String>,
 }
 
 /// The world's device records (clones share them).
@@ -86,10 +83,6 @@ impl Devices {
     /// Change an enrolled device's record; false when the world does not know it.
     pub fn update_enrolled(&self, device_id: &str, f: impl FnOnce(&mut EnrolledDevice)) -> bool {
         self.with(|r| r.enrolled.iter_mut().find(|d| d.device_id.eq_ignore_ascii_case(device_id)).map(f).is_some())
-    }
-
-    pub fn add_nonce(&self, nonce: String) {
-        self.with(|r| push_bounded(&mut r.nonces, nonce, MAX_NONCES));
     }
 
     /// How many devices joined and enrolled the world remembers.

@@ -67,8 +67,8 @@ pub(super) async fn nonce(state: &AppState, tenant: &str) -> Result<Response, Dr
     tenant_name(state, tenant)?;
     let mut raw = [0u8; 32];
     let _ = getrandom::fill(&mut raw);
+    // Not remembered: the join does not check the nonce extension (see `join`).
     let value = base64::engine::general_purpose::STANDARD.encode(raw);
-    state.devices.add_nonce(value.clone());
     let now = state.journal.clock().now();
     Ok(crate::services::json_input::json(
         axum::http::StatusCode::OK,
