@@ -75,7 +75,7 @@ impl ProbeTarget {
             content: world.content.clone(),
             time_scale,
             client_ca_bundle: world.client_ca_bundle.clone(),
-            entra_user: None,
+            entra_user: world.entra.users.first().map(|u| (u.upn.clone(), u.password.clone())),
         }
     }
 }
