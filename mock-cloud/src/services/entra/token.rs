@@ -54,7 +54,8 @@ async fn token(state: EntraState, tenant: String, endpoint: Endpoint, headers: H
         Err(e) => return refuse(&state, &AadError::new("malformed_body").with("detail", e.to_string()), &headers, &host, what),
     };
     let about = About { user: form.get("username"), client: form.get("client_id"), resource: form.get("resource").or(form.get("scope")) };
-    if let Some(f) = faults::select(&state, about, &faults::is_front) {
+    let front = faults::select(&state, about, &faults::is_front);
+    if let Some(f) = front {
         match &f.effect {
             EntraEffect::Throttled { retry_after } => {
                 let secs = state.journal.clock().to_wall(*retry_after).as_secs().max(1);
@@ -79,7 +80,7 @@ async fn token(state: EntraState, tenant: String, endpoint: Endpoint, headers: H
             if let Some(u) = &issued.user {
                 event = event.detail("upn", u.clone());
             }
-            if let Some(k) = issued.fault {
+            if let Some(k) = issued.fault.or(front.map(|f| f.kind().into())) {
                 event = event.fault(k);
             }
             state.journal.record(event);
