@@ -132,7 +132,7 @@ fn client_credentials(req: &Request<'_>) -> Result<Issued, AadError> {
     let requested = requested(state, &asked)?;
     let about = About { user: None, client: Some(&app.client_id), resource: Some(&asked.resource) };
     if let Some(f) = faults::select(state, about, &|e| matches!(e, EntraEffect::ConditionalAccess { .. })) {
-        return Err(refusal_error(&f.effect, None, app, &requested).fault(f.kind().into()));
+        return Err(refusal_error(&f.effect, None, &requested).fault(f.kind().into()));
     }
     let (now, skew) = faults::now(state);
     let issue = Issue {
@@ -193,13 +193,13 @@ fn refresh(req: &Request<'_>) -> Result<Issued, AadError> {
 }
 
 /// The refusal an effect answers a request with.
-fn refusal_error(effect: &EntraEffect, user: Option<&User>, app: &super::directory::App, requested: &Requested<'_>) -> AadError {
+fn refusal_error(effect: &EntraEffect, user: Option<&User>, requested: &Requested<'_>) -> AadError {
     match effect {
         EntraEffect::MfaRequired {} => AadError::new("mfa_required").with("resource", requested.resource.app_id.clone()),
         EntraEffect::ConditionalAccess { require: scenarios::CaRequirement::CompliantDevice } => AadError::new("ca_not_compliant"),
         EntraEffect::ConditionalAccess { .. } => AadError::new("ca_blocked"),
         _ => AadError::new("not_licensed")
-            .with("client_name", app.name.clone())
+            .with("client_name", requested.resource.name.clone())
             .with("client", requested.resource.app_id.clone())
             .with("user", user.map(|u| u.upn.clone()).unwrap_or_default()),
     }
@@ -231,9 +231,9 @@ pub(super) fn policy_refusal(state: &EntraState, g: &UserGrant<'_>, requested: &
         _ => false,
     };
     if let Some(f) = faults::select(state, about, &policy) {
-        return Some(refusal_error(&f.effect, Some(g.user), g.app, requested).fault(f.kind().into()));
+        return Some(refusal_error(&f.effect, Some(g.user), requested).fault(f.kind().into()));
     }
-    (requested.resource.intune && !g.user.intune_licence).then(|| refusal_error(&EntraEffect::NotLicensed {}, Some(g.user), g.app, requested))
+    (requested.resource.intune && !g.user.intune_licence).then(|| refusal_error(&EntraEffect::NotLicensed {}, Some(g.user), requested))
 }
 
 /// A user's tokens: Conditional Access, MFA and licences first.

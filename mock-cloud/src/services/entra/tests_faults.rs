@@ -157,3 +157,17 @@ async fn a_slow_token_endpoint_still_answers() {
     assert_eq!(client_credentials(&app).await.0, StatusCode::OK);
     assert!(fault_journaled(&app, "entra.slow"));
 }
+
+/// Issue 12 (found with MSAL Python): a fault targeted at a resource must select requests whose
+/// scope also carries the OIDC scopes MSAL adds (`openid profile offline_access`); the token
+/// endpoint's front (throttling) compared the whole scope string and let them through.
+#[tokio::test]
+async fn front_faults_select_by_resource_whatever_oidc_scopes_ride_along() {
+    let throttle = EntraFault {
+        target: EntraTarget { resources: vec!["https://api.manage.microsoft.com".into()], ..Default::default() },
+        ..EntraFault::new(EntraEffect::Throttled { retry_after: SimDuration::from_secs(5) })
+    };
+    let app = with(vec![throttle], 1.0);
+    assert_eq!(ropc(&app, 0, "openid profile offline_access https://api.manage.microsoft.com/.default").await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(ropc(&app, 0, "openid profile offline_access https://graph.microsoft.com/.default").await.0, StatusCode::OK);
+}

@@ -53,7 +53,8 @@ async fn token(state: EntraState, tenant: String, endpoint: Endpoint, headers: H
         Ok(f) => f,
         Err(e) => return refuse(&state, &AadError::new("malformed_body").with("detail", e.to_string()), &headers, &host, what),
     };
-    let about = About { user: form.get("username"), client: form.get("client_id"), resource: form.get("resource").or(form.get("scope")) };
+    let resource = resource_of(endpoint, &form);
+    let about = About { user: form.get("username"), client: form.get("client_id"), resource: resource.as_deref() };
     let front = faults::select(&state, about, &faults::is_front);
     if let Some(f) = front {
         match &f.effect {
@@ -92,6 +93,11 @@ async fn token(state: EntraState, tenant: String, endpoint: Endpoint, headers: H
     }
 }
 
+/// The resource a request names (its scope's or `resource`), for selecting faults.
+fn resource_of(endpoint: Endpoint, form: &Form) -> Option<String> {
+    grants::asked_of(endpoint, form.get("scope"), form.get("resource")).ok().map(|a| a.resource)
+}
+
 /// How a client proved who it is (`appidacr`: 0 none, 1 secret, 2 certificate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
@@ -104,7 +110,8 @@ pub enum ClientAuth {
 pub fn authenticate<'s>(state: &'s EntraState, form: &Form, tenant: TenantRef) -> Result<(&'s App, ClientAuth), AadError> {
     let dir = &state.directory;
     let client_id = form.get("client_id").ok_or_else(|| AadError::missing("client_id"))?;
-    let about = About { user: form.get("username"), client: Some(client_id), resource: form.get("resource").or(form.get("scope")) };
+    let resource = resource_of(if form.get("resource").is_some() { Endpoint::V1 } else { Endpoint::V2 }, form);
+    let about = About { user: form.get("username"), client: Some(client_id), resource: resource.as_deref() };
     let unknown = || AadError::new("unknown_client").with("client", client_id.chars().take(64).collect::<String>()).with("tenant", dir.tenant_id.clone());
     let app = dir.app(client_id).ok_or_else(unknown)?;
     if let Some(f) = faults::select(state, about, &|e| matches!(e, EntraEffect::UnknownClient {})) {
