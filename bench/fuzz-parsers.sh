@@ -2,7 +2,7 @@
 # Every parser that takes outside input, driven by proptest far past CI's counts (issue 11):
 # the scenario TOML (and its durations and host patterns), DNS messages through hickory's
 # decoder over UDP/TCP/DoH, OCSP requests, HTTP Range headers, the proxy's request heads, and
-# the control endpoint's JSON. CI runs each property 256-512 times; this runs >= 1,000,000
+# the control endpoint's JSON, and Entra's token requests, sealed grants and client assertions. CI runs each property 256-512 times; this runs >= 1,000,000
 # cases in all and prints the count per target. Loopback only; each target stops by itself.
 #
 # Usage: bench/fuzz-parsers.sh [SCALE]   (SCALE 1 = the counts below, ~1.1M cases; 0.01 for a smoke run)
@@ -33,5 +33,6 @@ run "OCSP requests (POST and GET)" 50000 2 -p mock-cloud --lib services::ocsp::t
 run "DNS over UDP, TCP and DoH" 20000 2 -p mock-dns --test fuzz
 run "proxy heads, targets, Host, echo" 50000 4 -p harness --lib proxy::tests::issue11::props::
 run "control endpoint JSON" 50000 1 -p mock-cloud --lib services::control::tests::props::
+run "Entra token forms, grants, assertions" 20000 6 -p mock-cloud --lib services::entra::
 rm -f /tmp/memsim-fuzz-$$.log
 echo "total                              $total cases, no panic, every answer protocol-correct"

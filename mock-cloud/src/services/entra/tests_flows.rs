@@ -188,7 +188,8 @@ fn any_assertion_is_refused_not_panicked() {
     let client = app.entra.directory.app(DAEMON).unwrap().clone();
     let now = app.journal.clock().now().unix_timestamp();
     let good = assertion(&key, &x5t, now, now + 600);
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 256, ..ProptestConfig::default() });
+    // PROPTEST_CASES sets the count (bench/fuzz-parsers.sh runs far more than CI's 256).
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::default());
     runner
         .run(&"[A-Za-z0-9_.=-]{0,300}", |a| {
             prop_assert!(super::assertion::check(&app.entra, &client, &a).is_err());
@@ -202,6 +203,54 @@ fn any_assertion_is_refused_not_panicked() {
             bytes[i] = b;
             let flipped = String::from_utf8_lossy(&bytes).into_owned();
             prop_assert!(super::assertion::check(&app.entra, &client, &flipped).is_err(), "a flipped byte at {} passed", i);
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// Any body at the token endpoint — random bytes, or a real request with parameters dropped,
+/// doubled or garbled — gets Entra's JSON error (or a token), never a panic or a non-JSON
+/// answer, and every refusal is journaled (issue 12: bad input).
+#[test]
+fn any_token_request_body_gets_entras_json() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let app = world(EntraSpec::default());
+    let real = form(&[
+        ("grant_type", "password"),
+        ("client_id", CLI),
+        ("scope", "openid https://graph.microsoft.com/.default"),
+        ("username", "adelev@contoso.com"),
+        ("password", "x"),
+    ]);
+    let pieces: Vec<String> = real.split('&').map(str::to_string).collect();
+    let strategy = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..600).boxed(),
+        proptest::collection::vec(proptest::sample::select(pieces.clone()), 0..8).prop_map(|p| p.join("&").into_bytes()).boxed(),
+        ("[a-z_]{1,12}", "[ -~]{0,40}").prop_map(move |(k, v)| format!("{real}&{k}={v}").into_bytes()).boxed(),
+    ];
+    let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = refused.clone();
+    app.journal.subscribe(move |e| {
+        if e.what == "token_refused" {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::default());
+    runner
+        .run(&strategy, |body| {
+            let before = refused.load(std::sync::atomic::Ordering::SeqCst);
+            let req = Request::builder()
+                .method("POST")
+                .uri(format!("/{TID}/oauth2/v2.0/token"))
+                .header(header::HOST, "login.microsoftonline.com")
+                .body(Body::from(body))
+                .unwrap();
+            let (status, _, text) = rt.block_on(raw(&app, req));
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| TestCaseError::fail(format!("not JSON ({e}): {text}")))?;
+            if status != StatusCode::OK {
+                prop_assert!(v["error_codes"][0].is_u64() && v["error_description"].as_str().is_some_and(|d| d.starts_with("AADSTS")), "{}", v);
+                prop_assert!(refused.load(std::sync::atomic::Ordering::SeqCst) > before, "a refusal is journaled");
+            }
             Ok(())
         })
         .unwrap();
