@@ -23,7 +23,24 @@ def run_msal(call):
     if call["grant"] == "client_credentials":
         app = msal.ConfidentialClientApplication(call["client_id"], client_credential=call["secret"], authority=authority)
         return msal_result(app.acquire_token_for_client(scopes=[call["scope"]]))
+    if call["grant"] == "client_certificate":
+        # With `thumbprint`, MSAL signs RS256 naming the SHA-1 `x5t`; with `public_certificate`,
+        # PS256 naming `x5t#S256` and sending `x5c` (msal >= 1.35).
+        credential = {"private_key": open(call["key"]).read()}
+        if "thumbprint" in call:
+            credential["thumbprint"] = call["thumbprint"]
+        else:
+            credential["public_certificate"] = open(call["certificate"]).read()
+        app = msal.ConfidentialClientApplication(call["client_id"], client_credential=credential, authority=authority)
+        return msal_result(app.acquire_token_for_client(scopes=[call["scope"]]))
     app = msal.PublicClientApplication(BROKER, authority=authority)
+    if call["grant"] == "device_code":
+        flow = app.initiate_device_flow(scopes=[call["scope"]])
+        if "user_code" not in flow:
+            return msal_result(flow)
+        result = msal_result(app.acquire_token_by_device_flow(flow))
+        result["message"] = flow["message"]
+        return result
     user = WORLD["users"][call["user"]]
     first = app.acquire_token_by_username_password(user["upn"], user["password"], scopes=[call["scope"]])
     if call["grant"] == "password" or "error" in first:

@@ -199,3 +199,52 @@ fn msal_node_signs_in_and_reports_each_faults_aadsts_code() {
     }
     assert_eq!(out["mfa"]["subError"], "basic_action");
 }
+
+/// MSAL Python's certificate credential (client assertions, RFC 7523: RS256 naming the SHA-1
+/// `x5t`, padded as MSAL pads it, and PS256 naming `x5t#S256`, of a certificate openssl made and
+/// the scenario registered) and its device-code flow (polling
+/// until the simulated user has signed in), through the proxy with only env.sh; and the same
+/// assertion refused with AADSTS700024 when the authority's clock runs two hours ahead.
+#[test]
+fn msal_python_certificate_credential_and_device_code() {
+    let python = installed(clients().join("venv/bin/python"), "MSAL Python");
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let out = clean_env(Command::new("openssl"))
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=memsim daemon"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let fp = clean_env(Command::new("openssl")).args(["x509", "-noout", "-fingerprint", "-sha1", "-in"]).arg(&cert).output().unwrap();
+    let thumbprint: String = String::from_utf8_lossy(&fp.stdout).split('=').nth(1).unwrap().trim().replace(':', "");
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let daemon = "b2b2b2b2-2222-4222-8222-000000000001";
+    let world =
+        format!("[world.entra]\nsign_in_delay = \"2s\"\n[[world.entra.app]]\nclient_id = \"{daemon}\"\nname = \"Cert daemon\"\ncertificate = '''\n{pem}'''\n");
+    let script = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/clients/entra_msal.py"));
+    let calls = json!([
+        {"id": "cert", "grant": "client_certificate", "client_id": daemon, "key": key, "thumbprint": thumbprint, "scope": "https://graph.microsoft.com/.default"},
+        {"id": "cert_ps256", "grant": "client_certificate", "client_id": daemon, "key": key, "certificate": cert, "scope": "https://graph.microsoft.com/.default"},
+        {"id": "device", "grant": "device_code", "user": 0, "scope": "https://enrollment.manage.microsoft.com//.default"},
+    ]);
+    let up = Up::start_toml("entra-msal-cert", "entra", &world);
+    let out = in_world(&up, &python, &[script.display().to_string(), calls.to_string()], &[]);
+    let keys = jwks(&up);
+    let c = verified(&keys, out["cert"]["access_token"].as_str().unwrap_or_else(|| panic!("{}", out["cert"])));
+    assert_eq!((c["appid"].as_str(), c["appidacr"].as_str()), (Some(daemon), Some("2")), "a certificate-authenticated app token");
+    let c = verified(&keys, out["cert_ps256"]["access_token"].as_str().unwrap_or_else(|| panic!("{}", out["cert_ps256"])));
+    assert_eq!(c["appidacr"], "2", "PS256 with x5t#S256, as MSAL signs when it has the certificate");
+    let d = verified(&keys, out["device"]["access_token"].as_str().unwrap_or_else(|| panic!("{}", out["device"])));
+    assert_eq!((d["aud"].as_str(), d["upn"].as_str()), (Some("https://enrollment.manage.microsoft.com/"), Some("adelev@contoso.com")));
+    assert!(out["device"]["message"].as_str().unwrap().contains("https://microsoft.com/devicelogin"));
+    let (_, journal) = up.stop();
+    assert!(journal.iter().any(|e| e["what"] == "token_refused" && e["detail"]["code"] == "AADSTS70016"), "MSAL polled while the user had not signed in yet");
+    // The authority two hours ahead: MSAL's fresh assertion has expired by the authority's clock.
+    let skewed = Up::start_toml("entra-msal-cert-skew", "entra", &format!("{world}[[fault]]\nkind = \"entra.clock_skew\"\nahead = \"2h\"\n"));
+    let out = in_world(&skewed, &python, &[script.display().to_string(), json!([calls[0]]).to_string()], &[]);
+    assert_eq!(out["cert"]["error_codes"], json!([700024]), "{}", out["cert"]);
+}

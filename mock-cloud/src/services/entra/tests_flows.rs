@@ -255,3 +255,24 @@ fn any_token_request_body_gets_entras_json() {
         })
         .unwrap();
 }
+
+/// Issue 12 (found with MSAL Python 1.39): MSAL pads the `x5t` it sends, signs PS256 naming
+/// `x5t#S256` when it has the certificate, and writes `exp`/`nbf` as floats; Entra accepts all
+/// three, and so must the world (they were refused with AADSTS700027 and AADSTS50027).
+#[tokio::test]
+async fn assertions_as_msal_python_writes_them_are_accepted() {
+    let (app, key, x5t) = cert_world();
+    let now = app.journal.clock().now().unix_timestamp();
+    let t = format!("/{TID}/oauth2/v2.0/token");
+    let x5t_s256 = app.entra.directory.app(DAEMON).unwrap().certificate.as_ref().unwrap().x5t_s256.clone();
+    let claims = json!({"aud": format!("https://login.microsoftonline.com/{TID}/oauth2/v2.0/token"), "iss": DAEMON, "sub": DAEMON, "jti": "1", "nbf": now as f64 + 0.25, "iat": now as f64, "exp": now as f64 + 600.5});
+    let mut padded = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    padded.x5t = Some(format!("{x5t}="));
+    let mut pss = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+    pss.x5t_s256 = Some(format!("{x5t_s256}="));
+    for header in [padded, pss] {
+        let a = jsonwebtoken::encode(&header, &claims, &key.jwt_encoding_key().unwrap()).unwrap();
+        let (s, _, v) = send(&app, "POST", &t, Some(cc(&a))).await;
+        assert_eq!(s, StatusCode::OK, "{:?}: {v}", header.alg);
+    }
+}
