@@ -49,10 +49,16 @@ async fn token(state: EntraState, tenant: String, endpoint: Endpoint, headers: H
         Ok(b) => b,
         Err(_) => return refuse(&state, &AadError::new("malformed_body").with("detail", format!("more than {MAX_BODY} bytes")), &headers, &host, what),
     };
-    let form = match Form::parse(&bytes) {
+    let mut form = match Form::parse(&bytes) {
         Ok(f) => f,
         Err(e) => return refuse(&state, &AadError::new("malformed_body").with("detail", e.to_string()), &headers, &host, what),
     };
+    // `client_secret_basic` (RFC 6749 §2.3.1, which the OpenID configuration advertises): the
+    // client id and secret, each form-urlencoded, in an HTTP Basic header.
+    if let Some((id, secret)) = basic_credentials(&headers) {
+        form.add("client_id", id);
+        form.add("client_secret", secret);
+    }
     let resource = resource_of(endpoint, &form);
     let about = About { user: form.get("username"), client: form.get("client_id"), resource: resource.as_deref() };
     let front = faults::select(&state, about, &faults::is_front);
@@ -91,6 +97,20 @@ async fn token(state: EntraState, tenant: String, endpoint: Endpoint, headers: H
         }
         Err(e) => refuse(&state, &e, &headers, &host, what),
     }
+}
+
+/// `Authorization: Basic base64(urlencode(id):urlencode(secret))`, if the request has one.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, b64) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64.trim()).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let decode = |s: &str| Form::parse(format!("v={s}").as_bytes()).ok().and_then(|f| f.get("v").map(str::to_string));
+    Some((decode(id)?, decode(secret).unwrap_or_default()))
 }
 
 /// The resource a request names (its scope's or `resource`), for selecting faults.
