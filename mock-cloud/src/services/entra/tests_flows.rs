@@ -276,3 +276,22 @@ async fn assertions_as_msal_python_writes_them_are_accepted() {
         assert_eq!(s, StatusCode::OK, "{:?}: {v}", header.alg);
     }
 }
+
+/// The v1 device-code flow (`/oauth2/devicecode` with `resource=`, `verification_url`, polled
+/// with `grant_type=device_code` and `code=`), as ADAL-era clients speak it.
+#[tokio::test]
+async fn the_v1_device_code_flow_speaks_adals_names() {
+    let app = world(EntraSpec { sign_in_delay: Some(scenarios::SimDuration::ZERO), ..Default::default() });
+    let (s, _, v) = send(&app, "POST", &format!("/{TID}/oauth2/devicecode"), Some(form(&[("client_id", CLI), ("resource", "https://ConfigMgrService")]))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["verification_url"].is_string() && v.get("verification_uri").is_none());
+    let poll =
+        form(&[("grant_type", "device_code"), ("client_id", CLI), ("code", v["device_code"].as_str().unwrap()), ("resource", "https://ConfigMgrService")]);
+    let (s, _, v) = send(&app, "POST", &format!("/{TID}/oauth2/token"), Some(poll)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!((v["resource"].as_str(), v["expires_in"].as_str()), (Some("https://ConfigMgrService"), Some("3600")));
+    app.entra
+        .keys
+        .verify(v["access_token"].as_str().unwrap(), &["https://ConfigMgrService"], &[&format!("https://sts.windows.net/{TID}/")], app.journal.clock().now())
+        .unwrap();
+}
