@@ -2,8 +2,9 @@
 # Every parser that takes outside input, driven by proptest far past CI's counts (issue 11):
 # the scenario TOML (and its durations and host patterns), DNS messages through hickory's
 # decoder over UDP/TCP/DoH, OCSP requests, HTTP Range headers, the proxy's request heads, and
-# the control endpoint's JSON, the enrollment services' SOAP reader, WS-Security tokens and PKCS#10
-# requests (issue 14). CI runs each property 256-512 times; this runs >= 1,000,000
+# the control endpoint's JSON, Entra's token requests, sealed grants and client assertions
+# (issue 12), and the enrollment services' SOAP reader, WS-Security tokens and PKCS#10 requests
+# (issue 14). CI runs each property 256-512 times; this runs >= 1,000,000
 # cases in all and prints the count per target. Loopback only; each target stops by itself.
 #
 # Usage: bench/fuzz-parsers.sh [SCALE]   (SCALE 1 = the counts below, ~2.2M cases; 0.01 for a smoke run)
@@ -35,5 +36,6 @@ run "DNS over UDP, TCP and DoH" 20000 2 -p mock-dns --test fuzz
 run "proxy heads, targets, Host, echo" 50000 4 -p harness --lib proxy::tests::issue11::props::
 run "control endpoint JSON" 50000 1 -p mock-cloud --lib services::control::tests::props::
 run "enrollment SOAP, BST tokens, PKCS#10" 250000 4 -p mock-cloud --lib services::enrollment::soap::tests::
+run "Entra token forms, grants, assertions" 20000 6 -p mock-cloud --lib services::entra::
 rm -f /tmp/memsim-fuzz-$$.log
 echo "total                              $total cases, no panic, every answer protocol-correct"

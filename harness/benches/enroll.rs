@@ -36,13 +36,13 @@ fn main() {
         let scenario = scenarios::catalog::find("healthy-enroll").unwrap().unwrap();
         let world = harness::World::start(&scenario, harness::WorldOptions::default()).await.unwrap();
         let mut target = ProbeTarget::new(&world.describe(), 1.0);
-        if target.entra.is_none() {
+        if target.enroll_sign_in.is_none() {
             // A world without an Entra authority: a token its keys signed, as a device holds one.
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
             let tenant = &scenario.world.tenant_id;
             let claims = serde_json::json!({"aud": "https://enrollment.manage.microsoft.com/", "iss": format!("https://sts.windows.net/{tenant}/"), "upn": "adele@contoso.com", "nbf": now, "exp": now + 86400});
             let token = world.cloud().entra_keys.sign(&claims).unwrap();
-            target.entra = Some(probes::enroll::TokenSource::Given { upn: "adele@contoso.com".into(), token });
+            target.enroll_sign_in = Some(probes::enroll::TokenSource::Given { upn: "adele@contoso.com".into(), token });
         }
         let catalog = world.cloud().catalog.clone();
         // Warm-up: the world's keys are made on first use.

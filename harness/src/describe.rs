@@ -41,6 +41,10 @@ pub struct WorldDescription {
     pub time_scale: f64,
     /// Absolute path of the CA bundle a client should trust.
     pub ca_bundle: PathBuf,
+    /// Absolute path of the CAs that issue device certificates (DRS's `MS-Organization-Access`,
+    /// the Intune root and MDM device CA): what verifies a certificate the world issued to a
+    /// device. Not TLS trust anchors, so not in `ca_bundle`.
+    pub client_ca_bundle: PathBuf,
     pub tenant: Tenant,
     /// Every emulated host name (and wildcard), sorted.
     pub hosts: Vec<String>,
@@ -198,6 +202,7 @@ mod tests {
             proxy_url: "http://127.0.0.1:4".into(),
             time_scale: 60.0,
             ca_bundle: "/tmp/ca.pem".into(),
+            client_ca_bundle: "/tmp/client-ca.pem".into(),
             tenant: Tenant::of(&WorldSpec::default()),
             hosts: vec!["a.example".into()],
             content: vec![],

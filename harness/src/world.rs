@@ -71,6 +71,7 @@ pub struct World {
     proxy: Proxy,
     state: StateDir,
     ca_bundle: PathBuf,
+    client_ca_bundle: PathBuf,
     /// `control.json` and `control.token`, once the control endpoint is up (`memsim up`).
     control: Option<crate::control::ControlFiles>,
 }
@@ -153,6 +154,10 @@ impl World {
         // A trusted TLS-inspection CA is in the bundle, as a corporate CA pushed by policy is.
         let bundle = format!("{}{}", cloud.ca_bundle_pem(), proxy.trusted_inspection_pem());
         std::fs::write(&ca_bundle, bundle).map_err(WorldError::io("write ca.pem"))?;
+        // The device-certificate CAs (MS-Organization-Access, the Intune root): for verifying a
+        // certificate the world issued to a device, never for trusting a server (so not in ca.pem).
+        let client_ca_bundle = state.path().join("client-ca.pem");
+        std::fs::write(&client_ca_bundle, cloud.client_ca_bundle_pem()).map_err(WorldError::io("write client-ca.pem"))?;
         journal.record(
             NewEvent::new(Component::World, "ready")
                 .detail("https_addr", cloud.https_addr.to_string())
@@ -160,7 +165,7 @@ impl World {
                 .detail("proxy_url", proxy.url())
                 .detail("dns_addr", dns.addr().to_string()),
         );
-        Ok(World { scenario: scenario.clone(), journal, cloud, dns, proxy, state, ca_bundle, control: None })
+        Ok(World { scenario: scenario.clone(), journal, cloud, dns, proxy, state, ca_bundle, client_ca_bundle, control: None })
     }
 
     pub fn scenario(&self) -> &Scenario {
@@ -226,6 +231,7 @@ impl World {
             proxy_url: self.proxy_url(),
             time_scale: self.journal.clock().scale(),
             ca_bundle: self.ca_bundle.clone(),
+            client_ca_bundle: self.client_ca_bundle.clone(),
             tenant: Tenant::of(&self.scenario.world),
             hosts: self.hosts().to_vec(),
             content: self.cloud.content.manifest(),

@@ -119,8 +119,8 @@ impl Cloud {
         );
         let mut by_host = HashMap::new();
         for entry in &catalog.services.services {
-            for h in entry.hosts(config.world.cloud) {
-                by_host.insert(h.to_ascii_lowercase(), entry.service);
+            for h in entry.hosts(config.world.cloud).iter().filter_map(|h| catalog::world_host(h, &config.world)) {
+                by_host.insert(h, entry.service);
             }
         }
         // The CRL and OCSP hosts are the CAs' URLs in pki.toml (seed 000), not repeated in services.toml.
@@ -139,6 +139,7 @@ impl Cloud {
             notification: services::notification::Config::from_catalog(&catalog),
             entra: services::entra::EntraState::new(&catalog.entra, &config.world, config.entra_faults, journal.clone()).map_err(CloudError::Entra)?,
             enrollment: services::enrollment::EnrollmentState::new(config.enrollment_faults),
+            devices: Default::default(),
         };
         let entra = state.entra.directory.clone();
         let entra_keys = state.entra.keys.clone();
@@ -180,6 +181,12 @@ impl Cloud {
     /// The world's CA bundle: the roots a client should trust.
     pub fn ca_bundle_pem(&self) -> String {
         self.pki.bundle_pem()
+    }
+
+    /// The roots of the CAs that issue client (device) certificates: not TLS trust anchors
+    /// (see `Pki::client_bundle_pem`).
+    pub fn client_ca_bundle_pem(&self) -> String {
+        self.pki.client_bundle_pem()
     }
 }
 

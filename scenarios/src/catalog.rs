@@ -85,10 +85,20 @@ mod tests {
             "healthy-win32-download",
             "healthy-endpoints",
             "service-enrollment-503",
+            // Issue 12 (Entra ID sign-in).
+            "healthy-sign-in",
+            "entra-mfa-required-enrollment",
+            "entra-ca-noncompliant-device",
+            "entra-proxy-blocks-login",
+            "entra-tls-inspection-login",
+            "entra-clock-skew",
+            "entra-key-rollover",
+            "entra-throttled",
+            "entra-user-not-licensed",
         ] {
             assert!(names.contains(name), "the catalog lacks `{name}`");
         }
-        for area in ["baseline", "pki", "revocation", "proxy", "dns", "cdn", "notification", "time", "enrollment"] {
+        for area in ["baseline", "pki", "revocation", "proxy", "dns", "cdn", "notification", "time", "enrollment", "entra"] {
             assert!(FILES.iter().any(|(p, _)| p.starts_with(&format!("{area}/"))), "no scenario in area `{area}`");
         }
         for probe in crate::Probe::ALL {

@@ -21,6 +21,39 @@ pub struct ClientSpec {
     /// more than one fetch (a long-poll, ranges, a CNAME walk, a revocation check) have none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The `sign-in` probe's grant (default: the resource owner password grant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant: Option<SignInGrant>,
+    /// The `sign-in` probe's resource, as a scope names it without `/.default` (default: the
+    /// Intune enrollment service, `https://enrollment.manage.microsoft.com/`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
+/// How the `sign-in` probe gets its token (RFC 6749 §4, RFC 8628).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInGrant {
+    /// The user's name and password (the Microsoft Authentication Broker, as libhimmelblau signs in).
+    #[default]
+    Password,
+    /// Then a refresh grant with the refresh token it got.
+    RefreshToken,
+    /// The device code flow: poll until the simulated user has signed in.
+    DeviceCode,
+    /// App-only, with the tenant's confidential app's secret.
+    ClientCredentials,
+}
+
+impl SignInGrant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInGrant::Password => "password",
+            SignInGrant::RefreshToken => "refresh_token",
+            SignInGrant::DeviceCode => "device_code",
+            SignInGrant::ClientCredentials => "client_credentials",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -38,6 +71,8 @@ struct RawClient {
     cwd: Option<String>,
     timeout: Option<SimDuration>,
     target: Option<String>,
+    grant: Option<SignInGrant>,
+    resource: Option<String>,
 }
 
 impl TryFrom<RawClient> for ClientSpec {
@@ -50,7 +85,13 @@ impl TryFrom<RawClient> for ClientSpec {
             (None, Some(_)) => return Err("`command` needs at least a program, e.g. [\"./check.sh\", \"--json\"]".into()),
             _ => return Err("[client] takes exactly one of `probe` (a built-in client) or `command`".into()),
         };
-        Ok(ClientSpec { kind, cwd: raw.cwd, timeout: raw.timeout, target: raw.target })
+        if (raw.grant.is_some() || raw.resource.is_some()) && kind != ClientKind::Probe(Probe::SignIn) {
+            return Err("`grant` and `resource` go with probe = \"sign-in\"".into());
+        }
+        if raw.resource.as_deref().is_some_and(|r| r.trim().is_empty() || r.len() > 300 || r.contains(char::is_whitespace)) {
+            return Err("`resource` is one app id URI or app id, e.g. \"https://enrollment.manage.microsoft.com/\"".into());
+        }
+        Ok(ClientSpec { kind, cwd: raw.cwd, timeout: raw.timeout, target: raw.target, grant: raw.grant, resource: raw.resource })
     }
 }
 
@@ -112,6 +153,15 @@ probes! {
     /// Entra device registration discovery (dsregcmd's "DRS Discovery Test"): the tenant's
     /// EnterpriseRegistration CNAME (seed 003) and a verified TLS channel to its target.
     Registration = "registration",
+    /// `dsregcmd`'s device join (Entra join, protocols.md §6): DRS discovery through the tenant's
+    /// EnterpriseRegistration CNAME, a token for DRS from the world's Entra, nonce, join with an
+    /// RSA-2048 PKCS#10, and the returned device certificate checked (chains to
+    /// MS-Organization-Access, holds the request's key, names the device id).
+    DeviceJoin = "device-join",
+    /// An MSAL-like public client signing in to Entra ID (issue 12): OpenID discovery of the
+    /// tenant's authority, then the scenario's grant, then the token checked against the JWKS
+    /// and the client's clock; on refusal the authority's AADSTS code.
+    SignIn = "sign-in",
 }
 
 impl Probe {

@@ -52,6 +52,12 @@ impl Clock {
         self.sim_start.checked_add(sim.try_into().unwrap_or(time::Duration::MAX)).map_or(latest, |t| t.min(latest))
     }
 
+    /// The same clock `by` behind: what a client whose clock lags the world's reads (a world's
+    /// `skew`), ticking at the same rate from the same instant.
+    pub fn behind(self, by: Duration) -> Clock {
+        Clock { sim_start: self.sim_start.checked_sub(by.try_into().unwrap_or(time::Duration::ZERO)).unwrap_or(self.sim_start), ..self }
+    }
+
     /// How long a simulated span lasts on the wall clock.
     pub fn to_wall(&self, d: SimDuration) -> Duration {
         d.0.div_f64(self.scale)

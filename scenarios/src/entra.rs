@@ -120,3 +120,31 @@ impl EntraSpec {
         problems
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ScenarioFile;
+
+    const HEAD: &str = "name = \"v\"\nsummary = \"s\"\narea = \"entra\"\nsource = \"t\"\n";
+
+    fn problems(extra: &str) -> Vec<String> {
+        let f = ScenarioFile::parse(&format!("{HEAD}{extra}"), "v.toml").unwrap_or_else(|e| panic!("{e}"));
+        crate::validate::check(&f.scenario).iter().map(|p| f.error(p).to_string()).collect()
+    }
+
+    /// Issue 12: `[world.entra]` is checked by the one validation step, each problem where it stands.
+    #[test]
+    fn users_and_apps_are_checked_where_they_stand() {
+        let ok = "[world.entra]\nsign_in_delay = \"30s\"\n[[world.entra.user]]\nupn = \"megan@contoso.com\"\npassword = \"x\"\n[[world.entra.app]]\nclient_id = \"5a1e2f0c-7d3b-4c55-9a0e-8f6b1d2c3e4f\"\nsecret = \"s\"\n";
+        assert_eq!(problems(ok), Vec::<String>::new());
+        let bad = "[[world.entra.user]]\nupn = \"megan\"\n[[world.entra.user]]\nupn = \"a@b.c\"\npassword = \"\"\n[[world.entra.app]]\nclient_id = \"not-a-guid\"\ncertificate = \"nope\"\nredirect_uris = [\"http://evil.example/cb\"]\n";
+        let p = problems(bad);
+        assert_eq!(p.len(), 5, "{p:#?}");
+        assert!(p[0].starts_with("v.toml:6:7: `megan` is no user principal name"), "{}", p[0]);
+        assert!(p[1].starts_with("v.toml:9:12: a password cannot be empty"), "{}", p[1]);
+        assert!(p[2].starts_with("v.toml:11:13: client_id `not-a-guid` is not a GUID"), "{}", p[2]);
+        assert!(p[3].contains("PEM") && p[4].contains("https, or http on localhost"), "{p:#?}");
+        let e = ScenarioFile::parse(&format!("{HEAD}[world.entra]\nusers = []\n"), "v.toml").unwrap_err();
+        assert!(e.to_string().contains("unknown key `users`"), "{e}");
+    }
+}

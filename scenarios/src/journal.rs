@@ -84,6 +84,12 @@ pub const KINDS: &[(Component, &[&str])] = &[
             "checkin",
             "soap_fault",
             "sign_in",
+            // the device services (DRS, Graph, Intune for Linux; issue 12): a bearer token refused
+            // (`token_refused` above, with the service and the reason), a request body refused, a
+            // device joined or enrolled
+            "bad_request",
+            "device_joined",
+            "device_enrolled",
         ],
     ),
     (Component::Dns, &["query", "malformed"]),

@@ -21,7 +21,7 @@ mod parse;
 mod service;
 pub mod validate;
 
-pub use client::{ClientKind, ClientSpec, Probe};
+pub use client::{ClientKind, ClientSpec, Probe, SignInGrant};
 pub use clock::Clock;
 pub use duration::{DurationError, SimDuration};
 pub use entra::{EntraApp, EntraSpec, EntraUser};

@@ -34,6 +34,15 @@ pub enum Service {
     Endpoints,
     /// Entra ID's authority (`login.microsoftonline.com`): discovery, JWKS, token endpoints.
     Entra,
+    /// Entra device registration (DRS, `enterpriseregistration.windows.net`): Discover, nonce,
+    /// device join, key provisioning (protocols.md §6).
+    Drs,
+    /// Microsoft Graph, the one document Intune for Linux reads from it: the Intune service
+    /// principal's endpoints (`/v1.0/servicePrincipals/appId=…/endpoints`, protocols.md §7).
+    Graph,
+    /// Intune for Linux on the tenant's `fef.<scale unit>` front: enroll, details, policies,
+    /// status and the IWService compliance query (protocols.md §7).
+    IntuneLinux,
 }
 
 impl Service {
@@ -49,6 +58,9 @@ impl Service {
         Service::Notification,
         Service::Endpoints,
         Service::Entra,
+        Service::Drs,
+        Service::Graph,
+        Service::IntuneLinux,
     ];
 
     /// The name a scenario, a data file and the journal use, e.g. `enrollment_discovery`.
@@ -65,6 +77,9 @@ impl Service {
             Service::Notification => "notification",
             Service::Endpoints => "endpoints",
             Service::Entra => "entra",
+            Service::Drs => "drs",
+            Service::Graph => "graph",
+            Service::IntuneLinux => "intune_linux",
         }
     }
 }

@@ -7,12 +7,23 @@ fn world_json_has_exactly_the_documented_keys_and_env_sh_points_at_it() {
     let up = Up::start(None);
     let mut keys: Vec<&str> = up.world.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(keys, ["ca_bundle", "content", "dns_addr", "entra", "hosts", "http_addr", "https_addr", "proxy_url", "tenant", "time_scale"]);
+    assert_eq!(
+        keys,
+        ["ca_bundle", "client_ca_bundle", "content", "dns_addr", "entra", "hosts", "http_addr", "https_addr", "proxy_url", "tenant", "time_scale"]
+    );
     // Issue 12: the Entra entry a test signs in with, no docs needed.
     assert_eq!(up.world["entra"]["authority"], format!("https://login.microsoftonline.com/{}", up.world["tenant"]["id"].as_str().unwrap()));
     assert!(
         up.world["entra"]["users"][0]["password"].is_string() && up.world["entra"]["apps"].as_array().unwrap().iter().any(|a| a["client_secret"].is_string())
     );
+    // issue 12: the device-certificate CAs, apart from the TLS trust bundle.
+    let client_ca = std::fs::read_to_string(up.description.client_ca_bundle.clone()).unwrap();
+    assert_eq!(client_ca.matches("BEGIN CERTIFICATE").count(), 3, "MS-Organization-Access, the Intune root and its MDM device CA");
+    let tls_ca = std::fs::read_to_string(up.ca()).unwrap();
+    // MS-Organization-Access (first) is not a TLS root; the Intune root (second) is in both, as an
+    // enrolled device has it in Root/System (issue 14: its MDM certificates verify against ca.pem).
+    let in_tls: Vec<bool> = client_ca.split("-----END CERTIFICATE-----").filter(|c| c.contains("BEGIN")).map(|c| tls_ca.contains(c.trim())).collect();
+    assert_eq!(in_tls, [false, true, false], "only the Intune root is in ca.pem as well");
     assert!(up.world["time_scale"].as_f64().is_some_and(|s| s > 0.0), "the world's time scale: {}", up.world["time_scale"]);
     assert!(up.ca().is_absolute() && up.ca().exists());
     assert_eq!(up.world["tenant"]["domains"], serde_json::json!(["contoso.com", "us.contoso.com", "eu.contoso.com"]));

@@ -3,6 +3,10 @@
 //! meaning and provenance live only in that file, looked up once into a [`CodeBook`] that
 //! refuses to load when the data lacks a code a probe can report — a typo is a compile error
 //! here, and a missing data row a load error (and a test), never a silent `None`.
+//!
+//! Values are HRESULTs (`0x80072F8F`) or named codes (`IDX10501`, the .NET identity model's);
+//! the `sign-in` probe also reports Entra's `AADSTSnnnnn`, whatever the authority answered,
+//! with the name and provenance of its row in `entra.toml` ([`CodeBook::aadsts`]).
 
 use mock_cloud::catalog::{CodeEntry, Codes};
 
@@ -59,6 +63,15 @@ codes! {
     MENROLL_E_USER_LICENSE,
     MENROLL_E_ENROLLMENTDATAINVALID,
     ERROR_WINHTTP_INVALID_SERVER_RESPONSE,
+    DSREG_E_DEVICE_AUTHENTICATION_ERROR,
+    DSREG_E_DIRECTORY_FAILURE,
+    DSREG_E_DEVICE_INTERNALSERVICE_ERROR,
+    E_INVALIDDATA,
+    CERT_E_CHAINING,
+    NTE_BAD_PUBLIC_KEY,
+    IDX10501,
+    IDX10222,
+    IDX10223,
 }
 
 /// A status message a probe raises, by its ID in codes.toml's `[[status_message]]`.
@@ -84,6 +97,7 @@ pub struct CodeBookError(String);
 /// Every [`Code`]'s row of codes.toml, looked up once.
 #[derive(Debug, Clone)]
 pub struct CodeBook {
+    /// Each code's row and its value as a number (0 for a named code such as `IDX10501`).
     entries: Vec<(CodeEntry, u32)>,
     messages: Vec<mock_cloud::catalog::StatusMessage>,
 }
@@ -94,8 +108,13 @@ impl CodeBook {
             .iter()
             .map(|c| {
                 let entry = codes.get(c.name()).ok_or_else(|| CodeBookError(format!("no code `{}`, which a probe reports", c.name())))?;
-                let value =
-                    parse_hex(&entry.value).ok_or_else(|| CodeBookError(format!("`{}` = `{}` is no 0x-prefixed 32-bit value", c.name(), entry.value)))?;
+                let value = match parse_hex(&entry.value) {
+                    Some(v) => v,
+                    None if is_named(&entry.value) => 0,
+                    None => {
+                        return Err(CodeBookError(format!("`{}` = `{}` is no 0x-prefixed 32-bit value nor a named code like IDX10501", c.name(), entry.value)));
+                    }
+                };
                 Ok((entry.clone(), value))
             })
             .collect::<Result<_, CodeBookError>>()?;
@@ -135,10 +154,27 @@ impl CodeBook {
     /// MREGISTER_E_DISCOVERY_HTTP. (Scenario validation asks, so a misspelt `expect.code` is
     /// refused instead of failing for ever.)
     pub fn is_reportable(&self, value: &str) -> bool {
+        if is_named(value) {
+            return self.entries.iter().any(|(e, _)| e.value.eq_ignore_ascii_case(value));
+        }
         let Some(v) = parse_hex(value) else { return false };
         let http = self.entries[Code::MREGISTER_E_DISCOVERY_HTTP as usize].1;
         self.entries.iter().any(|(_, x)| *x == v) || (v & 0xFFFF_0000 == http & 0xFFFF_0000 && (100..=599).contains(&(v & 0xFFFF)))
     }
+}
+
+/// A named code: letters then digits, e.g. `IDX10501`, `AADSTS50126`.
+pub fn is_named(s: &str) -> bool {
+    let digits = s.trim_start_matches(|c: char| c.is_ascii_uppercase());
+    let letters = s.len() - digits.len();
+    (2..=8).contains(&letters) && (3..=9).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An Entra code (`AADSTS50126`) as the `sign-in` probe reports it: its row in `entra.toml`
+/// (name, source, synthetic), if the authority can answer with it.
+pub fn aadsts<'a>(entra: &'a mock_cloud::services::entra::EntraData, value: &str) -> Option<&'a mock_cloud::services::entra::data::ErrorData> {
+    let n: u32 = value.strip_prefix("AADSTS").or_else(|| value.strip_prefix("aadsts"))?.parse().ok()?;
+    entra.errors.iter().find(|e| e.code == n)
 }
 
 fn parse_hex(s: &str) -> Option<u32> {
@@ -177,5 +213,9 @@ mod tests {
         assert!(book.is_reportable("0x80072F8F") && book.is_reportable("0x80072f8f"));
         assert!(book.is_reportable("0x80190194"));
         assert!(!book.is_reportable("0x80072F8E") && !book.is_reportable("80072F8F") && !book.is_reportable("0x8019"));
+        assert!(book.is_reportable("IDX10501") && !book.is_reportable("IDX99999"));
+        let entra = mock_cloud::Catalog::builtin().unwrap().entra;
+        assert_eq!(aadsts(&entra, "AADSTS50126").map(|e| e.name.as_str()), Some("bad_password"));
+        assert!(aadsts(&entra, "AADSTS1").is_none() && aadsts(&entra, "50126").is_none());
     }
 }

@@ -4,7 +4,9 @@
 //! structured verdict: passed, or failed at a step with a code and a message.
 
 mod cmg;
-mod code;
+pub(crate) mod code;
+mod device_cert;
+mod device_join;
 mod discovery;
 mod endpoints;
 pub mod enroll;
@@ -16,6 +18,7 @@ mod resolve;
 pub mod revocation;
 mod revocation_ocsp;
 mod scp;
+pub mod sign_in;
 pub mod verify;
 mod win32;
 
@@ -51,7 +54,19 @@ pub struct ProbeTarget {
     /// time: world.json's `time_scale`; `memsim probe` lets `MEMSIM_TIME_SCALE` override it.
     pub time_scale: f64,
     /// How the `enroll` probe signs in: world.json's Entra authority and first user.
-    pub entra: Option<enroll::TokenSource>,
+    pub enroll_sign_in: Option<enroll::TokenSource>,
+    /// world.json's `client_ca_bundle`: the roots that verify a device certificate the world
+    /// issued (the device-join probe checks its certificate against them).
+    pub client_ca_bundle: PathBuf,
+    /// The Entra user a sign-in uses (world.json's first `entra.users`): UPN and password.
+    pub entra_user: Option<(String, String)>,
+    /// world.json's `entra`: the authority, users and apps the `sign-in` probe signs in with.
+    pub entra: mock_cloud::services::entra::EntraDescription,
+    /// The `sign-in` probe's grant and resource (the scenario's `[client]`).
+    pub sign_in: sign_in::SignIn,
+    /// The client's clock: the world's simulated clock less the world's skew, when the probe
+    /// runs inside the world's process; else (`memsim probe`) the machine's.
+    pub client_clock: Option<scenarios::Clock>,
 }
 
 impl ProbeTarget {
@@ -70,12 +85,22 @@ impl ProbeTarget {
             asu: world.tenant.asu.clone(),
             content: world.content.clone(),
             time_scale,
-            entra: world.entra.users.first().map(|u| enroll::TokenSource::Authority {
+            enroll_sign_in: world.entra.users.first().map(|u| enroll::TokenSource::Authority {
                 authority: world.entra.authority.clone(),
                 upn: u.upn.clone(),
                 password: u.password.clone(),
             }),
+            client_ca_bundle: world.client_ca_bundle.clone(),
+            entra_user: world.entra.users.first().map(|u| (u.upn.clone(), u.password.clone())),
+            entra: world.entra.clone(),
+            sign_in: sign_in::SignIn::default(),
+            client_clock: None,
         }
+    }
+
+    /// What the client's clock reads now.
+    pub fn client_now(&self) -> time::OffsetDateTime {
+        self.client_clock.map_or_else(time::OffsetDateTime::now_utc, |c| c.now())
     }
 }
 
@@ -131,6 +156,21 @@ impl Run<'_> {
         }
     }
 
+    /// A failure with an Entra code (`AADSTS50076`), named and labelled as its entra.toml row.
+    pub(crate) fn fail_aadsts(&self, step: &str, code: &str, message: String) -> ProbeResult {
+        let row = code::aadsts(&self.catalog.entra, code);
+        ProbeResult {
+            probe: self.probe.as_str(),
+            passed: false,
+            step: step.into(),
+            code: Some(code.to_string()),
+            code_name: Some(row.map_or_else(|| "unknown AADSTS code".to_string(), |r| r.name.clone())),
+            code_synthetic: row.is_some_and(|r| r.synthetic),
+            status_message: None,
+            message,
+        }
+    }
+
     /// A failure whose HRESULT carries an HTTP status in its low word (0x8019xxxx). Only
     /// 0x80190190 (400) is attested [T2]; other statuses follow the failure catalog's rule [X],
     /// so their values are labelled synthetic.
@@ -168,5 +208,7 @@ pub async fn run_with(probe: Probe, target: &ProbeTarget, catalog: &Catalog) -> 
         Probe::Endpoints => endpoints::run(&run).await,
         Probe::Registration => registration::run(&run).await,
         Probe::Enroll => enroll::run(&run).await,
+        Probe::DeviceJoin => device_join::run(&run).await,
+        Probe::SignIn => sign_in::run(&run).await,
     }
 }

@@ -57,7 +57,12 @@ pub async fn forced(stop: &mut Stop) {
 
 pub async fn run_probe(probe: Probe, world: &World, timeout: Duration, stop: &mut Stop) -> ClientOutcome {
     let describe = format!("probe {}", probe.as_str());
-    let target = ProbeTarget::new(&world.describe(), world.journal().clock().scale());
+    let mut target = ProbeTarget::new(&world.describe(), world.journal().clock().scale());
+    let spec = &world.scenario().world;
+    target.client_clock = Some(world.journal().clock().behind(spec.skew.map_or(Duration::ZERO, |s| s.0)));
+    if let Some(c) = &world.scenario().client {
+        target.sign_in = crate::probes::sign_in::SignIn { grant: c.grant.unwrap_or_default(), resource: c.resource.clone() };
+    }
     tokio::select! {
         result = tokio::time::timeout(timeout, probes::run_with(probe, &target, &world.cloud().catalog)) => match result {
             Ok(result) => ClientOutcome {

@@ -165,12 +165,17 @@ fn expect_problems(e: &scenarios::Expect, catalog: &Catalog) -> Vec<Problem> {
     if let Some(code) = &e.code {
         match crate::probes::CodeBook::load(&catalog.codes) {
             Ok(book) if book.is_reportable(code) => {}
+            // The sign-in probe reports the AADSTS code the authority answered (entra.toml).
+            Ok(_) if crate::probes::code::aadsts(&catalog.entra, code).is_some() => {}
             Ok(book) if !code.starts_with("0x") && book.is_reportable(&format!("0x{code}")) => {
                 problems.push(Problem::new(place!["expect", "code"], format!("write the code in hex with its prefix, as the probes report it: \"0x{code}\"")));
             }
             Ok(_) => {
                 let values: Vec<&str> = catalog.codes.codes.iter().map(|c| c.value.as_str()).collect();
-                let message = format!("no probe reports code `{code}`; the codes are: {} (and 0x8019 + an HTTP status)", values.join(", "));
+                let message = format!(
+                    "no probe reports code `{code}`; the codes are: {} (and 0x8019 + an HTTP status, and the AADSTS codes of entra.toml)",
+                    values.join(", ")
+                );
                 problems.push(Problem::new(place!["expect", "code"], message));
             }
             Err(err) => problems.push(Problem::new(place!["expect", "code"], err.to_string())),

@@ -117,3 +117,16 @@ async fn the_world_refuses_a_skew_past_the_calendar_without_validation() {
     let e = crate::World::start(&s, crate::WorldOptions::default()).await.unwrap_err();
     assert!(e.is_bad_input() && e.to_string().contains("beyond the year 9999"), "{e}");
 }
+
+/// Issue 12: an app certificate that looks like PEM but does not parse, and an AADSTS code the
+/// authority never answers, are refused by `check`, not found at the token endpoint.
+#[test]
+fn entra_data_and_codes_are_checked_before_a_world_starts() {
+    let e = one(
+        "[[world.entra.app]]\nclient_id = \"5a1e2f0c-7d3b-4c55-9a0e-8f6b1d2c3e4f\"\ncertificate = \"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n\"\n",
+    );
+    assert!(e.starts_with("v.toml:") && e.contains("app `5a1e2f0c-7d3b-4c55-9a0e-8f6b1d2c3e4f`: the certificate"), "{e}");
+    assert!(errors("[expect]\noutcome = \"fail\"\ncode = \"AADSTS50076\"\n").is_empty());
+    assert!(errors("[expect]\noutcome = \"fail\"\ncode = \"IDX10501\"\n").is_empty());
+    assert!(one("[expect]\noutcome = \"fail\"\ncode = \"AADSTS12345\"\n").contains("no probe reports code `AADSTS12345`"));
+}

@@ -7,6 +7,7 @@
 //! and a test can build a world from a catalog of its own by changing a loaded one.
 
 pub mod data;
+pub mod devices;
 
 use std::collections::BTreeSet;
 
@@ -36,6 +37,8 @@ pub struct Catalog {
     pub entra: crate::services::entra::EntraData,
     /// The Windows enrollment services' URLs, token, policy and provisioning (`enrollment.toml`).
     pub enrollment: crate::services::enrollment::EnrollmentData,
+    /// Device registration and Intune for Linux (`devices.toml`).
+    pub devices: devices::DeviceData,
 }
 
 /// A data file that does not parse: a build defect, reported with the file's name.
@@ -62,7 +65,14 @@ impl Catalog {
         self.cnames.rules.iter().find(|r| r.purpose == purpose && r.cloud.includes(cloud))
     }
 
-    /// The hosts of one service (services.toml) in `cloud`; empty when the catalog has none.
+    /// The hosts of one service in the world of `spec`, lower-case, placeholders filled in
+    /// (`<scale-unit>` from the tenant's ASU, `<name>` from its CMG name).
+    pub fn service_hosts_in(&self, service: scenarios::Service, spec: &WorldSpec) -> Vec<String> {
+        self.service_hosts(service, spec.cloud).iter().filter_map(|h| world_host(h, spec)).collect()
+    }
+
+    /// The hosts of one service (services.toml) in `cloud`, as written (placeholders unfilled);
+    /// empty when the catalog has none.
     pub fn service_hosts(&self, service: scenarios::Service, cloud: Cloud) -> &[String] {
         self.services.services.iter().find(|s| s.service == service).map_or(&[], |s| s.hosts(cloud))
     }
@@ -84,6 +94,7 @@ impl Catalog {
             endpoints_service: parse(data_file!("endpoints-service.toml"))?,
             entra: parse(data_file!("entra.toml"))?,
             enrollment: parse(data_file!("enrollment.toml"))?,
+            devices: parse(data_file!("devices.toml"))?,
         })
     }
 
@@ -112,7 +123,7 @@ impl Catalog {
     pub fn hosts_for(&self, spec: &WorldSpec) -> Vec<String> {
         let mut hosts = BTreeSet::new();
         let mut add = |raw: &str| {
-            if let Some(h) = host_of(raw, &spec.cmg_name) {
+            if let Some(h) = world_host(raw, spec) {
                 hosts.insert(h);
             }
         };
@@ -156,6 +167,27 @@ impl Catalog {
 
 /// The host of a catalog entry written as a host, a wildcard or a URL; `<name>` becomes the CMG
 /// service name. `None` for an entry with no usable host.
+/// The scale-unit label of a tenant's front-end host names (`fef.<scale-unit>.manage.microsoft.com`):
+/// the ASU without its leading `A` and its two-digit instance, lower-case — `AMSUA0101` → `msua01`,
+/// as `fef.msua08.manage.microsoft.com` is for the AMSUA08xx units (intune-spec §3.4's example).
+/// The rule is inferred from such examples and the storage names of seed 002's ASU table; no
+/// document states it.
+pub fn scale_unit_label(asu: &str) -> String {
+    let asu = asu.trim().to_ascii_lowercase();
+    let body: Vec<char> = asu.strip_prefix('a').unwrap_or(&asu).chars().collect();
+    // Keep at least six characters (`msua01`); drop the two-digit instance of a longer name.
+    let keep = body.len().saturating_sub(2).max(body.len().min(6));
+    body[..keep].iter().collect()
+}
+
+/// [`host_of`] for a data host of the world of `spec`: `<scale-unit>` and `<name>` filled in.
+pub fn world_host(raw: &str, spec: &WorldSpec) -> Option<String> {
+    if raw.contains("<scale-unit>") {
+        return host_of(&raw.replace("<scale-unit>", &scale_unit_label(&spec.asu)), &spec.cmg_name);
+    }
+    host_of(raw, &spec.cmg_name)
+}
+
 pub fn host_of(raw: &str, cmg_name: &str) -> Option<String> {
     let s = raw.trim();
     let s = s.split_once("://").map_or(s, |(_, rest)| rest);

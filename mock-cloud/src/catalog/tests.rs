@@ -112,6 +112,19 @@ fn host_of_reads_hosts_wildcards_and_urls() {
     assert!(host_of("<FQDN for software update point>", "X").is_none());
 }
 
+/// Issue 12: the Intune for Linux front end follows the tenant's scale unit.
+#[test]
+fn the_front_end_host_follows_the_scale_unit() {
+    assert_eq!(scale_unit_label("AMSUA0101"), "msua01");
+    assert_eq!(scale_unit_label("AMSUB0102"), "msub01");
+    assert_eq!(scale_unit_label("é"), "é", "odd input is kept, never sliced mid-character");
+    let c = &cat();
+    let spec = scenarios::WorldSpec { asu: "AMSUA0801".into(), ..Default::default() };
+    assert_eq!(c.service_hosts_in(scenarios::Service::IntuneLinux, &spec), ["fef.msua08.manage.microsoft.com"]);
+    assert!(c.hosts_for(&spec).contains(&"fef.msua08.manage.microsoft.com".to_string()));
+    assert!(c.hosts_for(&spec).contains(&"enterpriseregistration.windows.net".to_string()));
+}
+
 /// Issue 10: the CMG host comes from a typed field of the data, not from a note's wording.
 #[test]
 fn the_cmg_host_is_the_row_marked_as_the_cloud_service() {

@@ -24,7 +24,7 @@ pub use client::{CheckedCsr, ClientCertRequest, CsrError, IssuedCert, check_csr}
 pub use material::permitted_subtrees;
 pub use ocsp::{OcspAnswer, malformed_request, try_later};
 pub use revocation::{CertRef, CertState, Crl, parse_serial, percent_decode, serial_hex, split_url};
-pub use spec::{CaSpec, PkiData};
+pub use spec::{CaPurpose, CaSpec, PkiData};
 
 use material::Serials;
 use plan::{ChainKey, HostPlan, Mods, Planner};
@@ -339,9 +339,25 @@ impl Pki {
         Some(leaf)
     }
 
-    /// PEM of every root the world's clients should trust (a distrusted root is left out).
+    /// PEM of every root the world's TLS clients should trust (a distrusted root is left out, and
+    /// so is every client-certificate-only root: see [`Pki::client_bundle_pem`]).
     pub fn bundle_pem(&self) -> String {
-        self.cas.iter().filter(|c| c.parent.is_none() && c.trusted).map(|c| c.pem.as_str()).collect()
+        self.roots_pem(CaPurpose::in_tls_bundle)
+    }
+
+    /// PEM of the CAs that issue client certificates (`MS-Organization-Access`, the Intune root
+    /// and its MDM device CA), roots first: what a relying party trusts to authenticate a device's
+    /// certificate, the issuing CAs included so that `openssl verify -CAfile` builds the chain.
+    /// `MS-Organization-Access` is kept out of [`Pki::bundle_pem`]: a machine never trusts it for
+    /// TLS servers. The Intune root is in both (an enrolled device has it in Root/System).
+    pub fn client_bundle_pem(&self) -> String {
+        let issuing: String =
+            self.cas.iter().filter(|c| c.parent.is_some() && !c.shadow && c.spec.purpose.in_client_bundle()).map(|c| c.pem.as_str()).collect();
+        self.roots_pem(CaPurpose::in_client_bundle) + &issuing
+    }
+
+    fn roots_pem(&self, wanted: fn(CaPurpose) -> bool) -> String {
+        self.cas.iter().filter(|c| c.parent.is_none() && c.trusted && wanted(c.spec.purpose)).map(|c| c.pem.as_str()).collect()
     }
 
     pub fn cas(&self) -> &[CaCert] {

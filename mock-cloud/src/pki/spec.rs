@@ -42,6 +42,39 @@ pub struct CaSpec {
     pub crl: Vec<String>,
     /// Its OCSP responder: the AIA OCSP URL of what it issues.
     pub ocsp: String,
+    /// What the CA issues: TLS server certificates (the default; its root goes into the world's
+    /// `ca.pem`), client certificates only (device certificates: kept out of `ca.pem`, published
+    /// apart as world.json's `client_ca_bundle`), or client certificates from a root the device
+    /// trusts anyway (in both).
+    #[serde(default)]
+    pub purpose: CaPurpose,
+}
+
+/// What a CA is for, and so which bundle its root belongs to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaPurpose {
+    /// TLS server certificates: a root of the world's TLS trust bundle (`ca.pem`).
+    #[default]
+    Tls,
+    /// Client certificates only (DRS device certificates, Intune MDM device certificates): a
+    /// relying party trusts it to authenticate devices; no TLS client should trust it for servers.
+    Client,
+    /// Client certificates, and a root of `ca.pem` as well: the Intune root, which a Windows
+    /// enrollment's provisioning document installs in the device's Root/System store.
+    ClientAndTls,
+}
+
+impl CaPurpose {
+    /// Whether the CA's root belongs in the world's TLS trust bundle (`ca.pem`).
+    pub fn in_tls_bundle(self) -> bool {
+        matches!(self, CaPurpose::Tls | CaPurpose::ClientAndTls)
+    }
+
+    /// Whether the CA belongs in the client-certificate bundle (`client-ca.pem`).
+    pub fn in_client_bundle(self) -> bool {
+        matches!(self, CaPurpose::Client | CaPurpose::ClientAndTls)
+    }
 }
 
 impl CaSpec {
@@ -62,6 +95,8 @@ impl CaSpec {
                 "OU" => DnType::OrganizationalUnitName,
                 "L" => DnType::LocalityName,
                 "ST" => DnType::StateOrProvinceName,
+                // RFC 4519 domainComponent (0.9.2342.19200300.100.1.25), for issuers named like `DC=windows, DC=net`.
+                "DC" => DnType::CustomDnType(vec![0, 9, 2342, 19200300, 100, 1, 25]),
                 _ => DnType::CommonName,
             };
             dn.push(ty, v.as_str());

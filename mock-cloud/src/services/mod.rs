@@ -12,15 +12,21 @@
 //! - its service-specific faults, if any, are its own layer (`revocation.rs`); the generic ones
 //!   (status, delay, malformed body, close) it gets from the composition without a line of its own.
 
+pub mod bearer;
 pub mod content;
 pub mod control;
 pub mod crl;
+pub mod devices;
 pub mod doh;
+pub mod drs;
 pub mod endpoints;
 pub mod enrollment;
 pub mod entra;
 pub mod faults;
 pub mod generic;
+pub mod graph;
+pub mod intune_linux;
+pub mod json_input;
 pub mod notification;
 pub mod ocsp;
 pub mod revocation;
@@ -56,6 +62,8 @@ pub struct AppState {
     pub entra: entra::EntraState,
     /// Windows enrollment: its faults and the devices it enrolled.
     pub enrollment: enrollment::EnrollmentState,
+    /// Devices joined through DRS and enrolled in Intune for Linux (bounded world state).
+    pub devices: devices::Devices,
 }
 
 /// A plain-text error answer: `message` and a newline, with the methods the path allows when
@@ -87,6 +95,9 @@ pub fn routers(state: &AppState) -> HashMap<Service, Router> {
                 Service::Notification => notification::router(state),
                 Service::Endpoints => endpoints::router(state),
                 Service::Entra => entra::router(state),
+                Service::Drs => drs::router(state),
+                Service::Graph => graph::router(state),
+                Service::IntuneLinux => intune_linux::router(state),
             };
             (s, faults::layer(router, s, state))
         })
@@ -146,11 +157,50 @@ pub(crate) mod test_support {
         let notification = notification::Config::from_catalog(&catalog);
         let entra = entra::EntraState::new(&catalog.entra, &world, entra_faults, journal.clone()).expect("the default directory builds");
         let enrollment = enrollment::EnrollmentState::new(enrollment_faults);
-        AppState { world: Arc::new(world), journal, catalog, faults, dns: None, revocation, content, notification, entra, enrollment }
+        AppState {
+            world: Arc::new(world),
+            journal,
+            catalog,
+            faults,
+            dns: None,
+            revocation,
+            content,
+            notification,
+            entra,
+            enrollment,
+            devices: Default::default(),
+        }
     }
 
     /// A default world now, at wall speed, without faults.
     pub(crate) fn app_state() -> AppState {
         app_state_with(time::OffsetDateTime::now_utc(), 1.0, vec![], vec![])
+    }
+
+    /// An access token the world's Entra signed for `aud` (a v1 token of the world's tenant),
+    /// valid for an hour from the world's now; `extra` claims are added or replace these.
+    pub(crate) fn entra_token(state: &AppState, aud: &str, extra: serde_json::Value) -> String {
+        let now = state.journal.clock().now().unix_timestamp();
+        let mut claims = serde_json::json!({
+            "aud": aud, "iss": format!("https://sts.windows.net/{}/", state.world.tenant_id), "tid": state.world.tenant_id,
+            "upn": "adele@contoso.com", "iat": now, "nbf": now, "exp": now + 3600,
+        });
+        if let (Some(c), serde_json::Value::Object(more)) = (claims.as_object_mut(), extra) {
+            c.extend(more);
+        }
+        state.entra.keys.sign(&claims).expect("the world's key signs")
+    }
+
+    /// A PKCS#10 request (DER) for `key` with subject CN `cn`, without attributes.
+    pub(crate) fn csr(key: &crate::keys::RsaKey, cn: &str) -> Vec<u8> {
+        let mut p = rcgen::CertificateParams::default();
+        p.distinguished_name = rcgen::DistinguishedName::new();
+        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        p.serialize_request(key).expect("rcgen writes the request").der().to_vec()
+    }
+
+    /// A fresh RSA-2048 key, as a device makes one.
+    pub(crate) fn rsa_2048() -> crate::keys::RsaKey {
+        crate::keys::RsaKey::generate(2048).expect("RSA key")
     }
 }

@@ -87,6 +87,8 @@ pub async fn fault_layer(State((state, service)): State<(RevocationState, Servic
             }
             // Generic effects are the composition's layer's (`faults.rs`).
             ServiceEffect::Status { .. } | ServiceEffect::Delay { .. } | ServiceEffect::Malformed {} | ServiceEffect::Close {} => {}
+            // Another service's own (DRS's layer, `drs/faults.rs`): never selected here.
+            ServiceEffect::DrsDirectoryError {} => {}
         }
         req.extensions_mut().insert(Fired(f.kind()));
     }

@@ -137,6 +137,7 @@ layer_kinds! {
         CrlStale = "crl_stale",
         CrlUnavailable = "crl_unavailable",
         CrlSlow = "crl_slow",
+        DrsDirectoryError = "drs_directory_error",
     };
     Entra => /// Entra ID's authority answering as Entra does when it refuses (AADSTS codes), or
     /// rolling its keys, disagreeing on the time, or slowing down (issue 12).
@@ -213,7 +214,7 @@ mod tests {
     #[test]
     fn names_are_unique_prefixed_and_round_trip() {
         let all: Vec<FaultKind> = FaultKind::all().collect();
-        assert_eq!(all.len(), 6 + 9 + 13 + 11 + 12 + 15);
+        assert_eq!(all.len(), 6 + 9 + 13 + 12 + 12 + 15);
         let mut names: Vec<&str> = all.iter().map(|k| k.name()).collect();
         names.sort();
         names.dedup();

@@ -12,7 +12,8 @@
 //! - **service-specific**, interpreted by their own service's layer (the revocation responders
 //!   of the world's PKI, RFC 5280 §5 and RFC 6960, in the ways failure catalog PKI-04 lists):
 //!   OCSP `tryLater`, a broken OCSP answer, stale OCSP/CRL answers, an unavailable CRL, slow
-//!   responders. Their service is implied; no target means every responder of that service.
+//!   responders; device registration's directory not yet synced (failure catalog ENR-03). Their
+//!   service is implied; no target means every responder of that service.
 //!
 //! This file is the model only: mock-cloud's layers give these faults their effect, without a
 //! branch in any handler.
@@ -102,6 +103,11 @@ pub enum ServiceEffect {
     /// Every CRL download is held back `delay` (simulated time) before it is sent.
     #[serde(rename = "service.crl_slow")]
     CrlSlow { delay: SimDuration },
+    /// DRS answers a device join 400 with `ErrorCode` `DirectoryError`, "The device object by the
+    /// given id (…) is not found.": a hybrid join before Entra Connect synced the computer
+    /// object (failure catalog ENR-03); `until` is when the sync completes.
+    #[serde(rename = "service.drs_directory_error")]
+    DrsDirectoryError {},
 }
 
 impl ServiceEffect {
@@ -113,6 +119,7 @@ impl ServiceEffect {
                 Some(Service::Ocsp)
             }
             ServiceEffect::CrlStale { .. } | ServiceEffect::CrlUnavailable { .. } | ServiceEffect::CrlSlow { .. } => Some(Service::Crl),
+            ServiceEffect::DrsDirectoryError {} => Some(Service::Drs),
         }
     }
 
@@ -142,6 +149,7 @@ impl ServiceFault {
             ServiceEffect::CrlStale { .. } => ServiceFaultKind::CrlStale,
             ServiceEffect::CrlUnavailable { .. } => ServiceFaultKind::CrlUnavailable,
             ServiceEffect::CrlSlow { .. } => ServiceFaultKind::CrlSlow,
+            ServiceEffect::DrsDirectoryError {} => ServiceFaultKind::DrsDirectoryError,
         }
     }
 

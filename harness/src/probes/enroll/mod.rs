@@ -28,7 +28,7 @@ pub enum TokenSource {
 }
 
 pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
-    match run.target.entra.clone() {
+    match run.target.enroll_sign_in.clone() {
         Some(source) => steps::enroll(run, &source).await,
         None => run.fail(
             "token",

@@ -17,7 +17,7 @@ async fn enroll_in(scenario: &scenarios::Scenario) -> (ProbeResult, crate::World
     });
     let token = cloud.entra_keys.sign(&claims).unwrap();
     let mut target = ProbeTarget::new(&world.describe(), 1.0);
-    target.entra = Some(TokenSource::Given { upn: "adele@contoso.com".into(), token });
+    target.enroll_sign_in = Some(TokenSource::Given { upn: "adele@contoso.com".into(), token });
     let result = crate::probes::run_with(scenarios::Probe::Enroll, &target, &cloud.catalog).await;
     (result, world)
 }

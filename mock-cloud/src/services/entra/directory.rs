@@ -27,6 +27,8 @@ pub struct User {
 pub struct AppCert {
     /// base64url SHA-1 of the certificate (the assertion's `x5t`).
     pub x5t: String,
+    /// base64url SHA-256 of the certificate (the assertion's `x5t#S256`).
+    pub x5t_s256: String,
     /// The public key as PKCS#1 DER.
     pub public_pkcs1: Vec<u8>,
 }
@@ -269,6 +271,11 @@ fn parse_cert(pem: &str) -> Result<AppCert, String> {
     if spki.algorithm.algorithm != x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION {
         return Err("the certificate's key is not RSA (Entra's client assertions are RS256)".into());
     }
-    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &pem.contents);
-    Ok(AppCert { x5t: URL_SAFE_NO_PAD.encode(digest.as_ref()), public_pkcs1: spki.subject_public_key.data.to_vec() })
+    let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &pem.contents);
+    let sha256 = ring::digest::digest(&ring::digest::SHA256, &pem.contents);
+    Ok(AppCert {
+        x5t: URL_SAFE_NO_PAD.encode(sha1.as_ref()),
+        x5t_s256: URL_SAFE_NO_PAD.encode(sha256.as_ref()),
+        public_pkcs1: spki.subject_public_key.data.to_vec(),
+    })
 }

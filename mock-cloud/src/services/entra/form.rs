@@ -50,6 +50,14 @@ impl Form {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
     }
 
+    /// Add a parameter the request carried elsewhere (HTTP Basic client credentials), unless
+    /// the body has it already.
+    pub fn add(&mut self, name: &str, value: String) {
+        if !self.0.iter().any(|(k, _)| k == name) {
+            self.0.push((name.to_string(), value));
+        }
+    }
+
     /// Build a form from pairs (tests, the query of a GET).
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Form {
         Form(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())

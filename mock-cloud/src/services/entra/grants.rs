@@ -46,20 +46,24 @@ pub struct Issued {
 
 /// The resource a request names, and the scopes asked of it (`.default`: all).
 #[derive(Debug, Clone)]
-struct Asked {
-    resource: String,
-    scopes: Option<Vec<String>>,
-    openid: bool,
+pub(super) struct Asked {
+    pub resource: String,
+    pub scopes: Option<Vec<String>>,
+    pub openid: bool,
 }
 
 /// `scope=` (v2) or `resource=` (v1) → one resource.
 fn asked(req: &Request<'_>) -> Result<Asked, AadError> {
-    let f = req.form;
-    if req.endpoint == Endpoint::V1 {
-        let resource = f.get("resource").unwrap_or(GRAPH).to_string();
+    asked_of(req.endpoint, req.form.get("scope"), req.form.get("resource"))
+}
+
+/// A v2 `scope` or a v1 `resource` → one resource and the scopes asked of it.
+pub(super) fn asked_of(endpoint: Endpoint, scope: Option<&str>, resource: Option<&str>) -> Result<Asked, AadError> {
+    if endpoint == Endpoint::V1 {
+        let resource = resource.unwrap_or(GRAPH).to_string();
         return Ok(Asked { resource, scopes: None, openid: true });
     }
-    let scope = f.get("scope").ok_or_else(|| AadError::missing("scope"))?;
+    let scope = scope.ok_or_else(|| AadError::missing("scope"))?;
     let mut resource: Option<String> = None;
     let mut scopes = Vec::new();
     let mut default = false;
@@ -98,12 +102,15 @@ pub async fn grant(req: &Request<'_>) -> Result<Issued, AadError> {
         Some("client_credentials") => client_credentials(req),
         Some("password") => password(req),
         Some("refresh_token") => refresh(req),
+        // RFC 8628 §3.4's name, and the v1 endpoint's older `device_code`.
+        Some("urn:ietf:params:oauth:grant-type:device_code" | "device_code") => super::interactive::device_code_grant(req),
+        Some("authorization_code") => super::interactive::auth_code_grant(req),
         Some(other) => Err(AadError::new("unsupported_grant").with("detail", other.chars().take(100).collect::<String>())),
         None => Err(AadError::missing("grant_type")),
     }
 }
 
-fn requested<'s>(state: &'s EntraState, asked: &Asked) -> Result<Requested<'s>, AadError> {
+pub(super) fn requested<'s>(state: &'s EntraState, asked: &Asked) -> Result<Requested<'s>, AadError> {
     let dir = &state.directory;
     dir.resource(&asked.resource).ok_or_else(|| {
         AadError::new("unknown_resource").with("resource", asked.resource.chars().take(200).collect::<String>()).with("tenant_name", dir.tenant_id.clone())
@@ -125,7 +132,7 @@ fn client_credentials(req: &Request<'_>) -> Result<Issued, AadError> {
     let requested = requested(state, &asked)?;
     let about = About { user: None, client: Some(&app.client_id), resource: Some(&asked.resource) };
     if let Some(f) = faults::select(state, about, &|e| matches!(e, EntraEffect::ConditionalAccess { .. })) {
-        return Err(refusal_error(&f.effect, None, app, &requested).fault(f.kind().into()));
+        return Err(refusal_error(&f.effect, None, &requested).fault(f.kind().into()));
     }
     let (now, skew) = faults::now(state);
     let issue = Issue {
@@ -163,7 +170,7 @@ fn password(req: &Request<'_>) -> Result<Issued, AadError> {
     if !super::same_secret(&user.password, password) {
         return Err(AadError::new("bad_password"));
     }
-    user_token(req, app, auth, user, &asked, "password", &["pwd"])
+    user_token(req, UserGrant { app, auth, user, asked: &asked, grant: "password", amr: &["pwd"], interactive: false, nonce: None })
 }
 
 fn refresh(req: &Request<'_>) -> Result<Issued, AadError> {
@@ -182,44 +189,60 @@ fn refresh(req: &Request<'_>) -> Result<Issued, AadError> {
     if let Some(f) = faults::select(state, about, &|e| matches!(e, EntraEffect::RefreshTokenExpired {})) {
         return Err(AadError::new("refresh_expired").fault(f.kind().into()));
     }
-    user_token(req, app, auth, user, &asked, "refresh_token", &["pwd"])
+    user_token(req, UserGrant { app, auth, user, asked: &asked, grant: "refresh_token", amr: &["pwd"], interactive: false, nonce: None })
 }
 
 /// The refusal an effect answers a request with.
-fn refusal_error(effect: &EntraEffect, user: Option<&User>, app: &super::directory::App, requested: &Requested<'_>) -> AadError {
+fn refusal_error(effect: &EntraEffect, user: Option<&User>, requested: &Requested<'_>) -> AadError {
     match effect {
         EntraEffect::MfaRequired {} => AadError::new("mfa_required").with("resource", requested.resource.app_id.clone()),
         EntraEffect::ConditionalAccess { require: scenarios::CaRequirement::CompliantDevice } => AadError::new("ca_not_compliant"),
         EntraEffect::ConditionalAccess { .. } => AadError::new("ca_blocked"),
         _ => AadError::new("not_licensed")
-            .with("client_name", app.name.clone())
+            .with("client_name", requested.resource.name.clone())
             .with("client", requested.resource.app_id.clone())
             .with("user", user.map(|u| u.upn.clone()).unwrap_or_default()),
     }
 }
 
-/// A user's tokens, once the user is known: Conditional Access, MFA and licences first.
-fn user_token(
-    req: &Request<'_>,
-    app: &super::directory::App,
-    auth: ClientAuth,
-    user: &User,
-    asked: &Asked,
-    grant: &'static str,
-    amr: &'static [&'static str],
-) -> Result<Issued, AadError> {
-    let state = req.state;
-    let requested = requested(state, asked)?;
-    let about = About { user: Some(&user.upn), client: Some(&app.client_id), resource: Some(&asked.resource) };
-    let policy = |e: &EntraEffect| matches!(e, EntraEffect::MfaRequired {} | EntraEffect::ConditionalAccess { .. } | EntraEffect::NotLicensed {});
+/// A user's sign-in, once the user is known.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct UserGrant<'a> {
+    pub app: &'a super::directory::App,
+    pub auth: ClientAuth,
+    pub user: &'a User,
+    pub asked: &'a Asked,
+    pub grant: &'static str,
+    pub amr: &'static [&'static str],
+    /// The user signed in at a page (device code, authorization code), where Entra can ask for
+    /// a second factor: `entra.mfa_required` does not stop it.
+    pub interactive: bool,
+    pub nonce: Option<&'a str>,
+}
+
+/// The policy refusal (MFA, Conditional Access, licence) a user's sign-in meets, if any.
+pub(super) fn policy_refusal(state: &EntraState, g: &UserGrant<'_>, requested: &Requested<'_>) -> Option<AadError> {
+    let about = About { user: Some(&g.user.upn), client: Some(&g.app.client_id), resource: Some(&g.asked.resource) };
+    let interactive = g.interactive;
+    let policy = move |e: &EntraEffect| match e {
+        EntraEffect::MfaRequired {} => !interactive,
+        EntraEffect::ConditionalAccess { .. } => true,
+        EntraEffect::NotLicensed {} => requested.resource.intune,
+        _ => false,
+    };
     if let Some(f) = faults::select(state, about, &policy) {
-        let applies = !matches!(f.effect, EntraEffect::NotLicensed {}) || requested.resource.intune;
-        if applies {
-            return Err(refusal_error(&f.effect, Some(user), app, &requested).fault(f.kind().into()));
-        }
+        return Some(refusal_error(&f.effect, Some(g.user), requested).fault(f.kind().into()));
     }
-    if requested.resource.intune && !user.intune_licence {
-        return Err(refusal_error(&EntraEffect::NotLicensed {}, Some(user), app, &requested));
+    (requested.resource.intune && !g.user.intune_licence).then(|| refusal_error(&EntraEffect::NotLicensed {}, Some(g.user), requested))
+}
+
+/// A user's tokens: Conditional Access, MFA and licences first.
+pub(super) fn user_token(req: &Request<'_>, g: UserGrant<'_>) -> Result<Issued, AadError> {
+    let state = req.state;
+    let UserGrant { app, auth, user, asked, grant, amr, .. } = g;
+    let requested = requested(state, asked)?;
+    if let Some(e) = policy_refusal(state, &g, &requested) {
+        return Err(e);
     }
     let (now, skew) = faults::now(state);
     let scopes = asked.scopes.clone().unwrap_or_else(|| requested.resource.scopes.clone());
@@ -233,7 +256,7 @@ fn user_token(
         now,
         client_auth: auth as u8,
         amr,
-        nonce: None,
+        nonce: g.nonce.map(str::to_string),
         id_token: asked.openid || req.endpoint == Endpoint::V1,
         client_info: req.form.get("client_info") == Some("1"),
     };

@@ -21,13 +21,23 @@ use crate::keys::{KeyError, LazyRsaKey, RsaKey};
 pub const LEEWAY_SECS: i64 = 300;
 
 /// One published signing key.
-#[derive(Debug)]
 pub struct SigningKey {
     pub key: Arc<RsaKey>,
     /// The self-signed certificate (DER) the JWKS carries as `x5c`.
     pub cert_der: Vec<u8>,
     /// `kid` and `x5t` (equal, as Entra publishes them).
     pub kid: String,
+    /// The same key as ring holds it, parsed once: RS256 signatures for every token. (Signing
+    /// through jsonwebtoken's RustCrypto backend re-parsed the key and signed in pure Rust,
+    /// 4 ms a token; bench/entra-tokens.py.)
+    signer: ring::signature::RsaKeyPair,
+    rng: ring::rand::SystemRandom,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("key", &self.key).finish_non_exhaustive()
+    }
 }
 
 impl SigningKey {
@@ -62,7 +72,8 @@ impl Lazy {
                 let cert = params.self_signed(key.as_ref()).map_err(|e| e.to_string())?;
                 let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, cert.der());
                 let kid = URL_SAFE_NO_PAD.encode(digest.as_ref());
-                Ok(Arc::new(SigningKey { key, cert_der: cert.der().to_vec(), kid }))
+                let signer = ring::signature::RsaKeyPair::from_pkcs8(&key.pkcs8_der().map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+                Ok(Arc::new(SigningKey { key, cert_der: cert.der().to_vec(), kid, signer, rng: ring::rand::SystemRandom::new() }))
             })
             .clone()
             .map_err(KeyError::Generate)
@@ -108,9 +119,13 @@ impl SigningKeys {
         Self::sign_with(&*self.next().map_err(|e| JwtError::Claims(e.to_string()))?, claims)
     }
 
+    /// An RS256 JWS (RFC 7515 §5.1, compact): the header jsonwebtoken writes, `kid` and `x5t`.
     fn sign_with(k: &SigningKey, claims: &serde_json::Value) -> Result<String, JwtError> {
-        let enc = k.key.jwt_encoding_key().map_err(|e| JwtError::Claims(e.to_string()))?;
-        jwt::sign(claims, &enc, Some(&k.kid), Some(&k.kid))
+        let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "kid": k.kid, "x5t": k.kid});
+        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let mut sig = vec![0u8; k.signer.public().modulus_len()];
+        k.signer.sign(&ring::signature::RSA_PKCS1_SHA256, &k.rng, input.as_bytes(), &mut sig).map_err(|e| JwtError::Claims(e.to_string()))?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
     }
 
     /// Verify a token the world's Entra signed: the key by `kid`, then `exp`/`nbf` (with Entra's

@@ -19,6 +19,7 @@ pub mod faults;
 pub mod form;
 pub mod grants;
 pub mod ids;
+pub mod interactive;
 pub mod keys;
 pub mod sealed;
 pub mod token;
@@ -90,9 +91,17 @@ pub fn router(app: &super::AppState) -> Router {
         .route("/getuserrealm.srf", get(discovery::getuserrealm))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token_v2).fallback(discovery::wrong_method))
         .route("/{tenant}/oauth2/token", post(token::token_v1).fallback(discovery::wrong_method))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(interactive::devicecode_v2).fallback(discovery::wrong_method))
+        .route("/{tenant}/oauth2/devicecode", post(interactive::devicecode_v1).fallback(discovery::wrong_method))
+        .route("/{tenant}/oauth2/v2.0/authorize", get(interactive::authorize_page).post(interactive::authorize_submit))
+        .route("/{tenant}/oauth2/authorize", get(interactive::authorize_page).post(interactive::authorize_submit))
         .fallback(discovery::not_found)
         .with_state(app.entra.clone())
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_faults;
+#[cfg(test)]
+mod tests_flows;

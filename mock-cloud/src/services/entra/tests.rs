@@ -251,3 +251,23 @@ async fn every_error_row_the_service_names_is_in_the_data() {
     }
     let _ = app_state_for;
 }
+
+/// `client_secret_basic`, which the OpenID configuration advertises: the credentials in an
+/// HTTP Basic header (RFC 6749 §2.3.1), right and wrong.
+#[tokio::test]
+async fn client_secret_basic_authenticates_like_the_form() {
+    use base64::Engine as _;
+    let app = app_state();
+    for (secret, status) in [(REPORTING_SECRET, StatusCode::OK), ("wrong", StatusCode::UNAUTHORIZED)] {
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{REPORTING}:{}", enc(secret)));
+        let req = Request::builder()
+            .method("POST")
+            .uri(format!("/{TID}/oauth2/v2.0/token"))
+            .header(header::HOST, HOST)
+            .header(header::AUTHORIZATION, format!("Basic {basic}"))
+            .body(Body::from(form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])))
+            .unwrap();
+        let res = super::router(&app).oneshot(req).await.unwrap();
+        assert_eq!(res.status(), status);
+    }
+}

@@ -49,12 +49,20 @@ async fn token(state: EntraState, tenant: String, endpoint: Endpoint, headers: H
         Ok(b) => b,
         Err(_) => return refuse(&state, &AadError::new("malformed_body").with("detail", format!("more than {MAX_BODY} bytes")), &headers, &host, what),
     };
-    let form = match Form::parse(&bytes) {
+    let mut form = match Form::parse(&bytes) {
         Ok(f) => f,
         Err(e) => return refuse(&state, &AadError::new("malformed_body").with("detail", e.to_string()), &headers, &host, what),
     };
-    let about = About { user: form.get("username"), client: form.get("client_id"), resource: form.get("resource").or(form.get("scope")) };
-    if let Some(f) = faults::select(&state, about, &faults::is_front) {
+    // `client_secret_basic` (RFC 6749 §2.3.1, which the OpenID configuration advertises): the
+    // client id and secret, each form-urlencoded, in an HTTP Basic header.
+    if let Some((id, secret)) = basic_credentials(&headers) {
+        form.add("client_id", id);
+        form.add("client_secret", secret);
+    }
+    let resource = resource_of(endpoint, &form);
+    let about = About { user: form.get("username"), client: form.get("client_id"), resource: resource.as_deref() };
+    let front = faults::select(&state, about, &faults::is_front);
+    if let Some(f) = front {
         match &f.effect {
             EntraEffect::Throttled { retry_after } => {
                 let secs = state.journal.clock().to_wall(*retry_after).as_secs().max(1);
@@ -79,7 +87,7 @@ async fn token(state: EntraState, tenant: String, endpoint: Endpoint, headers: H
             if let Some(u) = &issued.user {
                 event = event.detail("upn", u.clone());
             }
-            if let Some(k) = issued.fault {
+            if let Some(k) = issued.fault.or(front.map(|f| f.kind().into())) {
                 event = event.fault(k);
             }
             state.journal.record(event);
@@ -89,6 +97,25 @@ async fn token(state: EntraState, tenant: String, endpoint: Endpoint, headers: H
         }
         Err(e) => refuse(&state, &e, &headers, &host, what),
     }
+}
+
+/// `Authorization: Basic base64(urlencode(id):urlencode(secret))`, if the request has one.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, b64) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64.trim()).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let decode = |s: &str| Form::parse(format!("v={s}").as_bytes()).ok().and_then(|f| f.get("v").map(str::to_string));
+    Some((decode(id)?, decode(secret).unwrap_or_default()))
+}
+
+/// The resource a request names (its scope's or `resource`), for selecting faults.
+fn resource_of(endpoint: Endpoint, form: &Form) -> Option<String> {
+    grants::asked_of(endpoint, form.get("scope"), form.get("resource")).ok().map(|a| a.resource)
 }
 
 /// How a client proved who it is (`appidacr`: 0 none, 1 secret, 2 certificate).
@@ -103,7 +130,8 @@ pub enum ClientAuth {
 pub fn authenticate<'s>(state: &'s EntraState, form: &Form, tenant: TenantRef) -> Result<(&'s App, ClientAuth), AadError> {
     let dir = &state.directory;
     let client_id = form.get("client_id").ok_or_else(|| AadError::missing("client_id"))?;
-    let about = About { user: form.get("username"), client: Some(client_id), resource: form.get("resource").or(form.get("scope")) };
+    let resource = resource_of(if form.get("resource").is_some() { Endpoint::V1 } else { Endpoint::V2 }, form);
+    let about = About { user: form.get("username"), client: Some(client_id), resource: resource.as_deref() };
     let unknown = || AadError::new("unknown_client").with("client", client_id.chars().take(64).collect::<String>()).with("tenant", dir.tenant_id.clone());
     let app = dir.app(client_id).ok_or_else(unknown)?;
     if let Some(f) = faults::select(state, about, &|e| matches!(e, EntraEffect::UnknownClient {})) {
