@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use harness::proxy::{CatalogResolver, EmulatedNames, Fronts, Limits, Proxy, ProxyConfig};
+use memsim::proxy::{CatalogResolver, EmulatedNames, Fronts, Limits, Proxy, ProxyConfig};
 
 const NAME: &str = "bench.memsim.test";
 const PINGS: usize = 20_000;

@@ -4,7 +4,7 @@
 //!
 //! Reading is strict: an unknown key or a missing one is an error, never a silent default. To
 //! add a world fact (say, a token endpoint URL), add one field here and fill it in
-//! [`crate::World::describe`]; README's world.json section lists the keys.
+//! [`crate::world::World::describe`]; README's world.json section lists the keys.
 //!
 //! Reading also checks that every address is loopback (127.0.0.0/8 or ::1): `memsim probe`
 //! connects where a world.json says, and a hand-edited one must not send it off the machine
@@ -19,10 +19,19 @@ use scenarios::{Cloud, WorldSpec};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+/// The version of `world.json`'s shape (issue 18 #5), its `schema` key: the number changes
+/// when a key is removed or changes meaning (adding one is a change too: reading is strict).
+/// `harness/schemas/world.schema.json` is its JSON Schema, generated from this type.
+pub const SCHEMA: &str = "memsim/world/1";
+
 /// Everything a client may know about a running world: `world.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorldDescription {
+    /// The shape's version, [`SCHEMA`]: a reader refuses any other.
+    #[serde(deserialize_with = "schema")]
+    #[schemars(extend("const" = SCHEMA))]
+    pub schema: String,
     /// The HTTPS front (`127.0.0.1:PORT`): every emulated name, certificate by SNI.
     #[serde(deserialize_with = "https_addr")]
     pub https_addr: SocketAddr,
@@ -45,6 +54,7 @@ pub struct WorldDescription {
     /// the Intune root and MDM device CA): what verifies a certificate the world issued to a
     /// device. Not TLS trust anchors, so not in `ca_bundle`.
     pub client_ca_bundle: PathBuf,
+    /// The tenant the world emulates.
     pub tenant: Tenant,
     /// Every emulated host name (and wildcard), sorted.
     pub hosts: Vec<String>,
@@ -57,23 +67,27 @@ pub struct WorldDescription {
 }
 
 /// The tenant, as the scenario's `[world]` gives it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
     /// The Entra tenant id (a GUID).
     pub id: String,
+    /// The tenant's display name (`Contoso`).
     pub name: String,
     /// Verified domains: the UPN suffixes (seed 003).
     pub domains: Vec<String>,
+    /// The public cloud or the US government cloud.
     pub cloud: Cloud,
     /// The Azure Scale Unit (seed 002), e.g. `AMSUA0101`.
     pub asu: String,
     /// The CMG's cloud service name (seed 001).
     pub cmg_name: String,
+    /// The Configuration Manager site code.
     pub site_code: String,
 }
 
 impl Tenant {
+    /// The tenant of a scenario's `[world]`.
     pub fn of(w: &WorldSpec) -> Tenant {
         Tenant {
             id: w.tenant_id.clone(),
@@ -85,6 +99,14 @@ impl Tenant {
             site_code: w.site_code.clone(),
         }
     }
+}
+
+fn schema<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let v = String::deserialize(d)?;
+    if v == SCHEMA {
+        return Ok(v);
+    }
+    Err(serde::de::Error::custom(format!("`schema` is {v:?}: this memsim reads {SCHEMA:?} (a world.json written by another memsim version?)")))
 }
 
 fn loopback<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<SocketAddr, D::Error> {
@@ -132,10 +154,22 @@ fn time_scale<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 /// Why a world description could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DescribeError {
+    /// The file could not be read.
     #[error("{path}: {error}")]
-    Read { path: String, error: std::io::Error },
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The file is not a world description this memsim reads.
     #[error("{path}: not a world description: {error}")]
-    Invalid { path: String, error: serde_json::Error },
+    Invalid {
+        /// The file.
+        path: String,
+        /// Why.
+        error: serde_json::Error,
+    },
 }
 
 impl WorldDescription {
@@ -157,10 +191,15 @@ impl WorldDescription {
 /// wall time).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReadyLine {
+    /// `"ready"`.
     pub event: &'static str,
+    /// The scenario's name.
     pub scenario: String,
+    /// The path of world.json.
     pub world: PathBuf,
+    /// Start-up wall time in milliseconds.
     pub ms: f64,
+    /// world.json's keys.
     #[serde(flatten)]
     pub description: WorldDescription,
 }
@@ -169,13 +208,18 @@ pub struct ReadyLine {
 /// world.json (serde cannot reject unknown keys through `flatten`, so the keys are split here).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ready {
+    /// The scenario's name.
     pub scenario: String,
+    /// The path of world.json.
     pub world: PathBuf,
+    /// Start-up wall time in milliseconds.
     pub ms: f64,
+    /// world.json's keys, read as strictly as world.json.
     pub description: WorldDescription,
 }
 
 impl Ready {
+    /// Read a ready line.
     pub fn parse(line: &str) -> Result<Ready, String> {
         let mut v: serde_json::Map<String, Value> = serde_json::from_str(line).map_err(|e| format!("ready line: {e}"))?;
         let mut take = |k: &str| v.remove(k).ok_or_else(|| format!("ready line: no `{k}`"));
@@ -196,6 +240,7 @@ mod tests {
 
     fn sample() -> WorldDescription {
         WorldDescription {
+            schema: SCHEMA.into(),
             https_addr: "127.0.0.1:1".parse().unwrap(),
             http_addr: "127.0.0.1:2".parse().unwrap(),
             dns_addr: "127.0.0.1:3".parse().unwrap(),

@@ -172,8 +172,8 @@ mod tests {
         doh.public = vec!["resolver.lab.test".into()];
         let catalog = std::sync::Arc::new(catalog);
         let scenario = scenarios::catalog::find("healthy-discovery").unwrap().unwrap();
-        let options = crate::WorldOptions { catalog: Some(catalog.clone()), ..Default::default() };
-        let world = crate::World::start(&scenario, options).await.unwrap();
+        let options = crate::world::WorldOptions { catalog: Some(catalog.clone()), ..Default::default() };
+        let world = crate::world::World::start(&scenario, options).await.unwrap();
         assert!(std::sync::Arc::ptr_eq(&world.cloud().catalog, &catalog));
         assert!(world.hosts().iter().any(|h| h == "resolver.lab.test") && !world.hosts().iter().any(|h| h == "doh.memsim.test"));
         let found = crate::dns_client::lookup(world.dns_addr(), "resolver.lab.test").await;

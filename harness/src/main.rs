@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    harness::main()
+    memsim::main()
 }

@@ -10,7 +10,7 @@ use scenarios::{Scenario, ScenarioError, ScenarioFile, catalog};
 use crate::validate::{CheckedScenario, validate};
 
 /// The world `memsim up` starts without `--scenario`.
-const DEFAULT_WORLD: &str = r#"
+pub(crate) const DEFAULT_WORLD: &str = r#"
 name = "healthy"
 summary = "A healthy world: every emulated host reachable, every certificate valid"
 area = "baseline"

@@ -225,6 +225,7 @@ impl World {
     /// The world as clients see it: `world.json`, the ready line, env.sh, the probes.
     pub fn describe(&self) -> WorldDescription {
         WorldDescription {
+            schema: crate::describe::SCHEMA.into(),
             https_addr: self.https_addr(),
             http_addr: self.http_addr(),
             dns_addr: self.dns_addr(),

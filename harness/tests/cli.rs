@@ -187,7 +187,7 @@ fn probe_names_and_help_come_from_the_probe_enum() {
 #[test]
 fn probe_refuses_a_world_json_that_points_off_loopback() {
     let dir = tempfile::tempdir().unwrap();
-    let tenant = harness::describe::Tenant::of(&scenarios::WorldSpec::default());
+    let tenant = memsim::describe::Tenant::of(&scenarios::WorldSpec::default());
     let mut world = serde_json::json!({
         "https_addr": "127.0.0.1:1", "http_addr": "127.0.0.1:2", "dns_addr": "127.0.0.1:3",
         "proxy_url": "http://127.0.0.1:4", "time_scale": 1.0, "ca_bundle": "ca.pem",

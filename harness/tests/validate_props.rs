@@ -8,7 +8,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use harness::{World, WorldOptions, validate};
+use memsim::validate;
+use memsim::world::{World, WorldOptions};
 use mock_cloud::Catalog;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};

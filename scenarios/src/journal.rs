@@ -29,7 +29,7 @@ pub use window::ENTRY_OVERHEAD;
 pub const DROPPED: &str = "journal_dropped";
 
 /// Which part of the world saw the event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Component {
     World,
@@ -129,10 +129,12 @@ pub fn is_kind_of(component: Component, what: &str) -> bool {
 }
 
 /// One thing that happened, stamped with simulated and wall time.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct Event {
     pub seq: u64,
+    /// Simulated time (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub sim_time: OffsetDateTime,
     /// Wall milliseconds since the world started.
     pub wall_ms: f64,

@@ -103,7 +103,7 @@ impl<'de> Deserialize<'de> for ScenarioName {
 }
 
 /// The area a scenario belongs to (a JUnit test suite per area).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Area {
     Baseline,
@@ -140,7 +140,7 @@ impl Area {
 }
 
 /// Microsoft's public cloud or the US government cloud (`*.manage.microsoft.us`, `login.microsoftonline.us`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Cloud {
     #[default]
@@ -273,7 +273,7 @@ impl<'de> Deserialize<'de> for TimeScale {
 }
 
 /// For training labs: what to tell a trainee, in a support engineer's words.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Lab {
     pub hint: String,

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::Command;
 use std::time::Duration;
 
-use harness::{World, WorldOptions};
+use harness::world::{World, WorldOptions};
 use hickory_net::client::{Client, ClientHandle};
 use hickory_net::proto::op::{DnsResponse, ResponseCode};
 use hickory_net::proto::rr::{DNSClass, Name, RecordType};

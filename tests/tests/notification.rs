@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use harness::{World, WorldOptions};
+use harness::world::{World, WorldOptions};
 use memsim_e2e::{Up, clean_env, memsim_bin, text};
 use serde_json::{Value, json};
 

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-use harness::{World, WorldOptions};
+use harness::world::{World, WorldOptions};
 use memsim_e2e::{Up, clean_env, text};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};

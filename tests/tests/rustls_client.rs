@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use harness::{World, WorldOptions};
+use harness::world::{World, WorldOptions};
 use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;

@@ -105,7 +105,7 @@ impl ProbeTarget {
 }
 
 /// A probe's verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ProbeResult {
     pub probe: &'static str,
     pub passed: bool,

@@ -8,8 +8,9 @@ mod json;
 mod junit;
 
 pub use human::Human;
+pub(crate) use human::near_miss;
 pub use journal_dir::JournalDir;
-pub use json::Json;
+pub use json::{Json, JsonReport, JsonScenario, REPORT_SCHEMA};
 pub use junit::Junit;
 
 use crate::runner::report::ScenarioReport;

@@ -66,7 +66,7 @@ pub fn check(expect: &Expect, client: &ClientOutcome, journal: &[Event]) -> Vec<
     out
 }
 
-fn check_events(e: &EventExpectation, journal: &[Event]) -> ExpectationResult {
+pub(crate) fn check_events(e: &EventExpectation, journal: &[Event]) -> ExpectationResult {
     let n = journal.iter().filter(|ev| e.matches(ev)).count() as u32;
     let held = match (e.absent, e.count, e.at_least) {
         (true, _, _) => n == 0,

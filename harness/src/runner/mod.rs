@@ -15,6 +15,9 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 pub use client::{Stop, StopRequest};
+/// The one check of an event expectation, near-misses included: the runner's, and the
+/// in-process API's (`World::expect`, `Journal::wait_for`).
+pub(crate) use expect::check_events as check_event;
 pub use report::Reporter;
 use report::{RunEvent, ScenarioReport, Summary, Verdict};
 
@@ -197,7 +200,8 @@ fn panic_message(e: tokio::task::JoinError) -> String {
     }
 }
 
-fn blank(s: &Scenario, time_scale: f64) -> ScenarioReport {
+/// A scenario's report before anything ran (an error until a verdict is set).
+pub(crate) fn blank(s: &Scenario, time_scale: f64) -> ScenarioReport {
     ScenarioReport {
         name: s.name.to_string(),
         area: s.area,

@@ -2,11 +2,12 @@
 //! all read these and nothing else.
 
 use scenarios::{Area, Event, Lab};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::probes::ProbeResult;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every expectation held.
@@ -20,7 +21,7 @@ pub enum Verdict {
     Interrupted,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Check {
     Held,
@@ -29,7 +30,7 @@ pub enum Check {
 }
 
 /// One expectation: what was expected, what was observed, and the near-miss context.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ExpectationResult {
     pub expectation: String,
     pub check: Check,
@@ -41,7 +42,7 @@ pub struct ExpectationResult {
 }
 
 /// What the client did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ClientOutcome {
     /// `probe discovery` or the command line.
     pub describe: String,
@@ -63,7 +64,7 @@ pub struct ClientOutcome {
     pub stderr: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ScenarioReport {
     pub name: String,
     pub area: Area,
@@ -120,7 +121,7 @@ pub fn event_line(e: &Event) -> String {
 }
 
 /// The whole run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Summary {
     pub total: usize,
     pub passed: usize,

@@ -114,7 +114,7 @@ fn the_pki_clamps_dates_validation_would_refuse() {
 #[tokio::test]
 async fn the_world_refuses_a_skew_past_the_calendar_without_validation() {
     let s = scenarios::parse_scenario(&format!("{HEAD}[world]\nnow = \"9999-12-31T00:00:00Z\"\nskew = \"2d\"\n"), "v.toml").unwrap();
-    let e = crate::World::start(&s, crate::WorldOptions::default()).await.unwrap_err();
+    let e = crate::world::World::start(&s, crate::world::WorldOptions::default()).await.unwrap_err();
     assert!(e.is_bad_input() && e.to_string().contains("beyond the year 9999"), "{e}");
 }
 

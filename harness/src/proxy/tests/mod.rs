@@ -440,7 +440,7 @@ async fn a_front_that_refuses_gets_a_502_with_the_reason() {
 #[tokio::test]
 async fn every_builtin_proxy_scenario_starts_a_world() {
     for s in scenarios::catalog::load_all().unwrap().into_iter().filter(|s| !s.proxy_faults().is_empty()) {
-        let world = crate::World::start(&s, crate::WorldOptions::default()).await.unwrap_or_else(|e| panic!("{}: {e}", s.name));
+        let world = crate::world::World::start(&s, crate::world::WorldOptions::default()).await.unwrap_or_else(|e| panic!("{}: {e}", s.name));
         assert!(world.proxy_url().starts_with("http://127.0.0.1:"));
     }
 }

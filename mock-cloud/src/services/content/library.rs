@@ -50,7 +50,7 @@ pub struct GroupSpec {
 }
 
 /// What a package is for; the reference clients pick by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Win32App,
@@ -103,7 +103,7 @@ impl Package {
 }
 
 /// A package in world.json: where to get it and how to check it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestEntry {
     pub name: String,

@@ -235,7 +235,7 @@ impl Directory {
 }
 
 /// world.json's `entra`: what a test needs to sign in without reading docs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntraDescription {
     pub tenant_id: String,
@@ -245,7 +245,7 @@ pub struct EntraDescription {
     pub apps: Vec<DescribedApp>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DescribedUser {
     pub upn: String,
@@ -253,7 +253,7 @@ pub struct DescribedUser {
     pub intune_licence: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DescribedApp {
     pub client_id: String,
