@@ -9,8 +9,10 @@ fn world_json_has_exactly_the_documented_keys_and_env_sh_points_at_it() {
     keys.sort();
     assert_eq!(
         keys,
-        ["ca_bundle", "client_ca_bundle", "content", "dns_addr", "entra", "hosts", "http_addr", "https_addr", "proxy_url", "tenant", "time_scale"]
+        ["ca_bundle", "client_ca_bundle", "content", "dns_addr", "entra", "hosts", "http_addr", "https_addr", "proxy_url", "schema", "tenant", "time_scale"]
     );
+    // issue 18 #5: the shape's version.
+    assert_eq!(up.world["schema"], "memsim/world/1");
     // Issue 12: the Entra entry a test signs in with, no docs needed.
     assert_eq!(up.world["entra"]["authority"], format!("https://login.microsoftonline.com/{}", up.world["tenant"]["id"].as_str().unwrap()));
     assert!(
