@@ -198,3 +198,69 @@ impl Journal {
         Error::Timeout(format!("no {} within {timeout:?}; {}{near}", e.describe().trim_start_matches("an "), result.observed))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use scenarios::{Clock, NewEvent};
+
+    use super::*;
+
+    fn journal(window: usize) -> (scenarios::Journal, Journal) {
+        let j = scenarios::Journal::with_window(Clock::new(time::OffsetDateTime::UNIX_EPOCH, 1.0), window);
+        let view = Journal::listen(&j);
+        (j, view)
+    }
+
+    // issue 18 #1: a waiter wakes on the event recorded after it started waiting (no polling),
+    // and finds one recorded before it.
+    #[tokio::test]
+    async fn wait_for_sees_past_and_future_events() {
+        let (j, view) = journal(scenarios::journal::WINDOW_BYTES);
+        j.record(NewEvent::new(Component::Proxy, "open"));
+        let open = EventMatcher::new(Component::Proxy).what("open");
+        assert_eq!(view.wait_for(&open, Duration::from_secs(1)).await.unwrap().seq, 0);
+        let later = EventMatcher::new(Component::Proxy).what("request").host("a.example.com");
+        let waiting = tokio::spawn({
+            let view = view.clone();
+            async move { view.wait_for(&later, Duration::from_secs(30)).await }
+        });
+        tokio::task::yield_now().await;
+        j.record(NewEvent::new(Component::Proxy, "request").host("b.example.com"));
+        j.record(NewEvent::new(Component::Proxy, "request").host("a.example.com"));
+        let found = waiting.await.unwrap().unwrap();
+        assert_eq!((found.seq, found.host.as_deref()), (2, Some("a.example.com")));
+    }
+
+    // A timeout names the closest events, as the runner's near-miss does.
+    #[tokio::test]
+    async fn a_timeout_names_the_near_misses() {
+        let (j, view) = journal(scenarios::journal::WINDOW_BYTES);
+        j.record(NewEvent::new(Component::Proxy, "request").host("b.example.com"));
+        let m = EventMatcher::new(Component::Proxy).what("request").host("a.example.com");
+        let e = view.wait_for(&m, Duration::from_millis(50)).await.unwrap_err().to_string();
+        assert!(e.starts_with("no event with component=proxy what=request host=a.example.com within 50ms; 0 matching event(s)"), "{e}");
+        assert!(e.contains("near: ") && e.contains("b.example.com"), "{e}");
+    }
+
+    // The journal's window is bounded: events evicted from memory are read back from the file.
+    #[tokio::test]
+    async fn an_evicted_event_is_still_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let (j, view) = journal(scenarios::journal::MIN_WINDOW_BYTES);
+        j.stream_to(&dir.path().join("journal.jsonl")).unwrap();
+        j.record(NewEvent::new(Component::Proxy, "request").host("first.example.com"));
+        for _ in 0..100 {
+            j.record(NewEvent::new(Component::Proxy, "open"));
+        }
+        assert!(j.dropped() > 0, "the first event left memory");
+        let m = EventMatcher::new(Component::Proxy).what("request").host("first.example.com");
+        assert_eq!(view.wait_for(&m, Duration::from_secs(5)).await.unwrap().seq, 0);
+    }
+
+    #[test]
+    fn a_matcher_is_checked_as_a_files_expectation() {
+        let e = EventMatcher::new(Component::Tls).what("open").describe().unwrap_err().to_string();
+        assert!(e.contains("the tls component never journals `open` events"), "{e}");
+        assert!(EventMatcher::any().host("not a host").describe().unwrap_err().to_string().contains("invalid host pattern"));
+    }
+}

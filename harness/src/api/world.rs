@@ -173,7 +173,13 @@ impl Drop for World {
     /// Stop every listener (the fronts, the proxy, DNS), write the journal file's last lines
     /// and close it, then remove the temporary state directory.
     fn drop(&mut self) {
-        self.inner.journal().close_file();
+        // Closing waits on the journal's writer thread (bounded); inside a multi-thread runtime
+        // the wait is announced, as `world::Stopped` does, so other tasks move off this worker.
+        let close = || self.inner.journal().close_file();
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(close),
+            _ => close(),
+        }
     }
 }
 
