@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use harness::probes::{self, ProbeTarget};
+use memsim::probes::{self, ProbeTarget};
 use scenarios::Probe;
 
 const ENROLLMENTS: usize = 40;
@@ -34,7 +34,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let scenario = scenarios::catalog::find("healthy-enroll").unwrap().unwrap();
-        let world = harness::World::start(&scenario, harness::WorldOptions::default()).await.unwrap();
+        let world = memsim::world::World::start(&scenario, memsim::world::WorldOptions::default()).await.unwrap();
         let mut target = ProbeTarget::new(&world.describe(), 1.0);
         if target.enroll_sign_in.is_none() {
             // A world without an Entra authority: a token its keys signed, as a device holds one.

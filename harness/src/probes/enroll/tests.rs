@@ -6,8 +6,8 @@ use super::TokenSource;
 use crate::probes::{ProbeResult, ProbeTarget};
 
 /// Run the probe against a world for `scenario` with a fresh token from the world's keys.
-async fn enroll_in(scenario: &scenarios::Scenario) -> (ProbeResult, crate::World) {
-    let world = crate::World::start(scenario, crate::WorldOptions::default()).await.unwrap();
+async fn enroll_in(scenario: &scenarios::Scenario) -> (ProbeResult, crate::world::World) {
+    let world = crate::world::World::start(scenario, crate::world::WorldOptions::default()).await.unwrap();
     let cloud = world.cloud();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let tenant = &scenario.world.tenant_id;
