@@ -57,7 +57,7 @@
 //! # Outputs
 //!
 //! `world.json` ([`WorldDescription`]) and `memsim run --format json` carry a `schema` version
-//! ([`describe::SCHEMA`], [`report::REPORT_SCHEMA`]); their JSON Schemas, generated from these
+//! ([`schema::WORLD`], [`schema::REPORT`]); their JSON Schemas ([`schema::all`]), generated from these
 //! types, are committed in `harness/schemas/`.
 //!
 //! The other public modules are the binary's and memsim's own tests' (hidden from these docs):

@@ -138,7 +138,7 @@ impl Scenario {
 }
 
 /// One fault, built in code: its `kind` and the keys the scenario file format gives it (see
-/// README's fault table). Builders cover the common kinds; [`Fault::new`] and [`Fault::set`]
+/// README's scenario reference). Builders cover the common kinds; [`Fault::new`] and [`Fault::set`]
 /// reach every other. Checked with the scenario, as a file's `[[fault]]` is.
 ///
 /// ```
