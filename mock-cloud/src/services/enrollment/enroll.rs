@@ -134,7 +134,7 @@ fn enroll(state: &AppState, env: &soap::Envelope, tuning: &Tuning, host: &str) -
         .map_err(|e| EnrollError::Internal(e.to_string()))?;
     let device_id = caller.device_id.clone().unwrap_or_else(|| common_name.clone());
     let enrolled = super::Enrolled { upn: caller.upn.clone(), device_id: device_id.clone(), serial_hex: issued.serial_hex.clone() };
-    state.enrollment.enrolled.lock().unwrap_or_else(|p| p.into_inner()).insert(issued.thumbprint.clone(), enrolled);
+    state.enrollment.enrolled.lock().unwrap_or_else(|p| p.into_inner()).remember(issued.thumbprint.clone(), enrolled);
     let mut event = NewEvent::new(Component::Http, "enroll")
         .host(host.to_string())
         .detail("upn", caller.upn)

@@ -20,7 +20,7 @@ pub mod policy;
 pub mod provisioning;
 pub mod soap;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -163,7 +163,43 @@ pub struct Enrolled {
 pub struct EnrollmentState {
     pub faults: Arc<[EnrollmentFault]>,
     /// Issued MDM certificates (thumbprint → device), for the check-in.
-    pub enrolled: Arc<Mutex<HashMap<String, Enrolled>>>,
+    pub enrolled: Arc<Mutex<EnrolledCerts>>,
+}
+
+/// The certificates the enrollment service issued, by SHA-1 thumbprint. Bounded like the DRS
+/// and Linux device records ([`MAX_RECORDS`](crate::services::devices::MAX_RECORDS), the oldest
+/// forgotten first): every enrollment adds one, so a looping client must not grow a world's
+/// memory without end (issue 14 review).
+#[derive(Debug, Default)]
+pub struct EnrolledCerts {
+    by_thumbprint: HashMap<String, Enrolled>,
+    order: VecDeque<String>,
+}
+
+impl EnrolledCerts {
+    /// Remember the device a certificate was issued to.
+    pub fn remember(&mut self, thumbprint: String, device: Enrolled) {
+        if self.by_thumbprint.insert(thumbprint.clone(), device).is_none() {
+            self.order.push_back(thumbprint);
+        }
+        while self.order.len() > crate::services::devices::MAX_RECORDS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_thumbprint.remove(&oldest);
+            }
+        }
+    }
+
+    pub fn get(&self, thumbprint: &str) -> Option<&Enrolled> {
+        self.by_thumbprint.get(thumbprint)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_thumbprint.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_thumbprint.is_empty()
+    }
 }
 
 impl EnrollmentState {
@@ -266,3 +302,25 @@ impl IntoResponse for EnrollError {
 pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod bounded_tests {
+    use super::{Enrolled, EnrolledCerts};
+    use crate::services::devices::MAX_RECORDS;
+
+    // issue 14: each enrollment remembers its certificate; a client looping over enrollments
+    // must not grow the world's memory without end.
+    #[test]
+    fn issued_certificates_are_bounded_oldest_first() {
+        let mut certs = EnrolledCerts::default();
+        let device = |i: usize| Enrolled { upn: "u@contoso.com".into(), device_id: format!("d{i}"), serial_hex: format!("{i:X}") };
+        for i in 0..=MAX_RECORDS {
+            certs.remember(format!("T{i}"), device(i));
+        }
+        assert_eq!(certs.len(), MAX_RECORDS);
+        assert!(certs.get("T0").is_none(), "the oldest is forgotten");
+        assert_eq!(certs.get(&format!("T{MAX_RECORDS}")), Some(&device(MAX_RECORDS)));
+        certs.remember(format!("T{MAX_RECORDS}"), device(7));
+        assert_eq!(certs.len(), MAX_RECORDS, "a re-issued thumbprint replaces, never duplicates");
+    }
+}
