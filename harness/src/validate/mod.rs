@@ -81,11 +81,11 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
         }
     }
     // The directory the world's Entra builds: a certificate that does not parse is found here.
-    if w.entra.problems().is_empty()
-        && let Err(e) = mock_cloud::services::entra::Directory::build(&catalog.entra, w)
-    {
-        problems.push(Problem::new(place!["world", "entra"], e));
-    }
+    let directory = if w.entra.problems().is_empty() {
+        mock_cloud::services::entra::Directory::build(&catalog.entra, w).map_err(|e| problems.push(Problem::new(place!["world", "entra"], e))).ok()
+    } else {
+        None
+    };
     for (i, fault) in s.faults.iter().enumerate() {
         match fault {
             Fault::Pki(f) => problems.extend(pki_fault(f, catalog).map(|(key, m)| Problem::new(place!["fault", i, key], m))),
@@ -102,7 +102,12 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
                     problems.push(Problem::new(place!["fault", i, key], e.to_string()));
                 }
             }
-            Fault::Dns(_) | Fault::Service(_) | Fault::Entra(_) | Fault::Enrollment(_) => {}
+            Fault::Entra(f) => {
+                if let Some(dir) = &directory {
+                    problems.extend(entra_target(f, dir).map(|(key, j, m)| Problem::new(place!["fault", i, key, j], m)));
+                }
+            }
+            Fault::Dns(_) | Fault::Service(_) | Fault::Enrollment(_) => {}
         }
     }
     problems.extend(dates::problems(s, catalog));
@@ -116,6 +121,27 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
         problems.extend(expect_problems(expect, catalog));
     }
     problems
+}
+
+/// An Entra fault's targets the tenant's directory does not have: only its users and apps get
+/// tokens, so such a fault could never fire (key, index, message).
+fn entra_target<'a>(f: &'a scenarios::EntraFault, dir: &'a mock_cloud::services::entra::Directory) -> impl Iterator<Item = (&'static str, usize, String)> + 'a {
+    let t = &f.target;
+    let users = t.users.iter().enumerate().filter(|(_, u)| dir.user(u).is_none()).map(|(j, u)| {
+        let known: Vec<&str> = dir.users.iter().map(|x| x.upn.as_str()).collect();
+        ("users", j, format!("the tenant has no user `{u}` (entra.toml and [world.entra] have: {})", known.join(", ")))
+    });
+    let clients =
+        t.clients.iter().enumerate().filter(|(_, c)| dir.app(c).is_none()).map(|(j, c)| {
+            ("clients", j, format!("the tenant has no app `{c}`: give a client id of world.json's `entra.apps` or add it in [[world.entra.app]]"))
+        });
+    let resources = t
+        .resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| dir.resource(r.strip_suffix("/.default").unwrap_or(r)).is_none())
+        .map(|(j, r)| ("resources", j, format!("the tenant has no resource `{r}`: name an app id URI or app id of entra.toml's resources")));
+    users.chain(clients).chain(resources)
 }
 
 /// A target whose host the world neither emulates nor has in the tenant's DNS: every fetch of

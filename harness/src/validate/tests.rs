@@ -130,3 +130,20 @@ fn entra_data_and_codes_are_checked_before_a_world_starts() {
     assert!(errors("[expect]\noutcome = \"fail\"\ncode = \"IDX10501\"\n").is_empty());
     assert!(one("[expect]\noutcome = \"fail\"\ncode = \"AADSTS12345\"\n").contains("no probe reports code `AADSTS12345`"));
 }
+
+/// issue 12 review: an `entra.*` fault aimed at a user, client or resource the tenant does not
+/// have can never fire (only the directory's users and apps get tokens); a typo there passed
+/// `memsim check` and left the scenario failing for no visible reason.
+#[test]
+fn entra_fault_targets_name_the_directory() {
+    let ok = "[[fault]]\nkind = \"entra.mfa_required\"\nusers = [\"AdeleV@contoso.com\"]\nclients = [\"29d9ed98-a469-4536-ade2-f981bc1d605e\"]\nresources = [\"https://enrollment.manage.microsoft.com//.default\"]\n";
+    assert_eq!(errors(ok), Vec::<String>::new());
+    let added = "[[world.entra.user]]\nupn = \"bob@contoso.com\"\npassword = \"x\"\n[[fault]]\nkind = \"entra.bad_password\"\nusers = [\"bob@contoso.com\"]\n";
+    assert_eq!(errors(added), Vec::<String>::new(), "a user the scenario adds is in the directory");
+    let e = one("[[fault]]\nkind = \"entra.mfa_required\"\nusers = [\"adelev@contoso.com\", \"adelev@contoso.co\"]\n");
+    assert!(e.starts_with("v.toml:7:32: ") && e.contains("no user `adelev@contoso.co`") && e.contains("adelev@contoso.com"), "{e}");
+    let e = one("[[fault]]\nkind = \"entra.bad_secret\"\nclients = [\"7f3c1c8e-9a55-4a8b-b3f4-5b0e3c2d1a91\"]\n");
+    assert!(e.starts_with("v.toml:7:12: ") && e.contains("no app `7f3c1c8e-9a55-4a8b-b3f4-5b0e3c2d1a91`"), "{e}");
+    let e = one("[[fault]]\nkind = \"entra.throttled\"\nresources = [\"https://enrolment.manage.microsoft.com/\"]\n");
+    assert!(e.starts_with("v.toml:7:14: ") && e.contains("no resource `https://enrolment.manage.microsoft.com/`"), "{e}");
+}
