@@ -72,7 +72,9 @@ fn decode(raw: &[u8]) -> Result<String, FormError> {
         match raw[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < raw.len() => {
-                let hex = std::str::from_utf8(&raw[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let digits = &raw[i + 1..i + 3];
+                let hex =
+                    digits.iter().all(u8::is_ascii_hexdigit).then(|| std::str::from_utf8(digits).ok().and_then(|h| u8::from_str_radix(h, 16).ok())).flatten();
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -103,6 +105,10 @@ mod tests {
         assert_eq!(f.get("username"), Some("a@b.c"));
         assert_eq!((f.get("x"), f.get("y"), f.get("z")), (None, None, None));
         assert_eq!(Form::parse(b"a=100%&b=%4").unwrap().get("a"), Some("100%"));
+        // issue 12 review: only two hex digits make an escape (WHATWG); `u8::from_str_radix`
+        // alone took `%+1` for byte 1.
+        assert_eq!(Form::parse(b"a=%+1&b=%+F").unwrap().get("a"), Some("% 1"));
+        assert_eq!(Form::parse(b"b=%+F").unwrap().get("b"), Some("% F"));
         assert_eq!(Form::parse(b"a=1&a=2"), Err(FormError::Repeated("a".into())));
         assert_eq!(Form::parse(b"a=%ff%fe"), Err(FormError::Encoding));
         let many: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("p{i}=1")).collect();
