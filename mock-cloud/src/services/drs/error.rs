@@ -8,7 +8,7 @@
 //! anything else as "Invalid JSON" (protocols.md §7 note).
 
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::pki::CsrError;
 use crate::services::bearer::BearerError;
@@ -63,13 +63,13 @@ pub fn body(error_code: &str, message: &str, trace_id: &str, time: &str) -> serd
     serde_json::json!({ "ErrorCode": error_code, "Message": message, "TraceId": trace_id, "Time": time })
 }
 
-impl IntoResponse for DrsError {
-    fn into_response(self) -> Response {
+impl DrsError {
+    /// The JSON answer, its `Time` the world's simulated `now` (as the nonce's is).
+    pub fn response_at(self, now: time::OffsetDateTime) -> Response {
         let (status, kind) = self.parts();
         let allow = if let DrsError::MethodNotAllowed(m) = self { Some(m) } else { None };
-        // The time as DRS's nonce answer prints it (`10/12/2023 3:05:30 PM`, aad-join-spec §3.2);
-        // the wall clock here, since an error body carries no state a scenario fast-forwards.
-        let time = super::drs_time(time::OffsetDateTime::now_utc());
+        // The time as DRS's nonce answer prints it (`10/12/2023 3:05:30 PM`, aad-join-spec §3.2).
+        let time = super::drs_time(now);
         let mut res = crate::services::json_input::json(status, &body(kind, &self.to_string(), &crate::services::devices::random_uuid(), &time));
         if kind == "DirectoryError" {
             res.extensions_mut().insert(super::faults::DirectoryAnswer);

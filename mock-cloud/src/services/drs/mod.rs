@@ -52,7 +52,11 @@ fn api_version(req: &Request) -> Option<String> {
     })
 }
 
-async fn handle(State(state): State<AppState>, req: Request) -> Result<Response, DrsError> {
+async fn handle(State(state): State<AppState>, req: Request) -> Response {
+    route(&state, req).await.unwrap_or_else(|e| e.response_at(state.journal.clock().now()))
+}
+
+async fn route(state: &AppState, req: Request) -> Result<Response, DrsError> {
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let lower: Vec<String> = segments.iter().map(|s| s.to_ascii_lowercase()).collect();
@@ -69,19 +73,19 @@ async fn handle(State(state): State<AppState>, req: Request) -> Result<Response,
         ([], _) => Err(DrsError::MethodNotAllowed("GET, HEAD")),
         ([_, "discover"], Method::GET) => {
             needs_version(&req)?;
-            discover::discover(&state, segments[0]).await
+            discover::discover(state, segments[0]).await
         }
         (["enrollmentserver", "nonce", _], Method::GET) => {
             needs_version(&req)?;
-            discover::nonce(&state, segments[2]).await
+            discover::nonce(state, segments[2]).await
         }
         (["enrollmentserver", "device"], Method::POST) => {
             needs_version(&req)?;
-            join::join(&state, req).await
+            join::join(state, req).await
         }
         (["enrollmentserver", "key"], Method::POST) => {
             needs_version(&req)?;
-            join::provision_key(&state, req).await
+            join::provision_key(state, req).await
         }
         ([_, "discover"] | ["enrollmentserver", "nonce", _], _) => Err(DrsError::MethodNotAllowed("GET")),
         (["enrollmentserver", "device" | "key"], _) => Err(DrsError::MethodNotAllowed("POST")),

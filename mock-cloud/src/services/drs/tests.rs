@@ -258,3 +258,15 @@ async fn an_unsynced_directory_answers_directory_error() {
     let (status, _) = call(&state, Method::GET, "/contoso.com/Discover?api-version=1.9", None, Body::empty()).await;
     assert_eq!(status, StatusCode::OK, "only the join is affected");
 }
+
+/// issue 12 review: an error's `Time` is the world's simulated now, as the nonce's is; it was the
+/// machine's wall clock, so a world dated elsewhere (`[world] now`) showed two dates.
+#[tokio::test]
+async fn error_time_is_the_simulated_clock() {
+    let now = time::macros::datetime!(2031-03-04 17:06:07 UTC);
+    let state = crate::services::test_support::app_state_with(now, 1.0, vec![], vec![]);
+    let (status, body) = call(&state, Method::GET, "/no-such-tenant.example/Discover?api-version=1.9", None, Body::empty()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let time = body["Time"].as_str().unwrap_or_default();
+    assert!(time.starts_with("3/4/2031 5:06:"), "the simulated now, as DRS prints it: {body}");
+}
