@@ -110,6 +110,12 @@ enum Command {
         #[arg(long, value_name = "D/world.json")]
         world: PathBuf,
     },
+    /// Bulk registration tokens of a running world (BulkRegistrationTokenTool.exe and the
+    /// console's Certificates node; seed 004).
+    Token {
+        #[command(subcommand)]
+        command: crate::token_cli::TokenCommand,
+    },
     /// List scenarios: the built-in catalog, or the given files.
     List {
         /// Scenario files, directories of them, or built-in scenario names (default: the catalog).
@@ -274,6 +280,18 @@ fn sinks(format: Format, output: Option<PathBuf>, journal_dir: Option<PathBuf>) 
         sinks.push(Box::new(report::JournalDir(dir)));
     }
     Ok(sinks)
+}
+
+/// `memsim probe cmg-register`'s `/regtoken:`: `MEMSIM_CMG_REGTOKEN` when set (a token from
+/// `memsim token new`, a garbage one to see it refused), else a fresh one from the world's site.
+fn probe_regtoken(world: &std::path::Path, runtime: &tokio::runtime::Runtime) -> Result<String, String> {
+    if let Ok(t) = std::env::var("MEMSIM_CMG_REGTOKEN") {
+        return Ok(t);
+    }
+    runtime
+        .block_on(async { crate::control::Client::for_world(world)?.new_token(None).await })
+        .map(|v| v["token"].as_str().unwrap_or_default().to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// `memsim revoke` (`revoke` is `Some(reason)`) and `memsim restore`, through the world's
@@ -451,14 +469,18 @@ fn run(cli: Cli) -> Result<u8> {
             }
             // world.json's time scale; MEMSIM_TIME_SCALE, when set, overrides it.
             let scale = std::env::var("MEMSIM_TIME_SCALE").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| s.is_finite() && *s > 0.0);
-            let target = probes::ProbeTarget::new(&description, scale.unwrap_or(description.time_scale));
+            let mut target = probes::ProbeTarget::new(&description, scale.unwrap_or(description.time_scale));
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            if probe == scenarios::Probe::CmgRegister {
+                target.cmg.regtoken = Some(probe_regtoken(&world, &runtime));
+            }
             let result = runtime.block_on(probes::run_with(probe, &target, &catalog));
             say(&serde_json::to_string_pretty(&result)?)?;
             Ok(if result.passed { exit::OK } else { exit::EXPECTATION_FAILED })
         }
         Command::Revoke { target, world, reason } => control(&world, &target, Some(reason)),
         Command::Restore { target, world } => control(&world, &target, None),
+        Command::Token { command } => crate::token_cli::run(command, &catalog),
         Command::List { paths, format } => match load_for_list(&paths, &catalog) {
             Ok(list) if matches!(format, ListFormat::Json) => {
                 let rows: Vec<serde_json::Value> = list.iter().map(crate::list::json).collect();

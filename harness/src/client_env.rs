@@ -28,6 +28,10 @@ pub const MANAGED: &[&str] = &[
     "MEMSIM_DNS",
     "MEMSIM_TIME_SCALE",
     "MEMSIM_TARGET",
+    // A CMG registration scenario's `/mp:` and `/regtoken:` (runner/client.rs `cmg_env`).
+    "MEMSIM_CMG_MP",
+    "MEMSIM_CMG_REGTOKEN",
+    "MEMSIM_CMG_REGTOKEN_ERROR",
     // Tools' own CA and proxy settings, cleared so that none of the machine's trust or routes
     // reaches a client through them (issue 13): git, pip, the AWS SDKs and CLI, Nix, cargo,
     // npm, Deno, Bundler, gRPC, websocket-client, httplib2, and FTP proxies.

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
+use mock_cloud::services::cmg::console::{BLOCK_PATH, TOKENS_PATH, UNBLOCK_PATH};
 use mock_cloud::services::control::{CERTIFICATES_PATH, RESTORE_PATH, REVOKE_PATH, Token};
 use scenarios::RevocationReason;
 use serde_json::{Value, json};
@@ -85,6 +86,22 @@ impl Client {
 
     pub async fn restore(&self, target: &str) -> Result<Value, ControlError> {
         self.call(hyper::Method::POST, RESTORE_PATH, Some(json!({"target": target}))).await
+    }
+
+    /// `memsim token new`: a bulk registration token of `lifetime` minutes (the tool's default: none).
+    pub async fn new_token(&self, lifetime: Option<u32>) -> Result<Value, ControlError> {
+        self.call(hyper::Method::POST, TOKENS_PATH, Some(json!({"lifetime": lifetime}))).await
+    }
+
+    /// `memsim token list`: every bulk token the site knows, by GUID.
+    pub async fn tokens(&self) -> Result<Value, ControlError> {
+        self.call(hyper::Method::GET, TOKENS_PATH, None).await
+    }
+
+    /// `memsim token block|unblock GUID`.
+    pub async fn block_token(&self, id: &str, blocked: bool) -> Result<Value, ControlError> {
+        let path = if blocked { BLOCK_PATH } else { UNBLOCK_PATH }.replace("{id}", id);
+        self.call(hyper::Method::POST, &path, None).await
     }
 
     /// One certificate with its PEM, its issuer's PEM and revocation URLs.

@@ -93,6 +93,7 @@ pub mod schema;
 mod select;
 #[doc(hidden)]
 pub mod state_dir;
+mod token_cli;
 #[doc(hidden)]
 pub mod up;
 #[doc(hidden)]

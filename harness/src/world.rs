@@ -130,6 +130,8 @@ impl World {
             http,
             dns: Some(doh),
             service_faults: scenario.service_faults(),
+            cmg_faults: scenario.cmg_faults(),
+            token_faults: scenario.token_faults(),
             entra_faults: scenario.entra_faults(),
             enrollment_faults: scenario.enrollment_faults(),
         })

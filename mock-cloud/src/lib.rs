@@ -42,6 +42,9 @@ pub struct CloudConfig {
     /// Faults of the cloud's own services: generic ones (status, delay, malformed, close) for
     /// any service, and the CRL and OCSP responders' own.
     pub service_faults: Vec<ServiceFault>,
+    /// The cloud management gateway's faults and the scenario bulk token's (issue 15).
+    pub cmg_faults: Vec<scenarios::CmgFault>,
+    pub token_faults: Vec<scenarios::TokenFault>,
     /// Faults of Entra ID's authority (`entra.*`).
     pub entra_faults: Vec<scenarios::EntraFault>,
     /// Faults of the Windows enrollment services (`enrollment.*`).
@@ -91,6 +94,8 @@ pub struct Cloud {
     pub content: Arc<services::content::Library>,
     /// The catalog the world was built from.
     pub catalog: Arc<Catalog>,
+    /// The cloud management gateway's site: `memsim token` and the runner mint bulk tokens here.
+    pub cmg: services::cmg::CmgState,
     /// Entra ID's directory: tenant, users, apps (world.json's `entra`).
     pub entra: Arc<services::entra::Directory>,
     /// The tenant's token-signing keys: what the services check Entra tokens against (tests and
@@ -128,6 +133,8 @@ impl Cloud {
         by_host.extend(content.hosts().into_iter().map(|h| (h, Service::Content)));
         by_host.extend(catalog.enrollment.hosts(&config.world));
         let faults: Arc<[ServiceFault]> = config.service_faults.into();
+        let entra_state = services::entra::EntraState::new(&catalog.entra, &config.world, config.entra_faults, journal.clone()).map_err(CloudError::Entra)?;
+        let cmg = services::cmg::CmgState::new(&catalog, &config.world, journal.clone(), config.cmg_faults, config.token_faults, entra_state.clone());
         let state = services::AppState {
             world: Arc::new(config.world.clone()),
             journal: journal.clone(),
@@ -137,9 +144,10 @@ impl Cloud {
             revocation: services::revocation::RevocationState { pki: pki.clone(), journal: journal.clone(), faults },
             content: content.clone(),
             notification: services::notification::Config::from_catalog(&catalog),
-            entra: services::entra::EntraState::new(&catalog.entra, &config.world, config.entra_faults, journal.clone()).map_err(CloudError::Entra)?,
+            entra: entra_state,
             enrollment: services::enrollment::EnrollmentState::new(config.enrollment_faults),
             devices: Default::default(),
+            cmg: cmg.clone(),
         };
         let entra = state.entra.directory.clone();
         let entra_keys = state.entra.keys.clone();
@@ -154,7 +162,7 @@ impl Cloud {
             ),
             tokio::spawn(journal.catching("the HTTP front's accept loop", front::http::serve(config.http, dispatch.clone()))),
         ];
-        Ok(Cloud { https_addr, http_addr, pki, hosts, content, catalog, entra, entra_keys, dispatch, tasks })
+        Ok(Cloud { https_addr, http_addr, pki, hosts, content, catalog, entra, entra_keys, cmg, dispatch, tasks })
     }
 
     /// The service that answers `host`, if the world emulates it.
@@ -173,7 +181,7 @@ impl Cloud {
     pub fn serve_control(&mut self, listener: TcpListener, token: services::control::Token) -> std::io::Result<SocketAddr> {
         let addr = listener.local_addr()?;
         let journal = self.dispatch.journal().clone();
-        let state = services::control::ControlState { pki: self.pki.clone(), journal: journal.clone(), token };
+        let state = services::control::ControlState { pki: self.pki.clone(), journal: journal.clone(), token, cmg: self.cmg.clone() };
         self.tasks.push(tokio::spawn(journal.catching("the control endpoint's accept loop", services::control::serve(listener, state))));
         Ok(addr)
     }

@@ -24,6 +24,8 @@ async fn cloud(catalog: Catalog, faults: Vec<ServiceFault>) -> (Cloud, Journal) 
         http: TcpListener::bind("127.0.0.1:0").await.unwrap(),
         dns: None,
         service_faults: faults,
+        cmg_faults: vec![],
+        token_faults: vec![],
         entra_faults: vec![],
         enrollment_faults: vec![],
     };

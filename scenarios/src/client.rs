@@ -138,6 +138,9 @@ probes! {
     /// cloud management gateway: reach `<cmg_name>.cloudapp.net`, verify its certificate as
     /// Windows does, and get an HTTP answer.
     CmgConnect = "cmg-connect",
+    /// ccmsetup.exe with `/mp:https://<cmg>/CCM_Proxy_MutualAuth/<id>` and `/regtoken:` on an
+    /// internet-only device (seed 004): MP list, token service, registration, client-token renewal.
+    CmgRegister = "cmg-register",
     /// The ConfigMgr service connection point validating the internet endpoints of its
     /// features (seed 001) and tenant attach (seed 000), CRL checks included; on failure status
     /// message 11488 with SMS_SERVICE_CONNECTOR critical.

@@ -75,6 +75,18 @@ pub const KINDS: &[(Component, &[&str])] = &[
             "poll_started",
             "poll_abandoned",
             "turned_away",
+            // The CMG's management point and token service (issue 15): the server-side logs of
+            // seed 004 (CCM_STS.log, MP_RegistrationManager.log, ClientAuth.log) as events.
+            "ccm_token_issued",
+            "ccm_token_refused",
+            "client_registered",
+            "registration_refused",
+            "client_token_renewed",
+            "bad_message",
+            "bulk_token_minted",
+            "bulk_token_refused",
+            "bulk_token_blocked",
+            "bulk_token_unblocked",
             // Entra ID's authority (issue 12): a token issued, a request refused with its AADSTS code.
             "token_issued",
             "token_refused",

@@ -62,6 +62,16 @@ impl Scenario {
         self.faults.iter().filter_map(|f| if let Fault::Entra(x) = f { Some(x.clone()) } else { None }).collect()
     }
 
+    /// The CMG faults (issue 15), in file order.
+    pub fn cmg_faults(&self) -> Vec<crate::CmgFault> {
+        self.faults.iter().filter_map(|f| if let Fault::Cmg(x) = f { Some(x.clone()) } else { None }).collect()
+    }
+
+    /// The faults of the scenario's bulk registration token (issue 15), in file order.
+    pub fn token_faults(&self) -> Vec<crate::TokenFault> {
+        self.faults.iter().filter_map(|f| if let Fault::Token(x) = f { Some(x.clone()) } else { None }).collect()
+    }
+
     /// The service faults (the cloud's own services misbehaving), in file order.
     pub fn service_faults(&self) -> Vec<crate::ServiceFault> {
         self.faults.iter().filter_map(|f| if let Fault::Service(x) = f { Some(x.clone()) } else { None }).collect()
@@ -183,6 +193,26 @@ pub struct WorldSpec {
     /// Users and app registrations beyond (or changing) the data file's (`[world.entra]`).
     #[serde(skip_serializing_if = "crate::EntraSpec::is_default")]
     pub entra: crate::EntraSpec,
+    /// The cloud management gateway's management point and its internet clients (issue 15).
+    pub cmg: CmgSpec,
+}
+
+/// `[world.cmg]`: the site behind the cloud management gateway (seed 004).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CmgSpec {
+    /// The management point's site-system role id in `/CCM_Proxy_MutualAuth/<id>` (default: the
+    /// id of seed 004's ccmsetup example). The gateway routes any numeric id.
+    pub mp_id: u64,
+    /// Simulated months the reference client stays in contact after it registered, renewing its
+    /// client token each month (seed 004: "eenmaal per maand"); 0: register only.
+    pub months: u32,
+}
+
+impl Default for CmgSpec {
+    fn default() -> Self {
+        CmgSpec { mp_id: 72186325152220500, months: 0 }
+    }
 }
 
 /// The signer of a world's OCSP answers.
@@ -214,6 +244,7 @@ impl Default for WorldSpec {
             issuers: Vec::new(),
             ocsp_signer: OcspSigner::Issuer,
             entra: crate::EntraSpec::default(),
+            cmg: CmgSpec::default(),
         }
     }
 }

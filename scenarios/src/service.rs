@@ -32,6 +32,9 @@ pub enum Service {
     Notification,
     /// The M365 IP and URL web service (`endpoints.office.com`, seed 002's one-liner).
     Endpoints,
+    /// The cloud management gateway and the management point behind it (`<cmg_name>.cloudapp.net`,
+    /// `/CCM_Proxy_MutualAuth/<id>/…`, protocols.md §8; seed 004).
+    Cmg,
     /// Entra ID's authority (`login.microsoftonline.com`): discovery, JWKS, token endpoints.
     Entra,
     /// Entra device registration (DRS, `enterpriseregistration.windows.net`): Discover, nonce,
@@ -57,6 +60,7 @@ impl Service {
         Service::Content,
         Service::Notification,
         Service::Endpoints,
+        Service::Cmg,
         Service::Entra,
         Service::Drs,
         Service::Graph,
@@ -76,6 +80,7 @@ impl Service {
             Service::Content => "content",
             Service::Notification => "notification",
             Service::Endpoints => "endpoints",
+            Service::Cmg => "cmg",
             Service::Entra => "entra",
             Service::Drs => "drs",
             Service::Graph => "graph",

@@ -15,12 +15,12 @@ use super::{Code, ProbeResult, ProbeTarget, Run};
 const PATH: &str = "/CCM_Proxy_ServerAuth/";
 
 /// The CMG service name from the seed's client endpoints, with the tenant's CMG name.
-fn cmg_host(target: &ProbeTarget, cat: &mock_cloud::Catalog) -> Option<String> {
+pub(super) fn cmg_host(target: &ProbeTarget, cat: &mock_cloud::Catalog) -> Option<String> {
     mock_cloud::catalog::host_of(&cat.cmg_host(target.cloud, &target.cmg_name)?, &target.cmg_name)
 }
 
 /// The WinHTTP certificate flag for a certificate error, as ConfigMgr logs it.
-fn winhttp_flag(e: &NetError) -> &'static str {
+pub(super) fn winhttp_flag(e: &NetError) -> &'static str {
     match e.certificate_error() {
         Some(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }) => "WINHTTP_CALLBACK_STATUS_FLAG_CERT_CN_INVALID",
         Some(CertificateError::UnknownIssuer) => "WINHTTP_CALLBACK_STATUS_FLAG_INVALID_CA",

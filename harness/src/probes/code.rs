@@ -72,6 +72,9 @@ codes! {
     IDX10501,
     IDX10222,
     IDX10223,
+    CCM_E_BAD_HTTP_STATUS_CODE,
+    CCMSETUP_E_GETDIRECTORYLIST,
+    BULK_TOKEN_TOOL_REFUSED,
 }
 
 /// A status message a probe raises, by its ID in codes.toml's `[[status_message]]`.

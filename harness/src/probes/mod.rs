@@ -7,6 +7,8 @@ mod cmg;
 pub(crate) mod code;
 mod device_cert;
 mod device_join;
+mod cmg_register;
+mod cmg_session;
 mod discovery;
 mod endpoints;
 pub mod enroll;
@@ -67,6 +69,37 @@ pub struct ProbeTarget {
     /// The client's clock: the world's simulated clock less the world's skew, when the probe
     /// runs inside the world's process; else (`memsim probe`) the machine's.
     pub client_clock: Option<scenarios::Clock>,
+    /// What `cmg-register` is given besides world.json (issue 15).
+    pub cmg: CmgPlan,
+}
+
+/// The `cmg-register` probe's command line and life: what ccmsetup is given (`/mp:`, `SMSSiteCode=`,
+/// `/regtoken:`) and how long the installed client lives on. The runner fills it from the
+/// scenario and the world's site; `memsim probe` from `MEMSIM_CMG_*` or the control endpoint.
+#[derive(Debug, Clone)]
+pub struct CmgPlan {
+    /// The bulk registration token; `Err`: what the tool said when it refused to make one.
+    pub regtoken: Option<Result<String, String>>,
+    /// The management point's role id in `/CCM_Proxy_MutualAuth/<id>`.
+    pub mp_id: u64,
+    pub site_code: String,
+    /// Simulated months of monthly contact after registering (`[world.cmg] months`).
+    pub months: u32,
+    /// `cmg.client_offline`: silence this long after registering, then one contact.
+    pub offline: Option<scenarios::SimDuration>,
+}
+
+impl CmgPlan {
+    /// The plan a scenario's world gives its client, without a token yet.
+    pub fn of(scenario: &scenarios::Scenario) -> CmgPlan {
+        CmgPlan {
+            regtoken: None,
+            mp_id: scenario.world.cmg.mp_id,
+            site_code: scenario.world.site_code.clone(),
+            months: scenario.world.cmg.months,
+            offline: mock_cloud::services::cmg::faults::offline(&scenario.cmg_faults()),
+        }
+    }
 }
 
 impl ProbeTarget {
@@ -95,6 +128,7 @@ impl ProbeTarget {
             entra: world.entra.clone(),
             sign_in: sign_in::SignIn::default(),
             client_clock: None,
+            cmg: CmgPlan { regtoken: None, mp_id: scenarios::CmgSpec::default().mp_id, site_code: world.tenant.site_code.clone(), months: 0, offline: None },
         }
     }
 
@@ -119,6 +153,9 @@ pub struct ProbeResult {
     /// A status message ID the component would raise, e.g. 11488.
     pub status_message: Option<u32>,
     pub message: String,
+    /// The client's own log lines, `<file>: <line>` (ccmsetup.log …), for probes that keep them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<String>,
 }
 
 /// What one probe run has at hand: the probe, the world it runs against, the catalog, and
@@ -141,6 +178,7 @@ impl Run<'_> {
             code_synthetic: false,
             status_message: None,
             message,
+            log: Vec::new(),
         }
     }
 
@@ -168,6 +206,7 @@ impl Run<'_> {
             code_synthetic: row.is_some_and(|r| r.synthetic),
             status_message: None,
             message,
+            log: Vec::new(),
         }
     }
 
@@ -195,6 +234,7 @@ pub async fn run_with(probe: Probe, target: &ProbeTarget, catalog: &Catalog) -> 
                 code_synthetic: false,
                 status_message: None,
                 message: e.to_string(),
+                log: Vec::new(),
             };
         }
     };
@@ -202,6 +242,7 @@ pub async fn run_with(probe: Probe, target: &ProbeTarget, catalog: &Catalog) -> 
     match probe {
         Probe::Discovery => discovery::run(&run).await,
         Probe::CmgConnect => cmg::run(&run).await,
+        Probe::CmgRegister => cmg_register::run(&run).await,
         Probe::ScpValidate => scp::run(&run).await,
         Probe::Notification => notification::run(&run).await,
         Probe::Win32Download => win32::run(&run).await,

@@ -189,7 +189,17 @@ pub(crate) async fn ccmhttp(
     tls: &tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
 ) -> Result<String, super::ProbeResult> {
     let chain = tls.get_ref().1.peer_certificates().map(|c| c.to_vec()).unwrap_or_default();
-    let (flag, why) = match check(run.target, host, &chain).await {
+    ccmhttp_chain(run, host, path, &chain).await
+}
+
+/// [`ccmhttp`] for a chain already in hand (a keep-alive `http::Channel`'s).
+pub(crate) async fn ccmhttp_chain(
+    run: &super::Run<'_>,
+    host: &str,
+    path: &str,
+    chain: &[rustls::pki_types::CertificateDer<'static>],
+) -> Result<String, super::ProbeResult> {
+    let (flag, why) = match check(run.target, host, chain).await {
         Verdict::Good(how) => return Ok(how),
         Verdict::Revoked(why) => ("WINHTTP_CALLBACK_STATUS_FLAG_CERT_REVOKED", why),
         Verdict::Failed(why) => ("WINHTTP_CALLBACK_STATUS_FLAG_CERT_REV_FAILED", why),

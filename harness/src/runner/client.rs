@@ -63,6 +63,9 @@ pub async fn run_probe(probe: Probe, world: &World, timeout: Duration, stop: &mu
     if let Some(c) = &world.scenario().client {
         target.sign_in = crate::probes::sign_in::SignIn { grant: c.grant.unwrap_or_default(), resource: c.resource.clone() };
     }
+    if probe == Probe::CmgRegister {
+        target.cmg = cmg_plan(world).await;
+    }
     tokio::select! {
         result = tokio::time::timeout(timeout, probes::run_with(probe, &target, &world.cloud().catalog)) => match result {
             Ok(result) => ClientOutcome {
@@ -79,6 +82,33 @@ pub async fn run_probe(probe: Probe, world: &World, timeout: Duration, stop: &mu
             Err(_) => ClientOutcome { timed_out: true, ..errored(describe, format!("timed out: the probe did not finish within {} (wall time)", wall(timeout))) },
         },
         () = stopped(stop) => ClientOutcome { interrupted: true, ..errored(describe, "interrupted: memsim run was stopped while the probe ran".into()) },
+    }
+}
+
+/// What the scenario's world gives `cmg-register`: its plan, with the bulk token the world's
+/// site mints for it now (the site key is made on first use: off the async workers).
+pub async fn cmg_plan(world: &World) -> probes::CmgPlan {
+    let mut plan = probes::CmgPlan::of(world.scenario());
+    plan.regtoken = Some(scenario_token(world).await);
+    plan
+}
+
+/// The scenario's bulk registration token, or the tool's refusal.
+pub async fn scenario_token(world: &World) -> Result<String, String> {
+    let cmg = world.cloud().cmg.clone();
+    tokio::task::spawn_blocking(move || cmg.scenario_token().map_err(|e| e.to_string())).await.unwrap_or_else(|e| Err(e.to_string()))
+}
+
+/// A command replacing `cmg-register` gets what ccmsetup would: `MEMSIM_CMG_MP` (the `/mp:`
+/// URL) and `MEMSIM_CMG_REGTOKEN` (the `/regtoken:`), or `MEMSIM_CMG_REGTOKEN_ERROR` with the
+/// tool's refusal.
+pub async fn cmg_env(world: &World) -> Vec<(&'static str, String)> {
+    let cmg = &world.cloud().cmg;
+    let id = world.scenario().world.cmg.mp_id;
+    let mp = format!("https://{}/{}/{id}", cmg.host.to_ascii_uppercase(), mock_cloud::services::cmg::MUTUAL_AUTH);
+    match scenario_token(world).await {
+        Ok(t) => vec![("MEMSIM_CMG_MP", mp), ("MEMSIM_CMG_REGTOKEN", t)],
+        Err(e) => vec![("MEMSIM_CMG_MP", mp), ("MEMSIM_CMG_REGTOKEN_ERROR", e)],
     }
 }
 

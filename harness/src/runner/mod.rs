@@ -260,7 +260,12 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
             let prepared = async {
                 let (world_json, description) = crate::up::write_state(&world).await.map_err(|e| format!("{e:#}"))?;
                 let certs = world.state_dir().join("certs");
-                Ok::<_, String>(crate::client_env::vars(&description, clock.scale(), s.client.as_ref().and_then(|c| c.target.as_deref()), &world_json, &certs))
+                let mut env = crate::client_env::vars(&description, clock.scale(), s.client.as_ref().and_then(|c| c.target.as_deref()), &world_json, &certs);
+                // A CMG registration scenario hands a command the bulk token its probe would get.
+                if s.client.as_ref().is_some_and(|c| c.kind == ClientKind::Probe(scenarios::Probe::CmgRegister)) {
+                    env.extend(client::cmg_env(&world).await);
+                }
+                Ok::<_, String>(env)
             };
             match prepared.await {
                 Ok(env) => {

@@ -107,7 +107,16 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
                     problems.extend(entra_target(f, dir).map(|(key, j, m)| Problem::new(place!["fault", i, key, j], m)));
                 }
             }
-            Fault::Dns(_) | Fault::Service(_) | Fault::Enrollment(_) => {}
+            Fault::Token(scenarios::TokenFault { effect: scenarios::TokenEffect::LifetimeOverMax { lifetime } })
+                if *lifetime <= catalog.tokens.bulk_registration.max_lifetime_minutes =>
+            {
+                let max = catalog.tokens.bulk_registration.max_lifetime_minutes;
+                problems.push(Problem::new(
+                    place!["fault", i, "lifetime"],
+                    format!("{lifetime} minutes is within the tool's maximum of {max}: the tool would make that token"),
+                ));
+            }
+            Fault::Dns(_) | Fault::Service(_) | Fault::Enrollment(_) | Fault::Cmg(_) | Fault::Token(_) => {}
         }
     }
     problems.extend(dates::problems(s, catalog));

@@ -215,6 +215,23 @@ pub struct ExampleTenant {
 pub struct TokenFacts {
     pub bulk_registration: BulkRegistration,
     pub client_token: ClientToken,
+    pub ccm_token: CcmToken,
+    pub entra: CmgEntra,
+}
+
+/// The CCM token from CCM_STS (protocols.md §8.3: 8 hours).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CcmToken {
+    pub validity: scenarios::SimDuration,
+    /// How long before expiry a client fetches a new one (memsim's own: not public).
+    pub renew_before: scenarios::SimDuration,
+}
+
+/// The Entra path of the CMG: the app the client asks a token from, and its resource.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CmgEntra {
+    pub client_app_id: String,
+    pub resource: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

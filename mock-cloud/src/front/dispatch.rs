@@ -126,10 +126,12 @@ impl Dispatch {
         let router = self.0.routers[&service].clone();
         let res = router.oneshot(req.map(Body::new)).await.unwrap_or_else(|e| match e {});
         let fired = res.extensions().get::<crate::services::faults::Fired>().copied();
+        // A service's own fault (the CMG's `cmg.*`) marks its answer with the kind itself.
+        let own = res.extensions().get::<scenarios::FaultKind>().copied();
         let request = event("request").detail("service", service.as_str()).detail("status", res.status().as_u16());
         let request = request.detail("ms", started.elapsed().as_secs_f64() * 1000.0);
-        self.0.journal.record(match fired {
-            Some(f) => request.fault(f.0),
+        self.0.journal.record(match fired.map(|f| scenarios::FaultKind::from(f.0)).or(own) {
+            Some(f) => request.fault(f),
             None => request,
         });
         // service.close: hyper drops a connection whose service fails, without an answer.

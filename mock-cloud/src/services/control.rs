@@ -59,6 +59,8 @@ pub struct ControlState {
     pub pki: Arc<Pki>,
     pub journal: Journal,
     pub token: Token,
+    /// The site's bulk registration tokens (`services::cmg::console`).
+    pub cmg: crate::services::cmg::CmgState,
 }
 
 pub fn router(state: ControlState) -> Router {
@@ -67,6 +69,7 @@ pub fn router(state: ControlState) -> Router {
         .route(CERTIFICATE_PATH, get(one))
         .route(REVOKE_PATH, post(revoke))
         .route(RESTORE_PATH, post(restore))
+        .merge(crate::services::cmg::console::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }
@@ -101,7 +104,7 @@ async fn authorize(State(state): State<ControlState>, req: Request, next: axum::
     res
 }
 
-fn reply(status: StatusCode, body: Value) -> Response {
+pub(crate) fn reply(status: StatusCode, body: Value) -> Response {
     let mut res = (status, format!("{body:#}\n")).into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
@@ -210,7 +213,8 @@ mod tests {
 
     fn state() -> ControlState {
         let r = crate::services::revocation::test_state(vec![], vec![]);
-        ControlState { pki: r.pki, journal: r.journal, token: Token::generate().unwrap() }
+        let cmg = crate::services::test_support::app_state().cmg;
+        ControlState { pki: r.pki, journal: r.journal, token: Token::generate().unwrap(), cmg }
     }
 
     async fn call(s: &ControlState, method: Method, path: &str, token: &str, body: &str) -> (StatusCode, Value) {

@@ -13,6 +13,7 @@
 //!   (status, delay, malformed body, close) it gets from the composition without a line of its own.
 
 pub mod bearer;
+pub mod cmg;
 pub mod content;
 pub mod control;
 pub mod crl;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub enrollment: enrollment::EnrollmentState,
     /// Devices joined through DRS and enrolled in Intune for Linux (bounded world state).
     pub devices: devices::Devices,
+    /// The cloud management gateway: the site's token-signing keys, registry and CMG faults.
+    pub cmg: cmg::CmgState,
 }
 
 /// A plain-text error answer: `message` and a newline, with the methods the path allows when
@@ -94,6 +97,7 @@ pub fn routers(state: &AppState) -> HashMap<Service, Router> {
                 Service::Content => content::router(state),
                 Service::Notification => notification::router(state),
                 Service::Endpoints => endpoints::router(state),
+                Service::Cmg => cmg::router(state),
                 Service::Entra => entra::router(state),
                 Service::Drs => drs::router(state),
                 Service::Graph => graph::router(state),
@@ -156,6 +160,7 @@ pub(crate) mod test_support {
         let content = Arc::new(content::Library::new(&catalog, &world, now));
         let notification = notification::Config::from_catalog(&catalog);
         let entra = entra::EntraState::new(&catalog.entra, &world, entra_faults, journal.clone()).expect("the default directory builds");
+        let cmg = cmg::CmgState::new(&catalog, &world, journal.clone(), vec![], vec![], entra.clone());
         let enrollment = enrollment::EnrollmentState::new(enrollment_faults);
         AppState {
             world: Arc::new(world),
@@ -169,6 +174,7 @@ pub(crate) mod test_support {
             entra,
             enrollment,
             devices: Default::default(),
+            cmg,
         }
     }
 

@@ -139,6 +139,24 @@ layer_kinds! {
         CrlSlow = "crl_slow",
         DrsDirectoryError = "drs_directory_error",
     };
+    Cmg => /// The cloud management gateway and the management point behind it (issue 15).
+    CmgFaultKind, "cmg", {
+        ConnectionPointDown = "connection_point_down",
+        ContentMissing = "content_missing",
+        CcmTokenExpired = "ccm_token_expired",
+        EntraRefused = "entra_refused",
+        ClientOffline = "client_offline",
+    };
+    Token => /// The scenario's bulk registration token (seed 004, failure catalog CMG-01/02, TIME-02).
+    TokenFaultKind, "token", {
+        Expired = "expired",
+        LifetimeOverMax = "lifetime_over_max",
+        Blocked = "blocked",
+        WrongSigner = "wrong_signer",
+        WrongIssuer = "wrong_issuer",
+        NotYetValid = "not_yet_valid",
+        Malformed = "malformed",
+    };
     Entra => /// Entra ID's authority answering as Entra does when it refuses (AADSTS codes), or
     /// rolling its keys, disagreeing on the time, or slowing down (issue 12).
     EntraFaultKind, "entra", {
@@ -214,7 +232,7 @@ mod tests {
     #[test]
     fn names_are_unique_prefixed_and_round_trip() {
         let all: Vec<FaultKind> = FaultKind::all().collect();
-        assert_eq!(all.len(), 6 + 9 + 13 + 12 + 12 + 15);
+        assert_eq!(all.len(), 6 + 9 + 13 + 12 + 12 + 15 + 5 + 7);
         let mut names: Vec<&str> = all.iter().map(|k| k.name()).collect();
         names.sort();
         names.dedup();

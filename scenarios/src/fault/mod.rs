@@ -7,6 +7,7 @@
 //! written; each layer's `Deserialize` takes its target and window keys out first and reads the
 //! rest as exactly one effect, so an unknown key is still an error at its place.
 
+mod cmg;
 mod dns;
 mod enrollment;
 mod entra;
@@ -19,10 +20,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::SimDuration;
 
+pub use cmg::{CmgEffect, CmgFault, TokenEffect, TokenFault};
 pub use dns::{DnsEffect, DnsFault};
 pub use enrollment::{EnrollStep, EnrollmentEffect, EnrollmentFault, EnrollmentTarget};
 pub use entra::{CaRequirement, EntraEffect, EntraFault, EntraTarget, same_resource};
-pub use kind::{DnsFaultKind, EnrollmentFaultKind, EntraFaultKind, FaultKind, PkiFaultKind, ProxyFaultKind, ServiceFaultKind};
+pub use kind::{CmgFaultKind, DnsFaultKind, EnrollmentFaultKind, EntraFaultKind, FaultKind, PkiFaultKind, ProxyFaultKind, ServiceFaultKind, TokenFaultKind};
 pub use pki::{CertLevel, CertTarget, PkiFault, RevocationReason};
 pub use proxy::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyFault, ProxyRule, ProxyTarget};
 pub use service::{ServiceEffect, ServiceFault, ServiceTarget};
@@ -35,6 +37,8 @@ pub enum Fault {
     Dns(DnsFault),
     Proxy(ProxyFault),
     Service(ServiceFault),
+    Cmg(CmgFault),
+    Token(TokenFault),
     Entra(EntraFault),
     Enrollment(EnrollmentFault),
 }
@@ -47,6 +51,8 @@ impl Fault {
             Fault::Dns(f) => f.kind().into(),
             Fault::Proxy(f) => f.kind().into(),
             Fault::Service(f) => f.kind().into(),
+            Fault::Cmg(f) => f.kind().into(),
+            Fault::Token(f) => f.kind().into(),
             Fault::Entra(f) => f.kind().into(),
             Fault::Enrollment(f) => f.kind().into(),
         }
@@ -69,6 +75,8 @@ impl<'de> Deserialize<'de> for Fault {
             "dns" => DnsFault::deserialize(value).map(Fault::Dns),
             "proxy" => ProxyFault::deserialize(value).map(Fault::Proxy),
             "service" => ServiceFault::deserialize(value).map(Fault::Service),
+            "cmg" => CmgFault::deserialize(value).map(Fault::Cmg),
+            "token" => TokenFault::deserialize(value).map(Fault::Token),
             "entra" => EntraFault::deserialize(value).map(Fault::Entra),
             "enrollment" => EnrollmentFault::deserialize(value).map(Fault::Enrollment),
             _ => {
@@ -88,6 +96,8 @@ impl Fault {
             Fault::Dns(f) => f.validate(),
             Fault::Proxy(f) => f.validate(),
             Fault::Service(f) => f.validate(),
+            Fault::Cmg(f) => f.validate(),
+            Fault::Token(f) => f.validate(),
             Fault::Entra(f) => f.validate(),
             Fault::Enrollment(f) => f.validate(),
         }
