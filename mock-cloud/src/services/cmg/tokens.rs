@@ -179,7 +179,8 @@ impl TokenError {
             TokenError::Audience(a) => {
                 format!("System.IdentityModel.Tokens.SecurityTokenInvalidAudienceException: IDX10214: Audience validation failed. Audiences: '{a}'.")
             }
-            TokenError::Malformed(m) | TokenError::Claims(m) => format!("System.ArgumentException: IDX12729: Unable to decode the token: {m}."),
+            TokenError::Malformed(m) => format!("System.ArgumentException: IDX12741: the token is not a well-formed JWT: {m}."),
+            TokenError::Claims(m) => format!("System.ArgumentException: IDX12729: Unable to decode the payload: the token's claims do not decode ({m})."),
             TokenError::WrongKind { .. } | TokenError::Blocked(_) => self.to_string(),
         }
     }
