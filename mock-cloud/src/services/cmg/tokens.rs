@@ -179,7 +179,7 @@ impl TokenError {
             TokenError::Audience(a) => {
                 format!("System.IdentityModel.Tokens.SecurityTokenInvalidAudienceException: IDX10214: Audience validation failed. Audiences: '{a}'.")
             }
-            TokenError::Malformed(m) => format!("System.ArgumentException: IDX12741: the token is not a well-formed JWT: {m}."),
+            TokenError::Malformed(m) => format!("System.ArgumentException: IDX12741: the token is not a JWT: {m}."),
             TokenError::Claims(m) => format!("System.ArgumentException: IDX12729: Unable to decode the payload: the token's claims do not decode ({m})."),
             TokenError::WrongKind { .. } | TokenError::Blocked(_) => self.to_string(),
         }
@@ -291,7 +291,10 @@ impl SiteKeys {
 /// decode is a precise [`TokenError`] (never a panic: proptest in `tests`).
 pub fn decode(token: &str) -> Result<(jsonwebtoken::Header, Value), TokenError> {
     let token = token.trim();
-    let header = jwt::header(token).map_err(|e| TokenError::Malformed(e.to_string().trim_start_matches("the token is not a JWT ").to_string()))?;
+    let header = jwt::header(token).map_err(|e| match e {
+        JwtError::Malformed(m) => TokenError::Malformed(m),
+        other => TokenError::Malformed(other.to_string()),
+    })?;
     let payload = token.split('.').nth(1).unwrap_or_default();
     let raw = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).map_err(|e| TokenError::Claims(format!("the payload is not base64url ({e})")))?;
     let claims: Value = serde_json::from_slice(&raw).map_err(|e| {
