@@ -77,7 +77,7 @@ pub fn run(command: TokenCommand, catalog: &mock_cloud::Catalog) -> Result<u8> {
                 &world,
                 |c| async move { c.new_token(lifetime).await },
                 |v| {
-                    say(&format!("Bulk registration token created (memsim's BulkRegistrationTokenTool.exe /new)."))?;
+                    say("Bulk registration token created (memsim's BulkRegistrationTokenTool.exe /new).")?;
                     say(&format!("Token GUID: {}", v["id"].as_str().unwrap_or("?")))?;
                     say(&format!(
                         "Valid from {} to {} (UTC): {} minutes. Copy the token now: the site keeps only its GUID.",

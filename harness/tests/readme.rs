@@ -25,6 +25,7 @@ fn the_scenario_reference_names_every_key_of_every_table() {
         ("(top)", "zzz = 1\n".to_string()),
         ("`[world]`", format!("{HEAD}[world]\nzzz = 1\n")),
         ("`[[world.issuer]]`", format!("{HEAD}[[world.issuer]]\nzzz = 1\n")),
+        ("`[world.cmg]`", format!("{HEAD}[world.cmg]\nzzz = 1\n")),
         ("`[world.entra]`", format!("{HEAD}[world.entra]\nzzz = 1\n")),
         ("`[[world.entra.user]]`", format!("{HEAD}[[world.entra.user]]\nupn = \"a@b.c\"\nzzz = 1\n")),
         ("`[[world.entra.app]]`", format!("{HEAD}[[world.entra.app]]\nclient_id = \"x\"\nzzz = 1\n")),

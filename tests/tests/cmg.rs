@@ -163,8 +163,8 @@ fn monthly_renewal_passes_and_95_days_offline_fail_in_seconds() {
     assert_eq!(offline["client"]["probe"]["step"], "renewal");
 }
 
-/// A python3 client with its own framing (sccmwtf.py's: UTF-16 header with BOM, zlib of UTF-16LE
-/// + NUL + CRLF, `CCM_POST`) registers through the world's proxy with the bulk token the
+/// A python3 client with its own framing (sccmwtf.py's: UTF-16 header with BOM, zlib of
+/// UTF-16LE, NUL and CRLF; `CCM_POST`) registers through the world's proxy with the bulk token the
 /// scenario's world hands a command (`MEMSIM_CMG_REGTOKEN`, `MEMSIM_CMG_MP`).
 const PY_CLIENT: &str = r#"
 import http.client, json, os, re, ssl, sys, urllib.parse, zlib

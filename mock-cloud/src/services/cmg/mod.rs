@@ -15,12 +15,14 @@
 //! `<id>` is any number (the site-system role id). Where Microsoft's format is not public
 //! (CCM_STS bodies, the header carrying the CCM token, the client and CCM tokens' claims, the
 //! MPCERT and AADAuthInfo encodings, the registration reply beyond its `SMSID`), the contract
-//! is **memsim's own**, written down in one place: `docs/cmg-contract.md` (and README's "The
-//! CMG: memsim's own contract").
+//! is **memsim's own**, written down in one place: `contract.md` beside this file, which is
+//! this module's documentation below (README's "The CMG: memsim's own contract" points here).
 //!
 //! Faults: `cmg.*` are read by the handlers through [`faults::active`] and mark the answer
 //! with the fault's kind for the front's journal entry; `token.*` shape the scenario's bulk
 //! token ([`faults::scenario_token`]).
+//!
+#![doc = include_str!("contract.md")]
 
 pub mod console;
 pub mod faults;

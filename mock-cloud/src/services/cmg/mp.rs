@@ -4,7 +4,7 @@
 //! `<ClientRegistrationRequest><Data RequestType="Registration">`, as sccmwtf.py sends it) and
 //! client-token renewal (`RequestType="TokenRenewal"`, memsim's own).
 //!
-//! memsim's own contract (see `contract.md`): the CCM token rides in `Authorization: Bearer`;
+//! memsim's own contract (`contract.md`): the CCM token rides in `Authorization: Bearer`;
 //! the reply body is `<ClientRegistrationReply SMSID="GUID:…" ResponseType="…"
 //! ApprovalStatus="1"><ClientToken ExpiresOn="unix">JWT</ClientToken></ClientRegistrationReply>`
 //! (the `SMSID="GUID:…"` attribute is what sccmwtf.py reads from the real reply). MPCERT and

@@ -1,7 +1,7 @@
 //! `CCM_STS`, the management point's token service behind the gateway (protocols.md §8.3):
 //! a client presents a bulk registration token (first registration), its client token (every
 //! later session) or an Entra token (the Entra path) and gets a CCM token for 8 hours.
-//! The bodies are **memsim's own** (not public; see `contract.md`):
+//! The bodies are **memsim's own** (not public; `contract.md`):
 //!
 //! request `POST …/CCM_STS`, `Content-Type: application/json`:
 //! `{"TokenType": "BulkRegistration" | "ClientToken" | "AAD", "Token": "<JWT>"}`;

@@ -153,7 +153,7 @@ pub fn log_time(unix: i64) -> String {
 
 impl TokenError {
     /// The exception text the token service logs. IDX10223 with `ValidTo`/`Current time` is
-    /// attested (failure catalog CMG-01 [S10]); the others are .NET's messages for the same
+    /// attested (failure catalog CMG-01, source S10); the others are .NET's messages for the same
     /// checks, labelled synthetic in the journal (`synthetic_text`).
     pub fn exception(&self) -> String {
         match self {
