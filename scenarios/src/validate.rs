@@ -52,6 +52,9 @@ impl Problem {
 /// The longest DNS name (RFC 1035 §3.1: 255 octets on the wire, 253 characters written).
 pub const MAX_DNS_NAME: usize = 253;
 
+/// The most simulated months `[world.cmg] months` may ask for.
+pub const MAX_CMG_MONTHS: u32 = 1200;
+
 /// Every catalog-free problem of a scenario, in file order.
 pub fn check(s: &Scenario) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -82,6 +85,10 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
             place!["world", "tenant_id"],
             format!("tenant_id `{}` must be a GUID such as \"cdcc5e91-0adf-4a24-82d0-196667f1c081\" (an Entra tenant id)", w.tenant_id),
         ));
+    }
+    // Every simulated span is at most 100 years (`36525d`); a month of renewal is 30 days.
+    if w.cmg.months > MAX_CMG_MONTHS {
+        problems.push(Problem::new(place!["world", "cmg", "months"], format!("months is at most {MAX_CMG_MONTHS} (100 years of monthly renewals)")));
     }
     // Entra's organization display name: 1 to 256 characters.
     if w.tenant_name.trim().is_empty() || w.tenant_name.chars().count() > 256 || w.tenant_name.chars().any(char::is_control) {
@@ -214,6 +221,14 @@ mod tests {
         assert!(p.iter().any(|m| m.starts_with("v.toml:7:12: cmg_name")), "{p:#?}");
         assert!(p.iter().any(|m| m.starts_with("v.toml:8:13: site_code")), "{p:#?}");
         assert!(p.iter().any(|m| m.starts_with("v.toml:9:15: tenant_name")), "{p:#?}");
+    }
+
+    #[test]
+    fn cmg_months_are_bounded_where_they_stand() {
+        let p = problems("[world.cmg]\nmonths = 5000\n");
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].starts_with("v.toml:6:10: months is at most 1200"), "{p:#?}");
+        assert!(problems("[world.cmg]\nmonths = 3\nmp_id = 1\n").is_empty());
     }
 
     #[test]

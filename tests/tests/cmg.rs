@@ -221,3 +221,74 @@ fn a_python_client_with_its_own_framing_registers_with_the_worlds_token() {
     assert!(s["client"]["stdout"].as_str().unwrap().starts_with("registered "), "{s:#}");
     assert!(started.elapsed() < Duration::from_secs(60));
 }
+
+/// Bad bodies built by python3's zlib, sent by curl with `-X CCM_POST` (issue 15): a truncated
+/// multipart body, a zlib bomb (64 MiB of zeros) and a UTF-16 header of odd length each get a
+/// clear 400 naming the problem, and a `bad_message` entry in the journal.
+const BAD_BODIES: &str = r#"
+import sys, zlib
+B = "aAbBcCdDv1234567890VxXyYzZ"
+head = f"--{B}\r\ncontent-type: text/plain; charset=UTF-16\r\n\r\n".encode()
+mid = f"\r\n--{B}\r\ncontent-type: application/octet-stream\r\n\r\n".encode()
+end = f"\r\n--{B}--".encode()
+msg = "<Msg><TargetEndpoint>MP_ClientRegistration</TargetEndpoint></Msg>".encode("utf-16")
+good = head + msg + mid + zlib.compress("<ClientRegistrationRequest/>\x00".encode("utf-16-le") + b"\r\n") + end
+open(sys.argv[1] + "/truncated", "wb").write(good[: len(good) // 2])
+open(sys.argv[1] + "/bomb", "wb").write(head + msg + mid + zlib.compress(bytes(64 << 20), 9) + end)
+open(sys.argv[1] + "/odd", "wb").write(head + msg[:-1] + mid + zlib.compress(b"ab") + end)
+"#;
+
+#[test]
+fn bad_ccm_post_bodies_from_curl_get_a_clear_400_and_a_journal_entry() {
+    let up = Up::start(None);
+    let world = world(&up);
+    let out = memsim(&["token", "new", "--world", &world], &[]);
+    let token = String::from_utf8_lossy(&out.stdout).lines().last().unwrap().trim().to_string();
+    let port = up.https_addr().rsplit_once(':').unwrap().1.to_string();
+    let curl = |args: &[&str]| {
+        clean_env(Command::new("curl"))
+            .args(["-sS", "--max-time", "20", "--cacert"])
+            .arg(up.ca())
+            .arg("--connect-to")
+            .arg(format!("{CMG}:443:127.0.0.1:{port}"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let base = format!("https://{CMG}/CCM_Proxy_ServerAuth/72186325152220500");
+    let sts = curl(&[
+        "-H",
+        "content-type: application/json",
+        "--data",
+        &format!(r#"{{"TokenType":"BulkRegistration","Token":"{token}"}}"#),
+        &format!("{base}/CCM_STS"),
+    ]);
+    let ccm: Value = serde_json::from_slice(&sts.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&sts)));
+    let bearer = format!("authorization: Bearer {}", ccm["CcmToken"].as_str().unwrap());
+    let dir = up.state.path().join("bodies");
+    std::fs::create_dir_all(&dir).unwrap();
+    let made = python(BAD_BODIES, &[dir.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", text(&made));
+    for (file, says) in [("truncated", "truncated"), ("bomb", "zlib bomb"), ("odd", "odd length")] {
+        let path = format!("@{}", dir.join(file).display());
+        let r = curl(&[
+            "-X",
+            "CCM_POST",
+            "-w",
+            "\n%{http_code}",
+            "-H",
+            "content-type: multipart/mixed; boundary=\"aAbBcCdDv1234567890VxXyYzZ\"",
+            "-H",
+            &bearer,
+            "--data-binary",
+            &path,
+            &format!("{base}/ccm_system_tokenauth/request"),
+        ]);
+        let answer = String::from_utf8_lossy(&r.stdout).into_owned();
+        assert!(answer.ends_with("\n400") && answer.contains(says), "{file}: {answer}");
+    }
+    let (_, journal) = up.stop();
+    let bad: Vec<&Value> = journal.iter().filter(|e| e["what"] == "bad_message").collect();
+    assert_eq!(bad.len(), 3, "{bad:#?}");
+    assert!(journal.iter().all(|e| e["what"] != "panic"));
+}

@@ -76,3 +76,50 @@ async fn block(State(state): State<ControlState>, Path(id): Path<String>) -> Res
 async fn unblock(State(state): State<ControlState>, Path(id): Path<String>) -> Response {
     change(&state, &id, false)
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Method, Request, header};
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use crate::services::control::{ControlState, Token, router};
+
+    async fn call(s: &ControlState, method: Method, path: &str, body: &str) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", s.token.as_str()))
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let res = router(s.clone()).oneshot(req).await.unwrap();
+        let status = res.status();
+        (status, serde_json::from_slice(&axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap()).unwrap_or(Value::Null))
+    }
+
+    use super::*;
+
+    #[tokio::test]
+    async fn new_list_block_and_unblock_bulk_tokens() {
+        let app = crate::services::test_support::app_state();
+        let s = ControlState { pki: app.revocation.pki.clone(), journal: app.journal.clone(), token: Token::generate().unwrap(), cmg: app.cmg.clone() };
+        let (status, minted) = call(&s, Method::POST, TOKENS_PATH, r#"{"lifetime": 60}"#).await;
+        assert_eq!(status, StatusCode::OK, "{minted}");
+        assert_eq!(minted["lifetime_minutes"], 60);
+        let id = minted["id"].as_str().unwrap().to_string();
+        let (status, refused) = call(&s, Method::POST, TOKENS_PATH, r#"{"lifetime": 20160}"#).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(refused["error"].as_str().unwrap().contains("10080"));
+        assert_eq!(call(&s, Method::POST, TOKENS_PATH, "").await.1["lifetime_minutes"], 4320, "the tool's default");
+        assert_eq!(call(&s, Method::POST, TOKENS_PATH, "{\"lifetime\": \"x\"}").await.0, StatusCode::BAD_REQUEST);
+        let (_, list) = call(&s, Method::GET, TOKENS_PATH, "").await;
+        assert_eq!(list["tokens"].as_array().unwrap().len(), 2);
+        let (status, blocked) = call(&s, Method::POST, &BLOCK_PATH.replace("{id}", &id), "").await;
+        assert_eq!((status, blocked["blocked"].as_bool()), (StatusCode::OK, Some(true)));
+        assert!(s.cmg.registry.is_blocked(&id));
+        let (_, unblocked) = call(&s, Method::POST, &UNBLOCK_PATH.replace("{id}", &id), "").await;
+        assert_eq!(unblocked["blocked"], false);
+        assert_eq!(call(&s, Method::POST, &BLOCK_PATH.replace("{id}", "nope"), "").await.0, StatusCode::NOT_FOUND);
+    }
+}

@@ -176,3 +176,29 @@ fn the_tool_refuses_lifetimes_over_its_maximum() {
     assert_eq!(s.list().len(), 1, "only the token made is remembered");
     assert!(s.set_blocked("00000000-0000-0000-0000-000000000000", true).is_none());
 }
+
+/// The Entra path (issue 15 item 5): a token of the tenant's Entra for `https://ConfigMgrService`
+/// buys a CCM token of type UDA that registers; another audience, or `cmg.entra_refused`, is a 401.
+#[tokio::test]
+async fn an_entra_token_for_configmgrservice_registers() {
+    let s = state_with(vec![]);
+    let now = s.journal.clock().now().unix_timestamp();
+    let claims = |aud: &str| json!({"aud": aud, "iss": format!("https://sts.windows.net/{}/", s.tenant_id), "tid": s.tenant_id, "nbf": now, "exp": now + 3600, "upn": "adele@contoso.com"});
+    let entra = s.entra.keys.sign(&claims("https://ConfigMgrService")).unwrap();
+    let (status, v, _) = ccm_for(&s, "AAD", &entra).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["TokenType"], "UDA");
+    let ccm = format!("Bearer {}", v["CcmToken"].as_str().unwrap());
+    let path = format!("/CCM_Proxy_ServerAuth/{ID}/ccm_system_tokenauth/request");
+    let (status, _, _, _) =
+        call(&s, CCM_POST, &path, &[("content-type", framing::CONTENT_TYPE), ("authorization", ccm.as_str())], registration("Registration")).await;
+    assert_eq!(status, StatusCode::OK);
+    let other = s.entra.keys.sign(&claims("https://graph.microsoft.com")).unwrap();
+    assert_eq!(ccm_for(&s, "AAD", &other).await.0, StatusCode::UNAUTHORIZED);
+    let refused = state_with(vec![CmgFault { window: Window::default(), effect: CmgEffect::EntraRefused {} }]);
+    let entra = refused.entra.keys.sign(&claims("https://ConfigMgrService")).unwrap();
+    let (status, body, reason) = ccm_for(&refused, "AAD", &entra).await;
+    assert_eq!((status, reason.as_deref()), (StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN)), "{body}");
+    let event = refused.journal.snapshot().into_iter().find(|e| e.what == "ccm_token_refused").unwrap();
+    assert_eq!(event.fault.as_deref(), Some("cmg.entra_refused"));
+}
