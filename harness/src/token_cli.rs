@@ -25,7 +25,7 @@ pub enum TokenCommand {
         /// Validity in minutes, 1 to 10080 (default 4320: three days).
         #[arg(long, value_name = "MINUTES")]
         lifetime: Option<String>,
-        /// The world.json of a running world (`memsim up --state-dir D` writes D/world.json).
+        /// The world.json of a running world (`memsim up --state-dir D` writes D/world.json), or D.
         #[arg(long, value_name = "D/world.json")]
         world: PathBuf,
     },
@@ -139,6 +139,9 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: std::future::Future<Output = Result<Value, ControlError>>,
 {
+    // `--world D` (the state directory) as well as `--world D/world.json`.
+    let joined = world.join("world.json");
+    let world = if world.is_dir() { joined.as_path() } else { world };
     if !world.is_file() {
         eprintln!("memsim: {}: no such world.json (start one with `memsim up --state-dir D`)", world.display());
         return Ok(exit::BAD_INPUT);

@@ -113,18 +113,17 @@ pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
     };
     let upper = host.to_ascii_uppercase();
     let mp = format!("https://{upper}/{MUTUAL_AUTH}/{}", plan.mp_id);
+    // Without a token (the tool refused to make one), ccmsetup still starts: it finds its
+    // management point, then has nothing to present to the token service.
     let regtoken = match &plan.regtoken {
-        Some(Ok(t)) => t.clone(),
+        Some(Ok(t)) => Ok(t.clone()),
         Some(Err(tool)) => {
             log.say("BulkRegistrationTokenTool", tool.clone());
-            let r = run.fail("regtoken", Code::BULK_TOKEN_TOOL_REFUSED, format!("BulkRegistrationTokenTool.exe made no token: {tool}"));
-            return ProbeResult { log: log.0, ..r };
+            Err(format!("BulkRegistrationTokenTool.exe made no token ({tool}): ccmsetup ran without /regtoken"))
         }
-        None => {
-            return run.fail("regtoken", Code::BULK_TOKEN_TOOL_REFUSED, "no /regtoken: give the client a bulk registration token (`memsim token new`)".into());
-        }
+        None => Err("no /regtoken: give the client a bulk registration token (`memsim token new`, MEMSIM_CMG_REGTOKEN)".to_string()),
     };
-    let shown: String = regtoken.chars().take(24).collect();
+    let shown: String = regtoken.as_deref().unwrap_or_default().chars().take(24).collect();
     log.say(
         "ccmsetup.log",
         format!("ccmsetup.exe /mp:{mp} CCMHOSTNAME={upper}/{MUTUAL_AUTH}/{} SMSSiteCode={} /regtoken:{shown}…", plan.mp_id, plan.site_code),
@@ -165,6 +164,16 @@ pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
         log.say("ccmsetup.log", "GetDirectoryList failed with a non-recoverable failure, 0x87d00454");
         return failed(run, "content", Code::CCMSETUP_E_GETDIRECTORYLIST, log, f, "the client's content through the CMG failed");
     }
+    let regtoken = match regtoken {
+        Ok(t) => t,
+        Err(why) => {
+            log.say(
+                "ClientIDManagerStartup.log",
+                "[RegTask] - Client is not registered. No registration token, Entra ID identity or PKI certificate to register with.",
+            );
+            return ProbeResult { log: log.0, ..run.fail("regtoken", Code::BULK_TOKEN_TOOL_REFUSED, why) };
+        }
+    };
     let sts = s.url(SERVER_AUTH, "CCM_STS");
     log.say("ccmsetup.log", format!("Getting CCM Token from {sts}"));
     let mut ccm = match s.ccm_token("BulkRegistration", &regtoken).await {

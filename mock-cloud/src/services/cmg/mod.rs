@@ -188,16 +188,24 @@ pub enum Channel {
 
 #[derive(Debug, PartialEq, Eq)]
 enum Route {
-    Mp { channel: Channel, rest: String },
+    Mp {
+        channel: Channel,
+        rest: String,
+    },
     AadAuthInfo,
     ServiceMetadata,
     Content,
+    /// `/`: the gateway's IIS answers (a reachability check sees a live endpoint).
+    Root,
     NotFound,
 }
 
 /// `/CCM_Proxy_<channel>/<numeric id>/<rest>`, case-insensitively (IIS).
 fn route(path: &str) -> Route {
     let lower = path.to_ascii_lowercase();
+    if lower == "/" {
+        return Route::Root;
+    }
     if lower == AAD_AUTH_INFO.to_ascii_lowercase() {
         return Route::AadAuthInfo;
     }
@@ -256,6 +264,7 @@ async fn handle(State(s): State<CmgState>, req: Request) -> Response {
             }
         }
         Route::AadAuthInfo => aad_auth_info(&s, &query),
+        Route::Root => text(StatusCode::OK, format!("memsim: {} is reachable (cloud management gateway)", s.host)),
         Route::ServiceMetadata => text(StatusCode::OK, format!("memsim: {} cloud management gateway (site {})", s.host, s.site_code)),
         Route::Content => {
             if faults::active(&s, CmgFaultKind::ContentMissing).is_some() {
