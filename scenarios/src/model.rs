@@ -207,11 +207,23 @@ pub struct CmgSpec {
     /// Simulated months the reference client stays in contact after it registered, renewing its
     /// client token each month (seed 004: "eenmaal per maand"); 0: register only.
     pub months: u32,
+    /// How the reference client registers: a bulk registration token (`/regtoken`), or an
+    /// Entra ID token for `https://ConfigMgrService` (seed 004's recommended path).
+    pub auth: CmgAuth,
+}
+
+/// The identity an internet client registers through the CMG with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CmgAuth {
+    #[default]
+    BulkToken,
+    Entra,
 }
 
 impl Default for CmgSpec {
     fn default() -> Self {
-        CmgSpec { mp_id: 72186325152220500, months: 0 }
+        CmgSpec { mp_id: 72186325152220500, months: 0, auth: CmgAuth::BulkToken }
     }
 }
 

@@ -26,6 +26,7 @@ use mock_cloud::services::cmg::{MUTUAL_AUTH, SERVER_AUTH};
 use super::cmg_session::{HttpFailure, Session};
 use super::http::Channel;
 use super::{Code, ProbeResult, Run};
+use scenarios::CmgAuth;
 
 /// A simulated wait, in wall time at the world's scale.
 async fn sim_sleep(scale: f64, secs: u64) {
@@ -164,30 +165,34 @@ pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
         log.say("ccmsetup.log", "GetDirectoryList failed with a non-recoverable failure, 0x87d00454");
         return failed(run, "content", Code::CCMSETUP_E_GETDIRECTORYLIST, log, f, "the client's content through the CMG failed");
     }
-    let regtoken = match regtoken {
-        Ok(t) => t,
-        Err(why) => {
-            log.say(
-                "ClientIDManagerStartup.log",
-                "[RegTask] - Client is not registered. No registration token, Entra ID identity or PKI certificate to register with.",
-            );
-            return ProbeResult { log: log.0, ..run.fail("regtoken", Code::BULK_TOKEN_TOOL_REFUSED, why) };
-        }
+    // What the client presents to the token service: the bulk token, or an Entra ID token.
+    let (grant_type, grant, how) = match plan.auth {
+        CmgAuth::BulkToken => match regtoken {
+            Ok(t) => ("BulkRegistration", t, "token auth (bulk registration token)"),
+            Err(why) => {
+                log.say(
+                    "ClientIDManagerStartup.log",
+                    "[RegTask] - Client is not registered. No registration token, Entra ID identity or PKI certificate to register with.",
+                );
+                return ProbeResult { log: log.0, ..run.fail("regtoken", Code::BULK_TOKEN_TOOL_REFUSED, why) };
+            }
+        },
+        CmgAuth::Entra => match super::cmg_entra::token(target, &mut s, &mut log.0).await {
+            Ok(t) => ("AAD", t, "AAD auth"),
+            Err(f) => return failed(run, "entra", Code::CCM_E_BAD_HTTP_STATUS_CODE, log, f, "no Entra ID token for the CMG"),
+        },
     };
     let sts = s.url(SERVER_AUTH, "CCM_STS");
     log.say("ccmsetup.log", format!("Getting CCM Token from {sts}"));
-    let mut ccm = match s.ccm_token("BulkRegistration", &regtoken).await {
+    let mut ccm = match s.ccm_token(grant_type, &grant).await {
         Ok((token, exp)) => Ccm::new(token, exp),
-        Err(f) => return failed(run, "token_service", Code::CCM_E_BAD_HTTP_STATUS_CODE, log, f, "the token service refused the bulk registration token"),
+        Err(f) => return failed(run, "token_service", Code::CCM_E_BAD_HTTP_STATUS_CODE, log, f, &format!("the token service refused the {how} token")),
     };
-    log.say(
-        "ClientIDManagerStartup.log",
-        "[RegTask] - Client is not registered. Sending registration request. Registering client using token auth (bulk registration token).",
-    );
-    let (sms_id, mut client_token, mut exp) = match send(&mut s, &mut log, &mut ccm, ("BulkRegistration", &regtoken), "Registration", "").await {
+    log.say("ClientIDManagerStartup.log", format!("[RegTask] - Client is not registered. Sending registration request. Registering client using {how}."));
+    let (sms_id, mut client_token, mut exp) = match send(&mut s, &mut log, &mut ccm, (grant_type, &grant), "Registration", "").await {
         Ok(r) => r,
         Err(Failure::Sts(f)) => {
-            return failed(run, "token_service", Code::CCM_E_BAD_HTTP_STATUS_CODE, log, f, "the token service refused the bulk registration token");
+            return failed(run, "token_service", Code::CCM_E_BAD_HTTP_STATUS_CODE, log, f, &format!("the token service refused the {how} token"));
         }
         Err(Failure::Mp(f)) => return failed(run, "registration", Code::CCM_E_BAD_HTTP_STATUS_CODE, log, f, "registration through the CMG failed"),
     };
@@ -230,8 +235,7 @@ pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
             Err(Failure::Mp(f)) => return failed(run, "renewal", Code::CCM_E_BAD_HTTP_STATUS_CODE, log, f, "the client token renewal failed"),
         }
     }
-    let message =
-        format!("registered through {mp} as {sms_id} with a bulk registration token; client token renewed {months} time(s), valid until {}", log_time(exp));
+    let message = format!("registered through {mp} as {sms_id} with {how}; client token renewed {months} time(s), valid until {}", log_time(exp));
     ProbeResult { log: log.0, ..run.pass(if months > 0 { "renewal" } else { "registration" }, message) }
 }
 

@@ -90,6 +90,18 @@ impl Session<'_> {
         self.call(Method::GET, &url, &[], None).await.map(drop)
     }
 
+    /// `GET /CCM_Proxy_ServerAuth/AADAuthInfo?TenantID=…`: the Entra app and resource to ask a
+    /// token for (memsim's own JSON).
+    pub async fn aad_auth_info(&mut self, tenant: &str) -> Result<(String, String), HttpFailure> {
+        let url = format!("{}/{SERVER_AUTH}/AADAuthInfo?TenantID={tenant}", self.base);
+        let (_, bytes) = self.call(Method::GET, &url, &[], None).await?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| HttpFailure::broken(&url, format!("AADAuthInfo is not its JSON: {e}")))?;
+        match (v["AADCLIENTAPPID"].as_str(), v["AADRESOURCEURI"].as_str()) {
+            (Some(app), Some(resource)) => Ok((app.to_string(), resource.to_string())),
+            _ => Err(HttpFailure::broken(&url, "AADAuthInfo names no AADCLIENTAPPID and AADRESOURCEURI".into())),
+        }
+    }
+
     /// `POST …/CCM_STS`: a CCM token for a token of `token_type`, with its expiry.
     pub async fn ccm_token(&mut self, token_type: &str, token: &str) -> Result<(String, i64), HttpFailure> {
         let url = self.url(SERVER_AUTH, "CCM_STS");

@@ -7,6 +7,7 @@ mod cmg;
 pub(crate) mod code;
 mod device_cert;
 mod device_join;
+mod cmg_entra;
 mod cmg_register;
 mod cmg_session;
 mod discovery;
@@ -87,6 +88,11 @@ pub struct CmgPlan {
     pub months: u32,
     /// `cmg.client_offline`: silence this long after registering, then one contact.
     pub offline: Option<scenarios::SimDuration>,
+    /// Register with the bulk token, or with an Entra ID token of `entra_user` (UPN, password).
+    pub auth: scenarios::CmgAuth,
+    pub entra_user: Option<(String, String)>,
+    /// The Entra authority's host (world.json `entra`), for the Entra path.
+    pub entra_authority: Option<String>,
 }
 
 impl CmgPlan {
@@ -98,6 +104,9 @@ impl CmgPlan {
             site_code: scenario.world.site_code.clone(),
             months: scenario.world.cmg.months,
             offline: mock_cloud::services::cmg::faults::offline(&scenario.cmg_faults()),
+            auth: scenario.world.cmg.auth,
+            entra_user: None,
+            entra_authority: None,
         }
     }
 }
@@ -128,7 +137,16 @@ impl ProbeTarget {
             entra: world.entra.clone(),
             sign_in: sign_in::SignIn::default(),
             client_clock: None,
-            cmg: CmgPlan { regtoken: None, mp_id: scenarios::CmgSpec::default().mp_id, site_code: world.tenant.site_code.clone(), months: 0, offline: None },
+            cmg: CmgPlan {
+                regtoken: None,
+                mp_id: scenarios::CmgSpec::default().mp_id,
+                site_code: world.tenant.site_code.clone(),
+                months: 0,
+                offline: None,
+                auth: scenarios::CmgAuth::BulkToken,
+                entra_user: None,
+                entra_authority: None,
+            },
         }
     }
 

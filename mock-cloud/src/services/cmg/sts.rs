@@ -80,6 +80,7 @@ fn bad(s: &CmgState, why: String) -> Response {
 /// Check the presented token and sign the CCM token (blocking).
 fn exchange(s: &CmgState, r: &StsRequest) -> Result<(String, Claims), Refusal> {
     let now = s.journal.clock().now();
+    // What the CCM token will say: the device (after registration) and what it was bought with.
     let (device, token_type, pre_auth) = match r.token_type.as_str() {
         "BulkRegistration" => {
             let c = s.site.verify(&r.token, Kind::Bulk, &s.tenant_id, now).map_err(|error| Refusal::Token { error, pre_auth: true })?;
@@ -109,7 +110,6 @@ fn exchange(s: &CmgState, r: &StsRequest) -> Result<(String, Claims), Refusal> {
             });
         }
     };
-    let _ = pre_auth;
     let nbf = now.unix_timestamp();
     let exp = nbf + i64::try_from(s.ccm_validity.0.as_secs()).unwrap_or(8 * 3600);
     let mut claims = Claims::bulk(&s.tenant_id, &tokens::new_guid(), nbf, exp);
@@ -129,7 +129,8 @@ fn refuse(s: &CmgState, refusal: Refusal) -> Response {
                 format!("{what}, {}", error.exception()),
                 error.reason(),
                 error.synthetic_text() || !*pre_auth,
-                s.token_faults.first().map(|f| scenarios::FaultKind::from(f.kind())),
+                // A refused bulk token is the scenario's: its `token.*` fault, if it has one.
+                s.token_faults.first().filter(|_| *pre_auth).map(|f| scenarios::FaultKind::from(f.kind())),
             )
         }
         Refusal::Entra(e) => (format!("AAD token validation failed, {e}"), "entra", true, None),
