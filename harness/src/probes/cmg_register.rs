@@ -124,11 +124,12 @@ pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
         }
         None => Err("no /regtoken: give the client a bulk registration token (`memsim token new`, MEMSIM_CMG_REGTOKEN)".to_string()),
     };
-    let shown: String = regtoken.as_deref().unwrap_or_default().chars().take(24).collect();
-    log.say(
-        "ccmsetup.log",
-        format!("ccmsetup.exe /mp:{mp} CCMHOSTNAME={upper}/{MUTUAL_AUTH}/{} SMSSiteCode={} /regtoken:{shown}…", plan.mp_id, plan.site_code),
-    );
+    // The command line: the bulk token, or the Entra properties (azure-ccmsetup.md) instead.
+    let identity = match plan.auth {
+        CmgAuth::BulkToken => format!("/regtoken:{}…", regtoken.as_deref().unwrap_or_default().chars().take(24).collect::<String>()),
+        CmgAuth::Entra => format!("AADTENANTID={}", target.tenant_id.to_ascii_uppercase()),
+    };
+    log.say("ccmsetup.log", format!("ccmsetup.exe /mp:{mp} CCMHOSTNAME={upper}/{MUTUAL_AUTH}/{} SMSSiteCode={} {identity}", plan.mp_id, plan.site_code));
     let mut ch = match Channel::open(target, &host).await {
         Ok(c) => c,
         Err(e) => {

@@ -89,7 +89,10 @@ pub async fn run_probe(probe: Probe, world: &World, timeout: Duration, stop: &mu
 /// site mints for it now (the site key is made on first use: off the async workers).
 pub async fn cmg_plan(world: &World) -> probes::CmgPlan {
     let mut plan = probes::CmgPlan::of(world.scenario());
-    plan.regtoken = Some(scenario_token(world).await);
+    // The Entra path needs no bulk token (and the site's key is not made for nothing).
+    if plan.auth == scenarios::CmgAuth::BulkToken {
+        plan.regtoken = Some(scenario_token(world).await);
+    }
     plan
 }
 
@@ -106,6 +109,9 @@ pub async fn cmg_env(world: &World) -> Vec<(&'static str, String)> {
     let cmg = &world.cloud().cmg;
     let id = world.scenario().world.cmg.mp_id;
     let mp = format!("https://{}/{}/{id}", cmg.host.to_ascii_uppercase(), mock_cloud::services::cmg::MUTUAL_AUTH);
+    if world.scenario().world.cmg.auth == scenarios::CmgAuth::Entra {
+        return vec![("MEMSIM_CMG_MP", mp)];
+    }
     match scenario_token(world).await {
         Ok(t) => vec![("MEMSIM_CMG_MP", mp), ("MEMSIM_CMG_REGTOKEN", t)],
         Err(e) => vec![("MEMSIM_CMG_MP", mp), ("MEMSIM_CMG_REGTOKEN_ERROR", e)],
