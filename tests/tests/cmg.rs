@@ -292,3 +292,23 @@ fn bad_ccm_post_bodies_from_curl_get_a_clear_400_and_a_journal_entry() {
     assert_eq!(bad.len(), 3, "{bad:#?}");
     assert!(journal.iter().all(|e| e["what"] != "panic"));
 }
+
+/// The Entra path (issue 15 item 5): the world's Entra ID issues a token for
+/// `https://ConfigMgrService` to world.json's first user, CCM_STS takes it and the client
+/// registers; with `cmg.entra_refused` CCM_STS refuses it and the journal names the fault.
+#[test]
+fn the_entra_path_registers_and_its_refusal_is_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = memsim(&["run", "cmg-entra-registration", "cmg-entra-refused", "--format", "json", "--journal-dir", dir.path().to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_name = |n: &str| report["scenarios"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap().clone();
+    let ok = by_name("cmg-entra-registration");
+    assert_eq!(ok["client"]["probe"]["passed"], true, "{ok:#}");
+    assert!(ok["client"]["probe"]["log"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains("Registering client using AAD auth")));
+    let refused = by_name("cmg-entra-refused");
+    assert_eq!(refused["client"]["probe"]["step"], "token_service", "{refused:#}");
+    let journal = std::fs::read_to_string(dir.path().join("cmg-entra-refused.jsonl")).unwrap();
+    let event = journal.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|e| e["what"] == "ccm_token_refused").unwrap();
+    assert_eq!((event["fault"].as_str(), event["detail"]["log"].as_str()), (Some("cmg.entra_refused"), Some("CCM_STS.log")));
+}

@@ -88,10 +88,11 @@ pub struct CmgPlan {
     pub months: u32,
     /// `cmg.client_offline`: silence this long after registering, then one contact.
     pub offline: Option<scenarios::SimDuration>,
-    /// Register with the bulk token, or with an Entra ID token of `entra_user` (UPN, password).
+    /// Register with the bulk token, or with an Entra ID token of `entra_user` (UPN, password:
+    /// world.json's first `entra.users`).
     pub auth: scenarios::CmgAuth,
     pub entra_user: Option<(String, String)>,
-    /// The Entra authority's host (world.json `entra`), for the Entra path.
+    /// The Entra authority's host (world.json `entra.authority`), for the Entra path.
     pub entra_authority: Option<String>,
 }
 
@@ -144,8 +145,9 @@ impl ProbeTarget {
                 months: 0,
                 offline: None,
                 auth: scenarios::CmgAuth::BulkToken,
-                entra_user: None,
-                entra_authority: None,
+                // The Entra path signs in as world.json's first user, at its authority.
+                entra_user: world.entra.users.first().map(|u| (u.upn.clone(), u.password.clone())),
+                entra_authority: http::split_https(&world.entra.authority).map(|(host, _)| host),
             },
         }
     }
