@@ -210,6 +210,10 @@ pub struct CmgSpec {
     /// How the reference client registers: a bulk registration token (`/regtoken`), or an
     /// Entra ID token for `https://ConfigMgrService` (seed 004's recommended path).
     pub auth: CmgAuth,
+    /// The `/lifetime` (minutes, 1 to the tool's maximum) the admin gave BulkRegistrationTokenTool
+    /// for the scenario's token; none: the tool's default (tokens.toml).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regtoken_lifetime: Option<u32>,
 }
 
 /// The identity an internet client registers through the CMG with.
@@ -223,7 +227,7 @@ pub enum CmgAuth {
 
 impl Default for CmgSpec {
     fn default() -> Self {
-        CmgSpec { mp_id: 72186325152220500, months: 0, auth: CmgAuth::BulkToken }
+        CmgSpec { mp_id: 72186325152220500, months: 0, auth: CmgAuth::BulkToken, regtoken_lifetime: None }
     }
 }
 

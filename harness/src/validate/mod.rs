@@ -86,6 +86,12 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
     } else {
         None
     };
+    let max = catalog.tokens.bulk_registration.max_lifetime_minutes;
+    if let Some(l) = w.cmg.regtoken_lifetime.filter(|l| !(1..=max).contains(l)) {
+        let why =
+            format!("regtoken_lifetime is {l} minutes; the tool makes tokens of 1 to {max} minutes (a larger request is the fault token.lifetime_over_max)");
+        problems.push(Problem::new(place!["world", "cmg", "regtoken_lifetime"], why));
+    }
     for (i, fault) in s.faults.iter().enumerate() {
         match fault {
             Fault::Pki(f) => problems.extend(pki_fault(f, catalog).map(|(key, m)| Problem::new(place!["fault", i, key], m))),

@@ -72,6 +72,11 @@ fn catalog_ids_are_checked_where_they_stand() {
     assert!(e.starts_with("v.toml:7:8: "), "{e}");
     let e = one("[world]\nasu = \"AMSUX9999\"\n");
     assert!(e.starts_with("v.toml:6:7: unknown ASU `AMSUX9999`"), "{e}");
+    let e = one("[world.cmg]\nregtoken_lifetime = 20160\n");
+    assert!(e.starts_with("v.toml:6:21: regtoken_lifetime is 20160 minutes; the tool makes tokens of 1 to 10080"), "{e}");
+    let e = one("[[fault]]\nkind = \"token.lifetime_over_max\"\nlifetime = 600\n");
+    assert!(e.starts_with("v.toml:7:12: 600 minutes is within the tool's maximum"), "{e}");
+    assert!(errors("[world.cmg]\nregtoken_lifetime = 10080\n").is_empty());
 }
 
 /// issue 11: `domains = ["", "..", "a..b"]` passed `check` and failed `run`; each bad name is

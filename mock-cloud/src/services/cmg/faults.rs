@@ -32,18 +32,19 @@ pub fn offline(faults: &[scenarios::CmgFault]) -> Option<scenarios::SimDuration>
     })
 }
 
-/// The scenario's bulk registration token, as the admin handed it to the device: the tool's
-/// default lifetime, shaped by the scenario's `token.*` faults (the first of them counts).
+/// The scenario's bulk registration token, as the admin handed it to the device: the lifetime
+/// the scenario asks (`[world.cmg] regtoken_lifetime`, else the tool's default), shaped by the
+/// scenario's `token.*` faults (the first of them counts).
 /// Blocking (the site key is made on first use). `Err` is the tool's refusal.
 pub fn scenario_token(state: &CmgState, now: OffsetDateTime) -> Result<(String, Option<TokenFaultKind>), MintError> {
     let limits = state.limits();
-    let (default, _) = limits;
-    let life = i64::from(default) * 60;
+    let lifetime = state.scenario_lifetime;
+    let life = i64::from(lifetime) * 60;
     let t = now.unix_timestamp();
     let fault = state.token_faults.first();
     let kind = fault.map(scenarios::TokenFault::kind);
     let token = match fault.map(|f| &f.effect) {
-        None => registration::mint(&state.site, &state.registry, &state.tenant_id, None, limits, now)?.token,
+        None => registration::mint(&state.site, &state.registry, &state.tenant_id, Some(lifetime), limits, now)?.token,
         Some(TokenEffect::Expired { age }) => {
             let nbf = t - i64::try_from(age.0.as_secs()).unwrap_or(i64::MAX / 4);
             let m = registration::sign_bulk(&state.site, &state.tenant_id, nbf, nbf + life)?;
@@ -54,7 +55,7 @@ pub fn scenario_token(state: &CmgState, now: OffsetDateTime) -> Result<(String, 
             registration::mint(&state.site, &state.registry, &state.tenant_id, Some(*lifetime), limits, now)?.token
         }
         Some(TokenEffect::Blocked {}) => {
-            let m = registration::mint(&state.site, &state.registry, &state.tenant_id, None, limits, now)?;
+            let m = registration::mint(&state.site, &state.registry, &state.tenant_id, Some(lifetime), limits, now)?;
             state.registry.set_blocked(&m.record.id, true);
             m.token
         }

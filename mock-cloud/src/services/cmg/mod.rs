@@ -76,6 +76,8 @@ pub struct CmgState {
     /// BulkRegistrationTokenTool.exe's default and maximum lifetime, minutes (tokens.toml).
     pub bulk_default: u32,
     pub bulk_max: u32,
+    /// The lifetime (minutes) of the scenario's token: `[world.cmg] regtoken_lifetime`, else the default.
+    pub scenario_lifetime: u32,
     pub client_validity: SimDuration,
     pub ccm_validity: SimDuration,
     /// The Entra app and resource of the Entra path (tokens.toml `[entra]`).
@@ -103,6 +105,7 @@ impl CmgState {
             mp_id: world.cmg.mp_id,
             bulk_default: t.bulk_registration.default_lifetime_minutes,
             bulk_max: t.bulk_registration.max_lifetime_minutes,
+            scenario_lifetime: world.cmg.regtoken_lifetime.unwrap_or(t.bulk_registration.default_lifetime_minutes),
             client_validity: t.client_token.validity,
             ccm_validity: t.ccm_token.validity,
             entra_app: t.entra.client_app_id.clone(),
