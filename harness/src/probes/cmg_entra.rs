@@ -15,7 +15,7 @@ use super::http::Channel;
 
 /// An Entra access token for the CMG's resource, or why there is none (CCMHTTP's lines).
 pub async fn token(target: &ProbeTarget, s: &mut Session<'_>, log: &mut Vec<String>) -> Result<String, HttpFailure> {
-    let Some(authority) = target.cmg.entra_authority.clone() else {
+    let Some(authority) = super::http::split_https(&target.entra.authority).map(|(host, _)| host) else {
         return Err(HttpFailure { status: None, lines: vec!["no Entra ID authority in this world (world.json `entra`)".into()] });
     };
     let authority = authority.as_str();
@@ -23,7 +23,7 @@ pub async fn token(target: &ProbeTarget, s: &mut Session<'_>, log: &mut Vec<Stri
     log.push(format!(
         "ccmsetup.log: Getting AAD (user) token with: ClientId = {app}, ResourceUrl = {resource}, AccountId = https://{authority}/common/oauth2/token"
     ));
-    let Some((upn, password)) = target.cmg.entra_user.clone() else {
+    let Some((upn, password)) = target.entra_user.clone() else {
         return Err(HttpFailure { status: None, lines: vec!["no Entra ID user to sign in with (world.json `entra.users`)".into()] });
     };
     let url = format!("https://{authority}/{}/oauth2/v2.0/token", target.tenant_id);

@@ -4,12 +4,12 @@
 //! structured verdict: passed, or failed at a step with a code and a message.
 
 mod cmg;
-pub(crate) mod code;
-mod device_cert;
-mod device_join;
 mod cmg_entra;
 mod cmg_register;
 mod cmg_session;
+pub(crate) mod code;
+mod device_cert;
+mod device_join;
 mod discovery;
 mod endpoints;
 pub mod enroll;
@@ -88,12 +88,9 @@ pub struct CmgPlan {
     pub months: u32,
     /// `cmg.client_offline`: silence this long after registering, then one contact.
     pub offline: Option<scenarios::SimDuration>,
-    /// Register with the bulk token, or with an Entra ID token of `entra_user` (UPN, password:
-    /// world.json's first `entra.users`).
+    /// Register with the bulk token, or with an Entra ID token of the target's `entra_user` from
+    /// its `entra.authority` (world.json's).
     pub auth: scenarios::CmgAuth,
-    pub entra_user: Option<(String, String)>,
-    /// The Entra authority's host (world.json `entra.authority`), for the Entra path.
-    pub entra_authority: Option<String>,
 }
 
 impl CmgPlan {
@@ -106,8 +103,6 @@ impl CmgPlan {
             months: scenario.world.cmg.months,
             offline: mock_cloud::services::cmg::faults::offline(&scenario.cmg_faults()),
             auth: scenario.world.cmg.auth,
-            entra_user: None,
-            entra_authority: None,
         }
     }
 }
@@ -145,9 +140,6 @@ impl ProbeTarget {
                 months: 0,
                 offline: None,
                 auth: scenarios::CmgAuth::BulkToken,
-                // The Entra path signs in as world.json's first user, at its authority.
-                entra_user: world.entra.users.first().map(|u| (u.upn.clone(), u.password.clone())),
-                entra_authority: http::split_https(&world.entra.authority).map(|(host, _)| host),
             },
         }
     }

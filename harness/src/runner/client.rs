@@ -64,7 +64,7 @@ pub async fn run_probe(probe: Probe, world: &World, timeout: Duration, stop: &mu
         target.sign_in = crate::probes::sign_in::SignIn { grant: c.grant.unwrap_or_default(), resource: c.resource.clone() };
     }
     if probe == Probe::CmgRegister {
-        target.cmg = cmg_plan(world, target.cmg.clone()).await;
+        target.cmg = cmg_plan(world).await;
     }
     tokio::select! {
         result = tokio::time::timeout(timeout, probes::run_with(probe, &target, &world.cloud().catalog)) => match result {
@@ -85,11 +85,10 @@ pub async fn run_probe(probe: Probe, world: &World, timeout: Duration, stop: &mu
     }
 }
 
-/// What the scenario's world gives `cmg-register`: its plan (the Entra identity as world.json
-/// `described` it), with the bulk token the world's site mints for it now (the site key is made
-/// on first use: off the async workers).
-pub async fn cmg_plan(world: &World, described: probes::CmgPlan) -> probes::CmgPlan {
-    let mut plan = probes::CmgPlan { entra_user: described.entra_user, entra_authority: described.entra_authority, ..probes::CmgPlan::of(world.scenario()) };
+/// What the scenario's world gives `cmg-register`: its plan, with the bulk token the world's
+/// site mints for it now (the site key is made on first use: off the async workers).
+pub async fn cmg_plan(world: &World) -> probes::CmgPlan {
+    let mut plan = probes::CmgPlan::of(world.scenario());
     // The Entra path needs no bulk token (and the site's key is not made for nothing).
     if plan.auth == scenarios::CmgAuth::BulkToken {
         plan.regtoken = Some(scenario_token(world).await);
