@@ -64,6 +64,27 @@ enum Command {
         /// made if missing.
         #[arg(long, value_name = "DIR")]
         journal_dir: Option<PathBuf>,
+        /// Run one shard of the selection, as cargo-nextest: `count:K/N` (round-robin over the
+        /// names sorted) or `hash:K/N` (a stable hash of each name), 1 <= K <= N. The N shards
+        /// together run every selected scenario exactly once.
+        #[arg(long, value_name = "count:K/N|hash:K/N", value_parser = partition)]
+        partition: Option<runner::plan::Partition>,
+        /// Start the scenarios in an order drawn from SEED (the same order for the same seed
+        /// everywhere); the seed is printed in every report.
+        #[arg(long, value_name = "SEED")]
+        shuffle: Option<u64>,
+        /// After the first scenario that fails or errors, start no other; the rest are reported
+        /// as not run.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Run a failing scenario up to N more times; one that passes on a retry is reported
+        /// as flaky (FLAKY, `"flaky": true`, JUnit `<flakyFailure>`), never as a plain pass.
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+        retries: u32,
+        /// Print the scenarios this run (and its `--partition`) would run, in order, and exit:
+        /// `--format json` gives `memsim list --format json`'s rows.
+        #[arg(long)]
+        list: bool,
         /// A command that replaces every scenario's client: `memsim run -- ./my-checker --json`.
         #[arg(last = true)]
         command: Vec<String>,
@@ -118,7 +139,17 @@ enum Command {
         /// URL and what any client must observably cause (its non-probe-only expectations).
         #[arg(long, value_enum, default_value = "human")]
         format: ListFormat,
+        /// Only the scenarios of this shard (see `memsim run --partition`).
+        #[arg(long, value_name = "count:K/N|hash:K/N", value_parser = partition)]
+        partition: Option<runner::plan::Partition>,
     },
+    /// Print a shell completion script: `memsim completions bash > /etc/bash_completion.d/memsim`.
+    Completions {
+        #[arg(value_enum)]
+        shell: crate::install::Shell,
+    },
+    /// Print memsim's man page (roff): `memsim man > memsim.1 && man ./memsim.1`.
+    Man,
     /// Validate scenarios as `run` would, without starting a world; errors name file:line:column.
     Check {
         /// Scenario files, directories of them (searched for *.toml), or built-in scenario names.
@@ -163,6 +194,22 @@ async fn next_signal(int: &mut tokio::signal::unix::Signal, term: &mut tokio::si
         _ = int.recv() => 2,
         _ = term.recv() => 15,
     }
+}
+
+/// `--partition`: `count:K/N` or `hash:K/N`, as cargo-nextest writes them.
+fn partition(s: &str) -> Result<runner::plan::Partition, String> {
+    s.parse()
+}
+
+/// `--list` and `memsim list`: the scenarios for people, or `memsim list --format json`'s rows.
+fn print_list(list: &[crate::CheckedScenario], json: bool) -> Result<u8> {
+    if json {
+        let rows: Vec<serde_json::Value> = list.iter().map(crate::list::json).collect();
+        say(&serde_json::to_string_pretty(&rows)?)?;
+    } else if !list.is_empty() {
+        say(&crate::list::human(list))?;
+    }
+    Ok(exit::OK)
 }
 
 /// `--jobs`: a count of worlds, at least one (0 used to become 1 silently).
@@ -360,14 +407,24 @@ fn run(cli: Cli) -> Result<u8> {
     // The one catalog of this invocation, loaded once and passed down (issue 10 #4).
     let catalog = std::sync::Arc::new(mock_cloud::Catalog::builtin()?);
     match cli.command {
-        Command::Run { paths, filter, jobs, format, output, time_scale, timeout, journal_dir, command } => {
+        Command::Run { paths, filter, jobs, format, output, time_scale, timeout, journal_dir, partition, shuffle, fail_fast, retries, list, command } => {
             let selected = match select(&paths, filter.as_deref(), &catalog) {
-                Ok(s) => s.into_iter().map(crate::CheckedScenario::into_scenario).collect(),
+                Ok(s) => crate::select::planned(s, partition, shuffle),
                 Err(msg) => {
                     eprintln!("memsim: {msg}");
                     return Ok(exit::BAD_INPUT);
                 }
             };
+            if list {
+                return match format {
+                    Format::Junit => {
+                        eprintln!("memsim: --list prints `human` or `json`, not `junit`");
+                        Ok(exit::BAD_INPUT)
+                    }
+                    f => print_list(&selected, matches!(f, Format::Json)),
+                };
+            }
+            let selected: Vec<scenarios::Scenario> = selected.into_iter().map(crate::CheckedScenario::into_scenario).collect();
             // Where the report and journals go is checked before any world starts: a report
             // that cannot be written is a lost run (issue 13).
             for checked in [output.as_deref().map(writable_file), journal_dir.as_deref().map(writable_dir)].into_iter().flatten() {
@@ -384,6 +441,7 @@ fn run(cli: Cli) -> Result<u8> {
                 default_timeout: timeout.unwrap_or(runner::DEFAULT_TIMEOUT),
                 catalog: Some(catalog.clone()),
                 panic_route: debug_panic_route(),
+                plan: runner::Plan { partition: partition.map(|p| p.to_string()), shuffle_seed: shuffle, retries, fail_fast },
                 ..RunOptions::default()
             };
             let sinks = match sinks(format, output, journal_dir) {
@@ -459,16 +517,22 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Revoke { target, world, reason } => control(&world, &target, Some(reason)),
         Command::Restore { target, world } => control(&world, &target, None),
-        Command::List { paths, format } => match load_for_list(&paths, &catalog) {
-            Ok(list) if matches!(format, ListFormat::Json) => {
-                let rows: Vec<serde_json::Value> = list.iter().map(crate::list::json).collect();
-                say(&serde_json::to_string_pretty(&rows)?)?;
-                Ok(exit::OK)
-            }
-            Ok(list) => {
-                say(&crate::list::human(&list))?;
-                Ok(exit::OK)
-            }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            say(&crate::install::completions(shell, &mut Cli::command()))?;
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            use std::io::Write;
+            let page = crate::install::man(Cli::command())?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&page)?;
+            out.flush()?;
+            Ok(exit::OK)
+        }
+        Command::List { paths, format, partition } => match load_for_list(&paths, &catalog) {
+            Ok(list) => print_list(&crate::select::planned(list, partition, None), matches!(format, ListFormat::Json)),
             Err(msg) => {
                 eprintln!("memsim: {msg}");
                 Ok(exit::BAD_INPUT)

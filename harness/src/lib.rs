@@ -78,6 +78,7 @@ pub mod dns;
 pub mod dns_client;
 #[doc(hidden)]
 pub mod exit;
+mod install;
 #[doc(hidden)]
 pub mod limits;
 mod list;
