@@ -115,8 +115,8 @@ impl Reporter for Human {
                 let mark = if r.flaky() { self.paint("33", "FLAKY") } else { self.mark(r.verdict) };
                 let mut text = format!("{:<5} {:<40} {:<12} {:>8.0} ms", mark, r.name, r.area.as_str(), r.wall_ms);
                 if !r.failed_attempts.is_empty() {
-                    let outcome = if r.flaky() { "passed" } else { "still failed" };
-                    text.push_str(&format!("  ({outcome} on attempt {} of {})", r.failed_attempts.len() + 1, r.failed_attempts.len() + 1));
+                    let runs = r.failed_attempts.len() + 1;
+                    text.push_str(&if r.flaky() { format!("  (passed on attempt {runs})") } else { format!("  (failed all {runs} attempts)") });
                 }
                 self.line(&text)?;
                 if let Some(bar) = &self.bar {
@@ -145,12 +145,12 @@ impl Reporter for Human {
                     }
                 }
                 let sim_s = summary.sim_ms / 1000.0;
-                let mut interrupted = if summary.interrupted > 0 { format!(", {} interrupted", summary.interrupted) } else { String::new() };
+                let mut extra = if summary.interrupted > 0 { format!(", {} interrupted", summary.interrupted) } else { String::new() };
                 if summary.not_run > 0 {
-                    interrupted.push_str(&format!(", {} not run (--fail-fast)", summary.not_run));
+                    extra.push_str(&format!(", {} not run (--fail-fast)", summary.not_run));
                 }
                 if summary.flaky > 0 {
-                    interrupted.push_str(&format!(", {} flaky (passed on a retry)", summary.flaky));
+                    extra.push_str(&format!(", {} flaky (passed on a retry)", summary.flaky));
                 }
                 // No scenario ran its clock (every one errored): no compression to speak of.
                 let compression = match summary.compression() {
@@ -159,7 +159,7 @@ impl Reporter for Human {
                 };
                 writeln!(
                     self.out,
-                    "\n{} passed, {} failed, {} errors{interrupted}; {:.2} s wall; simulated {:.0} s in {:.2} s of scenario time{compression}",
+                    "\n{} passed, {} failed, {} errors{extra}; {:.2} s wall; simulated {:.0} s in {:.2} s of scenario time{compression}",
                     summary.passed,
                     summary.failed,
                     summary.errors,
