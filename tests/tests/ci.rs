@@ -98,7 +98,17 @@ fn sharded_runs_merge_into_one_testcase_per_scenario() {
     let mut merged = Vec::new();
     for k in 1..=4 {
         let xml = dir.path().join(format!("shard-{k}.xml"));
-        let out = memsim().args(["run", "--jobs", "2", "--format", "junit", "--partition", &format!("count:{k}/4"), "--output"]).arg(&xml).output().unwrap();
+        // One retry: the timing-sensitive catalog scenarios (proxy-idle-timeout-notification)
+        // can fail on a loaded 2-core machine; `run.rs` holds the catalog to passing first time,
+        // this test holds the shards to merging. A flaky pass is still a testcase, and is printed.
+        let out = memsim()
+            .args(["run", "--jobs", "2", "--retries", "1", "--format", "junit", "--partition", &format!("count:{k}/4"), "--output"])
+            .arg(&xml)
+            .output()
+            .unwrap();
+        if text(&out).contains("FLAKY") {
+            eprintln!("shard {k} had a flaky scenario:\n{}", text(&out));
+        }
         assert_eq!(out.status.code(), Some(0), "shard {k}: {}", text(&out));
         assert!(text(&out).contains(&format!("partition count:{k}/4")), "the human view names the shard: {}", text(&out));
         merged.extend(cases(&xml));
