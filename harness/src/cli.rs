@@ -79,6 +79,8 @@ enum Command {
         /// Simulated seconds per wall second, 0.001 to 1000000 (overrides the scenario's).
         #[arg(long, allow_negative_numbers = true, value_parser = time_scale)]
         time_scale: Option<f64>,
+        #[command(flatten)]
+        ports: PortArgs,
     },
     /// Run one reference client against a running world (`memsim up`'s world.json, which gives
     /// the world's time scale; MEMSIM_TIME_SCALE, when set, overrides it).
@@ -125,6 +127,40 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<String>,
     },
+}
+
+/// `memsim up`'s fixed addresses (issue 19); every port defaults to an ephemeral one.
+#[derive(Debug, clap::Args)]
+struct PortArgs {
+    /// The loopback address every listener binds (default 127.0.0.1).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::IpAddr>,
+    /// The DNS server's port (UDP and TCP).
+    #[arg(long, value_name = "PORT")]
+    dns_port: Option<u16>,
+    /// The HTTPS front's port.
+    #[arg(long, value_name = "PORT")]
+    https_port: Option<u16>,
+    /// The HTTP front's port.
+    #[arg(long, value_name = "PORT")]
+    http_port: Option<u16>,
+    /// The customer proxy's port.
+    #[arg(long, value_name = "PORT")]
+    proxy_port: Option<u16>,
+}
+
+impl PortArgs {
+    fn ports(&self) -> Result<crate::ports::Ports, String> {
+        let listen = self.listen.map(crate::ports::check_listen).transpose()?.unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+        Ok(crate::ports::Ports {
+            listen,
+            dns: self.dns_port.unwrap_or(0),
+            https: self.https_port.unwrap_or(0),
+            http: self.http_port.unwrap_or(0),
+            proxy: self.proxy_port.unwrap_or(0),
+            transparent: false,
+        })
+    }
 }
 
 /// How long memsim may take to exit after a second signal forced the stop.
@@ -418,7 +454,14 @@ fn run(cli: Cli) -> Result<u8> {
                 exit::OK
             })
         }
-        Command::Up { scenario, state_dir, time_scale } => {
+        Command::Up { scenario, state_dir, time_scale, ports } => {
+            let ports = match ports.ports() {
+                Ok(p) => p,
+                Err(msg) => {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
             let scenario = match resolve_checked(scenario.as_deref(), &catalog) {
                 Ok(s) => s.into_scenario(),
                 Err(msg) => {
@@ -429,7 +472,7 @@ fn run(cli: Cli) -> Result<u8> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(crate::up::run(
                 scenario,
-                WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ..WorldOptions::default() },
+                WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ports, ..WorldOptions::default() },
             ))
         }
         Command::Probe { name: probe, world } => {

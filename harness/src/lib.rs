@@ -82,6 +82,8 @@ pub mod exit;
 pub mod limits;
 mod list;
 #[doc(hidden)]
+pub mod ports;
+#[doc(hidden)]
 pub mod probes;
 #[doc(hidden)]
 pub mod proxy;

@@ -229,6 +229,7 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
         catalog: options.catalog.clone(),
         panic_route: options.panic_route,
         journal_window: options.journal_window,
+        ports: crate::ports::Ports::default(),
     };
     let world = match World::start(s, options_for_world).await {
         Ok(w) => w,
