@@ -82,6 +82,30 @@ enum Command {
         #[command(flatten)]
         ports: PortArgs,
     },
+    /// Run COMMAND, unmodified, inside a fresh network namespace where the world is the whole
+    /// network: its DNS in /etc/resolv.conf, its CA as the system trust store, ports 80/443
+    /// through the customer network as a transparent proxy, no route out (needs root).
+    /// Exits with COMMAND's status.
+    Exec {
+        /// A scenario file, or the name of a built-in scenario (default: a healthy world).
+        #[arg(long)]
+        scenario: Option<String>,
+        /// The scenario, as `--scenario` gives it: `memsim exec healthy-discovery -- curl …`.
+        #[arg(conflicts_with = "scenario", value_name = "SCENARIO")]
+        name: Option<String>,
+        /// Where to write world.json, ca.pem and journal.jsonl (default: a new temp dir, kept).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Simulated seconds per wall second, 0.001 to 1000000 (overrides the scenario's).
+        #[arg(long, allow_negative_numbers = true, value_parser = time_scale)]
+        time_scale: Option<f64>,
+        /// Set by memsim itself when it runs inside the namespaces it made.
+        #[arg(long = "inside-namespace", hide = true)]
+        inside: bool,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
     /// Run one reference client against a running world (`memsim up`'s world.json, which gives
     /// the world's time scale; MEMSIM_TIME_SCALE, when set, overrides it).
     Probe {
@@ -474,6 +498,31 @@ fn run(cli: Cli) -> Result<u8> {
                 scenario,
                 WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ports, ..WorldOptions::default() },
             ))
+        }
+        Command::Exec { scenario, name, state_dir, time_scale, inside, command } => {
+            let scenario = match resolve_checked(scenario.or(name).as_deref(), &catalog) {
+                Ok(s) => s.into_scenario(),
+                Err(msg) => {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            if !inside {
+                // Checked here (bad input, exit 2) before any namespace is made.
+                if let Some(dir) = &state_dir
+                    && let Err(e) = std::fs::create_dir_all(dir)
+                {
+                    eprintln!("memsim: --state-dir {}: {e}", dir.display());
+                    return Ok(exit::BAD_INPUT);
+                }
+                return Ok(crate::exec::outer(std::env::args_os().collect()).unwrap_or_else(|msg| {
+                    eprintln!("memsim: {msg}");
+                    exit::HARNESS_FAILED
+                }));
+            }
+            let options = WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ..WorldOptions::default() };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(crate::exec::inner(scenario, options, command))
         }
         Command::Probe { name: probe, world } => {
             if !world.is_file() {

@@ -77,6 +77,8 @@ pub mod dns;
 #[doc(hidden)]
 pub mod dns_client;
 #[doc(hidden)]
+pub mod exec;
+#[doc(hidden)]
 pub mod exit;
 #[doc(hidden)]
 pub mod limits;

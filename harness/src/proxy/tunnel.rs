@@ -54,7 +54,7 @@ async fn relay(shared: &Arc<Shared>, log: &Arc<ConnLog>, mut client: TcpStream, 
         inspect::serve(shared.clone(), log.clone(), client, pre, (host, port), route.addr, interception, &route.plan).await
     } else {
         let addr = route.addr;
-        let upstream = match upstream::connect(&shared, addr).await {
+        let upstream = match upstream::connect(shared, addr).await {
             Ok(s) => s,
             Err(e) => return upstream_failed(log, client, addr, e).await,
         };

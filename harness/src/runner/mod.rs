@@ -3,7 +3,7 @@
 
 mod client;
 mod expect;
-mod process;
+pub(crate) mod process;
 pub mod report;
 
 use std::collections::HashMap;

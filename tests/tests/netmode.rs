@@ -1,0 +1,129 @@
+//! Issue 19: any client, unmodified. `memsim up`'s fixed ports, and `memsim exec`, where curl
+//! and glibc's resolver reach the world with no proxy or CA variable and no `--cacert`, through
+//! the namespace's resolv.conf and system trust store. These tests need root (CI is root):
+//! memsim makes the namespaces, and they die with it.
+
+use std::process::{Command, Output, Stdio};
+
+use memsim_e2e::{clean_env, memsim_bin, read_journal, text};
+
+const DISCOVERY: &str = "https://enterpriseenrollment-s.manage.microsoft.com/EnrollmentServer/Discovery.svc";
+
+/// `memsim exec --state-dir STATE [args] -- command…` with none of the machine's CA or proxy
+/// variables.
+fn exec_in(state: &std::path::Path, args: &[&str], command: &[&str]) -> Output {
+    let mut cmd = clean_env(Command::new(memsim_bin()));
+    cmd.arg("exec").arg("--state-dir").arg(state).args(args).arg("--").args(command).stdin(Stdio::null());
+    cmd.output().unwrap()
+}
+
+fn exec(args: &[&str], command: &[&str]) -> Output {
+    exec_in(tempfile::tempdir().unwrap().path(), args, command)
+}
+
+fn curl_discovery(scenario: &str) -> Output {
+    exec(&[scenario], &["curl", "-sS", "-m", "20", "-w", "%{http_code}", "-o", "/dev/null", DISCOVERY])
+}
+
+fn getaddrinfo(scenario: &str) -> Output {
+    exec(&["--scenario", scenario], &["python3", "-c", "import socket; print(socket.getaddrinfo('EnterpriseEnrollment.contoso.com', 443)[0][4][0])"])
+}
+
+#[test]
+fn curl_reaches_the_world_through_the_system_trust_store_and_resolv_conf() {
+    let out = curl_discovery("healthy-discovery");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "the Discovery service answered: {}", text(&out));
+}
+
+#[test]
+fn an_expired_root_fails_curl_as_on_a_real_network() {
+    let out = curl_discovery("pki-expired-root");
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("certificate has expired"), "{}", text(&out));
+}
+
+#[test]
+fn glibc_resolves_the_enrollment_cname_chain_and_fails_without_it() {
+    let out = getaddrinfo("healthy-discovery");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "127.0.0.1");
+    let out = getaddrinfo("dns-enrollment-cname-missing");
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    // EAI_NONAME: the resolver got NXDOMAIN (a timeout or SERVFAIL would be EAI_AGAIN).
+    assert!(text(&out).contains("Name or service not known"), "{}", text(&out));
+}
+
+#[test]
+fn nothing_outside_the_world_is_reachable_and_the_exit_status_is_the_commands() {
+    // The host's loopback is another network: a listener there is not reached from inside.
+    let host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = host.local_addr().unwrap().port();
+    let probe = format!(
+        "import socket, sys\n\
+         for addr in [('127.0.0.1', {port}), ('198.51.100.1', 443)]:\n\
+         \x20   try:\n\
+         \x20       socket.create_connection(addr, timeout=5); print('reached', addr); sys.exit(1)\n\
+         \x20   except OSError as e:\n\
+         \x20       print('refused', addr, e)\n\
+         sys.exit(7)\n"
+    );
+    let out = exec(&[], &["python3", "-c", &probe]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    assert!(text(&out).contains("Network is unreachable"), "no route out: {}", text(&out));
+}
+
+#[test]
+fn proxy_faults_keep_their_meaning_and_407_is_reported_not_applicable() {
+    let state = tempfile::tempdir().unwrap();
+    let out = exec_in(
+        state.path(),
+        &["--scenario", "entra-proxy-blocks-login"],
+        &["curl", "-sS", "-m", "20", "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"],
+    );
+    assert_ne!(out.status.code(), Some(0), "the deny applies transparently: {}", text(&out));
+    let journal = read_journal(state.path());
+    assert!(journal.iter().any(|e| e["what"] == "deny" && e["host"] == "login.microsoftonline.com"), "{journal:?}");
+
+    let state = tempfile::tempdir().unwrap();
+    let out = exec_in(state.path(), &["--scenario", "proxy-auth-required-system"], &["curl", "-sS", "-m", "20", "-o", "/dev/null", DISCOVERY]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let journal = read_journal(state.path());
+    assert!(journal.iter().any(|e| e["fault"] == "proxy.auth_required" && e["detail"]["not_applicable"].is_string()), "{journal:?}");
+}
+
+/// This machine's mounts, and the network namespaces and processes of the unprivileged user
+/// (other tests make namespaces as root meanwhile), to compare before and after.
+fn machine_state() -> (String, Vec<String>, String) {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let lsns = Command::new("lsns").args(["-t", "net", "-n", "-o", "NS,USER"]).output().unwrap();
+    let namespaces = String::from_utf8_lossy(&lsns.stdout).lines().filter(|l| l.contains("nobody") || l.contains("65534")).map(String::from).collect();
+    let ps = Command::new("ps").args(["-u", "65534", "-o", "pid=,comm="]).output().unwrap();
+    (mounts, namespaces, String::from_utf8_lossy(&ps.stdout).into_owned())
+}
+
+#[test]
+fn without_privileges_exec_exits_3_naming_what_is_missing_and_leaves_nothing() {
+    let before = machine_state();
+    let mut cmd = clean_env(Command::new("setpriv"));
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]);
+    cmd.arg(memsim_bin()).args(["exec", "--", "sh", "-c", "echo ran > /dev/null"]).stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("CAP_SYS_ADMIN"), "{}", text(&out));
+    assert_eq!(machine_state(), before, "no mount or namespace is left behind");
+}
+
+#[test]
+fn a_fixed_port_in_use_is_bad_input_naming_the_port() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port().to_string();
+    let state = tempfile::tempdir().unwrap();
+    let out = clean_env(Command::new(memsim_bin()))
+        .args(["up", "--state-dir", state.path().to_str().unwrap(), "--https-port", &port])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains(&format!("127.0.0.1:{port}")) && text(&out).contains("in use"), "{}", text(&out));
+}
