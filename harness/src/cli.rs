@@ -171,10 +171,25 @@ struct PortArgs {
     /// The customer proxy's port.
     #[arg(long, value_name = "PORT")]
     proxy_port: Option<u16>,
+    /// Serve a lab network: answer DNS for every emulated name with ADDR and listen on
+    /// ADDR:53/80/443 (80/443 through the customer network as a transparent proxy); writes the
+    /// trust kit to STATE/trust. Loopback, private (RFC 1918) or link-local addresses only.
+    #[arg(long, value_name = "ADDR", conflicts_with = "listen")]
+    advertise: Option<std::net::IpAddr>,
 }
 
 impl PortArgs {
     fn ports(&self) -> Result<crate::ports::Ports, String> {
+        if let Some(ip) = self.advertise {
+            let base = crate::ports::Ports::well_known(crate::trust_kit::check_advertise(ip)?);
+            return Ok(crate::ports::Ports {
+                dns: self.dns_port.unwrap_or(base.dns),
+                https: self.https_port.unwrap_or(base.https),
+                http: self.http_port.unwrap_or(base.http),
+                proxy: self.proxy_port.unwrap_or(base.proxy),
+                ..base
+            });
+        }
         let listen = self.listen.map(crate::ports::check_listen).transpose()?.unwrap_or(std::net::Ipv4Addr::LOCALHOST);
         Ok(crate::ports::Ports {
             listen,

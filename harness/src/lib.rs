@@ -98,6 +98,8 @@ mod select;
 #[doc(hidden)]
 pub mod state_dir;
 #[doc(hidden)]
+pub mod trust_kit;
+#[doc(hidden)]
 pub mod up;
 #[doc(hidden)]
 pub mod validate;

@@ -150,15 +150,19 @@ impl World {
         if options.panic_route {
             cloud.arm_panic_route();
         }
-        let proxy_listener = crate::ports::tcp(ports.listen, ports.proxy, "proxy")?;
-        let mut proxy =
-            Proxy::start(ProxyConfig::for_world(scenario, &cloud, journal.clone(), proxy_listener, Some((dns.addr(), dns.zones())))).map_err(|e| {
-                if e.is_bad_input() {
-                    WorldError::Scenario(format!("{}: {e}", scenario.name))
-                } else {
-                    WorldError::Io { context: "start proxy".into(), error: std::io::Error::other(e.to_string()) }
-                }
-            })?;
+        // Behind transparent listeners the explicit proxy stays on loopback, for env.sh's clients.
+        let proxy_ip = if ports.transparent { std::net::Ipv4Addr::LOCALHOST } else { ports.listen };
+        let proxy_listener = crate::ports::tcp(proxy_ip, ports.proxy, "proxy")?;
+        let mut config = ProxyConfig::for_world(scenario, &cloud, journal.clone(), proxy_listener, Some((dns.addr(), dns.zones())));
+        // The world's DNS answers with the listen address: it is the world's, as the fronts are.
+        config.fronts.advertised = Some(ports.listen.into());
+        let mut proxy = Proxy::start(config).map_err(|e| {
+            if e.is_bad_input() {
+                WorldError::Scenario(format!("{}: {e}", scenario.name))
+            } else {
+                WorldError::Io { context: "start proxy".into(), error: std::io::Error::other(e.to_string()) }
+            }
+        })?;
         if ports.transparent {
             let tls = crate::ports::tcp(ports.listen, ports.https, "HTTPS (transparent)")?;
             let plain = crate::ports::tcp(ports.listen, ports.http, "HTTP (transparent)")?;

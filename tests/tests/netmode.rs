@@ -127,3 +127,73 @@ fn a_fixed_port_in_use_is_bad_input_naming_the_port() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains(&format!("127.0.0.1:{port}")) && text(&out).contains("in use"), "{}", text(&out));
 }
+
+/// A process killed (and reaped) when the test ends, however it ends: its namespaces go with it.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The client namespace's script: its end of the veth, resolv.conf naming the world, then the
+/// trust kit's install.sh over private copies of the trust store (its own mount namespace:
+/// nothing reaches the machine's store), then curl with no CA option or variable.
+const DEVICE: &str = r#"set -e
+read go
+ip link set lo up
+ip addr add 10.213.0.2/30 dev v1
+ip link set v1 up
+tmp=$(mktemp -d)
+echo "nameserver 10.213.0.1" > "$tmp/resolv.conf"
+mount --bind "$tmp/resolv.conf" /etc/resolv.conf
+mount -t tmpfs tmpfs /usr/local/share/ca-certificates
+cp -a /etc/ssl/certs "$tmp/certs"
+mount --bind "$tmp/certs" /etc/ssl/certs
+cp /etc/ca-certificates.conf "$tmp/ca-certificates.conf"
+mount --bind "$tmp/ca-certificates.conf" /etc/ca-certificates.conf
+sh "$KIT/install.sh"
+curl -sS -m 20 -w "%{http_code}" -o /dev/null https://enterpriseenrollment-s.manage.microsoft.com/EnrollmentServer/Discovery.svc
+"#;
+
+// issue 19: a lab world (`--advertise`) in one namespace serves a device in another, joined by
+// a veth on a private /30 made here (inside the namespaces only) and gone with them.
+#[test]
+fn an_advertised_world_serves_a_device_that_only_installed_the_trust_kit() {
+    let state = tempfile::tempdir().unwrap();
+    let kit = state.path().join("trust");
+    let mut device = clean_env(Command::new("unshare"));
+    device.args(["--net", "--mount", "--propagation", "private", "--", "sh", "-c", DEVICE]).env("KIT", &kit);
+    let mut device = Reaped(device.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
+    let world_script = format!(
+        "set -e; ip link set lo up; ip link add v0 type veth peer name v1 netns {}; ip addr add 10.213.0.1/30 dev v0; ip link set v0 up; exec \"$MEMSIM\" up --advertise 10.213.0.1 --scenario healthy-discovery --state-dir \"$STATE\"",
+        device.0.id()
+    );
+    let mut world = clean_env(Command::new("unshare"));
+    world.args(["--net", "--", "sh", "-c", &world_script]).env("MEMSIM", memsim_bin()).env("STATE", state.path());
+    let mut world = Reaped(world.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap());
+    let ready = memsim_e2e::read_line(&mut world.0);
+    assert!(ready.contains("\"ready\""), "{ready}");
+    for file in ["ca.cer", "install.ps1", "install.cmd", "install.sh", "README"] {
+        assert!(kit.join(file).is_file(), "trust/{file}");
+    }
+    assert!(std::fs::read_to_string(kit.join("install.ps1")).unwrap().contains("Cert:\\LocalMachine\\Root"));
+    assert!(std::fs::read_to_string(kit.join("install.cmd")).unwrap().contains("certutil -addstore Root"));
+    use std::io::Write as _;
+    writeln!(device.0.stdin.take().unwrap(), "go").unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut device.0.stdout.take().unwrap(), &mut out).unwrap();
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(&mut device.0.stderr.take().unwrap(), &mut err);
+    let status = device.0.wait().unwrap();
+    assert!(status.success() && out == "200", "device: {status} {out} {err}");
+}
+
+#[test]
+fn a_public_address_is_not_advertised() {
+    let out = clean_env(Command::new(memsim_bin())).args(["up", "--advertise", "8.8.8.8"]).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("not a private address"), "{}", text(&out));
+}

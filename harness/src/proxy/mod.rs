@@ -105,7 +105,7 @@ impl ProxyConfig {
             faults: scenario.proxy_faults(),
             world: scenario.world.clone(),
             journal,
-            fronts: Fronts { https: cloud.https_addr, http: cloud.http_addr },
+            fronts: Fronts { https: cloud.https_addr, http: cloud.http_addr, advertised: None },
             resolver,
             upstream_roots_pem: cloud.ca_bundle_pem(),
             permitted_subtrees: cloud.pki.permitted_subtrees().to_vec(),
