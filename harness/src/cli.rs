@@ -64,6 +64,13 @@ enum Command {
         /// made if missing.
         #[arg(long, value_name = "DIR")]
         journal_dir: Option<PathBuf>,
+        /// Run inside a network namespace as `memsim exec` does (root): each world on
+        /// 53/80/443 there, a command client with no proxy or CA variable, one world at a time.
+        #[arg(long)]
+        transparent: bool,
+        /// Set by memsim itself when it runs inside the namespaces it made.
+        #[arg(long = "inside-namespace", hide = true)]
+        inside: bool,
         /// A command that replaces every scenario's client: `memsim run -- ./my-checker --json`.
         #[arg(last = true)]
         command: Vec<String>,
@@ -435,7 +442,7 @@ fn run(cli: Cli) -> Result<u8> {
     // The one catalog of this invocation, loaded once and passed down (issue 10 #4).
     let catalog = std::sync::Arc::new(mock_cloud::Catalog::builtin()?);
     match cli.command {
-        Command::Run { paths, filter, jobs, format, output, time_scale, timeout, journal_dir, command } => {
+        Command::Run { paths, filter, jobs, format, output, time_scale, timeout, journal_dir, transparent, inside, command } => {
             let selected = match select(&paths, filter.as_deref(), &catalog) {
                 Ok(s) => s.into_iter().map(crate::CheckedScenario::into_scenario).collect(),
                 Err(msg) => {
@@ -451,7 +458,15 @@ fn run(cli: Cli) -> Result<u8> {
                     return Ok(exit::BAD_INPUT);
                 }
             }
-            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            if transparent && !inside {
+                // Everything above was checked out here (bad input before any namespace).
+                return Ok(crate::exec::outer(std::env::args_os().collect()).unwrap_or_else(|msg| {
+                    eprintln!("memsim: {msg}");
+                    exit::HARNESS_FAILED
+                }));
+            }
+            // Transparent worlds share the namespace's ports 53/80/443: one at a time.
+            let jobs = if transparent { 1 } else { jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())) };
             let options = RunOptions {
                 jobs,
                 time_scale,
@@ -459,6 +474,7 @@ fn run(cli: Cli) -> Result<u8> {
                 default_timeout: timeout.unwrap_or(runner::DEFAULT_TIMEOUT),
                 catalog: Some(catalog.clone()),
                 panic_route: debug_panic_route(),
+                transparent,
                 ..RunOptions::default()
             };
             let sinks = match sinks(format, output, journal_dir) {
@@ -471,6 +487,10 @@ fn run(cli: Cli) -> Result<u8> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let mut sinks = sinks;
             let stop = runtime.block_on(async { stop_on_signals() })?;
+            if transparent && let Err(e) = runtime.block_on(crate::exec::enter_network()) {
+                eprintln!("memsim: {e:#}");
+                return Ok(exit::HARNESS_FAILED);
+            }
             let outcome = match runtime.block_on(runner::run(selected, &options, &mut sinks, stop)) {
                 Ok(o) => o,
                 // A report sink failed (`memsim run | head`): the run stopped and cleaned up,

@@ -57,7 +57,8 @@ pub fn outer(args: Vec<OsString>) -> Result<u8, String> {
         ));
     }
     let me = std::env::current_exe().map_err(|e| format!("cannot find memsim's own executable: {e}"))?;
-    let mut inner = vec![OsString::from("exec"), OsString::from(INSIDE)];
+    // The same subcommand (`exec`, `run`) again, told it is inside.
+    let mut inner = vec![args.get(1).cloned().unwrap_or_else(|| OsString::from("exec")), OsString::from(INSIDE)];
     inner.extend(args.into_iter().skip(2));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async {
@@ -114,8 +115,8 @@ async fn network(ip: &Path) -> Result<()> {
 }
 
 /// resolv.conf naming the world's DNS, and the world's CA as the system trust store, bind-mounted
-/// over the host's files in this mount namespace only.
-async fn trust(world: &World) -> Result<()> {
+/// over the host's files in this mount namespace only. Gives the mount points, for [`untrust`].
+pub async fn trust(world: &World) -> Result<Vec<String>> {
     let mount = tool("mount").map_err(anyhow::Error::msg)?;
     let dir = world.state_dir();
     let resolv = dir.join("resolv.conf");
@@ -127,12 +128,31 @@ async fn trust(world: &World) -> Result<()> {
         let to = to.to_string();
         async move { run(&mount, &["--bind", &from, &to], &format!("bind-mount over {to}")).await }
     };
+    let mut mounted = Vec::new();
     bind(&resolv, RESOLV_CONF).await?;
+    mounted.push(RESOLV_CONF.to_string());
     bind(&certs, HASHED_DIR).await?;
+    mounted.push(HASHED_DIR.to_string());
     for bundle in BUNDLES.iter().filter(|b| Path::new(b).is_file()) {
         bind(world.ca_bundle(), bundle).await?;
+        mounted.push(bundle.to_string());
+    }
+    Ok(mounted)
+}
+
+/// Undo [`trust`] (`memsim run --transparent`, before the next world's).
+pub async fn untrust(mounted: Vec<String>) -> Result<()> {
+    let umount = tool("umount").map_err(anyhow::Error::msg)?;
+    for target in mounted.iter().rev() {
+        run(&umount, &[target], &format!("unmount {target}")).await?;
     }
     Ok(())
+}
+
+/// The inside of `memsim run --transparent`: the namespace's network, once for every world.
+pub async fn enter_network() -> Result<()> {
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL)).context("set the parent-death signal")?;
+    network(&tool("ip").map_err(anyhow::Error::msg)?).await
 }
 
 /// The inner half, inside the namespaces: network, world, trust, then COMMAND.

@@ -89,7 +89,7 @@ fn proxy_faults_keep_their_meaning_and_407_is_reported_not_applicable() {
     let out = exec_in(state.path(), &["--scenario", "proxy-auth-required-system"], &["curl", "-sS", "-m", "20", "-o", "/dev/null", DISCOVERY]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let journal = read_journal(state.path());
-    assert!(journal.iter().any(|e| e["fault"] == "proxy.auth_required" && e["detail"]["not_applicable"].is_string()), "{journal:?}");
+    assert!(journal.iter().any(|e| e["what"] == "not_applicable" && e["detail"]["fault"] == "proxy.auth_required"), "{journal:?}");
 }
 
 /// This machine's mounts, and the network namespaces and processes of the unprivileged user
@@ -196,4 +196,18 @@ fn a_public_address_is_not_advertised() {
     let out = clean_env(Command::new(memsim_bin())).args(["up", "--advertise", "8.8.8.8"]).stdin(Stdio::null()).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("not a private address"), "{}", text(&out));
+}
+
+// issue 19: `memsim run --transparent` gives every scenario's command client the namespace of
+// `memsim exec`: no proxy or CA variable, and the world's own trust store and resolv.conf.
+#[test]
+fn run_transparent_gives_command_clients_the_world_as_their_network() {
+    let client = r#"[ -z "${HTTPS_PROXY:-}${SSL_CERT_FILE:-}${CURL_CA_BUNDLE:-}" ] || exit 9; curl -sS -f -o /dev/null "$MEMSIM_TARGET""#;
+    let out = clean_env(Command::new(memsim_bin()))
+        .args(["run", "--transparent", "healthy-discovery", "pki-expired-root", "--", "sh", "-c", client])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("2 passed"), "{}", text(&out));
 }

@@ -58,7 +58,12 @@ pub async fn decide(shared: &Shared, log: &ConnLog, ask: &Ask<'_>) -> Decision {
     if ask.transparent
         && let Some(kind) = shared.policy.auth_kind(ask.host, ask.port)
     {
-        log.record(log.fired(kind).detail("not_applicable", "a transparent connection names no proxy, so the proxy cannot ask it to authenticate (407)"));
+        // Its own event, not the fault's: an expectation that the fault fires must not count it.
+        log.record(
+            log.event("not_applicable")
+                .detail("fault", kind.name())
+                .detail("reason", "a transparent connection names no proxy, so the proxy cannot ask it to authenticate (407)"),
+        );
     }
     let decision = choose(shared, ask).await;
     let event = log.event("request").detail("method", ask.method).detail("target", ask.target).detail("port", ask.port);
