@@ -85,6 +85,13 @@ enum Command {
         /// `--format json` gives `memsim list --format json`'s rows.
         #[arg(long)]
         list: bool,
+        /// Run inside a network namespace as `memsim exec` does (root): each world on
+        /// 53/80/443 there, a command client with no proxy or CA variable, one world at a time.
+        #[arg(long)]
+        transparent: bool,
+        /// Set by memsim itself when it runs inside the namespaces it made.
+        #[arg(long = "inside-namespace", hide = true)]
+        inside: bool,
         /// A command that replaces every scenario's client: `memsim run -- ./my-checker --json`.
         #[arg(last = true)]
         command: Vec<String>,
@@ -100,6 +107,32 @@ enum Command {
         /// Simulated seconds per wall second, 0.001 to 1000000 (overrides the scenario's).
         #[arg(long, allow_negative_numbers = true, value_parser = time_scale)]
         time_scale: Option<f64>,
+        #[command(flatten)]
+        ports: PortArgs,
+    },
+    /// Run COMMAND, unmodified, inside a fresh network namespace where the world is the whole
+    /// network: its DNS in /etc/resolv.conf, its CA as the system trust store, ports 80/443
+    /// through the customer network as a transparent proxy, no route out (needs root).
+    /// Exits with COMMAND's status.
+    Exec {
+        /// A scenario file, or the name of a built-in scenario (default: a healthy world).
+        #[arg(long)]
+        scenario: Option<String>,
+        /// The scenario, as `--scenario` gives it: `memsim exec healthy-discovery -- curl …`.
+        #[arg(conflicts_with = "scenario", value_name = "SCENARIO")]
+        name: Option<String>,
+        /// Where to write world.json, ca.pem and journal.jsonl (default: a new temp dir, kept).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Simulated seconds per wall second, 0.001 to 1000000 (overrides the scenario's).
+        #[arg(long, allow_negative_numbers = true, value_parser = time_scale)]
+        time_scale: Option<f64>,
+        /// Set by memsim itself when it runs inside the namespaces it made.
+        #[arg(long = "inside-namespace", hide = true)]
+        inside: bool,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
     },
     /// Run one reference client against a running world (`memsim up`'s world.json, which gives
     /// the world's time scale; MEMSIM_TIME_SCALE, when set, overrides it).
@@ -156,6 +189,55 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<String>,
     },
+}
+
+/// `memsim up`'s fixed addresses (issue 19); every port defaults to an ephemeral one.
+#[derive(Debug, clap::Args)]
+struct PortArgs {
+    /// The loopback address every listener binds (default 127.0.0.1).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::IpAddr>,
+    /// The DNS server's port (UDP and TCP).
+    #[arg(long, value_name = "PORT")]
+    dns_port: Option<u16>,
+    /// The HTTPS front's port.
+    #[arg(long, value_name = "PORT")]
+    https_port: Option<u16>,
+    /// The HTTP front's port.
+    #[arg(long, value_name = "PORT")]
+    http_port: Option<u16>,
+    /// The customer proxy's port.
+    #[arg(long, value_name = "PORT")]
+    proxy_port: Option<u16>,
+    /// Serve a lab network: answer DNS for every emulated name with ADDR and listen on
+    /// ADDR:53/80/443 (80/443 through the customer network as a transparent proxy); writes the
+    /// trust kit to STATE/trust. Loopback, private (RFC 1918) or link-local addresses only.
+    #[arg(long, value_name = "ADDR", conflicts_with = "listen")]
+    advertise: Option<std::net::IpAddr>,
+}
+
+impl PortArgs {
+    fn ports(&self) -> Result<crate::ports::Ports, String> {
+        if let Some(ip) = self.advertise {
+            let base = crate::ports::Ports::well_known(crate::trust_kit::check_advertise(ip)?);
+            return Ok(crate::ports::Ports {
+                dns: self.dns_port.unwrap_or(base.dns),
+                https: self.https_port.unwrap_or(base.https),
+                http: self.http_port.unwrap_or(base.http),
+                proxy: self.proxy_port.unwrap_or(base.proxy),
+                ..base
+            });
+        }
+        let listen = self.listen.map(crate::ports::check_listen).transpose()?.unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+        Ok(crate::ports::Ports {
+            listen,
+            dns: self.dns_port.unwrap_or(0),
+            https: self.https_port.unwrap_or(0),
+            http: self.http_port.unwrap_or(0),
+            proxy: self.proxy_port.unwrap_or(0),
+            transparent: false,
+        })
+    }
 }
 
 /// How long memsim may take to exit after a second signal forced the stop.
@@ -407,7 +489,7 @@ fn run(cli: Cli) -> Result<u8> {
     // The one catalog of this invocation, loaded once and passed down (issue 10 #4).
     let catalog = std::sync::Arc::new(mock_cloud::Catalog::builtin()?);
     match cli.command {
-        Command::Run { paths, filter, jobs, format, output, time_scale, timeout, journal_dir, partition, shuffle, fail_fast, retries, list, command } => {
+        Command::Run { paths, filter, jobs, format, output, time_scale, timeout, journal_dir, partition, shuffle, fail_fast, retries, list, transparent, inside, command } => {
             let selected = match select(&paths, filter.as_deref(), &catalog) {
                 Ok(s) => crate::select::planned(s, partition, shuffle),
                 Err(msg) => {
@@ -433,7 +515,15 @@ fn run(cli: Cli) -> Result<u8> {
                     return Ok(exit::BAD_INPUT);
                 }
             }
-            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            if transparent && !inside {
+                // Everything above was checked out here (bad input before any namespace).
+                return Ok(crate::exec::outer(std::env::args_os().collect()).unwrap_or_else(|msg| {
+                    eprintln!("memsim: {msg}");
+                    exit::HARNESS_FAILED
+                }));
+            }
+            // Transparent worlds share the namespace's ports 53/80/443: one at a time.
+            let jobs = if transparent { 1 } else { jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())) };
             let options = RunOptions {
                 jobs,
                 time_scale,
@@ -442,6 +532,7 @@ fn run(cli: Cli) -> Result<u8> {
                 catalog: Some(catalog.clone()),
                 panic_route: debug_panic_route(),
                 plan: runner::Plan { partition: partition.map(|p| p.to_string()), shuffle_seed: shuffle, retries, fail_fast },
+                transparent,
                 ..RunOptions::default()
             };
             let sinks = match sinks(format, output, journal_dir) {
@@ -454,6 +545,10 @@ fn run(cli: Cli) -> Result<u8> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let mut sinks = sinks;
             let stop = runtime.block_on(async { stop_on_signals() })?;
+            if transparent && let Err(e) = runtime.block_on(crate::exec::enter_network()) {
+                eprintln!("memsim: {e:#}");
+                return Ok(exit::HARNESS_FAILED);
+            }
             let outcome = match runtime.block_on(runner::run(selected, &options, &mut sinks, stop)) {
                 Ok(o) => o,
                 // A report sink failed (`memsim run | head`): the run stopped and cleaned up,
@@ -476,7 +571,14 @@ fn run(cli: Cli) -> Result<u8> {
                 exit::OK
             })
         }
-        Command::Up { scenario, state_dir, time_scale } => {
+        Command::Up { scenario, state_dir, time_scale, ports } => {
+            let ports = match ports.ports() {
+                Ok(p) => p,
+                Err(msg) => {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
             let scenario = match resolve_checked(scenario.as_deref(), &catalog) {
                 Ok(s) => s.into_scenario(),
                 Err(msg) => {
@@ -487,8 +589,33 @@ fn run(cli: Cli) -> Result<u8> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(crate::up::run(
                 scenario,
-                WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ..WorldOptions::default() },
+                WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ports, ..WorldOptions::default() },
             ))
+        }
+        Command::Exec { scenario, name, state_dir, time_scale, inside, command } => {
+            let scenario = match resolve_checked(scenario.or(name).as_deref(), &catalog) {
+                Ok(s) => s.into_scenario(),
+                Err(msg) => {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            if !inside {
+                // Checked here (bad input, exit 2) before any namespace is made.
+                if let Some(dir) = &state_dir
+                    && let Err(e) = std::fs::create_dir_all(dir)
+                {
+                    eprintln!("memsim: --state-dir {}: {e}", dir.display());
+                    return Ok(exit::BAD_INPUT);
+                }
+                return Ok(crate::exec::outer(std::env::args_os().collect()).unwrap_or_else(|msg| {
+                    eprintln!("memsim: {msg}");
+                    exit::HARNESS_FAILED
+                }));
+            }
+            let options = WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ..WorldOptions::default() };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(crate::exec::inner(scenario, options, command))
         }
         Command::Probe { name: probe, world } => {
             if !world.is_file() {

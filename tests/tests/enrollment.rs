@@ -161,6 +161,9 @@ fn a_third_party_soap_client_enrolls_and_its_certificate_verifies() {
             .output()
             .unwrap();
         assert!(verify.status.success() && text(&verify).contains(": OK"), "{auth}: {}", text(&verify));
+        // ca.pem alone suffices too: it holds the MDM device CA an enrolled device has in CA/System.
+        let plain = clean_env(Command::new("openssl")).args(["verify", "-CAfile"]).arg(up.ca()).arg(r["cert"].as_str().unwrap()).output().unwrap();
+        assert!(plain.status.success() && text(&plain).contains(": OK"), "{auth}: ca.pem alone: {}", text(&plain));
         let issuer = clean_env(Command::new("openssl")).args(["x509", "-noout", "-issuer", "-in", r["cert"].as_str().unwrap()]).output().unwrap();
         assert!(text(&issuer).contains("Microsoft Intune MDM Device CA"), "{}", text(&issuer));
         assert_eq!(r["checkin_status"], 200, "{auth}: {r}");

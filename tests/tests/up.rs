@@ -25,7 +25,7 @@ fn world_json_has_exactly_the_documented_keys_and_env_sh_points_at_it() {
     // MS-Organization-Access (first) is not a TLS root; the Intune root (second) is in both, as an
     // enrolled device has it in Root/System (issue 14: its MDM certificates verify against ca.pem).
     let in_tls: Vec<bool> = client_ca.split("-----END CERTIFICATE-----").filter(|c| c.contains("BEGIN")).map(|c| tls_ca.contains(c.trim())).collect();
-    assert_eq!(in_tls, [false, true, false], "only the Intune root is in ca.pem as well");
+    assert_eq!(in_tls, [false, true, true], "the Intune root and its MDM device CA are in ca.pem as well");
     assert!(up.world["time_scale"].as_f64().is_some_and(|s| s > 0.0), "the world's time scale: {}", up.world["time_scale"]);
     assert!(up.ca().is_absolute() && up.ca().exists());
     assert_eq!(up.world["tenant"]["domains"], serde_json::json!(["contoso.com", "us.contoso.com", "eu.contoso.com"]));

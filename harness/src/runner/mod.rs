@@ -4,7 +4,7 @@
 mod client;
 mod expect;
 pub mod plan;
-mod process;
+pub(crate) mod process;
 pub mod report;
 
 use std::collections::{HashMap, VecDeque};
@@ -51,6 +51,10 @@ pub struct RunOptions {
     pub journal_window: Option<usize>,
     /// Retries and fail-fast, and how the caller chose and ordered the scenarios (reported).
     pub plan: Plan,
+    /// `memsim run --transparent` (issue 19): the run is inside a namespace `memsim exec`'s way;
+    /// each world listens on 53/80/443 there, and a command client gets no proxy or CA
+    /// variable, the world's trust store and resolv.conf instead. One world at a time.
+    pub transparent: bool,
 }
 
 /// The outcome of the whole run, for the exit code.
@@ -270,6 +274,7 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
         catalog: options.catalog.clone(),
         panic_route: options.panic_route,
         journal_window: options.journal_window,
+        ports: if options.transparent { crate::ports::Ports::well_known(std::net::Ipv4Addr::LOCALHOST) } else { crate::ports::Ports::default() },
     };
     let world = match World::start(s, options_for_world).await {
         Ok(w) => w,
@@ -301,12 +306,24 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
             let prepared = async {
                 let (world_json, description) = crate::up::write_state(&world).await.map_err(|e| format!("{e:#}"))?;
                 let certs = world.state_dir().join("certs");
-                Ok::<_, String>(crate::client_env::vars(&description, clock.scale(), s.client.as_ref().and_then(|c| c.target.as_deref()), &world_json, &certs))
+                let mut env = crate::client_env::vars(&description, clock.scale(), s.client.as_ref().and_then(|c| c.target.as_deref()), &world_json, &certs);
+                let mut mounted = Vec::new();
+                if options.transparent {
+                    // No proxy or CA variable: the namespace's resolv.conf and trust store.
+                    env.retain(|(k, _)| k.starts_with("MEMSIM_") && *k != "MEMSIM_DNS");
+                    mounted = crate::exec::trust(&world).await.map_err(|e| format!("{e:#}"))?;
+                }
+                Ok::<_, String>((env, mounted))
             };
             match prepared.await {
-                Ok(env) => {
+                Ok((env, mounted)) => {
                     let cwd = s.client.as_ref().and_then(|c| c.cwd.as_deref());
-                    client::run_command(argv, cwd, &env, timeout, &mut stop).await
+                    let outcome = client::run_command(argv, cwd, &env, timeout, &mut stop).await;
+                    if let Err(e) = crate::exec::untrust(mounted).await {
+                        report.error = Some(format!("could not restore the namespace's trust store: {e:#}"));
+                        return (report, ErrorKind::Harness);
+                    }
+                    outcome
                 }
                 Err(e) => {
                     report.error = Some(format!("could not prepare the client's environment: {e}"));

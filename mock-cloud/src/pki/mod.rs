@@ -340,9 +340,14 @@ impl Pki {
     }
 
     /// PEM of every root the world's TLS clients should trust (a distrusted root is left out, and
-    /// so is every client-certificate-only root: see [`Pki::client_bundle_pem`]).
+    /// so is every client-certificate-only root: see [`Pki::client_bundle_pem`]), then the Intune
+    /// MDM device CA: what an enrolled Windows device holds after its provisioning document
+    /// (Intune root in Root/System, the MDM device CA in CA/System), so that
+    /// `openssl verify -CAfile ca.pem mdm.pem` checks an MDM certificate the world issued.
     pub fn bundle_pem(&self) -> String {
-        self.roots_pem(CaPurpose::in_tls_bundle)
+        let issuing: String =
+            self.cas.iter().filter(|c| c.parent.is_some() && !c.shadow && c.spec.purpose == CaPurpose::ClientAndTls).map(|c| c.pem.as_str()).collect();
+        self.roots_pem(CaPurpose::in_tls_bundle) + &issuing
     }
 
     /// PEM of the CAs that issue client certificates (`MS-Organization-Access`, the Intune root

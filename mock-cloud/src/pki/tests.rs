@@ -44,8 +44,9 @@ fn every_host_of_the_default_world_verifies() {
         let name = host.replace("*.", "x.");
         verify(&pki, &name).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
-    // Five TLS roots and the Intune device root (the MDM certificates' anchor, issue 14).
-    assert_eq!(pki.bundle_pem().matches("BEGIN CERTIFICATE").count(), 6, "six trust anchors");
+    // Five TLS roots, the Intune device root (the MDM certificates' anchor, issue 14) and its MDM
+    // device CA (what an enrolled device holds in CA/System).
+    assert_eq!(pki.bundle_pem().matches("BEGIN CERTIFICATE").count(), 7, "six trust anchors and the MDM device CA");
 }
 
 #[test]
@@ -106,7 +107,7 @@ fn not_valid_yet_and_wrong_name_and_unknown_issuer() {
     let pki = build("[[fault]]\nkind = \"pki.unknown_issuer\"\nhosts = \"*.manage.microsoft.com\"\n");
     assert!(matches!(verify(&pki, "r.manage.microsoft.com"), Err(webpki::Error::UnknownIssuer)));
     verify(&pki, "login.microsoftonline.com").unwrap();
-    assert_eq!(pki.bundle_pem().matches("BEGIN CERTIFICATE").count(), 6, "shadow root left out");
+    assert_eq!(pki.bundle_pem().matches("BEGIN CERTIFICATE").count(), 7, "shadow root left out");
 }
 
 #[test]
