@@ -185,7 +185,7 @@ fn main() {
             faults: vec![],
             world: Default::default(),
             journal,
-            fronts: Fronts { https: up, http: up },
+            fronts: Fronts { https: up, http: up, advertised: None },
             resolver: Arc::new(CatalogResolver::new(EmulatedNames::new(&[NAME.to_string()]), up.ip())),
             upstream_roots_pem: String::new(),
             permitted_subtrees: vec![],

@@ -64,6 +64,34 @@ enum Command {
         /// made if missing.
         #[arg(long, value_name = "DIR")]
         journal_dir: Option<PathBuf>,
+        /// Run one shard of the selection, as cargo-nextest: `count:K/N` (round-robin over the
+        /// names sorted) or `hash:K/N` (a stable hash of each name), 1 <= K <= N. The N shards
+        /// together run every selected scenario exactly once.
+        #[arg(long, value_name = "count:K/N|hash:K/N", value_parser = partition)]
+        partition: Option<runner::plan::Partition>,
+        /// Start the scenarios in an order drawn from SEED (the same order for the same seed
+        /// everywhere); the seed is printed in every report.
+        #[arg(long, value_name = "SEED")]
+        shuffle: Option<u64>,
+        /// After the first scenario that fails or errors, start no other; the rest are reported
+        /// as not run.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Run a failing scenario up to N more times; one that passes on a retry is reported
+        /// as flaky (FLAKY, `"flaky": true`, JUnit `<flakyFailure>`), never as a plain pass.
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+        retries: u32,
+        /// Print the scenarios this run (and its `--partition`) would run, in order, and exit:
+        /// `--format json` gives `memsim list --format json`'s rows.
+        #[arg(long)]
+        list: bool,
+        /// Run inside a network namespace as `memsim exec` does (root): each world on
+        /// 53/80/443 there, a command client with no proxy or CA variable, one world at a time.
+        #[arg(long)]
+        transparent: bool,
+        /// Set by memsim itself when it runs inside the namespaces it made.
+        #[arg(long = "inside-namespace", hide = true)]
+        inside: bool,
         /// A command that replaces every scenario's client: `memsim run -- ./my-checker --json`.
         #[arg(last = true)]
         command: Vec<String>,
@@ -79,6 +107,32 @@ enum Command {
         /// Simulated seconds per wall second, 0.001 to 1000000 (overrides the scenario's).
         #[arg(long, allow_negative_numbers = true, value_parser = time_scale)]
         time_scale: Option<f64>,
+        #[command(flatten)]
+        ports: PortArgs,
+    },
+    /// Run COMMAND, unmodified, inside a fresh network namespace where the world is the whole
+    /// network: its DNS in /etc/resolv.conf, its CA as the system trust store, ports 80/443
+    /// through the customer network as a transparent proxy, no route out (needs root).
+    /// Exits with COMMAND's status.
+    Exec {
+        /// A scenario file, or the name of a built-in scenario (default: a healthy world).
+        #[arg(long)]
+        scenario: Option<String>,
+        /// The scenario, as `--scenario` gives it: `memsim exec healthy-discovery -- curl …`.
+        #[arg(conflicts_with = "scenario", value_name = "SCENARIO")]
+        name: Option<String>,
+        /// Where to write world.json, ca.pem and journal.jsonl (default: a new temp dir, kept).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Simulated seconds per wall second, 0.001 to 1000000 (overrides the scenario's).
+        #[arg(long, allow_negative_numbers = true, value_parser = time_scale)]
+        time_scale: Option<f64>,
+        /// Set by memsim itself when it runs inside the namespaces it made.
+        #[arg(long = "inside-namespace", hide = true)]
+        inside: bool,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
     },
     /// Run one reference client against a running world (`memsim up`'s world.json, which gives
     /// the world's time scale; MEMSIM_TIME_SCALE, when set, overrides it).
@@ -124,13 +178,72 @@ enum Command {
         /// URL and what any client must observably cause (its non-probe-only expectations).
         #[arg(long, value_enum, default_value = "human")]
         format: ListFormat,
+        /// Only the scenarios of this shard (see `memsim run --partition`).
+        #[arg(long, value_name = "count:K/N|hash:K/N", value_parser = partition)]
+        partition: Option<runner::plan::Partition>,
     },
+    /// Print a shell completion script: `memsim completions bash > /etc/bash_completion.d/memsim`.
+    Completions {
+        #[arg(value_enum)]
+        shell: crate::install::Shell,
+    },
+    /// Print memsim's man page (roff): `memsim man > memsim.1 && man ./memsim.1`.
+    Man,
     /// Validate scenarios as `run` would, without starting a world; errors name file:line:column.
     Check {
         /// Scenario files, directories of them (searched for *.toml), or built-in scenario names.
         #[arg(required = true)]
         paths: Vec<String>,
     },
+}
+
+/// `memsim up`'s fixed addresses (issue 19); every port defaults to an ephemeral one.
+#[derive(Debug, clap::Args)]
+struct PortArgs {
+    /// The loopback address every listener binds (default 127.0.0.1).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::IpAddr>,
+    /// The DNS server's port (UDP and TCP).
+    #[arg(long, value_name = "PORT")]
+    dns_port: Option<u16>,
+    /// The HTTPS front's port.
+    #[arg(long, value_name = "PORT")]
+    https_port: Option<u16>,
+    /// The HTTP front's port.
+    #[arg(long, value_name = "PORT")]
+    http_port: Option<u16>,
+    /// The customer proxy's port.
+    #[arg(long, value_name = "PORT")]
+    proxy_port: Option<u16>,
+    /// Serve a lab network: answer DNS for every emulated name with ADDR and listen on
+    /// ADDR:53/80/443 (80/443 through the customer network as a transparent proxy); writes the
+    /// trust kit to STATE/trust. Loopback, private (RFC 1918) or link-local addresses only.
+    #[arg(long, value_name = "ADDR", conflicts_with = "listen")]
+    advertise: Option<std::net::IpAddr>,
+}
+
+impl PortArgs {
+    fn ports(&self) -> Result<crate::ports::Ports, String> {
+        if let Some(ip) = self.advertise {
+            let base = crate::ports::Ports::well_known(crate::trust_kit::check_advertise(ip)?);
+            return Ok(crate::ports::Ports {
+                dns: self.dns_port.unwrap_or(base.dns),
+                https: self.https_port.unwrap_or(base.https),
+                http: self.http_port.unwrap_or(base.http),
+                proxy: self.proxy_port.unwrap_or(base.proxy),
+                ..base
+            });
+        }
+        let listen = self.listen.map(crate::ports::check_listen).transpose()?.unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+        Ok(crate::ports::Ports {
+            listen,
+            dns: self.dns_port.unwrap_or(0),
+            https: self.https_port.unwrap_or(0),
+            http: self.http_port.unwrap_or(0),
+            proxy: self.proxy_port.unwrap_or(0),
+            transparent: false,
+        })
+    }
 }
 
 /// How long memsim may take to exit after a second signal forced the stop.
@@ -169,6 +282,22 @@ async fn next_signal(int: &mut tokio::signal::unix::Signal, term: &mut tokio::si
         _ = int.recv() => 2,
         _ = term.recv() => 15,
     }
+}
+
+/// `--partition`: `count:K/N` or `hash:K/N`, as cargo-nextest writes them.
+fn partition(s: &str) -> Result<runner::plan::Partition, String> {
+    s.parse()
+}
+
+/// `--list` and `memsim list`: the scenarios for people, or `memsim list --format json`'s rows.
+fn print_list(list: &[crate::CheckedScenario], json: bool) -> Result<u8> {
+    if json {
+        let rows: Vec<serde_json::Value> = list.iter().map(crate::list::json).collect();
+        say(&serde_json::to_string_pretty(&rows)?)?;
+    } else if !list.is_empty() {
+        say(&crate::list::human(list))?;
+    }
+    Ok(exit::OK)
 }
 
 /// `--jobs`: a count of worlds, at least one (0 used to become 1 silently).
@@ -378,14 +507,41 @@ fn run(cli: Cli) -> Result<u8> {
     // The one catalog of this invocation, loaded once and passed down (issue 10 #4).
     let catalog = std::sync::Arc::new(mock_cloud::Catalog::builtin()?);
     match cli.command {
-        Command::Run { paths, filter, jobs, format, output, time_scale, timeout, journal_dir, command } => {
+        Command::Run {
+            paths,
+            filter,
+            jobs,
+            format,
+            output,
+            time_scale,
+            timeout,
+            journal_dir,
+            partition,
+            shuffle,
+            fail_fast,
+            retries,
+            list,
+            transparent,
+            inside,
+            command,
+        } => {
             let selected = match select(&paths, filter.as_deref(), &catalog) {
-                Ok(s) => s.into_iter().map(crate::CheckedScenario::into_scenario).collect(),
+                Ok(s) => crate::select::planned(s, partition, shuffle),
                 Err(msg) => {
                     eprintln!("memsim: {msg}");
                     return Ok(exit::BAD_INPUT);
                 }
             };
+            if list {
+                return match format {
+                    Format::Junit => {
+                        eprintln!("memsim: --list prints `human` or `json`, not `junit`");
+                        Ok(exit::BAD_INPUT)
+                    }
+                    f => print_list(&selected, matches!(f, Format::Json)),
+                };
+            }
+            let selected: Vec<scenarios::Scenario> = selected.into_iter().map(crate::CheckedScenario::into_scenario).collect();
             // Where the report and journals go is checked before any world starts: a report
             // that cannot be written is a lost run (issue 13).
             for checked in [output.as_deref().map(writable_file), journal_dir.as_deref().map(writable_dir)].into_iter().flatten() {
@@ -394,7 +550,15 @@ fn run(cli: Cli) -> Result<u8> {
                     return Ok(exit::BAD_INPUT);
                 }
             }
-            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            if transparent && !inside {
+                // Everything above was checked out here (bad input before any namespace).
+                return Ok(crate::exec::outer(std::env::args_os().collect()).unwrap_or_else(|msg| {
+                    eprintln!("memsim: {msg}");
+                    exit::HARNESS_FAILED
+                }));
+            }
+            // Transparent worlds share the namespace's ports 53/80/443: one at a time.
+            let jobs = if transparent { 1 } else { jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())) };
             let options = RunOptions {
                 jobs,
                 time_scale,
@@ -402,6 +566,8 @@ fn run(cli: Cli) -> Result<u8> {
                 default_timeout: timeout.unwrap_or(runner::DEFAULT_TIMEOUT),
                 catalog: Some(catalog.clone()),
                 panic_route: debug_panic_route(),
+                plan: runner::Plan { partition: partition.map(|p| p.to_string()), shuffle_seed: shuffle, retries, fail_fast },
+                transparent,
                 ..RunOptions::default()
             };
             let sinks = match sinks(format, output, journal_dir) {
@@ -414,6 +580,10 @@ fn run(cli: Cli) -> Result<u8> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let mut sinks = sinks;
             let stop = runtime.block_on(async { stop_on_signals() })?;
+            if transparent && let Err(e) = runtime.block_on(crate::exec::enter_network()) {
+                eprintln!("memsim: {e:#}");
+                return Ok(exit::HARNESS_FAILED);
+            }
             let outcome = match runtime.block_on(runner::run(selected, &options, &mut sinks, stop)) {
                 Ok(o) => o,
                 // A report sink failed (`memsim run | head`): the run stopped and cleaned up,
@@ -436,7 +606,14 @@ fn run(cli: Cli) -> Result<u8> {
                 exit::OK
             })
         }
-        Command::Up { scenario, state_dir, time_scale } => {
+        Command::Up { scenario, state_dir, time_scale, ports } => {
+            let ports = match ports.ports() {
+                Ok(p) => p,
+                Err(msg) => {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
             let scenario = match resolve_checked(scenario.as_deref(), &catalog) {
                 Ok(s) => s.into_scenario(),
                 Err(msg) => {
@@ -447,8 +624,33 @@ fn run(cli: Cli) -> Result<u8> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(crate::up::run(
                 scenario,
-                WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ..WorldOptions::default() },
+                WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ports, ..WorldOptions::default() },
             ))
+        }
+        Command::Exec { scenario, name, state_dir, time_scale, inside, command } => {
+            let scenario = match resolve_checked(scenario.or(name).as_deref(), &catalog) {
+                Ok(s) => s.into_scenario(),
+                Err(msg) => {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            if !inside {
+                // Checked here (bad input, exit 2) before any namespace is made.
+                if let Some(dir) = &state_dir
+                    && let Err(e) = std::fs::create_dir_all(dir)
+                {
+                    eprintln!("memsim: --state-dir {}: {e}", dir.display());
+                    return Ok(exit::BAD_INPUT);
+                }
+                return Ok(crate::exec::outer(std::env::args_os().collect()).unwrap_or_else(|msg| {
+                    eprintln!("memsim: {msg}");
+                    exit::HARNESS_FAILED
+                }));
+            }
+            let options = WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ..WorldOptions::default() };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(crate::exec::inner(scenario, options, command))
         }
         Command::Probe { name: probe, world } => {
             if !world.is_file() {
@@ -481,16 +683,22 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Revoke { target, world, reason } => control(&world, &target, Some(reason)),
         Command::Restore { target, world } => control(&world, &target, None),
         Command::Token { command } => crate::token_cli::run(command, &catalog),
-        Command::List { paths, format } => match load_for_list(&paths, &catalog) {
-            Ok(list) if matches!(format, ListFormat::Json) => {
-                let rows: Vec<serde_json::Value> = list.iter().map(crate::list::json).collect();
-                say(&serde_json::to_string_pretty(&rows)?)?;
-                Ok(exit::OK)
-            }
-            Ok(list) => {
-                say(&crate::list::human(&list))?;
-                Ok(exit::OK)
-            }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            say(&crate::install::completions(shell, &mut Cli::command()))?;
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            use std::io::Write;
+            let page = crate::install::man(Cli::command())?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&page)?;
+            out.flush()?;
+            Ok(exit::OK)
+        }
+        Command::List { paths, format, partition } => match load_for_list(&paths, &catalog) {
+            Ok(list) => print_list(&crate::select::planned(list, partition, None), matches!(format, ListFormat::Json)),
             Err(msg) => {
                 eprintln!("memsim: {msg}");
                 Ok(exit::BAD_INPUT)

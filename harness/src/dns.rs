@@ -59,6 +59,11 @@ fn nameserver(catalog: &Catalog, spec: &WorldSpec) -> Option<String> {
 
 /// Every zone and record of the world's DNS.
 pub fn zones_for(catalog: &Catalog, spec: &WorldSpec, clock: &Clock) -> Result<ZoneSet, ZoneError> {
+    zones_at(catalog, spec, clock, WORLD_ADDRESS)
+}
+
+/// [`zones_for`] with every emulated name at `address` (`--listen`, `--advertise`: issue 19).
+pub fn zones_at(catalog: &Catalog, spec: &WorldSpec, clock: &Clock, address: Ipv4Addr) -> Result<ZoneSet, ZoneError> {
     let wall = |d: SimDuration| clock.to_wall(d);
     let ns = nameserver(catalog, spec).unwrap_or_else(|| "localhost".into());
     let mut zones = ZoneSet::new(&ns, &format!("hostmaster.{}", registered_domain(&ns)), wall(NEGATIVE_TTL))?;
@@ -90,16 +95,16 @@ pub fn zones_for(catalog: &Catalog, spec: &WorldSpec, clock: &Clock) -> Result<Z
     let mut addressed: Vec<&String> = hosts.iter().collect();
     addressed.extend(cmg.iter().filter(|c| !hosts.iter().any(|h| h.eq_ignore_ascii_case(c))));
     for host in addressed {
-        zones.add(host, wall(HOST_TTL), RecordData::A(WORLD_ADDRESS))?;
+        zones.add(host, wall(HOST_TTL), RecordData::A(address))?;
     }
     Ok(zones)
 }
 
-/// Derive the scenario's zones and serve them, with its DNS faults, on 127.0.0.1 (UDP and TCP
-/// on one ephemeral port).
-pub async fn start(scenario: &Scenario, catalog: &Catalog, journal: &Journal) -> Result<DnsServer, WorldError> {
-    let zones = zones_for(catalog, &scenario.world, journal.clock()).map_err(|e| WorldError::Scenario(format!("{}: DNS zones: {e}", scenario.name)))?;
-    let (udp, tcp) = mock_dns::bind_loopback().await.map_err(io("bind DNS"))?;
+/// Derive the scenario's zones and serve them, with its DNS faults, on `address:port` (UDP and
+/// TCP on one port; 0: an ephemeral one).
+pub async fn start(scenario: &Scenario, catalog: &Catalog, journal: &Journal, address: Ipv4Addr, port: u16) -> Result<DnsServer, WorldError> {
+    let zones = zones_at(catalog, &scenario.world, journal.clock(), address).map_err(|e| WorldError::Scenario(format!("{}: DNS zones: {e}", scenario.name)))?;
+    let (udp, tcp) = crate::ports::dns(address, port).await?;
     let config = DnsConfig { zones, faults: scenario.dns_faults(), journal: journal.clone(), udp, tcp };
     DnsServer::start(config).map_err(io("start DNS"))
 }

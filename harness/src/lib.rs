@@ -77,10 +77,15 @@ pub mod dns;
 #[doc(hidden)]
 pub mod dns_client;
 #[doc(hidden)]
+pub mod exec;
+#[doc(hidden)]
 pub mod exit;
+mod install;
 #[doc(hidden)]
 pub mod limits;
 mod list;
+#[doc(hidden)]
+pub mod ports;
 #[doc(hidden)]
 pub mod probes;
 #[doc(hidden)]
@@ -94,6 +99,8 @@ mod select;
 #[doc(hidden)]
 pub mod state_dir;
 mod token_cli;
+#[doc(hidden)]
+pub mod trust_kit;
 #[doc(hidden)]
 pub mod up;
 #[doc(hidden)]

@@ -188,3 +188,16 @@ fn name_matches(name: &str, filter: &str) -> bool {
 pub fn load_for_list(paths: &[String], catalog: &Catalog) -> Result<Vec<CheckedScenario>, String> {
     select(paths, None, catalog)
 }
+
+/// The selection narrowed to one `--partition` shard and put in `--shuffle` order (issue 18);
+/// without either, unchanged.
+pub fn planned(selected: Vec<CheckedScenario>, partition: Option<crate::runner::plan::Partition>, shuffle: Option<u64>) -> Vec<CheckedScenario> {
+    let mut selected = match partition {
+        Some(p) => p.select(selected, |c| c.scenario().name.as_str()),
+        None => selected,
+    };
+    if let Some(seed) = shuffle {
+        crate::runner::plan::shuffle(&mut selected, seed, |c| c.scenario().name.as_str());
+    }
+    selected
+}

@@ -48,6 +48,7 @@ pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result
     // Installed before the ready line: a SIGTERM right after it must stop the world cleanly.
     let mut signals = Signals::install()?;
     let given_dir = options.state_dir.is_some();
+    let (advertise, listen) = (options.ports.transparent, options.ports.listen);
     let mut options = options;
     if options.state_dir.is_none() {
         options.state_dir = Some(std::env::temp_dir().join(format!("memsim-{}", std::process::id())));
@@ -69,6 +70,11 @@ pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result
     // The control endpoint (memsim revoke/restore) is published before world.json, the readiness file.
     world.start_control().await.context("start control endpoint")?;
     let (world_json, description) = write_state(&world).await?;
+    if advertise {
+        let bundle = std::fs::read_to_string(world.ca_bundle()).context("read ca.pem")?;
+        let kit = crate::trust_kit::write(world.state_dir(), &bundle, world.cloud().pki.permitted_subtrees(), listen).context("write the trust kit")?;
+        eprintln!("memsim: serving the lab network at {listen} (DNS, HTTP, HTTPS); devices trust the world with {}", kit.join("README").display());
+    }
     let ready =
         ReadyLine { event: "ready", scenario: scenario.name.to_string(), world: world_json.clone(), ms: started.elapsed().as_secs_f64() * 1000.0, description };
     {

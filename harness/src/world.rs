@@ -34,6 +34,8 @@ pub struct WorldOptions {
     pub panic_route: bool,
     /// The journal's window in memory, in bytes (default `scenarios::journal::WINDOW_BYTES`).
     pub journal_window: Option<usize>,
+    /// Where the world listens (default: loopback, ephemeral ports) (issue 19).
+    pub ports: crate::ports::Ports,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,9 @@ pub enum WorldError {
     /// The state directory is another world's, or cannot be locked (bad input).
     #[error(transparent)]
     StateDir(#[from] LockError),
+    /// A port the user chose cannot be bound (bad input, issue 19).
+    #[error(transparent)]
+    Port(#[from] crate::ports::PortError),
 }
 
 impl WorldError {
@@ -58,7 +63,7 @@ impl WorldError {
     }
 
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, WorldError::Scenario(_) | WorldError::StateDir(_))
+        matches!(self, WorldError::Scenario(_) | WorldError::StateDir(_) | WorldError::Port(_))
     }
 }
 
@@ -113,13 +118,16 @@ impl World {
         };
         // From here on every event is in the file as it happens (`starting` included).
         journal.stream_to(&state.path().join(JOURNAL)).map_err(WorldError::io("open the journal file"))?;
-        let https = bind_loopback(0).map_err(WorldError::io("bind HTTPS front"))?;
-        let http = bind_loopback(0).map_err(WorldError::io("bind HTTP front"))?;
+        let ports = options.ports;
+        // Behind transparent listeners the fronts take ephemeral loopback ports.
+        let (front_ip, https_port, http_port) = if ports.transparent { (std::net::Ipv4Addr::LOCALHOST, 0, 0) } else { (ports.listen, ports.https, ports.http) };
+        let https = crate::ports::tcp(front_ip, https_port, "HTTPS front")?;
+        let http = crate::ports::tcp(front_ip, http_port, "HTTP front")?;
         let catalog = match options.catalog {
             Some(c) => c,
             None => Arc::new(Catalog::builtin().map_err(|e| WorldError::Io { context: "load the catalog".into(), error: std::io::Error::other(e) })?),
         };
-        let dns = crate::dns::start(scenario, &catalog, &journal).await?;
+        let dns = crate::dns::start(scenario, &catalog, &journal, ports.listen, ports.dns).await?;
         let doh: std::sync::Arc<dyn mock_cloud::DnsWire> = std::sync::Arc::new(crate::dns::DohBridge(dns.wire()));
         let cloud = Cloud::start(CloudConfig {
             catalog,
@@ -144,14 +152,25 @@ impl World {
         if options.panic_route {
             cloud.arm_panic_route();
         }
-        let proxy_listener = bind_loopback(0).map_err(WorldError::io("bind proxy"))?;
-        let proxy = Proxy::start(ProxyConfig::for_world(scenario, &cloud, journal.clone(), proxy_listener, Some((dns.addr(), dns.zones())))).map_err(|e| {
+        // Behind transparent listeners the explicit proxy stays on loopback, for env.sh's clients.
+        let proxy_ip = if ports.transparent { std::net::Ipv4Addr::LOCALHOST } else { ports.listen };
+        let proxy_listener = crate::ports::tcp(proxy_ip, ports.proxy, "proxy")?;
+        let mut config = ProxyConfig::for_world(scenario, &cloud, journal.clone(), proxy_listener, Some((dns.addr(), dns.zones())));
+        // The world's DNS answers with the listen address: it is the world's, as the fronts are.
+        config.fronts.advertised = Some(ports.listen.into());
+        let mut proxy = Proxy::start(config).map_err(|e| {
             if e.is_bad_input() {
                 WorldError::Scenario(format!("{}: {e}", scenario.name))
             } else {
                 WorldError::Io { context: "start proxy".into(), error: std::io::Error::other(e.to_string()) }
             }
         })?;
+        if ports.transparent {
+            let tls = crate::ports::tcp(ports.listen, ports.https, "HTTPS (transparent)")?;
+            let plain = crate::ports::tcp(ports.listen, ports.http, "HTTP (transparent)")?;
+            proxy.serve_transparent(tls, crate::proxy::Speaks::Tls, ports.https);
+            proxy.serve_transparent(plain, crate::proxy::Speaks::Http, ports.http);
+        }
         let ca_bundle = state.path().join("ca.pem");
         // A trusted TLS-inspection CA is in the bundle, as a corporate CA pushed by policy is.
         let bundle = format!("{}{}", cloud.ca_bundle_pem(), proxy.trusted_inspection_pem());

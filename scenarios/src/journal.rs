@@ -116,6 +116,8 @@ pub const KINDS: &[(Component, &[&str])] = &[
             "upstream",
             "upstream_failed",
             "allow_list_gaps",
+            // a fault a transparent connection cannot show (407), not fired (issue 19)
+            "not_applicable",
             // and one event per proxy fault kind (`ProxyFaultKind::event`), from `kinds_of`
         ],
     ),

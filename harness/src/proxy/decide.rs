@@ -16,6 +16,9 @@ use super::resolve::{Front, ResolveError};
 use super::respond::echo;
 use super::shared::Shared;
 
+/// The method of a transparent TLS connection in the journal: no CONNECT was sent.
+pub const TLS: &str = "TLS";
+
 /// One request as the proxy decides on it.
 #[derive(Debug, Clone, Copy)]
 pub struct Ask<'a> {
@@ -25,11 +28,14 @@ pub struct Ask<'a> {
     pub host: &'a str,
     pub port: u16,
     pub proxy_authorization: Option<&'a [u8]>,
+    /// Reached through a transparent listener (issue 19): the client names no proxy, so a
+    /// fault only an explicit proxy can show (407) is journaled as not applicable.
+    pub transparent: bool,
 }
 
 impl Ask<'_> {
     fn is_connect(&self) -> bool {
-        self.method.eq_ignore_ascii_case("CONNECT")
+        self.method.eq_ignore_ascii_case("CONNECT") || (self.transparent && self.method == TLS)
     }
 }
 
@@ -49,6 +55,16 @@ pub enum Decision {
 
 /// Decide on a CONNECT or an absolute-form request, and journal the decision.
 pub async fn decide(shared: &Shared, log: &ConnLog, ask: &Ask<'_>) -> Decision {
+    if ask.transparent
+        && let Some(kind) = shared.policy.auth_kind(ask.host, ask.port)
+    {
+        // Its own event, not the fault's: an expectation that the fault fires must not count it.
+        log.record(
+            log.event("not_applicable")
+                .detail("fault", kind.name())
+                .detail("reason", "a transparent connection names no proxy, so the proxy cannot ask it to authenticate (407)"),
+        );
+    }
     let decision = choose(shared, ask).await;
     let event = log.event("request").detail("method", ask.method).detail("target", ask.target).detail("port", ask.port);
     match &decision {
@@ -69,7 +85,7 @@ pub async fn decide(shared: &Shared, log: &ConnLog, ask: &Ask<'_>) -> Decision {
 
 async fn choose(shared: &Shared, ask: &Ask<'_>) -> Decision {
     let (host, port) = (ask.host, ask.port);
-    if let Some(refusal) = shared.policy.check(host, port, ask.proxy_authorization) {
+    if let Some(refusal) = shared.policy.check(host, port, ask.proxy_authorization, ask.transparent) {
         return Decision::Refuse(refusal);
     }
     let (addr, front) = match admit(shared, host, port).await {
@@ -155,7 +171,7 @@ mod tests {
     fn inside_a_tunnel_only_its_own_authority_passes() {
         let journal = Journal::new(Clock::new(time::OffsetDateTime::UNIX_EPOCH, 1.0));
         let log = ConnLog::open(journal.clone(), 1, "127.0.0.1:1", None);
-        let ask = Ask { method: "GET", target: "/x", host: "swda01-mscdn.azureedge.net", port: 443, proxy_authorization: None };
+        let ask = Ask { method: "GET", target: "/x", host: "swda01-mscdn.azureedge.net", port: 443, proxy_authorization: None, transparent: false };
         let named = |h: &str, p: u16| Ok(Some((h.to_string(), p)));
         assert!(inside_tunnel(&log, &ask, named("swda01-mscdn.azureedge.net", 443)).is_none());
         assert!(inside_tunnel(&log, &ask, Ok(None)).is_none(), "HTTP/1.0 without Host names nothing else");

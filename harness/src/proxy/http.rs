@@ -26,7 +26,10 @@ use super::respond::ProxyBody;
 use super::shared::Shared;
 use super::upstream::{self, Slot};
 
-pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, buf: BytesMut, first_host: String, first_port: u16) {
+/// `transparent`: the client sent origin-form requests to port 80 as to the server itself
+/// (issue 19); each request's host is its `Host` header's.
+pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, buf: BytesMut, first: (String, u16), transparent: bool) {
+    let (first_host, first_port) = first;
     log.set_host(&first_host);
     // Connection faults (delay, pace, cuts, idle limits) shape the client's TCP connection as a
     // whole, as a real proxy's per-connection settings do, so they are planned once, from the
@@ -40,7 +43,7 @@ pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, bu
     let (s, l, c) = (shared.clone(), log.clone(), ctl.clone());
     let svc = service_fn(move |req| {
         let (s, l, c, slot) = (s.clone(), l.clone(), c.clone(), slot.clone());
-        async move { Ok::<_, Infallible>(forward(&s, &l, &c, &slot, req).await) }
+        async move { Ok::<_, Infallible>(forward(&s, &l, &c, &slot, req, transparent).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -72,9 +75,15 @@ pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, bu
     log.close(&pumped.cause, pumped.up, pumped.down);
 }
 
-async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut req: Request<Incoming>) -> Response<ProxyBody> {
+async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut req: Request<Incoming>, transparent: bool) -> Response<ProxyBody> {
     let method = req.method().to_string();
-    let uri = req.uri().to_string();
+    let mut uri = req.uri().to_string();
+    if transparent && uri.starts_with('/') {
+        match req.headers().get(header::HOST).and_then(|h| h.to_str().ok()) {
+            Some(host) => uri = format!("http://{host}{uri}"),
+            None => return bad_request(log, &method, 400, "a request without a Host header names no server".into()),
+        }
+    }
     let (host, port) = match head::target(&method, &uri) {
         Ok(Target::Http { host, port }) => (host, port),
         Ok(Target::Connect { .. }) => return bad_request(log, &method, 400, "send CONNECT as the first request of a new connection".into()),
@@ -82,7 +91,7 @@ async fn forward(shared: &Shared, log: &ConnLog, ctl: &Control, slot: &Slot, mut
     };
     log.set_host(&host);
     let auth = req.headers().get(header::PROXY_AUTHORIZATION).map(|v| v.as_bytes().to_vec());
-    let ask = Ask { method: &method, target: &uri, host: &host, port, proxy_authorization: auth.as_deref() };
+    let ask = Ask { method: &method, target: &uri, host: &host, port, proxy_authorization: auth.as_deref(), transparent };
     let route = match decide(shared, log, &ask).await {
         Decision::Refuse(r) => return refusal::in_hyper(ctl, r).await,
         Decision::Forward(route) => route,

@@ -129,7 +129,7 @@ async fn intercept(t: Tunnel, far: DuplexStream, (kind, ca): (ProxyFaultKind, Ar
 async fn relay(t: &Tunnel, slot: &Slot, mut req: Request<Incoming>) -> Response<ProxyBody> {
     let (shared, log, addr, (host, port)) = (&t.shared, &t.log, t.addr, (t.target.0.as_str(), t.target.1));
     let (method, target) = (req.method().to_string(), req.uri().to_string());
-    let ask = Ask { method: &method, target: &target, host, port, proxy_authorization: None };
+    let ask = Ask { method: &method, target: &target, host, port, proxy_authorization: None, transparent: false };
     let named = head::named_authority(req.uri(), req.headers().get(header::HOST).map(|v| v.as_bytes()), 443);
     if let Some(r) = decide::inside_tunnel(log, &ask, named) {
         return refusal::in_hyper(&t.ctl, r).await;

@@ -81,6 +81,6 @@ async fn handle(mut tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>, slot:
             log.close(&Cause::Answered, buf.len() as u64, 0);
         }
         Ok(Target::Connect { host, port }) => tunnel::handle(shared, log, tcp, head, buf, host, port).await,
-        Ok(Target::Http { host, port }) => http::serve(shared, log, tcp, buf, host, port).await,
+        Ok(Target::Http { host, port }) => http::serve(shared, log, tcp, buf, (host, port), false).await,
     }
 }

@@ -41,6 +41,7 @@ mod resolve;
 mod respond;
 mod rules;
 mod shared;
+mod transparent;
 mod tunnel;
 mod upstream;
 mod world_dns;
@@ -62,6 +63,7 @@ pub use error::ProxyError;
 pub use resolve::{CatalogResolver, EmulatedNames, Front, Fronts, Resolve, ResolveError, ResolveFuture};
 pub use rules::validate;
 pub use shared::Limits;
+pub use transparent::Speaks;
 pub use world_dns::WorldDns;
 
 use shared::Shared;
@@ -103,7 +105,7 @@ impl ProxyConfig {
             faults: scenario.proxy_faults(),
             world: scenario.world.clone(),
             journal,
-            fronts: Fronts { https: cloud.https_addr, http: cloud.http_addr },
+            fronts: Fronts { https: cloud.https_addr, http: cloud.http_addr, advertised: None },
             resolver,
             upstream_roots_pem: cloud.ca_bundle_pem(),
             permitted_subtrees: cloud.pki.permitted_subtrees().to_vec(),
@@ -114,11 +116,19 @@ impl ProxyConfig {
 }
 
 /// A running proxy. Dropping it closes the listener and every connection.
-#[derive(Debug)]
 pub struct Proxy {
     addr: SocketAddr,
     trusted_pem: String,
     task: JoinHandle<Option<()>>,
+    shared: Arc<Shared>,
+    /// Transparent listeners ([`Proxy::serve_transparent`]), stopped with the proxy.
+    transparent: Vec<JoinHandle<Option<()>>>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy").field("addr", &self.addr).field("transparent", &self.transparent.len()).finish()
+    }
 }
 
 impl Proxy {
@@ -142,8 +152,15 @@ impl Proxy {
             next_conn: AtomicU64::new(1),
         });
         // A panic in the accept loop is the world's failure, journaled (issue 10).
-        let task = tokio::spawn(shared.journal.clone().catching("the proxy's accept loop", listener::serve(config.listener, shared)));
-        Ok(Proxy { addr, trusted_pem, task })
+        let task = tokio::spawn(shared.journal.clone().catching("the proxy's accept loop", listener::serve(config.listener, shared.clone())));
+        Ok(Proxy { addr, trusted_pem, task, shared, transparent: Vec::new() })
+    }
+
+    /// Also take connections that name no proxy on `listener` (issue 19): `port` is the port
+    /// the clients believe they connect to (443 for TLS, 80 for HTTP).
+    pub fn serve_transparent(&mut self, listener: TcpListener, speaks: Speaks, port: u16) {
+        let serve = transparent::serve(listener, self.shared.clone(), speaks, port);
+        self.transparent.push(tokio::spawn(self.shared.journal.clone().catching("the proxy's transparent listener", serve)));
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -164,5 +181,8 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.task.abort();
+        for t in &self.transparent {
+            t.abort();
+        }
     }
 }

@@ -89,6 +89,8 @@ impl Resolve for CatalogResolver {
 pub struct Fronts {
     pub https: SocketAddr,
     pub http: SocketAddr,
+    /// The address a lab world answers DNS with (`--advertise`, issue 19): the world's too.
+    pub advertised: Option<IpAddr>,
 }
 
 /// Which front a request goes to.
@@ -111,7 +113,7 @@ impl Fronts {
     /// The sinkhole rule: the world's address on port 443 is its HTTPS front, on port 80 its
     /// HTTP front; any other address or port is refused with the reason.
     pub fn route(&self, ip: IpAddr, port: u16) -> Result<(SocketAddr, Front), String> {
-        if ip != self.https.ip() {
+        if ip != self.https.ip() && Some(ip) != self.advertised {
             return Err(format!("{ip} is not an address of this world; memsim connects only to the world's own listeners"));
         }
         match port {
@@ -137,7 +139,7 @@ mod tests {
 
     #[test]
     fn only_the_worlds_address_and_ports_route() {
-        let f = Fronts { https: "127.0.0.1:4443".parse().unwrap(), http: "127.0.0.1:8080".parse().unwrap() };
+        let f = Fronts { https: "127.0.0.1:4443".parse().unwrap(), http: "127.0.0.1:8080".parse().unwrap(), advertised: None };
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
         assert_eq!(f.route(lo, 443).unwrap(), (f.https, Front::Https));
         assert_eq!(f.route(lo, 80).unwrap(), (f.http, Front::Http));

@@ -117,9 +117,16 @@ impl Policy {
         self.rules.iter().find(|r| pick(&r.rule) && r.matcher.matches(host, port))
     }
 
-    /// `Some` when the proxy answers this request (to `host:port`) itself.
-    pub fn check(&self, host: &str, port: u16, proxy_authorization: Option<&[u8]>) -> Option<Refusal> {
-        if let Some(r) = self.first(host, port, |r| matches!(r, ProxyRule::AuthRequired { .. })) {
+    /// The kind of the proxy-authentication fault that applies to `host:port`, if any: a
+    /// transparent connection cannot show it (issue 19) and reports it as not applicable.
+    pub fn auth_kind(&self, host: &str, port: u16) -> Option<ProxyFaultKind> {
+        self.first(host, port, |r| matches!(r, ProxyRule::AuthRequired { .. })).map(|r| r.kind)
+    }
+
+    /// `Some` when the proxy answers this request (to `host:port`) itself. `transparent`: the
+    /// client does not know a proxy is there, so it cannot be asked to authenticate.
+    pub fn check(&self, host: &str, port: u16, proxy_authorization: Option<&[u8]>, transparent: bool) -> Option<Refusal> {
+        if let Some(r) = self.first(host, port, |r| !transparent && matches!(r, ProxyRule::AuthRequired { .. })) {
             let ProxyRule::AuthRequired { user, password, schemes } = &r.rule else { unreachable!() };
             if let Some(answer) = auth::check(user, password, schemes, proxy_authorization) {
                 return Some(Refusal::fault(r.kind, answer, BlockStyle::Page));

@@ -38,6 +38,7 @@ impl Human {
             Verdict::Fail => self.paint("31", "FAIL"),
             Verdict::Error => self.paint("35", "ERROR"),
             Verdict::Interrupted => self.paint("33", "INTR"),
+            Verdict::NotRun => self.paint("33", "SKIP"),
         }
     }
 
@@ -94,12 +95,16 @@ pub fn near_miss(r: &ScenarioReport, color: bool) -> String {
 impl Reporter for Human {
     fn on(&mut self, event: &RunEvent<'_>) -> std::io::Result<()> {
         match event {
-            RunEvent::Started { total, jobs } => {
+            RunEvent::Started { total, jobs, plan } => {
                 if let Some(bar) = &self.bar {
                     bar.set_length(*total as u64);
                     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("valid template"));
                 }
-                self.line(&format!("memsim: running {total} scenario(s), {jobs} at a time"))?;
+                let plan = match plan.describe() {
+                    d if d.is_empty() => String::new(),
+                    d => format!(" ({d})"),
+                };
+                self.line(&format!("memsim: running {total} scenario(s), {jobs} at a time{plan}"))?;
             }
             RunEvent::ScenarioStarted { name } => {
                 if let Some(bar) = &self.bar {
@@ -107,14 +112,20 @@ impl Reporter for Human {
                 }
             }
             RunEvent::ScenarioFinished(r) => {
-                let text = format!("{:<5} {:<40} {:<12} {:>8.0} ms", self.mark(r.verdict), r.name, r.area.as_str(), r.wall_ms);
+                let mark = if r.flaky() { self.paint("33", "FLAKY") } else { self.mark(r.verdict) };
+                let mut text = format!("{:<5} {:<40} {:<12} {:>8.0} ms", mark, r.name, r.area.as_str(), r.wall_ms);
+                if !r.failed_attempts.is_empty() {
+                    let runs = r.failed_attempts.len() + 1;
+                    text.push_str(&if r.flaky() { format!("  (passed on attempt {runs})") } else { format!("  (failed all {runs} attempts)") });
+                }
                 self.line(&text)?;
                 if let Some(bar) = &self.bar {
                     bar.inc(1);
                 }
                 self.rows.push((r.name.clone(), r.area.as_str().to_string(), r.verdict, r.wall_ms, r.sim_ms));
-                // An interrupted scenario has no near-miss to show: it did not finish.
-                if !matches!(r.verdict, Verdict::Pass | Verdict::Interrupted) {
+                // An interrupted or unstarted scenario has no near-miss to show: it did not
+                // finish. A flaky one shows its failed runs' (issue 18: never hidden).
+                if !matches!(r.verdict, Verdict::Pass | Verdict::Interrupted | Verdict::NotRun) || r.flaky() {
                     self.failures.push((*r).clone());
                 }
             }
@@ -124,10 +135,23 @@ impl Reporter for Human {
                 }
                 let color = self.color;
                 for f in std::mem::take(&mut self.failures) {
-                    writeln!(self.out, "\n{}", near_miss(&f, color))?;
+                    if f.flaky() {
+                        writeln!(self.out, "\nFLAKY {}: passed on attempt {} after failing:", f.name, f.failed_attempts.len() + 1)?;
+                        for (i, a) in f.failed_attempts.iter().enumerate() {
+                            writeln!(self.out, "attempt {}: {}", i + 1, a.detail)?;
+                        }
+                    } else {
+                        writeln!(self.out, "\n{}", near_miss(&f, color))?;
+                    }
                 }
                 let sim_s = summary.sim_ms / 1000.0;
-                let interrupted = if summary.interrupted > 0 { format!(", {} interrupted", summary.interrupted) } else { String::new() };
+                let mut extra = if summary.interrupted > 0 { format!(", {} interrupted", summary.interrupted) } else { String::new() };
+                if summary.not_run > 0 {
+                    extra.push_str(&format!(", {} not run (--fail-fast)", summary.not_run));
+                }
+                if summary.flaky > 0 {
+                    extra.push_str(&format!(", {} flaky (passed on a retry)", summary.flaky));
+                }
                 // No scenario ran its clock (every one errored): no compression to speak of.
                 let compression = match summary.compression() {
                     c if c > 0.0 => format!(" ({c:.0}x)"),
@@ -135,7 +159,7 @@ impl Reporter for Human {
                 };
                 writeln!(
                     self.out,
-                    "\n{} passed, {} failed, {} errors{interrupted}; {:.2} s wall; simulated {:.0} s in {:.2} s of scenario time{compression}",
+                    "\n{} passed, {} failed, {} errors{extra}; {:.2} s wall; simulated {:.0} s in {:.2} s of scenario time{compression}",
                     summary.passed,
                     summary.failed,
                     summary.errors,

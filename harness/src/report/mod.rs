@@ -8,7 +8,7 @@ mod json;
 mod junit;
 
 pub use human::Human;
-pub(crate) use human::near_miss;
+pub use human::near_miss;
 pub use journal_dir::JournalDir;
 pub use json::{Json, JsonReport, JsonScenario, REPORT_SCHEMA};
 pub use junit::Junit;

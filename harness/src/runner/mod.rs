@@ -3,23 +3,23 @@
 
 mod client;
 mod expect;
-mod process;
+pub mod plan;
+pub(crate) mod process;
 pub mod report;
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use scenarios::{ClientKind, Scenario};
-use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 pub use client::{Stop, StopRequest};
 /// The one check of an event expectation, near-misses included: the runner's, and the
 /// in-process API's (`World::expect`, `Journal::wait_for`).
 pub(crate) use expect::check_events as check_event;
+pub use report::Plan;
 pub use report::Reporter;
-use report::{RunEvent, ScenarioReport, Summary, Verdict};
+use report::{Attempt, RunEvent, ScenarioReport, Summary, Verdict};
 
 use crate::world::{World, WorldOptions};
 
@@ -49,6 +49,12 @@ pub struct RunOptions {
     pub panic_route: bool,
     /// Every world's journal window in memory, in bytes (see [`WorldOptions::journal_window`]).
     pub journal_window: Option<usize>,
+    /// Retries and fail-fast, and how the caller chose and ordered the scenarios (reported).
+    pub plan: Plan,
+    /// `memsim run --transparent` (issue 19): the run is inside a namespace `memsim exec`'s way;
+    /// each world listens on 53/80/443 there, and a command client gets no proxy or CA
+    /// variable, the world's trust store and resolv.conf instead. One world at a time.
+    pub transparent: bool,
 }
 
 /// The outcome of the whole run, for the exit code.
@@ -94,33 +100,23 @@ pub async fn run(scenarios: Vec<Scenario>, options: &RunOptions, sinks: &mut [Bo
     // clients' children and the worlds' state dirs behind).
     let (halt_tx, halt) = tokio::sync::watch::channel(*outer.borrow());
     let mut report = SinkSet { sinks, dead: Vec::new(), lost: None, halt: halt_tx };
-    report.emit(&RunEvent::Started { total: scenarios.len(), jobs });
-    let permits = Arc::new(Semaphore::new(jobs));
-    let (tx, mut starts) = mpsc::unbounded_channel();
+    report.emit(&RunEvent::Started { total: scenarios.len(), jobs, plan: &options.plan });
+    // Scenarios start from this queue in its order, at most `jobs` at a time: the order a
+    // `--shuffle` seed gives is the order they start in, and `--fail-fast` can stop starting.
+    let mut pending: VecDeque<Scenario> = scenarios.into();
     let mut tasks = JoinSet::new();
     let mut by_task = HashMap::new();
-    for scenario in scenarios {
-        let (tx, permits, options, mut stop) = (tx.clone(), permits.clone(), options.clone(), halt.clone());
-        let blank = blank(&scenario, options.time_scale.unwrap_or(scenario.world.time_scale.0));
-        let unstarted = blank.clone();
-        let handle = tasks.spawn(async move {
-            let _permit = tokio::select! {
-                biased;
-                () = client::stopped(&mut stop) => return interrupted(unstarted, "interrupted before it started: memsim run was stopped"),
-                permit = permits.acquire_owned() => permit,
-            };
-            let _ = tx.send(scenario.name.to_string());
-            run_one(&scenario, &options, stop).await
-        });
-        by_task.insert(handle.id(), blank);
-    }
-    drop(tx);
+    let mut first_failure: Option<String> = None;
     loop {
+        while tasks.len() < jobs && first_failure.is_none() && !halt.borrow().stopping() {
+            let Some(scenario) = pending.pop_front() else { break };
+            report.emit(&RunEvent::ScenarioStarted { name: scenario.name.as_str() });
+            let blank = blank(&scenario, options.time_scale.unwrap_or(scenario.world.time_scale.0));
+            let (options, stop) = (options.clone(), halt.clone());
+            let handle = tasks.spawn(async move { run_retried(&scenario, &options, stop).await });
+            by_task.insert(handle.id(), blank);
+        }
         let (finished, kind) = tokio::select! {
-            Some(name) = starts.recv() => {
-                report.emit(&RunEvent::ScenarioStarted { name: &name });
-                continue;
-            }
             done = tasks.join_next_with_id() => match done {
                 None => break,
                 Some(Ok((_, result))) => result,
@@ -141,17 +137,65 @@ pub async fn run(scenarios: Vec<Scenario>, options: &RunOptions, sinks: &mut [Bo
                 continue;
             }
         };
-        outcome.summary.add(&finished);
-        outcome.bad_input |= kind == ErrorKind::BadInput;
-        outcome.harness_failed |= kind == ErrorKind::Harness;
-        outcome.client_errors |= kind == ErrorKind::Client;
-        report.emit(&RunEvent::ScenarioFinished(&finished));
+        if options.plan.fail_fast && matches!(finished.verdict, Verdict::Fail | Verdict::Error) && first_failure.is_none() {
+            first_failure = Some(finished.name.clone());
+        }
+        finish(&mut outcome, &mut report, finished, kind);
+    }
+    // What never started: stopped by a signal or a lost report (interrupted), or by
+    // `--fail-fast` (not run). Each is still reported: a gap in a report reads as a pass.
+    let stopping = halt.borrow().stopping();
+    for scenario in pending {
+        let blank = blank(&scenario, options.time_scale.unwrap_or(scenario.world.time_scale.0));
+        let (finished, kind) = match (&first_failure, stopping) {
+            (Some(failed), false) => not_run(blank, failed),
+            _ => interrupted(blank, "interrupted before it started: memsim run was stopped"),
+        };
+        finish(&mut outcome, &mut report, finished, kind);
     }
     outcome.summary.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     report.emit(&RunEvent::Finished(&outcome.summary));
     match report.lost {
         Some(e) => Err(e),
         None => Ok(outcome),
+    }
+}
+
+/// Count a finished scenario and tell the sinks.
+fn finish(outcome: &mut RunOutcome, report: &mut SinkSet<'_>, finished: ScenarioReport, kind: ErrorKind) {
+    outcome.summary.add(&finished);
+    outcome.bad_input |= kind == ErrorKind::BadInput;
+    outcome.harness_failed |= kind == ErrorKind::Harness;
+    outcome.client_errors |= kind == ErrorKind::Client;
+    report.emit(&RunEvent::ScenarioFinished(&finished));
+}
+
+/// A scenario `--fail-fast` did not start.
+fn not_run(mut report: ScenarioReport, failed: &str) -> (ScenarioReport, ErrorKind) {
+    report.verdict = Verdict::NotRun;
+    report.error = Some(format!("not run: --fail-fast stopped starting scenarios after `{failed}` failed"));
+    (report, ErrorKind::None)
+}
+
+/// [`run_one`], again up to `--retries` times while it fails (an expectation, or a client
+/// that timed out or was killed). A bad scenario or a crashed harness is not retried: another
+/// run says nothing new. The failed runs stay in the report: a later pass is flaky.
+async fn run_retried(s: &Scenario, options: &RunOptions, stop: Stop) -> (ScenarioReport, ErrorKind) {
+    let mut failed = Vec::new();
+    loop {
+        let (mut report, kind) = run_one(s, options, stop.clone()).await;
+        let retryable = report.verdict == Verdict::Fail || (report.verdict == Verdict::Error && kind == ErrorKind::Client);
+        if retryable && failed.len() < options.plan.retries as usize && !stop.borrow().stopping() {
+            failed.push(Attempt {
+                verdict: report.verdict,
+                failure: report.first_failure(),
+                wall_ms: report.wall_ms,
+                detail: crate::report::near_miss(&report, false),
+            });
+            continue;
+        }
+        report.failed_attempts = failed;
+        return (report, kind);
     }
 }
 
@@ -216,6 +260,7 @@ pub(crate) fn blank(s: &Scenario, time_scale: f64) -> ScenarioReport {
         wall_ms: 0.0,
         sim_ms: 0.0,
         lab: s.lab.clone(),
+        failed_attempts: Vec::new(),
         journal: Vec::new(),
     }
 }
@@ -229,6 +274,7 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
         catalog: options.catalog.clone(),
         panic_route: options.panic_route,
         journal_window: options.journal_window,
+        ports: if options.transparent { crate::ports::Ports::well_known(std::net::Ipv4Addr::LOCALHOST) } else { crate::ports::Ports::default() },
     };
     let world = match World::start(s, options_for_world).await {
         Ok(w) => w,
@@ -265,12 +311,23 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
                 if s.client.as_ref().is_some_and(|c| c.kind == ClientKind::Probe(scenarios::Probe::CmgRegister)) {
                     env.extend(client::cmg_env(&world).await);
                 }
-                Ok::<_, String>(env)
+                let mut mounted = Vec::new();
+                if options.transparent {
+                    // No proxy or CA variable: the namespace's resolv.conf and trust store.
+                    env.retain(|(k, _)| k.starts_with("MEMSIM_") && *k != "MEMSIM_DNS");
+                    mounted = crate::exec::trust(&world).await.map_err(|e| format!("{e:#}"))?;
+                }
+                Ok::<_, String>((env, mounted))
             };
             match prepared.await {
-                Ok(env) => {
+                Ok((env, mounted)) => {
                     let cwd = s.client.as_ref().and_then(|c| c.cwd.as_deref());
-                    client::run_command(argv, cwd, &env, timeout, &mut stop).await
+                    let outcome = client::run_command(argv, cwd, &env, timeout, &mut stop).await;
+                    if let Err(e) = crate::exec::untrust(mounted).await {
+                        report.error = Some(format!("could not restore the namespace's trust store: {e:#}"));
+                        return (report, ErrorKind::Harness);
+                    }
+                    outcome
                 }
                 Err(e) => {
                     report.error = Some(format!("could not prepare the client's environment: {e}"));

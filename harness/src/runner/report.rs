@@ -19,6 +19,8 @@ pub enum Verdict {
     Error,
     /// `memsim run` was stopped (SIGINT/SIGTERM) before the scenario finished.
     Interrupted,
+    /// Never started: `--fail-fast` stopped starting scenarios after a failure (issue 18).
+    NotRun,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -83,11 +85,31 @@ pub struct ScenarioReport {
     pub sim_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lab: Option<Lab>,
+    /// Earlier runs of this scenario that failed, with `--retries` (issue 18): when the
+    /// verdict is a pass, the scenario is flaky — reported as such, never hidden.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_attempts: Vec<Attempt>,
     #[serde(skip)]
     pub journal: Vec<Event>,
 }
 
+/// A run of a scenario that failed before a retry: its verdict, why, and its near-miss.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Attempt {
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    pub wall_ms: f64,
+    /// The near-miss text the human report prints for a failure.
+    pub detail: String,
+}
+
 impl ScenarioReport {
+    /// It passed, but only on a retry.
+    pub fn flaky(&self) -> bool {
+        self.verdict == Verdict::Pass && !self.failed_attempts.is_empty()
+    }
+
     /// The first expectation that failed, in a line.
     pub fn first_failure(&self) -> Option<String> {
         if let Some(e) = &self.error {
@@ -130,6 +152,12 @@ pub struct Summary {
     /// Scenarios `memsim run`'s SIGINT/SIGTERM stopped before they finished.
     #[serde(skip_serializing_if = "is_zero")]
     pub interrupted: usize,
+    /// Passed scenarios that passed only on a retry (`--retries`); counted in `passed` too.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub flaky: usize,
+    /// Scenarios `--fail-fast` never started.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_run: usize,
     pub wall_ms: f64,
     /// Sum of the scenarios' simulated durations.
     pub sim_ms: f64,
@@ -150,7 +178,9 @@ impl Summary {
             Verdict::Fail => self.failed += 1,
             Verdict::Error => self.errors += 1,
             Verdict::Interrupted => self.interrupted += 1,
+            Verdict::NotRun => self.not_run += 1,
         }
+        self.flaky += usize::from(r.flaky());
         self.sim_ms += r.sim_ms;
         self.scenario_wall_ms += r.wall_ms;
     }
@@ -163,10 +193,52 @@ fn is_zero(n: &usize) -> bool {
 /// What the runner tells its sinks, in order.
 #[derive(Debug)]
 pub enum RunEvent<'a> {
-    Started { total: usize, jobs: usize },
+    Started { total: usize, jobs: usize, plan: &'a Plan },
     ScenarioStarted { name: &'a str },
     ScenarioFinished(&'a ScenarioReport),
     Finished(&'a Summary),
+}
+
+/// How this run chose and ordered its scenarios, printed in every report so that a shard or a
+/// shuffled order can be run again exactly (issue 18).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Plan {
+    /// `count:K/N` or `hash:K/N`: this run is one shard of the selection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// `--shuffle SEED`: the order scenarios started in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shuffle_seed: Option<u64>,
+    /// `--retries N`: a failed scenario ran up to N more times.
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub retries: u32,
+    /// `--fail-fast`: no scenario started after the first failure.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fail_fast: bool,
+}
+
+impl Plan {
+    /// One line for people, empty when the run is plain.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(p) = &self.partition {
+            parts.push(format!("partition {p}"));
+        }
+        if let Some(seed) = self.shuffle_seed {
+            parts.push(format!("shuffled with seed {seed} (--shuffle {seed} repeats this order)"));
+        }
+        if self.retries > 0 {
+            parts.push(format!("up to {} retries", self.retries));
+        }
+        if self.fail_fast {
+            parts.push("fail-fast".into());
+        }
+        parts.join("; ")
+    }
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A consumer of the runner's events. Sinks know nothing of each other.
