@@ -426,7 +426,7 @@ fn probe_regtoken(world: &std::path::Path, runtime: &tokio::runtime::Runtime) ->
 /// `memsim revoke` (`revoke` is `Some(reason)`) and `memsim restore`, through the world's
 /// control endpoint; prints the certificate as the endpoint describes it, without its PEMs.
 fn control(world: &std::path::Path, target: &str, revoke: Option<Option<String>>) -> Result<u8> {
-    use crate::control::{Client, ControlError};
+    use crate::control::Client;
     let reason =
         match revoke.clone().flatten().map(|r| serde_json::from_value::<scenarios::RevocationReason>(serde_json::Value::String(r.clone())).map_err(|_| r)) {
             Some(Err(r)) => {
@@ -465,14 +465,7 @@ fn control(world: &std::path::Path, target: &str, revoke: Option<Option<String>>
             );
             Ok(exit::OK)
         }
-        Err(e @ ControlError::Rejected(_)) => {
-            eprintln!("memsim: {e}");
-            Ok(exit::BAD_INPUT)
-        }
-        Err(e) => {
-            eprintln!("memsim: {e}");
-            Ok(exit::HARNESS_FAILED)
-        }
+        Err(e) => Ok(e.report()),
     }
 }
 

@@ -58,6 +58,18 @@ pub enum ControlError {
     Rejected(String),
 }
 
+impl ControlError {
+    /// Say what went wrong on stderr and give the exit code a CLI command ends with: a request
+    /// the world refused is bad input (2), anything else the harness's failure (3).
+    pub fn report(&self) -> u8 {
+        eprintln!("memsim: {self}");
+        match self {
+            ControlError::Rejected(_) => crate::exit::BAD_INPUT,
+            _ => crate::exit::HARNESS_FAILED,
+        }
+    }
+}
+
 /// A client of one world's control endpoint.
 #[derive(Debug, Clone)]
 pub struct Client {

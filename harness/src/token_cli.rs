@@ -152,14 +152,7 @@ where
             show(&v)?;
             Ok(exit::OK)
         }
-        Err(e @ ControlError::Rejected(_)) => {
-            eprintln!("memsim: {e}");
-            Ok(exit::BAD_INPUT)
-        }
-        Err(e) => {
-            eprintln!("memsim: {e}");
-            Ok(exit::HARNESS_FAILED)
-        }
+        Err(e) => Ok(e.report()),
     }
 }
 
