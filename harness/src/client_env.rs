@@ -105,7 +105,7 @@ fn sh_quote(s: &str) -> String {
 
 /// `env.sh`: `. env.sh` points a shell's clients at the world.
 pub fn env_sh(scenario: &scenarios::Scenario, world: &WorldDescription, time_scale: f64, world_json: &Path, cert_dir: &Path) -> String {
-    let set = vars(world, time_scale, scenario.client.as_ref().and_then(|c| c.target.as_deref()), world_json, cert_dir);
+    let set = vars(world, time_scale, scenario.first_target(), world_json, cert_dir);
     let mut out = format!("# memsim world `{}`: `. env.sh` points clients at it.\n", scenario.name);
     for (k, v) in &set {
         out.push_str(&format!("export {k}={}\n", sh_quote(v)));

@@ -20,24 +20,45 @@ pub fn human(list: &[CheckedScenario]) -> String {
 }
 
 /// One scenario for tools: where it came from, its reference client and target, and the
-/// expectations any client is held to.
+/// expectations any client is held to. A scenario of several `[[check]]`s lists each under
+/// `checks`; the top-level keys are its first check's.
 pub fn json(checked: &CheckedScenario) -> Value {
     let s: &Scenario = checked.scenario();
-    let client = s.client.as_ref();
-    let probe = client.and_then(|c| match &c.kind {
-        ClientKind::Probe(p) => Some(p.as_str()),
-        ClientKind::Command(_) => None,
-    });
-    let expect = s.expect.clone().unwrap_or_default();
-    let events: Vec<String> = expect.events.iter().filter(|e| !e.probe_only).map(|e| e.describe()).collect();
-    let hosts: std::collections::BTreeSet<String> =
-        expect.events.iter().filter(|e| !e.probe_only && !e.absent).filter_map(|e| e.host.as_ref().map(|h| h.to_string())).collect();
-    json!({
+    let mut checks: Vec<Value> = s.checks().map(check).collect();
+    let first = checks.first().cloned().unwrap_or_else(|| check_keys(None, &scenarios::Expect::NONE));
+    let mut row = json!({
         "name": s.name.as_str(),
         "area": s.area.as_str(),
         "summary": s.summary,
         "source": s.source,
         "origin": checked.origin(),
+    });
+    let map = row.as_object_mut().expect("an object");
+    for key in ["probe", "target", "outcome", "hosts", "requires"] {
+        map.insert(key.into(), first[key].clone());
+    }
+    if s.has_check_list() {
+        map.insert("checks".into(), Value::Array(std::mem::take(&mut checks)));
+    }
+    row
+}
+
+/// One check's row: its name, client and what any client must cause.
+fn check(c: scenarios::CheckRef<'_>) -> Value {
+    let mut row = check_keys(Some(c.client), c.expect);
+    row["name"] = c.name.into();
+    row
+}
+
+fn check_keys(client: Option<&scenarios::ClientSpec>, expect: &scenarios::Expect) -> Value {
+    let probe = client.and_then(|c| match &c.kind {
+        ClientKind::Probe(p) => Some(p.as_str()),
+        ClientKind::Command(_) => None,
+    });
+    let events: Vec<String> = expect.events.iter().filter(|e| !e.probe_only).map(|e| e.describe()).collect();
+    let hosts: std::collections::BTreeSet<String> =
+        expect.events.iter().filter(|e| !e.probe_only && !e.absent).filter_map(|e| e.host.as_ref().map(|h| h.to_string())).collect();
+    json!({
         "probe": probe,
         "target": client.and_then(|c| c.target.as_deref()),
         "outcome": expect.outcome.map(|o| o.as_str()),

@@ -132,16 +132,32 @@ pub fn select_each(paths: &[String], filter: Option<&str>, catalog: &Catalog) ->
     Ok((all, errors))
 }
 
-/// A scenario that is run must say what should happen: without an `[expect]` table or its
-/// `outcome`, a run would silently expect a pass. (`up` starts worlds without expectations.)
+/// A scenario that is run must say what runs and what should happen: one `[client]` with its
+/// `[expect]`, or `[[check]]`s each with both; without an expectation's `outcome`, a run would
+/// silently expect a pass. (`up` starts worlds without either.) Mixing the two forms is
+/// `scenarios::validate`'s to report.
 fn expectation_missing(f: &ScenarioFile) -> Option<ScenarioError> {
-    let (place, message) = match &f.scenario.expect {
-        None => (scenarios::place![], "the scenario has no [expect] table: add one with `outcome = \"pass\"` or `outcome = \"fail\"`"),
-        Some(e) if e.outcome.is_none() => (scenarios::place!["expect"], "[expect] needs `outcome = \"pass\"` or `outcome = \"fail\"`"),
-        Some(_) => return None,
+    let s = &f.scenario;
+    let (place, message) = if s.has_check_list() {
+        let c = s.checks().find(|c| c.expect.outcome.is_none())?;
+        (scenarios::place!["check", c.index, "expect"], "this check's `expect` needs `outcome = \"pass\"` or `outcome = \"fail\"`".to_string())
+    } else {
+        match (&s.client, &s.expect) {
+            (None, None) => (
+                scenarios::place![],
+                "the scenario runs no client: give a [client] with an [expect] table (`outcome = \"pass\"` or `\"fail\"`), or [[check]] entries each with `client` and `expect` tables".into(),
+            ),
+            (None, Some(_)) => (
+                scenarios::place!["expect"],
+                "[expect] without a [client]: add the [client] it checks (`probe = \"…\"` or `command = [\"…\"]`), or give [[check]] entries".into(),
+            ),
+            (Some(_), None) => (scenarios::place![], "the scenario has no [expect] table: add one with `outcome = \"pass\"` or `outcome = \"fail\"`".into()),
+            (Some(_), Some(e)) if e.outcome.is_none() => (scenarios::place!["expect"], "[expect] needs `outcome = \"pass\"` or `outcome = \"fail\"`".into()),
+            (Some(_), Some(_)) => return None,
+        }
     };
-    let mut e = f.error(&scenarios::Problem::new(place, message));
-    if f.scenario.expect.is_none() {
+    let mut e = f.error(&scenarios::Problem::new(place.clone(), message));
+    if place.is_empty() {
         // No table to point at: the end of the file, where it would go.
         e.line = f.line_count() + 1;
         e.column = 1;

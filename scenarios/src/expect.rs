@@ -1,8 +1,11 @@
 //! What a scenario expects once its client has ended: outcome, codes, output, journal events.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::HostPattern;
+use crate::journal::FieldType;
 
 /// What should hold once the client has ended. Every key is optional; each one given is one
 /// expectation in the report.
@@ -31,6 +34,20 @@ pub struct Expect {
     pub events: Vec<EventExpectation>,
 }
 
+impl Expect {
+    /// No expectation at all (what `Default` gives, usable in a `static`).
+    pub const NONE: Expect = Expect {
+        outcome: None,
+        code: None,
+        status_message: None,
+        stdout_contains: Vec::new(),
+        stderr_contains: Vec::new(),
+        stdout_matches: Vec::new(),
+        stderr_matches: Vec::new(),
+        events: Vec::new(),
+    };
+}
+
 /// `{ component = "tls", what = "handshake_failed", host = "*.manage.microsoft.com", fault = "pki.expired" }`
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +62,11 @@ pub struct EventExpectation {
     pub status: Option<u16>,
     /// The HTTP path the event carries, compared case-insensitively (IIS paths are).
     pub path: Option<String>,
+    /// Values the event's details must hold, by field (`scenarios::journal::FIELDS` lists each
+    /// kind's): a plain value is compared for equality; `{ between = [lo, hi] }`, `{ at_least = n }`,
+    /// `{ at_most = n }` compare a number (inclusive).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, DetailMatch>,
     /// Exactly this many matching events.
     pub count: Option<u32>,
     /// At least this many (default 1 unless `count` or `absent` is given).
@@ -72,8 +94,163 @@ fn events<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<EventExpectation
                 if kinds.is_empty() { "nothing".to_string() } else { kinds.join(", ") }
             )));
         }
+        for (field, m) in &e.details {
+            detail_problem(e, field, m).map_err(serde::de::Error::custom)?;
+        }
     }
     Ok(events)
+}
+
+/// A `details` entry the events it could match never carry, or a comparison their type cannot
+/// make: it could never hold (or, with `absent`, never fail).
+fn detail_problem(e: &EventExpectation, field: &str, m: &DetailMatch) -> Result<(), String> {
+    let kinds = crate::journal::fields::kinds_matching(e.component, e.what.as_deref());
+    let of = match (e.component, e.what.as_deref()) {
+        (Some(c), Some(w)) => format!("{} `{w}` events", c.as_str()),
+        (None, Some(w)) => format!("`{w}` events"),
+        (Some(c), None) => format!("{} events", c.as_str()),
+        (None, None) => "any event".to_string(),
+    };
+    let types: Vec<FieldType> = kinds.iter().flat_map(|k| k.fields.iter().filter(|f| f.name == field).map(|f| f.ty)).collect();
+    if types.is_empty() {
+        let mut carried: Vec<&str> = kinds.iter().flat_map(|k| k.fields.iter().map(|f| f.name)).collect();
+        carried.sort_unstable();
+        carried.dedup();
+        let carried = if carried.is_empty() { "no details".to_string() } else { carried.join(", ") };
+        return Err(format!("`{field}` is not a detail of {of}; they carry: {carried} (README, \"Event details\")"));
+    }
+    if let Some(want) = m.needs()
+        && !types.contains(&want)
+    {
+        return Err(format!("`{field}` of {of} is {}; `{}` compares {}", types[0].describe(), m.describe().trim(), want.describe()));
+    }
+    if let DetailMatch::Range(r) = m {
+        r.problem().map_err(|why| format!("`{field}`: {why}"))?;
+    }
+    Ok(())
+}
+
+/// What an event's detail must hold: a value, or a range of numbers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum DetailMatch {
+    /// `{ between = [lo, hi] }`, `{ at_least = n }`, `{ at_most = n }` (inclusive; may combine).
+    Range(NumberRange),
+    /// A plain string, number or boolean: the detail equals it.
+    Equals(DetailValue),
+}
+
+/// A plain value a detail is compared with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum DetailValue {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+}
+
+/// Bounds on a number, each inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberRange {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub between: Option<[f64; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_least: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<f64>,
+}
+
+impl NumberRange {
+    fn holds(&self, x: f64) -> bool {
+        self.between.is_none_or(|[lo, hi]| lo <= x && x <= hi) && self.at_least.is_none_or(|lo| x >= lo) && self.at_most.is_none_or(|hi| x <= hi)
+    }
+
+    /// Bounds that no number meets, or none at all.
+    fn problem(&self) -> Result<(), String> {
+        let lo = [self.between.map(|b| b[0]), self.at_least].into_iter().flatten().fold(f64::NEG_INFINITY, f64::max);
+        let hi = [self.between.map(|b| b[1]), self.at_most].into_iter().flatten().fold(f64::INFINITY, f64::min);
+        if *self == NumberRange::default() {
+            Err("give `between = [lo, hi]`, `at_least` or `at_most`".into())
+        } else if [lo, hi].iter().any(|x| x.is_nan()) || lo > hi {
+            Err(format!("no number is at least {lo} and at most {hi}"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl DetailMatch {
+    pub fn matches(&self, v: &serde_json::Value) -> bool {
+        match self {
+            DetailMatch::Range(r) => v.as_f64().is_some_and(|x| r.holds(x)),
+            DetailMatch::Equals(DetailValue::Number(n)) => v.as_f64() == Some(*n),
+            DetailMatch::Equals(DetailValue::Text(t)) => v.as_str() == Some(t.as_str()),
+            DetailMatch::Equals(DetailValue::Bool(b)) => v.as_bool() == Some(*b),
+        }
+    }
+
+    /// The type of detail the comparison needs.
+    fn needs(&self) -> Option<FieldType> {
+        match self {
+            DetailMatch::Range(_) | DetailMatch::Equals(DetailValue::Number(_)) => Some(FieldType::Number),
+            DetailMatch::Equals(DetailValue::Text(_)) => Some(FieldType::Text),
+            DetailMatch::Equals(DetailValue::Bool(_)) => Some(FieldType::Bool),
+        }
+    }
+
+    /// ` in [89000, 91000]`, `=407`, ` ≥ 5`: after the field's name.
+    pub fn describe(&self) -> String {
+        match self {
+            DetailMatch::Equals(DetailValue::Text(t)) => format!("={t:?}"),
+            DetailMatch::Equals(DetailValue::Number(n)) => format!("={n}"),
+            DetailMatch::Equals(DetailValue::Bool(b)) => format!("={b}"),
+            DetailMatch::Range(r) => {
+                let mut parts = Vec::new();
+                if let Some([lo, hi]) = r.between {
+                    parts.push(format!(" between {lo} and {hi}"));
+                }
+                if let Some(lo) = r.at_least {
+                    parts.push(format!(" at least {lo}"));
+                }
+                if let Some(hi) = r.at_most {
+                    parts.push(format!(" at most {hi}"));
+                }
+                parts.join(",")
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DetailMatch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DetailMatch;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a value the detail equals, or a table `{ between = [lo, hi] }`, `{ at_least = n }`, `{ at_most = n }`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DetailMatch, E> {
+                Ok(DetailMatch::Equals(DetailValue::Text(v.to_string())))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<DetailMatch, E> {
+                Ok(DetailMatch::Equals(DetailValue::Number(v as f64)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<DetailMatch, E> {
+                Ok(DetailMatch::Equals(DetailValue::Number(v as f64)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<DetailMatch, E> {
+                Ok(DetailMatch::Equals(DetailValue::Number(v)))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<DetailMatch, E> {
+                Ok(DetailMatch::Equals(DetailValue::Bool(v)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<DetailMatch, A::Error> {
+                NumberRange::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(DetailMatch::Range)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// An event kind the world journals (`journal::KINDS`): a misspelt one could never match, and
@@ -102,6 +279,7 @@ impl EventExpectation {
                 .is_none_or(|f| e.fault.as_deref() == Some(f) || e.detail.get("faults").and_then(|v| v.as_array()).is_some_and(|a| a.iter().any(|x| x == f)))
             && self.status.is_none_or(|s| e.detail.get("status").and_then(serde_json::Value::as_u64) == Some(u64::from(s)))
             && self.path.as_deref().is_none_or(|p| e.detail.get("path").and_then(serde_json::Value::as_str).is_some_and(|ep| ep.eq_ignore_ascii_case(p)))
+            && self.details.iter().all(|(field, m)| e.detail.get(field).is_some_and(|v| m.matches(v)))
     }
 
     /// A one-line description: what a support engineer reads in a near-miss.
@@ -124,6 +302,9 @@ impl EventExpectation {
         }
         if let Some(s) = self.status {
             parts.push(format!("status={s}"));
+        }
+        for (field, m) in &self.details {
+            parts.push(format!("{field}{}", m.describe()));
         }
         let quantity = match (self.absent, self.count, self.at_least) {
             (true, _, _) => "no event".to_string(),

@@ -9,6 +9,7 @@
 //! bytes (`window.rs`), and `handle.rs` ties both to the [`Journal`] every component holds.
 
 mod catch;
+pub mod fields;
 mod handle;
 pub mod stream;
 #[cfg(test)]
@@ -22,6 +23,7 @@ use time::OffsetDateTime;
 use crate::{FaultKind, ProxyFaultKind};
 
 pub use catch::Catching;
+pub use fields::{Field, FieldType, KindFields};
 pub use handle::{Activity, Journal, MIN_WINDOW_BYTES, WINDOW_BYTES, panic_message};
 pub use window::ENTRY_OVERHEAD;
 
@@ -121,7 +123,8 @@ pub const KINDS: &[(Component, &[&str])] = &[
             // and one event per proxy fault kind (`ProxyFaultKind::event`), from `kinds_of`
         ],
     ),
-    (Component::Client, &[]),
+    // the runner's record of a built-in probe's verdict and measurements (issue 16)
+    (Component::Client, &["probe_result"]),
 ];
 
 /// Every kind of event `component` journals: its own kinds, and for the proxy one event per

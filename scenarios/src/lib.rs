@@ -34,7 +34,7 @@ pub use fault::{CmgFaultKind, DnsFaultKind, EnrollmentFaultKind, EntraFaultKind,
 pub use fault::{EnrollStep, EnrollmentEffect, EnrollmentFault, EnrollmentTarget};
 pub use host::{HostPattern, HostPatternError};
 pub use journal::{Activity, Component, Event, Journal, NewEvent};
-pub use model::{Area, Cloud, CmgAuth, CmgSpec, IssuerRule, Lab, OcspSigner, Scenario, ScenarioName, TimeScale, WorldSpec};
+pub use model::{Area, Check, CheckRef, Cloud, CmgAuth, CmgSpec, IssuerRule, Lab, OcspSigner, Scenario, ScenarioName, TimeScale, WorldSpec};
 pub use parse::{MAX_FILE_BYTES, ScenarioError, ScenarioFile, load_scenario, parse_scenario, read_bounded};
 pub use service::Service;
 pub(crate) use validate::is_guid;

@@ -20,10 +20,81 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     pub client: Option<ClientSpec>,
     pub expect: Option<Expect>,
+    /// `[[check]]`: several clients run one after another against this one world and its
+    /// faults, each with its own expectations (instead of one `[client]` and `[expect]`).
+    #[serde(default, rename = "check", skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
     pub lab: Option<Lab>,
 }
 
+/// One `[[check]]`: a client and what it should cause, with the same keys as `[client]` and
+/// `[expect]`. The checks of a scenario run in file order, one after another, in one world.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// Names the check in reports (default: the probe's name, or `command`); unique in its
+    /// scenario, in lower-case letters, digits and dashes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub client: ClientSpec,
+    pub expect: Expect,
+}
+
+/// One check of a scenario as the runner, the reports and the lab iterate them: a `[[check]]`
+/// entry, or the scenario's one `[client]` with its `[expect]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CheckRef<'a> {
+    /// 0-based, in run order.
+    pub index: usize,
+    /// The check's `name`, else its probe's name (`discovery`), else `command`.
+    pub name: &'a str,
+    pub client: &'a ClientSpec,
+    pub expect: &'a Expect,
+}
+
+/// What a `[client]` without `[expect]` is held to (an `up` scenario; `run` refuses it).
+static NO_EXPECTATIONS: Expect = Expect::NONE;
+
+impl ClientSpec {
+    /// The default name of a check running this client: its probe's name, or `command`.
+    pub fn label(&self) -> &'static str {
+        match &self.kind {
+            crate::ClientKind::Probe(p) => p.as_str(),
+            crate::ClientKind::Command(_) => "command",
+        }
+    }
+}
+
 impl Scenario {
+    /// The checks, in run order: each `[[check]]`, or the one `[client]` (with its `[expect]`,
+    /// or none). A scenario without a client (a world for `memsim up`) has none.
+    pub fn checks(&self) -> impl Iterator<Item = CheckRef<'_>> + '_ {
+        let single = self.client.as_ref().filter(|_| self.checks.is_empty()).map(|client| CheckRef {
+            index: 0,
+            name: client.label(),
+            client,
+            expect: self.expect.as_ref().unwrap_or(&NO_EXPECTATIONS),
+        });
+        let listed = self.checks.iter().enumerate().map(|(index, c)| CheckRef {
+            index,
+            name: c.name.as_deref().unwrap_or_else(|| c.client.label()),
+            client: &c.client,
+            expect: &c.expect,
+        });
+        single.into_iter().chain(listed)
+    }
+
+    /// The target URL of the first check that has one: the one `MEMSIM_TARGET` of a world
+    /// `memsim up` (or the in-process API) starts from the scenario.
+    pub fn first_target(&self) -> Option<&str> {
+        self.checks().find_map(|c| c.client.target.as_deref())
+    }
+
+    /// Whether the scenario lists `[[check]]`s (reports then name each check).
+    pub fn has_check_list(&self) -> bool {
+        !self.checks.is_empty()
+    }
+
     /// The certificate faults, in file order.
     pub fn pki_faults(&self) -> Vec<crate::PkiFault> {
         self.faults.iter().filter_map(|f| if let Fault::Pki(p) = f { Some(p.clone()) } else { None }).collect()
@@ -53,6 +124,9 @@ impl Scenario {
             }
         }
         if let Some(cwd) = self.client.as_mut().and_then(|c| c.cwd.as_mut()) {
+            resolve(cwd);
+        }
+        for cwd in self.checks.iter_mut().filter_map(|c| c.client.cwd.as_mut()) {
             resolve(cwd);
         }
     }

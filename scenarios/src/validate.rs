@@ -94,20 +94,65 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
     if w.tenant_name.trim().is_empty() || w.tenant_name.chars().count() > 256 || w.tenant_name.chars().any(char::is_control) {
         problems.push(Problem::new(place!["world", "tenant_name"], "tenant_name must be 1 to 256 characters without control characters"));
     }
-    if let Some(Err(why)) = s.client.as_ref().and_then(|c| c.target.as_deref()).map(target_url) {
-        problems.push(Problem::new(place!["client", "target"], why));
-    }
-    // issue 13 follow-up: "0s" passed `check` and then timed every client out at once
-    // (`--timeout 0s` is refused by the CLI for the same reason).
-    if s.client.as_ref().and_then(|c| c.timeout).is_some_and(|t| t.0.is_zero()) {
-        problems.push(Problem::new(place!["client", "timeout"], "a client needs more than no time: give a wall-time timeout above zero, e.g. \"60s\""));
-    }
-    if let Some(expect) = &s.expect {
-        for (i, e) in expect.events.iter().enumerate() {
-            problems.extend(event_problem(e).map(|(key, m)| Problem::new(place!["expect", "events", i, key], m)));
+    problems.extend(check_problems(s));
+    for c in s.checks() {
+        let at = |table: &'static str, rest: &[Step]| [table_place(s, c.index, table), rest.to_vec()].concat();
+        if let Some(Err(why)) = c.client.target.as_deref().map(target_url) {
+            problems.push(Problem::new(at("client", &place!["target"]), why));
+        }
+        // issue 13 follow-up: "0s" passed `check` and then timed every client out at once
+        // (`--timeout 0s` is refused by the CLI for the same reason).
+        if c.client.timeout.is_some_and(|t| t.0.is_zero()) {
+            problems.push(Problem::new(at("client", &place!["timeout"]), "a client needs more than no time: give a wall-time timeout above zero, e.g. \"60s\""));
+        }
+        for (i, e) in c.expect.events.iter().enumerate() {
+            problems.extend(event_problem(e).map(|(key, m)| Problem::new(at("expect", &place!["events", i, key]), m)));
         }
     }
     problems
+}
+
+/// The place of a check's `client` or `expect` table: `check.<index>.<table>` in a scenario
+/// listing `[[check]]`s, the top-level table otherwise.
+pub fn table_place(s: &Scenario, index: usize, table: &'static str) -> Vec<Step> {
+    if s.checks.is_empty() { place![table] } else { place!["check", index, table] }
+}
+
+/// The `[[check]]` list's own problems: mixed with `[client]`/`[expect]`, names that are not
+/// names, and two checks of one name (their reports would not tell them apart).
+fn check_problems(s: &Scenario) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if s.checks.is_empty() {
+        return problems;
+    }
+    for table in ["client", "expect"] {
+        if (table == "client" && s.client.is_some()) || (table == "expect" && s.expect.is_some()) {
+            problems.push(Problem::new(
+                place![table],
+                format!("[{table}] and [[check]] do not mix: give every client and its expectations as a [[check]] with `client` and `expect` tables"),
+            ));
+        }
+    }
+    let names: Vec<&str> = s.checks().map(|c| c.name).collect();
+    for (i, c) in s.checks.iter().enumerate() {
+        if let Some(name) = &c.name
+            && !is_check_name(name)
+        {
+            problems.push(Problem::new(place!["check", i, "name"], format!("invalid check name `{name}`: use lower-case letters, digits and dashes, e.g. \"cdn-blocked\"")));
+        } else if names[..i].contains(&names[i]) {
+            let key = if c.name.is_some() { "name" } else { "client" };
+            problems.push(Problem::new(
+                place!["check", i, key],
+                format!("two checks are named `{}`: give each a distinct `name` (reports and JUnit tell checks apart by it)", names[i]),
+            ));
+        }
+    }
+    problems
+}
+
+/// A check's name: as a scenario name (1 to 80 lower-case letters, digits and dashes).
+fn is_check_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 80 && !s.starts_with('-') && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// An event expectation whose quantities contradict each other or can never fail.
@@ -246,6 +291,57 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:#?}");
         assert!(p[0].starts_with("v.toml:7:11: a client needs more than no time"), "{}", p[0]);
         assert_eq!(problems("[client]\ncommand = [\"true\"]\ntimeout = \"1s\"\n"), Vec::<String>::new());
+    }
+
+    const TWO_CHECKS: &str = "[[check]]\nclient = { probe = \"discovery\" }\nexpect = { outcome = \"pass\" }\n\n[[check]]\nname = \"cdn\"\nclient = { probe = \"win32-download\" }\nexpect = { outcome = \"fail\" }\n";
+
+    // issue 16: several clients against one world, in file order, each named.
+    #[test]
+    fn checks_iterate_in_file_order_with_their_names() {
+        let f = ScenarioFile::parse(&format!("{HEAD}{TWO_CHECKS}"), "v.toml").unwrap();
+        assert!(check(&f.scenario).is_empty(), "{:?}", check(&f.scenario));
+        let got: Vec<(usize, &str, crate::Outcome)> = f.scenario.checks().map(|c| (c.index, c.name, c.expect.outcome.unwrap())).collect();
+        assert_eq!(got, [(0, "discovery", crate::Outcome::Pass), (1, "cdn", crate::Outcome::Fail)]);
+        // The one-client form is one check named after its probe.
+        let f = ScenarioFile::parse(&format!("{HEAD}[client]\nprobe = \"endpoints\"\n[expect]\noutcome = \"pass\"\n"), "v.toml").unwrap();
+        let got: Vec<&str> = f.scenario.checks().map(|c| c.name).collect();
+        assert_eq!(got, ["endpoints"]);
+        assert!(!f.scenario.has_check_list());
+    }
+
+    #[test]
+    fn mixing_the_two_forms_is_refused_where_it_stands() {
+        let p = problems(&format!("[client]\nprobe = \"discovery\"\n{TWO_CHECKS}"));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].starts_with("v.toml:5:1: [client] and [[check]] do not mix"), "{}", p[0]);
+    }
+
+    #[test]
+    fn check_names_must_be_names_and_distinct() {
+        let twice = "[[check]]\nclient = { probe = \"discovery\" }\nexpect = { outcome = \"pass\" }\n[[check]]\nclient = { probe = \"discovery\" }\nexpect = { outcome = \"fail\" }\n";
+        let p = problems(twice);
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].starts_with("v.toml:9:1: two checks are named `discovery`"), "{}", p[0]);
+        let p = problems(&TWO_CHECKS.replace("\"cdn\"", "\"CDN check\""));
+        assert!(p[0].starts_with("v.toml:10:8: invalid check name `CDN check`"), "{p:#?}");
+    }
+
+    #[test]
+    fn a_check_without_its_expect_is_a_parse_error_at_the_check() {
+        let e = ScenarioFile::parse(&format!("{HEAD}[[check]]\nclient = {{ probe = \"discovery\" }}\n"), "v.toml").unwrap_err();
+        assert!(e.message.contains("missing key `expect`"), "{e}");
+        assert_eq!(e.line, 5, "{e}");
+        let e = ScenarioFile::parse(&format!("{HEAD}[[check]]\nclient = {{ probe = \"discovery\" }}\nexpect = {{ outcom = \"pass\" }}\n"), "v.toml").unwrap_err();
+        assert!(e.message.contains("unknown key `outcom`"), "{e}");
+        assert_eq!(e.line, 7, "{e}");
+    }
+
+    #[test]
+    fn a_check_s_expectations_are_checked_where_they_stand() {
+        let p = problems("[[check]]\nclient = { command = [\"true\"], timeout = \"0s\" }\nexpect = { outcome = \"pass\", events = [{ component = \"dns\", at_least = 0 }] }\n");
+        assert_eq!(p.len(), 2, "{p:#?}");
+        assert!(p[0].starts_with("v.toml:6:41: a client needs more than no time"), "{}", p[0]);
+        assert!(p[1].starts_with("v.toml:7:73: `at_least = 0`"), "{}", p[1]);
     }
 
     #[test]

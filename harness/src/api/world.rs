@@ -65,7 +65,7 @@ impl World {
         let journal = Journal::listen(inner.journal());
         let (world_json, description) =
             crate::up::write_state(&inner).await.map_err(|e| Error::Io { context: "write the world's files".into(), message: format!("{e:#}") })?;
-        let target = checked.client.as_ref().and_then(|c| c.target.as_deref());
+        let target = checked.first_target();
         let set = crate::client_env::vars(&description, inner.journal().clock().scale(), target, &world_json, &inner.state_dir().join("certs"));
         let env = Env { cleared: crate::client_env::cleared(&set), set };
         let ca_pem = std::fs::read_to_string(inner.ca_bundle()).map_err(|e| Error::Io { context: "read ca.pem".into(), message: e.to_string() })?;

@@ -168,6 +168,11 @@ pub struct ProbeResult {
     /// The client's own log lines, `<file>: <line>` (ccmsetup.log …), for probes that keep them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub log: Vec<String>,
+    /// Numbers the probe measured, by name (e.g. the notification probe's `cut_sim_ms`): the
+    /// runner journals them as the details of a `client` `probe_result` event, so expectations
+    /// can hold them to a range (`details = { cut_sim_ms = { between = [89000, 91000] } }`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub measured: std::collections::BTreeMap<String, f64>,
 }
 
 /// What one probe run has at hand: the probe, the world it runs against, the catalog, and
@@ -191,6 +196,7 @@ impl Run<'_> {
             status_message: None,
             message,
             log: Vec::new(),
+            measured: Default::default(),
         }
     }
 
@@ -219,6 +225,7 @@ impl Run<'_> {
             status_message: None,
             message,
             log: Vec::new(),
+            measured: Default::default(),
         }
     }
 
@@ -247,6 +254,7 @@ pub async fn run_with(probe: Probe, target: &ProbeTarget, catalog: &Catalog) -> 
                 status_message: None,
                 message: e.to_string(),
                 log: Vec::new(),
+                measured: Default::default(),
             };
         }
     };

@@ -60,8 +60,9 @@ pub fn near_miss(r: &ScenarioReport, color: bool) -> String {
     if let Some(e) = &r.error {
         s.push_str(&format!("  error: {e}\n"));
     }
-    if let Some(c) = &r.client {
-        s.push_str(&format!("  client: {}\n", c.describe));
+    for (check, c) in r.clients() {
+        let at = check.map(|n| format!("check `{n}` ")).unwrap_or_default();
+        s.push_str(&format!("  {at}client: {}\n", c.describe));
         if let Some(p) = &c.probe {
             let synthetic = if p.code_synthetic { " (synthetic code)" } else { "" };
             s.push_str(&format!(
@@ -76,8 +77,9 @@ pub fn near_miss(r: &ScenarioReport, color: bool) -> String {
             s.push_str(&format!("  stderr: {}\n", c.stderr.trim().lines().take(5).collect::<Vec<_>>().join("\n          ")));
         }
     }
-    for x in r.expectations.iter().filter(|x| x.check == Check::Failed) {
-        s.push_str(&format!("  expected {}: {}\n  observed: {}\n", x.expectation, x.expected, x.observed));
+    for (check, x) in r.all_expectations().filter(|(_, x)| x.check == Check::Failed) {
+        let at = check.map(|n| format!("check `{n}`: ")).unwrap_or_default();
+        s.push_str(&format!("  {at}expected {}: {}\n  observed: {}\n", x.expectation, x.expected, x.observed));
         for e in &x.near {
             s.push_str(&format!("    near: {}\n", event_line(e)));
         }
@@ -119,6 +121,11 @@ impl Reporter for Human {
                     text.push_str(&if r.flaky() { format!("  (passed on attempt {runs})") } else { format!("  (failed all {runs} attempts)") });
                 }
                 self.line(&text)?;
+                // A scenario of several checks: a line for each, under the scenario's.
+                for c in &r.checks {
+                    let line = format!("      {} check {}: {}", self.mark(c.verdict), c.name, c.client.describe);
+                    self.line(&line)?;
+                }
                 if let Some(bar) = &self.bar {
                     bar.inc(1);
                 }

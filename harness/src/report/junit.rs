@@ -1,4 +1,5 @@
-//! JUnit XML: a test suite per area, a test case per scenario; a failure carries the failed
+//! JUnit XML: a test suite per area, a test case per scenario (per check, `<scenario>/<check>`,
+//! for a scenario of several `[[check]]`s); a failure carries the failed
 //! expectation as its message and the near-miss plus the journal excerpt in system-out, which
 //! CI systems render next to the test.
 //!
@@ -25,6 +26,36 @@ impl Junit {
     pub fn new(out: Output) -> Self {
         Junit { out, reports: Vec::new(), plan: Plan::default() }
     }
+}
+
+/// A test case per check of a scenario that ran its `[[check]]`s (`<scenario>/<check>`), else
+/// one for the scenario.
+fn cases(r: &ScenarioReport) -> Vec<TestCase> {
+    if r.checks.is_empty() {
+        return vec![case(r)];
+    }
+    r.checks
+        .iter()
+        .map(|c| {
+            // The check's part of the report: its own verdict, client and expectations; an
+            // error of the whole world (it failed, the run stopped) is every check's.
+            let (verdict, error) = match (&c.client.error, r.verdict) {
+                (Some(e), _) => (c.verdict, Some(e.clone())),
+                (None, Verdict::Error | Verdict::Interrupted) if r.error.is_some() => (r.verdict, r.error.clone()),
+                (None, _) => (c.verdict, None),
+            };
+            let one = ScenarioReport {
+                name: format!("{}/{}", r.name, c.name),
+                verdict,
+                error,
+                client: Some(c.client.clone()),
+                expectations: c.expectations.clone(),
+                checks: Vec::new(),
+                ..r.clone()
+            };
+            case(&one)
+        })
+        .collect()
 }
 
 fn case(r: &ScenarioReport) -> TestCase {
@@ -97,7 +128,7 @@ impl Reporter for Junit {
                         }
                         current = Some(suite);
                     }
-                    current.as_mut().expect("just set").add_test_case(case(r));
+                    current.as_mut().expect("just set").add_test_cases(cases(r));
                 }
                 report.add_test_suites(current);
                 let xml = report.to_string().map_err(std::io::Error::other)?;

@@ -55,12 +55,13 @@ pub async fn forced(stop: &mut Stop) {
     }
 }
 
-pub async fn run_probe(probe: Probe, world: &World, timeout: Duration, stop: &mut Stop) -> ClientOutcome {
+/// Run `probe` against `world`; `spec` is the check's `client` table (the sign-in probe's grant).
+pub async fn run_probe(probe: Probe, spec: Option<&scenarios::ClientSpec>, world: &World, timeout: Duration, stop: &mut Stop) -> ClientOutcome {
     let describe = format!("probe {}", probe.as_str());
     let mut target = ProbeTarget::new(&world.describe(), world.journal().clock().scale());
-    let spec = &world.scenario().world;
-    target.client_clock = Some(world.journal().clock().behind(spec.skew.map_or(Duration::ZERO, |s| s.0)));
-    if let Some(c) = &world.scenario().client {
+    let skew = world.scenario().world.skew;
+    target.client_clock = Some(world.journal().clock().behind(skew.map_or(Duration::ZERO, |s| s.0)));
+    if let Some(c) = spec {
         target.sign_in = crate::probes::sign_in::SignIn { grant: c.grant.unwrap_or_default(), resource: c.resource.clone() };
     }
     if probe == Probe::CmgRegister {
@@ -68,7 +69,9 @@ pub async fn run_probe(probe: Probe, world: &World, timeout: Duration, stop: &mu
     }
     tokio::select! {
         result = tokio::time::timeout(timeout, probes::run_with(probe, &target, &world.cloud().catalog)) => match result {
-            Ok(result) => ClientOutcome {
+            Ok(result) => {
+                journal_result(world, &result);
+                ClientOutcome {
                 describe,
                 passed: result.passed,
                 stdout: format!("{}\n", serde_json::to_string(&result).unwrap_or_default()),
@@ -78,11 +81,28 @@ pub async fn run_probe(probe: Probe, world: &World, timeout: Duration, stop: &mu
                 error: None,
                 interrupted: false,
                 stderr: String::new(),
-            },
+                }
+            }
             Err(_) => ClientOutcome { timed_out: true, ..errored(describe, format!("timed out: the probe did not finish within {} (wall time)", wall(timeout))) },
         },
         () = stopped(stop) => ClientOutcome { interrupted: true, ..errored(describe, "interrupted: memsim run was stopped while the probe ran".into()) },
     }
+}
+
+/// The probe's verdict and what it measured, as the world's `client` `probe_result` event: what
+/// an expectation holds a probe's own numbers to (`details = { cut_sim_ms = { between = … } }`).
+fn journal_result(world: &World, r: &probes::ProbeResult) {
+    let mut e = scenarios::NewEvent::new(scenarios::Component::Client, "probe_result")
+        .detail("probe", r.probe)
+        .detail("passed", r.passed)
+        .detail("step", r.step.as_str());
+    if let Some(code) = &r.code {
+        e = e.detail("code", code.as_str());
+    }
+    for (name, value) in &r.measured {
+        e = e.detail(name, *value);
+    }
+    world.journal().record(e);
 }
 
 /// What the scenario's world gives `cmg-register`: its plan, with the bulk token the world's

@@ -84,6 +84,7 @@ pub(crate) fn check_events(e: &EventExpectation, journal: &[Event]) -> Expectati
 /// Events that match the expectation but for one field, else events of the same component.
 fn near_misses(e: &EventExpectation, journal: &[Event]) -> Vec<Event> {
     let relaxed = [
+        EventExpectation { details: Default::default(), ..e.clone() },
         EventExpectation { fault: None, ..e.clone() },
         EventExpectation { host: None, ..e.clone() },
         EventExpectation { what: None, ..e.clone() },

@@ -10,7 +10,7 @@ pub mod report;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use scenarios::{ClientKind, Scenario};
+use scenarios::{ClientKind, Event, Scenario};
 use tokio::task::JoinSet;
 
 pub use client::{Stop, StopRequest};
@@ -19,7 +19,7 @@ pub use client::{Stop, StopRequest};
 pub(crate) use expect::check_events as check_event;
 pub use report::Plan;
 pub use report::Reporter;
-use report::{Attempt, RunEvent, ScenarioReport, Summary, Verdict};
+use report::{Attempt, CheckReport, ClientOutcome, RunEvent, ScenarioReport, Summary, Verdict};
 
 use crate::world::{World, WorldOptions};
 
@@ -257,6 +257,7 @@ pub(crate) fn blank(s: &Scenario, time_scale: f64) -> ScenarioReport {
         error: None,
         client: None,
         expectations: Vec::new(),
+        checks: Vec::new(),
         wall_ms: 0.0,
         sim_ms: 0.0,
         lab: s.lab.clone(),
@@ -288,60 +289,37 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
         return interrupted(report, "interrupted before its client started: memsim run was stopped");
     }
     let clock = *world.journal().clock();
-    let kind = match (&options.command, s.client.as_ref().map(|c| &c.kind)) {
-        (Some(argv), _) => Some(ClientKind::Command(argv.clone())),
-        (None, k) => k.cloned(),
-    };
-    let Some(kind) = kind else {
-        report.error = Some("the scenario has no [client]: give one, or run it with `-- COMMAND`".into());
-        return (report, ErrorKind::BadInput);
-    };
-    // Wall time (issue 13: a scenario's "30s" was read as simulated time, and at a time scale
-    // of 60 killed the client after 500 ms). A command replacing the clients has `--timeout`.
-    let own_timeout = s.client.as_ref().and_then(|c| c.timeout).filter(|_| options.command.is_none());
-    let timeout = own_timeout.map_or(options.default_timeout, |t| t.0);
-    let outcome = match &kind {
-        ClientKind::Probe(p) => client::run_probe(*p, &world, timeout, &mut stop).await,
-        ClientKind::Command(argv) => {
-            let prepared = async {
-                let (world_json, description) = crate::up::write_state(&world).await.map_err(|e| format!("{e:#}"))?;
-                let certs = world.state_dir().join("certs");
-                let mut env = crate::client_env::vars(&description, clock.scale(), s.client.as_ref().and_then(|c| c.target.as_deref()), &world_json, &certs);
-                // A CMG registration scenario hands a command the bulk token its probe would get.
-                if s.client.as_ref().is_some_and(|c| c.kind == ClientKind::Probe(scenarios::Probe::CmgRegister)) {
-                    env.extend(client::cmg_env(&world).await);
-                }
-                let mut mounted = Vec::new();
-                if options.transparent {
-                    // No proxy or CA variable: the namespace's resolv.conf and trust store.
-                    env.retain(|(k, _)| k.starts_with("MEMSIM_") && *k != "MEMSIM_DNS");
-                    mounted = crate::exec::trust(&world).await.map_err(|e| format!("{e:#}"))?;
-                }
-                Ok::<_, String>((env, mounted))
-            };
-            match prepared.await {
-                Ok((env, mounted)) => {
-                    let cwd = s.client.as_ref().and_then(|c| c.cwd.as_deref());
-                    let outcome = client::run_command(argv, cwd, &env, timeout, &mut stop).await;
-                    if let Err(e) = crate::exec::untrust(mounted).await {
-                        report.error = Some(format!("could not restore the namespace's trust store: {e:#}"));
-                        return (report, ErrorKind::Harness);
-                    }
-                    outcome
-                }
-                Err(e) => {
-                    report.error = Some(format!("could not prepare the client's environment: {e}"));
-                    return (report, ErrorKind::Harness);
-                }
-            }
+    // Events before the first client (the world starting) belong to every check's window.
+    let prelude = world.journal().next_seq();
+    let mut runs: Vec<(scenarios::CheckRef<'_>, ClientOutcome, u64)> = Vec::new();
+    for check in s.checks() {
+        if !runs.is_empty() && stop.borrow().stopping() {
+            break;
         }
-    };
-    // The server side records a client's rejection a moment after the client gave up: wait
-    // for in-flight connections to finish (bounded) before reading the journal. A stopped run
-    // does not wait.
-    if !outcome.interrupted {
-        let journal = world.journal().clone();
-        let _ = tokio::task::spawn_blocking(move || journal.wait_settled(SETTLE)).await;
+        let from = world.journal().next_seq();
+        let outcome = match run_check(check, &world, options, &mut stop).await {
+            Ok(o) => o,
+            Err((message, kind)) => {
+                report.error = Some(message);
+                return (report, kind);
+            }
+        };
+        // The server side records a client's rejection a moment after the client gave up: wait
+        // for in-flight connections to finish (bounded) before the next check, and before
+        // reading the journal. A stopped run does not wait.
+        let interrupted = outcome.interrupted;
+        if !interrupted {
+            let journal = world.journal().clone();
+            let _ = tokio::task::spawn_blocking(move || journal.wait_settled(SETTLE)).await;
+        }
+        runs.push((check, outcome, from));
+        if interrupted {
+            break;
+        }
+    }
+    if runs.is_empty() {
+        report.error = Some("the scenario has no [client]: give one with its [expect], or [[check]] entries".into());
+        return (report, ErrorKind::BadInput);
     }
     let stopped = world.shutdown(STOP_GRACE).await;
     // Every event, even those a busy world evicted from memory: they are read back from the
@@ -353,9 +331,25 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
             return (report, ErrorKind::Harness);
         }
     };
-    report.expectations = expect::check(&s.expect.clone().unwrap_or_default(), &outcome, &report.journal);
-    report.verdict = if report.expectations.iter().any(|x| x.check == report::Check::Failed) { Verdict::Fail } else { Verdict::Pass };
-    report.client = Some(outcome);
+    // Each check is held to the events of its own run: the world's start, then from its client's
+    // start to the next client's (the last one's to the end). One check sees the whole journal.
+    let bounds: Vec<u64> = runs.iter().skip(1).map(|(_, _, from)| *from).chain([u64::MAX]).collect();
+    let single = !s.has_check_list();
+    for ((check, outcome, from), to) in runs.into_iter().zip(bounds) {
+        let window: Vec<Event> = report.journal.iter().filter(|e| e.seq < prelude || (from..to).contains(&e.seq)).cloned().collect();
+        let expectations = expect::check(check.expect, &outcome, if single { &report.journal } else { &window });
+        if single {
+            report.verdict = verdict_of(&expectations);
+            report.expectations = expectations;
+            report.client = Some(outcome);
+        } else {
+            let verdict = if outcome.error.is_some() { Verdict::Error } else { verdict_of(&expectations) };
+            report.checks.push(CheckReport { name: check.name.to_string(), verdict, client: outcome, expectations });
+        }
+    }
+    if !single {
+        report.verdict = if report.checks.iter().any(|c| c.verdict == Verdict::Fail) { Verdict::Fail } else { Verdict::Pass };
+    }
     let wall = t0.elapsed();
     report.wall_ms = wall.as_secs_f64() * 1000.0;
     report.sim_ms = clock.to_sim(wall).0.as_secs_f64() * 1000.0;
@@ -366,13 +360,71 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
     }
     // A client run that says nothing about the scenario is an error whatever the expectations
     // say: a missing binary must not pass a scenario that expects failure (issue 13).
-    match report.client.as_ref().and_then(|c| c.error.clone().map(|e| (e, c.interrupted))) {
-        Some((e, true)) => interrupted(report, &e),
+    let clients = report.client.iter().chain(report.checks.iter().map(|c| &c.client));
+    let first_error = clients.filter_map(|c| c.error.clone().map(|e| (e, c.interrupted))).next();
+    let named = |e: String| match report.checks.iter().find(|c| c.client.error.is_some()) {
+        Some(c) => format!("check `{}`: {e}", c.name),
+        None => e,
+    };
+    match first_error {
+        Some((e, true)) => {
+            let e = named(e);
+            interrupted(report, &e)
+        }
         Some((e, false)) => {
+            report.error = Some(named(e));
             report.verdict = Verdict::Error;
-            report.error = Some(e);
             (report, ErrorKind::Client)
         }
         None => (report, ErrorKind::None),
+    }
+}
+
+fn verdict_of(expectations: &[report::ExpectationResult]) -> Verdict {
+    if expectations.iter().any(|x| x.check == report::Check::Failed) { Verdict::Fail } else { Verdict::Pass }
+}
+
+/// Run one check's client against the world: its probe, or a command (the check's own, or
+/// `memsim run -- COMMAND` replacing every client). An `Err` is the scenario's error.
+async fn run_check(check: scenarios::CheckRef<'_>, world: &World, options: &RunOptions, stop: &mut Stop) -> Result<ClientOutcome, (String, ErrorKind)> {
+    let spec = check.client;
+    let kind = match &options.command {
+        Some(argv) => ClientKind::Command(argv.clone()),
+        None => spec.kind.clone(),
+    };
+    // Wall time (issue 13: a scenario's "30s" was read as simulated time, and at a time scale
+    // of 60 killed the client after 500 ms). A command replacing the clients has `--timeout`.
+    let own_timeout = spec.timeout.filter(|_| options.command.is_none());
+    let timeout = own_timeout.map_or(options.default_timeout, |t| t.0);
+    let argv = match &kind {
+        ClientKind::Probe(p) => return Ok(client::run_probe(*p, Some(spec), world, timeout, stop).await),
+        ClientKind::Command(argv) => argv,
+    };
+    let clock = *world.journal().clock();
+    let prepared = async {
+        let (world_json, description) = crate::up::write_state(world).await.map_err(|e| format!("{e:#}"))?;
+        let certs = world.state_dir().join("certs");
+        let mut env = crate::client_env::vars(&description, clock.scale(), spec.target.as_deref(), &world_json, &certs);
+        // A CMG registration scenario hands a command the bulk token its probe would get.
+        if spec.kind == ClientKind::Probe(scenarios::Probe::CmgRegister) {
+            env.extend(client::cmg_env(world).await);
+        }
+        let mut mounted = Vec::new();
+        if options.transparent {
+            // No proxy or CA variable: the namespace's resolv.conf and trust store.
+            env.retain(|(k, _)| k.starts_with("MEMSIM_") && *k != "MEMSIM_DNS");
+            mounted = crate::exec::trust(world).await.map_err(|e| format!("{e:#}"))?;
+        }
+        Ok::<_, String>((env, mounted))
+    };
+    match prepared.await {
+        Ok((env, mounted)) => {
+            let outcome = client::run_command(argv, spec.cwd.as_deref(), &env, timeout, stop).await;
+            if let Err(e) = crate::exec::untrust(mounted).await {
+                return Err((format!("could not restore the namespace's trust store: {e:#}"), ErrorKind::Harness));
+            }
+            Ok(outcome)
+        }
+        Err(e) => Err((format!("could not prepare the client's environment: {e}"), ErrorKind::Harness)),
     }
 }

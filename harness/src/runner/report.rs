@@ -79,7 +79,13 @@ pub struct ScenarioReport {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientOutcome>,
+    /// The expectations of the scenario's one `[client]` (empty when it lists `[[check]]`s:
+    /// each check has its own).
     pub expectations: Vec<ExpectationResult>,
+    /// A scenario listing `[[check]]`s: each check's client and expectations, in run order
+    /// (all in the one world; each check held to the events of its own run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckReport>,
     pub wall_ms: f64,
     /// Simulated time the scenario covered (wall time × time scale).
     pub sim_ms: f64,
@@ -91,6 +97,17 @@ pub struct ScenarioReport {
     pub failed_attempts: Vec<Attempt>,
     #[serde(skip)]
     pub journal: Vec<Event>,
+}
+
+/// One `[[check]]` of a scenario: its client's run and its expectations.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CheckReport {
+    /// The check's `name` (default: its probe's name, or `command`).
+    pub name: String,
+    /// Pass, fail, or error (its client's run says nothing: see [`ClientOutcome::error`]).
+    pub verdict: Verdict,
+    pub client: ClientOutcome,
+    pub expectations: Vec<ExpectationResult>,
 }
 
 /// A run of a scenario that failed before a retry: its verdict, why, and its near-miss.
@@ -115,7 +132,21 @@ impl ScenarioReport {
         if let Some(e) = &self.error {
             return Some(e.clone());
         }
-        self.expectations.iter().find(|x| x.check == Check::Failed).map(|x| format!("{}: expected {}, observed {}", x.expectation, x.expected, x.observed))
+        self.all_expectations().find(|(_, x)| x.check == Check::Failed).map(|(check, x)| {
+            let at = check.map(|c| format!("check `{c}`: ")).unwrap_or_default();
+            format!("{at}{}: expected {}, observed {}", x.expectation, x.expected, x.observed)
+        })
+    }
+
+    /// Every expectation with the name of its check (none for a scenario's one `[client]`).
+    pub fn all_expectations(&self) -> impl Iterator<Item = (Option<&str>, &ExpectationResult)> {
+        let own = self.expectations.iter().map(|x| (None, x));
+        own.chain(self.checks.iter().flat_map(|c| c.expectations.iter().map(move |x| (Some(c.name.as_str()), x))))
+    }
+
+    /// Each client run with its check's name (none for a scenario's one `[client]`).
+    pub fn clients(&self) -> impl Iterator<Item = (Option<&str>, &ClientOutcome)> {
+        self.client.iter().map(|c| (None, c)).chain(self.checks.iter().map(|c| (Some(c.name.as_str()), &c.client)))
     }
 
     /// The last `n` journal events, one JSON line each: the context around a failure.

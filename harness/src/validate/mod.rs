@@ -126,14 +126,14 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
         }
     }
     problems.extend(dates::problems(s, catalog));
-    if let Some(target) = s.client.as_ref().and_then(|c| c.target.as_deref())
-        && scenarios::validate::target_url(target).is_ok()
-        && let Some(why) = target_problem(target, s, catalog)
-    {
-        problems.push(Problem::new(place!["client", "target"], why));
-    }
-    if let Some(expect) = &s.expect {
-        problems.extend(expect_problems(expect, catalog));
+    for c in s.checks() {
+        if let Some(target) = c.client.target.as_deref()
+            && scenarios::validate::target_url(target).is_ok()
+            && let Some(why) = target_problem(target, s, catalog)
+        {
+            problems.push(Problem::new([scenarios::validate::table_place(s, c.index, "client"), place!["target"]].concat(), why));
+        }
+        problems.extend(expect_problems(c.expect, catalog, &scenarios::validate::table_place(s, c.index, "expect")));
     }
     problems
 }
@@ -201,15 +201,16 @@ fn pki_fault(f: &PkiFault, catalog: &Catalog) -> Option<(&'static str, String)> 
 
 /// Codes and status messages no probe reports, and patterns that do not compile, could never
 /// match: the expectation would fail for a typo (or, negated, hold for ever).
-fn expect_problems(e: &scenarios::Expect, catalog: &Catalog) -> Vec<Problem> {
+fn expect_problems(e: &scenarios::Expect, catalog: &Catalog, table: &[scenarios::Step]) -> Vec<Problem> {
     let mut problems = Vec::new();
+    let at = |rest: Vec<scenarios::Step>| [table.to_vec(), rest].concat();
     if let Some(code) = &e.code {
         match crate::probes::CodeBook::load(&catalog.codes) {
             Ok(book) if book.is_reportable(code) => {}
             // The sign-in probe reports the AADSTS code the authority answered (entra.toml).
             Ok(_) if crate::probes::code::aadsts(&catalog.entra, code).is_some() => {}
             Ok(book) if !code.starts_with("0x") && book.is_reportable(&format!("0x{code}")) => {
-                problems.push(Problem::new(place!["expect", "code"], format!("write the code in hex with its prefix, as the probes report it: \"0x{code}\"")));
+                problems.push(Problem::new(at(place!["code"]), format!("write the code in hex with its prefix, as the probes report it: \"0x{code}\"")));
             }
             Ok(_) => {
                 let values: Vec<&str> = catalog.codes.codes.iter().map(|c| c.value.as_str()).collect();
@@ -217,21 +218,21 @@ fn expect_problems(e: &scenarios::Expect, catalog: &Catalog) -> Vec<Problem> {
                     "no probe reports code `{code}`; the codes are: {} (and 0x8019 + an HTTP status, and the AADSTS codes of entra.toml)",
                     values.join(", ")
                 );
-                problems.push(Problem::new(place!["expect", "code"], message));
+                problems.push(Problem::new(at(place!["code"]), message));
             }
-            Err(err) => problems.push(Problem::new(place!["expect", "code"], err.to_string())),
+            Err(err) => problems.push(Problem::new(at(place!["code"]), err.to_string())),
         }
     }
     if let Some(id) = e.status_message
         && !catalog.codes.status_messages.iter().any(|m| m.id == id)
     {
         let ids: Vec<String> = catalog.codes.status_messages.iter().map(|m| m.id.to_string()).collect();
-        problems.push(Problem::new(place!["expect", "status_message"], format!("no probe raises status message {id}; they are: {}", ids.join(", "))));
+        problems.push(Problem::new(at(place!["status_message"]), format!("no probe raises status message {id}; they are: {}", ids.join(", "))));
     }
     for (key, patterns) in [("stdout_matches", &e.stdout_matches), ("stderr_matches", &e.stderr_matches)] {
         for (i, p) in patterns.iter().enumerate() {
             if let Err(err) = regex_lite::Regex::new(&p.text) {
-                problems.push(Problem::new(place!["expect", key, i], format!("not a regular expression: {err}")));
+                problems.push(Problem::new(at(place![key, i]), format!("not a regular expression: {err}")));
             }
         }
     }

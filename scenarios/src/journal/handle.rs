@@ -230,6 +230,12 @@ impl Journal {
         *listeners = Arc::new(next);
     }
 
+    /// The `seq` the next event will get: events from here on happened after this call (the
+    /// runner splits one world's journal between a scenario's checks by it).
+    pub fn next_seq(&self) -> u64 {
+        lock(&self.0.state).window.next_seq()
+    }
+
     /// Events in memory.
     pub fn len(&self) -> usize {
         lock(&self.0.state).window.held()
