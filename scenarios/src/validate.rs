@@ -95,21 +95,31 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
         problems.push(Problem::new(place!["world", "tenant_name"], "tenant_name must be 1 to 256 characters without control characters"));
     }
     problems.extend(check_problems(s));
-    for c in s.checks() {
-        let at = |table: &'static str, rest: &[Step]| [table_place(s, c.index, table), rest.to_vec()].concat();
-        if let Some(Err(why)) = c.client.target.as_deref().map(target_url) {
+    for (index, client, expect) in tables(s) {
+        let at = |table: &'static str, rest: &[Step]| [table_place(s, index, table), rest.to_vec()].concat();
+        if let Some(Err(why)) = client.and_then(|c| c.target.as_deref()).map(target_url) {
             problems.push(Problem::new(at("client", &place!["target"]), why));
         }
         // issue 13 follow-up: "0s" passed `check` and then timed every client out at once
         // (`--timeout 0s` is refused by the CLI for the same reason).
-        if c.client.timeout.is_some_and(|t| t.0.is_zero()) {
+        if client.and_then(|c| c.timeout).is_some_and(|t| t.0.is_zero()) {
             problems.push(Problem::new(at("client", &place!["timeout"]), "a client needs more than no time: give a wall-time timeout above zero, e.g. \"60s\""));
         }
-        for (i, e) in c.expect.events.iter().enumerate() {
+        for (i, e) in expect.iter().flat_map(|e| e.events.iter().enumerate()) {
             problems.extend(event_problem(e).map(|(key, m)| Problem::new(at("expect", &place!["events", i, key]), m)));
         }
     }
     problems
+}
+
+/// Every `client` and `expect` table to check, with its check's index: each `[[check]]`'s, or
+/// the top-level ones (either may be missing; `memsim check` reports that apart).
+pub fn tables(s: &Scenario) -> Vec<(usize, Option<&crate::ClientSpec>, Option<&crate::Expect>)> {
+    if s.checks.is_empty() {
+        vec![(0, s.client.as_ref(), s.expect.as_ref())]
+    } else {
+        s.checks.iter().enumerate().map(|(i, c)| (i, Some(&c.client), Some(&c.expect))).collect()
+    }
 }
 
 /// The place of a check's `client` or `expect` table: `check.<index>.<table>` in a scenario
@@ -321,7 +331,7 @@ mod tests {
         let twice = "[[check]]\nclient = { probe = \"discovery\" }\nexpect = { outcome = \"pass\" }\n[[check]]\nclient = { probe = \"discovery\" }\nexpect = { outcome = \"fail\" }\n";
         let p = problems(twice);
         assert_eq!(p.len(), 1, "{p:#?}");
-        assert!(p[0].starts_with("v.toml:9:1: two checks are named `discovery`"), "{}", p[0]);
+        assert!(p[0].starts_with("v.toml:9:10: two checks are named `discovery`"), "{}", p[0]);
         let p = problems(&TWO_CHECKS.replace("\"cdn\"", "\"CDN check\""));
         assert!(p[0].starts_with("v.toml:10:8: invalid check name `CDN check`"), "{p:#?}");
     }
@@ -340,8 +350,8 @@ mod tests {
     fn a_check_s_expectations_are_checked_where_they_stand() {
         let p = problems("[[check]]\nclient = { command = [\"true\"], timeout = \"0s\" }\nexpect = { outcome = \"pass\", events = [{ component = \"dns\", at_least = 0 }] }\n");
         assert_eq!(p.len(), 2, "{p:#?}");
-        assert!(p[0].starts_with("v.toml:6:41: a client needs more than no time"), "{}", p[0]);
-        assert!(p[1].starts_with("v.toml:7:73: `at_least = 0`"), "{}", p[1]);
+        assert!(p[0].starts_with("v.toml:6:42: a client needs more than no time"), "{}", p[0]);
+        assert!(p[1].starts_with("v.toml:7:72: `at_least = 0`"), "{}", p[1]);
     }
 
     #[test]

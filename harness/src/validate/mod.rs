@@ -126,14 +126,16 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
         }
     }
     problems.extend(dates::problems(s, catalog));
-    for c in s.checks() {
-        if let Some(target) = c.client.target.as_deref()
+    for (index, client, expect) in scenarios::validate::tables(s) {
+        if let Some(target) = client.and_then(|c| c.target.as_deref())
             && scenarios::validate::target_url(target).is_ok()
             && let Some(why) = target_problem(target, s, catalog)
         {
-            problems.push(Problem::new([scenarios::validate::table_place(s, c.index, "client"), place!["target"]].concat(), why));
+            problems.push(Problem::new([scenarios::validate::table_place(s, index, "client"), place!["target"]].concat(), why));
         }
-        problems.extend(expect_problems(c.expect, catalog, &scenarios::validate::table_place(s, c.index, "expect")));
+        if let Some(expect) = expect {
+            problems.extend(expect_problems(expect, catalog, &scenarios::validate::table_place(s, index, "expect")));
+        }
     }
     problems
 }
