@@ -396,3 +396,58 @@ impl Outcome {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "name = \"d\"\nsummary = \"s\"\narea = \"proxy\"\nsource = \"t\"\n[client]\nprobe = \"notification\"\n[expect]\noutcome = \"fail\"\n";
+
+    fn events(line: &str) -> Result<Vec<EventExpectation>, crate::ScenarioError> {
+        crate::parse_scenario(&format!("{HEAD}events = [{line}]\n"), "d.toml").map(|s| s.expect.unwrap().events)
+    }
+
+    fn event(detail: serde_json::Value) -> crate::Event {
+        let mut e: crate::Event = serde_json::from_value(serde_json::json!({
+            "seq": 1, "sim_time": "2026-01-01T00:00:00Z", "wall_ms": 1.0, "component": "proxy", "what": "idle_timeout",
+        }))
+        .unwrap();
+        e.detail = detail.as_object().unwrap().clone();
+        e
+    }
+
+    // issue 16: numeric expectations on an event's details, inclusive bounds.
+    #[test]
+    fn numbers_are_held_to_their_bounds_and_values_to_equality() {
+        let e = &events(r#"{ component = "proxy", what = "idle_timeout", details = { idle_sim_ms = { between = [89000, 91000] }, close = "fin" } }"#).unwrap()[0];
+        assert!(e.matches(&event(serde_json::json!({ "idle_sim_ms": 90100.4, "close": "fin" }))));
+        assert!(e.matches(&event(serde_json::json!({ "idle_sim_ms": 91000, "close": "fin" }))), "inclusive");
+        assert!(!e.matches(&event(serde_json::json!({ "idle_sim_ms": 92500.0, "close": "fin" }))));
+        assert!(!e.matches(&event(serde_json::json!({ "idle_sim_ms": 90000.0, "close": "rst" }))));
+        assert!(!e.matches(&event(serde_json::json!({ "close": "fin" }))), "a missing detail holds nothing");
+        assert!(e.describe().contains("idle_sim_ms between 89000 and 91000") && e.describe().contains("close=\"fin\""), "{}", e.describe());
+        let e = &events(r#"{ component = "proxy", what = "idle_timeout", details = { bytes_up = { at_least = 10, at_most = 20 } } }"#).unwrap()[0];
+        assert!(e.matches(&event(serde_json::json!({ "bytes_up": 10 }))) && e.matches(&event(serde_json::json!({ "bytes_up": 20 }))));
+        assert!(!e.matches(&event(serde_json::json!({ "bytes_up": 21 }))) && !e.matches(&event(serde_json::json!({ "bytes_up": "15" }))));
+    }
+
+    #[test]
+    fn details_are_checked_against_the_fields_of_the_kind() {
+        let err = events(r#"{ component = "proxy", what = "idle_timeout", details = { idle_ms = 1 } }"#).unwrap_err();
+        assert!(err.message.contains("`idle_ms` is not a detail of proxy `idle_timeout` events") && err.message.contains("idle_sim_ms"), "{err}");
+        assert_eq!(err.line, 9, "{err}");
+        let err = events(r#"{ component = "proxy", what = "idle_timeout", details = { close = { at_least = 1 } } }"#).unwrap_err();
+        assert!(err.message.contains("`close` of proxy `idle_timeout` events is a text") && err.message.contains("compares a number"), "{err}");
+        let err = events(r#"{ component = "proxy", what = "idle_timeout", details = { idle_sim_ms = { between = [2, 1] } } }"#).unwrap_err();
+        assert!(err.message.contains("no number is at least 2 and at most 1"), "{err}");
+        let err = events(r#"{ component = "proxy", what = "idle_timeout", details = { idle_sim_ms = { betwen = [1, 2] } } }"#).unwrap_err();
+        assert!(err.message.contains("unknown key `betwen`") && err.message.contains("`between`"), "{err}");
+        let err = events(r#"{ component = "proxy", what = "idle_timeout", details = { idle_sim_ms = {} } }"#).unwrap_err();
+        assert!(err.message.contains("give `between = [lo, hi]`"), "{err}");
+        // Without `what`, any kind of the component that carries the field will do.
+        assert!(events(r#"{ component = "http", details = { status = 200 } }"#).is_ok());
+        assert!(events(r#"{ details = { cut_sim_ms = { at_least = 1 } } }"#).is_ok());
+        let err = events(r#"{ component = "dns", details = { idle_sim_ms = 1 } }"#).unwrap_err();
+        assert!(err.message.contains("not a detail of dns events"), "{err}");
+    }
+}

@@ -51,6 +51,8 @@ fn cases(r: &ScenarioReport) -> Vec<TestCase> {
                 client: Some(c.client.clone()),
                 expectations: c.expectations.clone(),
                 checks: Vec::new(),
+                wall_ms: c.wall_ms,
+                journal: r.journal.iter().filter(|e| c.saw(e)).cloned().collect(),
                 ..r.clone()
             };
             case(&one)

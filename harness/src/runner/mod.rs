@@ -291,12 +291,12 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
     let clock = *world.journal().clock();
     // Events before the first client (the world starting) belong to every check's window.
     let prelude = world.journal().next_seq();
-    let mut runs: Vec<(scenarios::CheckRef<'_>, ClientOutcome, u64)> = Vec::new();
+    let mut runs: Vec<(scenarios::CheckRef<'_>, ClientOutcome, u64, f64)> = Vec::new();
     for check in s.checks() {
         if !runs.is_empty() && stop.borrow().stopping() {
             break;
         }
-        let from = world.journal().next_seq();
+        let (from, started) = (world.journal().next_seq(), Instant::now());
         let outcome = match run_check(check, &world, options, &mut stop).await {
             Ok(o) => o,
             Err((message, kind)) => {
@@ -312,7 +312,7 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
             let journal = world.journal().clone();
             let _ = tokio::task::spawn_blocking(move || journal.wait_settled(SETTLE)).await;
         }
-        runs.push((check, outcome, from));
+        runs.push((check, outcome, from, started.elapsed().as_secs_f64() * 1000.0));
         if interrupted {
             break;
         }
@@ -333,9 +333,9 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
     };
     // Each check is held to the events of its own run: the world's start, then from its client's
     // start to the next client's (the last one's to the end). One check sees the whole journal.
-    let bounds: Vec<u64> = runs.iter().skip(1).map(|(_, _, from)| *from).chain([u64::MAX]).collect();
+    let bounds: Vec<u64> = runs.iter().skip(1).map(|(_, _, from, _)| *from).chain([u64::MAX]).collect();
     let single = !s.has_check_list();
-    for ((check, outcome, from), to) in runs.into_iter().zip(bounds) {
+    for ((check, outcome, from, wall_ms), to) in runs.into_iter().zip(bounds) {
         let window: Vec<Event> = report.journal.iter().filter(|e| e.seq < prelude || (from..to).contains(&e.seq)).cloned().collect();
         let expectations = expect::check(check.expect, &outcome, if single { &report.journal } else { &window });
         if single {
@@ -344,7 +344,8 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
             report.client = Some(outcome);
         } else {
             let verdict = if outcome.error.is_some() { Verdict::Error } else { verdict_of(&expectations) };
-            report.checks.push(CheckReport { name: check.name.to_string(), verdict, client: outcome, expectations });
+            let window = (prelude, from..to);
+            report.checks.push(CheckReport { name: check.name.to_string(), verdict, client: outcome, expectations, wall_ms, window });
         }
     }
     if !single {

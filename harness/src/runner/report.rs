@@ -108,6 +108,19 @@ pub struct CheckReport {
     pub verdict: Verdict,
     pub client: ClientOutcome,
     pub expectations: Vec<ExpectationResult>,
+    /// Wall time of its client's run (and the settling after it).
+    pub wall_ms: f64,
+    /// The `seq`s of the journal events it was held to: those below the first, then those in
+    /// the range (the world's start, then its own run).
+    #[serde(skip)]
+    pub window: (u64, std::ops::Range<u64>),
+}
+
+impl CheckReport {
+    /// Whether the check was held to event `e`.
+    pub fn saw(&self, e: &Event) -> bool {
+        e.seq < self.window.0 || self.window.1.contains(&e.seq)
+    }
 }
 
 /// A run of a scenario that failed before a retry: its verdict, why, and its near-miss.
