@@ -25,6 +25,14 @@ fn the_builtin_catalog_passes_with_the_reference_clients() {
         for line in std::fs::read_to_string(f.unwrap().path()).unwrap().lines() {
             let e: scenarios::Event = serde_json::from_str(line).unwrap();
             assert!(scenarios::journal::is_kind_of(e.component, &e.what), "{line}");
+            // issue 16: every detail is in the one list of each kind's fields (README's table),
+            // with its type, so `details = { … }` expectations are checked against the truth.
+            let fields = scenarios::journal::fields::fields_of(e.component, &e.what);
+            for (key, value) in &e.detail {
+                let field = fields.iter().find(|f| f.name == key);
+                assert!(field.is_some(), "{} `{}` carries `{key}`, which journal::fields::FIELDS does not list: {line}", e.component.as_str(), e.what);
+                assert!(value.is_null() || field.is_some_and(|f| f.ty.holds(value)), "{} `{}`: `{key}` is not {}: {line}", e.component.as_str(), e.what, field.unwrap().ty.describe());
+            }
             kinds.insert((e.component.as_str(), e.what));
         }
     }
