@@ -76,7 +76,7 @@ fn a_command_that_cannot_start_is_an_error_in_every_scenario() {
     let absent_only = dir.path().join("absent.toml");
     std::fs::write(
         &absent_only,
-        "# t\nname = \"absent-only\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"t\"\n[expect]\noutcome = \"fail\"\nevents = [{ component = \"http\", what = \"request\", absent = true }]\n",
+        "# t\nname = \"absent-only\"\nsummary = \"s\"\narea = \"pki\"\nsource = \"t\"\n[client]\nprobe = \"discovery\"\n[expect]\noutcome = \"fail\"\nevents = [{ component = \"http\", what = \"request\", absent = true }]\n",
     )
     .unwrap();
     let out = memsim().arg("run").arg(&absent_only).args(["--", "/nonexistent/memsim-checker"]).output().unwrap();
