@@ -121,6 +121,27 @@ fn the_notification_probe_holds_on_a_healthy_world_and_reports_the_idle_cut() {
     assert!(journal.iter().any(|e| e["what"] == "poll_abandoned"), "the gateway saw the channel go");
 }
 
+// issue 16 item 6: under a 90 s idle timeout at time scale 100 the probe reported the cut at
+// 92-93 s while the proxy journaled 90.1 s. It now times the cut from its request to the EOF it
+// reads, at the world's pace: within 1 % of the proxy's own reckoning.
+#[test]
+fn the_notification_probe_times_the_idle_cut_within_one_percent_of_the_proxy() {
+    let up = Up::start(Some("notification-idle-cut-90s"));
+    let (code, r) = probe(&up, "notification");
+    assert_eq!((code, r["step"].as_str()), (Some(1), Some("hold")), "{r}");
+    let probe_ms = r["measured"]["cut_sim_ms"].as_f64().unwrap_or_else(|| panic!("no cut_sim_ms: {r}"));
+    let said: f64 = r["message"].as_str().unwrap().split("cut after ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!((said * 1000.0 - probe_ms).abs() <= 50.0, "the message says what was measured: {said} s, {probe_ms} ms");
+    let (_, journal) = up.stop();
+    let proxy_ms = journal
+        .iter()
+        .find(|e| e["what"] == "idle_timeout" && e["host"] == "gateway.configmgr.manage.microsoft.com")
+        .and_then(|e| e["detail"]["idle_sim_ms"].as_f64())
+        .expect("the proxy journaled the cut with its idle time");
+    assert!((90_000.0..92_000.0).contains(&proxy_ms), "the proxy cut after {proxy_ms} simulated ms");
+    assert!((probe_ms - proxy_ms).abs() <= proxy_ms * 0.01, "probe {probe_ms} ms vs proxy {proxy_ms} ms: more than 1 % apart");
+}
+
 #[test]
 fn scp_validate_passes_on_a_healthy_world_and_raises_11488_naming_the_refused_endpoint() {
     let up = Up::start(None);
