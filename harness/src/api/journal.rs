@@ -78,6 +78,37 @@ impl EventMatcher {
         self.set("path", path)
     }
 
+    /// Whose detail `field` equals `value` (a string, number or boolean; the fields of each
+    /// kind are README's "Event details").
+    pub fn detail(mut self, field: &str, value: impl Into<Value>) -> EventMatcher {
+        self.details().insert(field.to_string(), value.into());
+        self
+    }
+
+    /// Whose numeric detail `field` lies in `lo..=hi` (a scenario file's
+    /// `details = { field = { between = [lo, hi] } }`).
+    ///
+    /// ```
+    /// use memsim::{Component, EventMatcher};
+    ///
+    /// let cut = EventMatcher::new(Component::Proxy).what("idle_timeout").detail_between("idle_sim_ms", 89_000.0, 91_000.0);
+    /// assert!(cut.describe()?.contains("idle_sim_ms between 89000 and 91000"));
+    /// assert!(EventMatcher::new(Component::Proxy).what("idle_timeout").detail_between("idle_ms", 1.0, 2.0).describe().is_err());
+    /// # Ok::<(), memsim::Error>(())
+    /// ```
+    pub fn detail_between(mut self, field: &str, lo: f64, hi: f64) -> EventMatcher {
+        self.details().insert(field.to_string(), serde_json::json!({ "between": [lo, hi] }));
+        self
+    }
+
+    fn details(&mut self) -> &mut Map<String, Value> {
+        let details = self.keys.entry("details").or_insert_with(|| Value::Object(Map::new()));
+        if !details.is_object() {
+            *details = Value::Object(Map::new());
+        }
+        details.as_object_mut().expect("an object")
+    }
+
     /// As an expectation: exactly `n` matching events.
     pub fn count(self, n: u32) -> EventMatcher {
         self.set("count", n)

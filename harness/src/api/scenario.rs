@@ -82,6 +82,20 @@ impl Scenario {
         self.doc.get("name").and_then(Value::as_str).unwrap_or_default()
     }
 
+    /// The names of its checks, in run order: each `[[check]]`'s, or its one `[client]`'s (the
+    /// probe's name, or `command`); none for a world without a client. Checked as a file is.
+    ///
+    /// ```
+    /// let s = memsim::Scenario::builtin("pki-untrusted-root")?;
+    /// assert_eq!(s.checks()?, ["cmg-connect", "cmg-register", "discovery"]);
+    /// assert_eq!(memsim::Scenario::builtin("pki-expired-root")?.checks()?, ["discovery"]);
+    /// # Ok::<(), memsim::Error>(())
+    /// ```
+    pub fn checks(&self) -> Result<Vec<String>, Error> {
+        let catalog = mock_cloud::Catalog::builtin().map_err(|e| Error::Io { context: "load the endpoint catalog".into(), message: e.to_string() })?;
+        Ok(self.checked(&catalog)?.checks().map(|c| c.name.to_string()).collect())
+    }
+
     /// Rename it (lower-case letters, digits and dashes): reports and journals carry the name.
     pub fn named(mut self, name: &str) -> Scenario {
         self.doc.insert("name".into(), name.into());
