@@ -115,11 +115,20 @@ fn sharded_runs_merge_into_one_testcase_per_scenario() {
     }
     let list = memsim().args(["list", "--format", "json"]).output().unwrap();
     let rows: Vec<Value> = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(merged.len(), rows.len(), "one testcase per catalog scenario");
+    // One testcase per scenario, or per check of a scenario of several (`<scenario>/<check>`, issue 16).
+    let expected: BTreeSet<(String, String)> = rows
+        .iter()
+        .flat_map(|r| {
+            let (class, name) = (format!("memsim.{}", r["area"].as_str().unwrap()), r["name"].as_str().unwrap().to_string());
+            match r["checks"].as_array() {
+                Some(checks) => checks.iter().map(|c| (class.clone(), format!("{name}/{}", c["name"].as_str().unwrap()))).collect(),
+                None => vec![(class, name)],
+            }
+        })
+        .collect();
+    assert_eq!(merged.len(), expected.len(), "one testcase per catalog scenario (per check of a scenario of several)");
     let ids: BTreeSet<(String, String)> = merged.iter().map(|(c, n, _)| (c.clone(), n.clone())).collect();
     assert_eq!(ids.len(), merged.len(), "testcase ids are unique across shards");
-    let expected: BTreeSet<(String, String)> =
-        rows.iter().map(|r| (format!("memsim.{}", r["area"].as_str().unwrap()), r["name"].as_str().unwrap().to_string())).collect();
     assert_eq!(ids, expected);
     assert!(merged.iter().all(|(_, _, c)| matches!(c.status, quick_junit::TestCaseStatus::Success { .. })));
 }

@@ -58,9 +58,17 @@ fn json_and_junit_reports_agree_and_junit_parses_as_xml() {
         "import sys, xml.etree.ElementTree as ET\nr = ET.parse(sys.argv[1]).getroot()\nprint(' '.join(sorted(c.get('name') for c in r.iter('testcase'))))";
     let out = clean_env(Command::new("python3")).args(["-c", script]).arg(&xml_path).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let mut json_names: Vec<&str> = scenarios.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    json_names.sort();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), json_names.join(" "));
+    // A scenario of several checks is a testcase per check, `<scenario>/<check>` (issue 16).
+    let mut case_names: Vec<String> = scenarios
+        .iter()
+        .flat_map(|s| match s["checks"].as_array() {
+            Some(checks) => checks.iter().map(|c| format!("{}/{}", s["name"].as_str().unwrap(), c["name"].as_str().unwrap())).collect(),
+            None => vec![s["name"].as_str().unwrap().to_string()],
+        })
+        .collect();
+    case_names.sort();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), case_names.join(" "));
+    let json_names: Vec<&str> = scenarios.iter().map(|s| s["name"].as_str().unwrap()).collect();
     for name in json_names {
         let lines = std::fs::read_to_string(journals.join(format!("{name}.jsonl"))).unwrap();
         assert!(lines.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "{name}");
