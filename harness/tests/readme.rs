@@ -58,7 +58,12 @@ fn readme() -> String {
 #[test]
 fn the_scenario_example_shows_every_expect_key() {
     let readme = readme();
-    let example = readme.split("## Scenarios\n").nth(1).and_then(|s| s.split("```toml\n").nth(1)).and_then(|s| s.split("\n```").next()).expect("README's scenario example");
+    let example = readme
+        .split("## Scenarios\n")
+        .nth(1)
+        .and_then(|s| s.split("```toml\n").nth(1))
+        .and_then(|s| s.split("\n```").next())
+        .expect("README's scenario example");
     let doc: toml::Table = example.parse().unwrap_or_else(|e| panic!("README's scenario example is not TOML: {e}"));
     let mut shown: Vec<String> = doc["expect"].as_table().expect("an [expect] table").keys().cloned().collect();
     let mut accepted = keys_of(&format!("{HEAD}[expect]\nzzz = 1\n"));
@@ -72,7 +77,10 @@ fn the_scenario_example_shows_every_expect_key() {
     let mut accepted = keys_of(&format!("{HEAD}[expect]\nevents = [{{ zzz = 1 }}]\n"));
     accepted.sort();
     let missing: Vec<&String> = accepted.iter().filter(|k| !event_keys.contains(k)).collect();
-    assert!(missing.iter().all(|k| ["count", "at_least"].contains(&k.as_str())), "README's event examples lack {missing:?} (count and at_least are in its comment)");
+    assert!(
+        missing.iter().all(|k| ["count", "at_least"].contains(&k.as_str())),
+        "README's event examples lack {missing:?} (count and at_least are in its comment)"
+    );
 }
 
 /// issue 16: README's table of event details is made from the one list the validator uses

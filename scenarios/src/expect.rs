@@ -419,7 +419,8 @@ mod tests {
     // issue 16: numeric expectations on an event's details, inclusive bounds.
     #[test]
     fn numbers_are_held_to_their_bounds_and_values_to_equality() {
-        let e = &events(r#"{ component = "proxy", what = "idle_timeout", details = { idle_sim_ms = { between = [89000, 91000] }, close = "fin" } }"#).unwrap()[0];
+        let e =
+            &events(r#"{ component = "proxy", what = "idle_timeout", details = { idle_sim_ms = { between = [89000, 91000] }, close = "fin" } }"#).unwrap()[0];
         assert!(e.matches(&event(serde_json::json!({ "idle_sim_ms": 90100.4, "close": "fin" }))));
         assert!(e.matches(&event(serde_json::json!({ "idle_sim_ms": 91000, "close": "fin" }))), "inclusive");
         assert!(!e.matches(&event(serde_json::json!({ "idle_sim_ms": 92500.0, "close": "fin" }))));

@@ -103,7 +103,8 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
         // issue 13 follow-up: "0s" passed `check` and then timed every client out at once
         // (`--timeout 0s` is refused by the CLI for the same reason).
         if client.and_then(|c| c.timeout).is_some_and(|t| t.0.is_zero()) {
-            problems.push(Problem::new(at("client", &place!["timeout"]), "a client needs more than no time: give a wall-time timeout above zero, e.g. \"60s\""));
+            problems
+                .push(Problem::new(at("client", &place!["timeout"]), "a client needs more than no time: give a wall-time timeout above zero, e.g. \"60s\""));
         }
         for (i, e) in expect.iter().flat_map(|e| e.events.iter().enumerate()) {
             problems.extend(event_problem(e).map(|(key, m)| Problem::new(at("expect", &place!["events", i, key]), m)));
@@ -148,7 +149,10 @@ fn check_problems(s: &Scenario) -> Vec<Problem> {
         if let Some(name) = &c.name
             && !is_check_name(name)
         {
-            problems.push(Problem::new(place!["check", i, "name"], format!("invalid check name `{name}`: use lower-case letters, digits and dashes, e.g. \"cdn-blocked\"")));
+            problems.push(Problem::new(
+                place!["check", i, "name"],
+                format!("invalid check name `{name}`: use lower-case letters, digits and dashes, e.g. \"cdn-blocked\""),
+            ));
         } else if names[..i].contains(&names[i]) {
             let key = if c.name.is_some() { "name" } else { "client" };
             problems.push(Problem::new(
@@ -341,14 +345,17 @@ mod tests {
         let e = ScenarioFile::parse(&format!("{HEAD}[[check]]\nclient = {{ probe = \"discovery\" }}\n"), "v.toml").unwrap_err();
         assert!(e.message.contains("missing key `expect`"), "{e}");
         assert_eq!(e.line, 5, "{e}");
-        let e = ScenarioFile::parse(&format!("{HEAD}[[check]]\nclient = {{ probe = \"discovery\" }}\nexpect = {{ outcom = \"pass\" }}\n"), "v.toml").unwrap_err();
+        let e =
+            ScenarioFile::parse(&format!("{HEAD}[[check]]\nclient = {{ probe = \"discovery\" }}\nexpect = {{ outcom = \"pass\" }}\n"), "v.toml").unwrap_err();
         assert!(e.message.contains("unknown key `outcom`"), "{e}");
         assert_eq!(e.line, 7, "{e}");
     }
 
     #[test]
     fn a_check_s_expectations_are_checked_where_they_stand() {
-        let p = problems("[[check]]\nclient = { command = [\"true\"], timeout = \"0s\" }\nexpect = { outcome = \"pass\", events = [{ component = \"dns\", at_least = 0 }] }\n");
+        let p = problems(
+            "[[check]]\nclient = { command = [\"true\"], timeout = \"0s\" }\nexpect = { outcome = \"pass\", events = [{ component = \"dns\", at_least = 0 }] }\n",
+        );
         assert_eq!(p.len(), 2, "{p:#?}");
         assert!(p[0].starts_with("v.toml:6:42: a client needs more than no time"), "{}", p[0]);
         assert!(p[1].starts_with("v.toml:7:72: `at_least = 0`"), "{}", p[1]);

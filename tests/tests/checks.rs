@@ -65,9 +65,10 @@ fn one_file_with_two_checks_runs_both_clients_in_one_world_and_reports_two_resul
 
     // One world: one start, both probes' verdicts and both clients' traffic in its one journal;
     // the 407 came during the first check, the discovery request during the second.
-    let journal: Vec<Value> =
-        std::fs::read_to_string(journals.join("two-checks.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let seq = |what: &str, pred: &dyn Fn(&Value) -> bool| journal.iter().filter(|e| e["what"] == what && pred(e)).map(|e| e["seq"].as_u64().unwrap()).collect::<Vec<_>>();
+    let journal: Vec<Value> = std::fs::read_to_string(journals.join("two-checks.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let seq = |what: &str, pred: &dyn Fn(&Value) -> bool| {
+        journal.iter().filter(|e| e["what"] == what && pred(e)).map(|e| e["seq"].as_u64().unwrap()).collect::<Vec<_>>()
+    };
     assert_eq!(seq("starting", &|_| true).len(), 1, "one world");
     let results = seq("probe_result", &|_| true);
     assert_eq!(results.len(), 2, "two clients ran");
@@ -141,7 +142,11 @@ fn check_refuses_a_file_without_checks_or_with_both_forms_where_it_stands() {
             "[client]\nprobe = \"discovery\"\n[[check]]\n[check.client]\nprobe = \"discovery\"\n[check.expect]\noutcome = \"pass\"\n".into(),
             ":6:1: [client] and [[check]] do not mix",
         ),
-        ("no-outcome", "[[check]]\n[check.client]\nprobe = \"discovery\"\n[check.expect]\ncode = \"0x80180010\"\n".into(), ":9:1: this check's `expect` needs `outcome"),
+        (
+            "no-outcome",
+            "[[check]]\n[check.client]\nprobe = \"discovery\"\n[check.expect]\ncode = \"0x80180010\"\n".into(),
+            ":9:1: this check's `expect` needs `outcome",
+        ),
         ("missing-expect", "[[check]]\n[check.client]\nprobe = \"discovery\"\n".into(), ":6:1: missing key `expect`"),
     ];
     for (name, body, says) in cases {

@@ -141,7 +141,12 @@ fn only_probe_only_expectations_quote_the_probes_wording() {
         }
         // And every check holds any client to something it must cause.
         let required = e.events.iter().filter(|ev| !ev.probe_only && !ev.absent).count();
-        assert!(required > 0, "{} ({}): no event expectation outside probe_only, so a client that does nothing passes or fails it by exit status alone", s.name, c.name);
+        assert!(
+            required > 0,
+            "{} ({}): no event expectation outside probe_only, so a client that does nothing passes or fails it by exit status alone",
+            s.name,
+            c.name
+        );
     }
     // Today the catalog holds every client to events and outcomes only.
     assert_eq!(any_client, 0);

@@ -31,7 +31,13 @@ fn the_builtin_catalog_passes_with_the_reference_clients() {
             for (key, value) in &e.detail {
                 let field = fields.iter().find(|f| f.name == key);
                 assert!(field.is_some(), "{} `{}` carries `{key}`, which journal::fields::FIELDS does not list: {line}", e.component.as_str(), e.what);
-                assert!(value.is_null() || field.is_some_and(|f| f.ty.holds(value)), "{} `{}`: `{key}` is not {}: {line}", e.component.as_str(), e.what, field.unwrap().ty.describe());
+                assert!(
+                    value.is_null() || field.is_some_and(|f| f.ty.holds(value)),
+                    "{} `{}`: `{key}` is not {}: {line}",
+                    e.component.as_str(),
+                    e.what,
+                    field.unwrap().ty.describe()
+                );
             }
             kinds.insert((e.component.as_str(), e.what));
         }

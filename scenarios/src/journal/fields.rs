@@ -88,18 +88,15 @@ const CONNECTION_FAULT: &[Field] =
 /// What every CMG event carries (`services/cmg`): the service and the server log it stands for.
 const CMG: [Field; 2] = [t("service"), t("log")];
 /// A TLS handshake's outcome (`front/tls.rs`).
-const HANDSHAKE: &[Field] = &[t("peer"), t("certificate"), n("chain_length"), l("faults"), t("error"), t("version"), t("cipher_suite"), b("client_certificate")];
+const HANDSHAKE: &[Field] =
+    &[t("peer"), t("certificate"), n("chain_length"), l("faults"), t("error"), t("version"), t("cipher_suite"), b("client_certificate")];
 
 /// Every kind of event with its detail fields: `KINDS`, then the proxy's fault events. A field
 /// may be missing from one event of its kind (e.g. `error` when nothing failed).
 pub const FIELDS: &[KindFields] = &[
     k(Component::World, "starting", &[t("scenario"), n("seed"), n("time_scale")]),
     k(Component::World, "ready", &[t("https_addr"), t("http_addr"), t("proxy_url"), t("dns_addr")]),
-    k(
-        Component::World,
-        "journal_dropped",
-        &[n("events"), n("bytes"), n("first_seq"), n("last_seq"), n("dropped_total"), n("window_bytes"), b("in_file")],
-    ),
+    k(Component::World, "journal_dropped", &[n("events"), n("bytes"), n("first_seq"), n("last_seq"), n("dropped_total"), n("window_bytes"), b("in_file")]),
     k(Component::World, "panic", &[t("task"), t("message")]),
     k(Component::Pki, "generated", &[n("cas"), n("hosts"), n("ms")]),
     k(Component::Pki, "revoked", &[t("serial"), t("reason"), t("ca"), t("by")]),
@@ -154,7 +151,11 @@ pub const FIELDS: &[KindFields] = &[
     k(Component::Proxy, "open", &[CONN, t("peer")]),
     k(Component::Proxy, "close", &[CONN, t("cause"), t("close"), t("error"), n("bytes_up"), n("bytes_down"), n("wall_ms"), n("sim_ms")]),
     k(Component::Proxy, "request", &[CONN, t("method"), t("target"), n("port"), t("decision"), l("faults"), t("front"), b("inspected")]),
-    k(Component::Proxy, "refused", &[CONN, t("peer"), n("status"), t("refusal"), t("reason"), n("max_connections"), b("connect_attempted"), t("tls_alert"), n("port")]),
+    k(
+        Component::Proxy,
+        "refused",
+        &[CONN, t("peer"), n("status"), t("refusal"), t("reason"), n("max_connections"), b("connect_attempted"), t("tls_alert"), n("port")],
+    ),
     k(Component::Proxy, "bad_request", &[CONN, t("method"), t("reason"), n("status")]),
     k(Component::Proxy, "upstream", &[CONN, t("addr"), t("front"), b("inspected")]),
     k(Component::Proxy, "upstream_failed", &[CONN, t("addr"), t("error")]),
