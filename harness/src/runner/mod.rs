@@ -321,6 +321,8 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
         report.error = Some("the scenario has no [client]: give one with its [expect], or [[check]] entries".into());
         return (report, ErrorKind::BadInput);
     }
+    // A stop between two checks: the scenario did not finish, whatever the first ones say.
+    let unrun = s.checks().nth(runs.len()).map(|c| c.name.to_string());
     let stopped = world.shutdown(STOP_GRACE).await;
     // Every event, even those a busy world evicted from memory: they are read back from the
     // world's journal file (scenarios are short; this is rare).
@@ -336,8 +338,12 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
     let bounds: Vec<u64> = runs.iter().skip(1).map(|(_, _, from, _)| *from).chain([u64::MAX]).collect();
     let single = !s.has_check_list();
     for ((check, outcome, from, wall_ms), to) in runs.into_iter().zip(bounds) {
-        let window: Vec<Event> = report.journal.iter().filter(|e| e.seq < prelude || (from..to).contains(&e.seq)).cloned().collect();
-        let expectations = expect::check(check.expect, &outcome, if single { &report.journal } else { &window });
+        let expectations = if single {
+            expect::check(check.expect, &outcome, &report.journal)
+        } else {
+            let window: Vec<Event> = report.journal.iter().filter(|e| e.seq < prelude || (from..to).contains(&e.seq)).cloned().collect();
+            expect::check(check.expect, &outcome, &window)
+        };
         if single {
             report.verdict = verdict_of(&expectations);
             report.expectations = expectations;
@@ -377,7 +383,10 @@ async fn run_one(s: &Scenario, options: &RunOptions, mut stop: Stop) -> (Scenari
             report.verdict = Verdict::Error;
             (report, ErrorKind::Client)
         }
-        None => (report, ErrorKind::None),
+        None => match unrun {
+            Some(name) => interrupted(report, &format!("interrupted before check `{name}` ran: memsim run was stopped")),
+            None => (report, ErrorKind::None),
+        },
     }
 }
 
