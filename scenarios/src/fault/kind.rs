@@ -122,6 +122,7 @@ layer_kinds! {
         TlsInspection = "tls_inspection",
         StripRange = "strip_range",
         Status = "status",
+        Http1Only = "http1_only",
     };
     Service => /// The cloud's own services misbehaving at their HTTP seam: generic effects first
     /// (any service, from the composition's layer), then the revocation responders' own.
