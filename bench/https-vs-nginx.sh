@@ -3,7 +3,7 @@
 # (a healthy `memsim up` world) and nginx (Debian's, run here as a non-daemon on a loopback
 # port with a generated P-256 certificate for the same name, serving the same bytes memsim
 # answers: same response size), in interleaved rounds, over TLS 1.3 and TLS 1.2 (h2load's
-# OpenSSL capped by an OPENSSL_CONF with MaxProtocol = TLSv1.2):
+# OpenSSL kept off TLS 1.3 by an OPENSSL_CONF with Protocol = ALL, -TLSv1.3):
 #
 #   keep-alive   requests/s over KEEPALIVE_CLIENTS h2 connections, STREAMS streams each;
 #   handshakes   new connections/s: HANDSHAKES clients, one request each (a full handshake,
@@ -21,14 +21,17 @@ STREAMS=${STREAMS:-10}
 HANDSHAKES=${HANDSHAKES:-1000}
 HANDSHAKE_CLIENTS=${HANDSHAKE_CLIENTS:-50}
 MEMSIM=${MEMSIM:-target/release/memsim}
-HOST=enterpriseenrollment-s.manage.microsoft.com
-URLPATH=/EnrollmentServer/Discovery.svc
+# Entra's OpenID configuration: a fixed JSON document of about 1.5 KB, the first thing every
+# sign-in fetches.
+HOST=login.microsoftonline.com
+URLPATH=/common/v2.0/.well-known/openid-configuration
 for tool in h2load nginx curl openssl python3; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install -y nghttp2-client nginx-light curl openssl python3)"; exit 2; }
 done
 [ -n "${MEMSIM_BENCH_NO_BUILD:-}" ] || cargo build -q --release -p harness
 
 d=$(mktemp -d)
+chmod 755 "$d"   # nginx's workers (user nobody when started as root) read the served file
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -79,7 +82,9 @@ for _ in $(seq 200); do curl -sfk --connect-to "$HOST:443:127.0.0.1:$nport" "htt
 nsize=$(curl -sfk --connect-to "$HOST:443:127.0.0.1:$nport" "https://$HOST$URLPATH" | wc -c)
 [ "$nsize" = "$size" ] || { echo "nginx serves $nsize bytes, memsim $size"; exit 1; }
 
-printf 'openssl_conf = c\n[c]\nssl_conf = s\n[s]\nsystem_default = d\n[d]\nMaxProtocol = TLSv1.2\n' >"$d/tls12.cnf"
+# h2load sets its own version range (TLS 1.2–1.3) over MaxProtocol, but not over the option
+# that switches TLS 1.3 off: the OpenSSL config of the TLS 1.2 rounds says `Protocol = -TLSv1.3`.
+printf 'openssl_conf = c\n[c]\nssl_conf = s\n[s]\nsystem_default = d\n[d]\nProtocol = ALL, -TLSv1.3\n' >"$d/tls12.cnf"
 
 # load PEER PORT TLS MEASURE -> "<rate> <succeeded> <failed> <protocol>"
 load() {
