@@ -8,6 +8,12 @@
 //! another service on the same front (issue 11, defect 2). A server that asks for a client
 //! certificate gets none — the proxy cannot forward the client's — and the client gets the
 //! 502 an inspecting proxy gives.
+//!
+//! Toward the client the proxy offers h2 and http/1.1 by ALPN, as the front does (issue 16
+//! item 5); toward the front it speaks HTTP/1.1, one upstream connection per exchange in flight.
+//! Under `proxy.http1_only` it offers http/1.1 alone — an appliance that terminates TLS and
+//! speaks only HTTP/1.1 (Squid's SslBump removes h2 from the ALPN it offers) — and journals
+//! what the client had asked for.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +24,7 @@ use hyper::header;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use mock_cloud::front::Protocol;
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::ServerName;
 use rustls::sign::CertifiedKey;
@@ -94,9 +101,13 @@ async fn intercept(t: Tunnel, far: DuplexStream, (kind, ca): (ProxyFaultKind, Ar
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let Ok(builder) = rustls::ServerConfig::builder_with_provider(provider).with_safe_default_protocol_versions() else { return };
-    let resolver = Arc::new(ForHost { host: host.clone(), key: certified, refused_sni: Mutex::new(None) });
+    let resolver = Arc::new(ForHost { host: host.clone(), key: certified, refused_sni: Mutex::new(None), client_alpn: Mutex::new(Vec::new()) });
     let mut config = builder.with_no_client_auth().with_cert_resolver(resolver.clone());
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let http1_only = t.plan.http1_only();
+    config.alpn_protocols = match http1_only {
+        Some(_) => vec![b"http/1.1".to_vec()],
+        None => Protocol::ALPN.iter().map(|p| p.to_vec()).collect(),
+    };
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let tls = match tokio::time::timeout(t.shared.limits.head_timeout, acceptor.accept(far)).await {
         Ok(Ok(tls)) => tls,
@@ -116,18 +127,37 @@ async fn intercept(t: Tunnel, far: DuplexStream, (kind, ca): (ProxyFaultKind, Ar
         }
         Err(_) => return log.record(event.detail("accepted", false).detail("error", "no TLS handshake within the head timeout")),
     };
-    log.record(event.detail("accepted", true));
+    let protocol = Protocol::from_alpn(tls.get_ref().1.alpn_protocol());
+    log.record(event.detail("accepted", true).detail("protocol", protocol.as_str()));
+    if let Some(kind) = http1_only {
+        let offered = std::mem::take(&mut *resolver.client_alpn.lock().unwrap_or_else(|p| p.into_inner()));
+        let downgraded = offered.iter().any(|p| p == "h2");
+        log.record(log.fired(kind).detail("client_offered", offered).detail("downgraded", downgraded).detail("protocol", protocol.as_str()));
+    }
     let slot: Arc<Slot> = Arc::default();
     let keep_alive = t.shared.limits.keep_alive(&t.plan);
     let svc = service_fn(move |req| {
         let (t, slot) = (t.clone(), slot.clone());
         async move { Ok::<_, std::convert::Infallible>(relay(&t, &slot, req).await) }
     });
-    let _ = hyper::server::conn::http1::Builder::new().timer(TokioTimer::new()).header_read_timeout(keep_alive).serve_connection(TokioIo::new(tls), svc).await;
+    match protocol {
+        Protocol::Http1 => {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(keep_alive)
+                .serve_connection(TokioIo::new(tls), svc)
+                .await;
+        }
+        Protocol::H2 => mock_cloud::front::h2::serve(tls, svc, keep_alive).await,
+    }
 }
 
 async fn relay(t: &Tunnel, slot: &Slot, mut req: Request<Incoming>) -> Response<ProxyBody> {
     let (shared, log, addr, (host, port)) = (&t.shared, &t.log, t.addr, (t.target.0.as_str(), t.target.1));
+    // h2 streams run side by side: one whose slot is busy (a long-poll holds it) gets an
+    // upstream connection of its own.
+    let spare = Slot::default();
+    let slot = if slot.try_lock().is_ok() { slot } else { &spare };
     let (method, target) = (req.method().to_string(), req.uri().to_string());
     let ask = Ask { method: &method, target: &target, host, port, proxy_authorization: None, transparent: false };
     let named = head::named_authority(req.uri(), req.headers().get(header::HOST).map(|v| v.as_bytes()), 443);
@@ -137,6 +167,8 @@ async fn relay(t: &Tunnel, slot: &Slot, mut req: Request<Incoming>) -> Response<
     if let Err(refused) = request::prepare(log, &t.plan, &mut req, (host, port), 443) {
         return *refused;
     }
+    // Re-originated as HTTP/1.1 whatever the client spoke.
+    *req.version_mut() = hyper::Version::HTTP_11;
     let connect = async {
         let tcp = upstream::connect(shared, addr).await?;
         let probe = Arc::new(ClientAuthProbe::default());
@@ -168,10 +200,15 @@ struct ForHost {
     key: Arc<CertifiedKey>,
     /// The other name a ClientHello asked for, if one did.
     refused_sni: Mutex<Option<String>>,
+    /// The ALPN protocols the ClientHello offered (for `proxy.http1_only`'s event).
+    client_alpn: Mutex<Vec<String>>,
 }
 
 impl rustls::server::ResolvesServerCert for ForHost {
     fn resolve(&self, hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let Some(alpn) = hello.alpn() {
+            *self.client_alpn.lock().unwrap_or_else(|p| p.into_inner()) = alpn.map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+        }
         match hello.server_name().map(head::host_of) {
             Some(sni) if sni != self.host => {
                 *self.refused_sni.lock().unwrap_or_else(|p| p.into_inner()) = Some(sni);

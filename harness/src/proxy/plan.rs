@@ -38,6 +38,8 @@ pub enum Effect {
     Intercept(Arc<InspectionCa>),
     /// `Range` and `If-Range` are removed from each request the proxy reads.
     StripRange,
+    /// An intercepted tunnel speaks HTTP/1.1 only, both ways (ALPN `http/1.1`).
+    Http1Only,
 }
 
 /// A cut after a wall delay counted from the connection's start or from its last byte.
@@ -88,6 +90,7 @@ impl Effect {
             ProxyRule::IdleTimeout { after, close } => timer(Since::LastByte, *after, *close),
             ProxyRule::MaxLifetime { after, close } => timer(Since::Open, *after, *close),
             ProxyRule::StripRange {} => Effect::StripRange,
+            ProxyRule::Http1Only {} => Effect::Http1Only,
             ProxyRule::TlsInspection { .. }
             | ProxyRule::Deny { .. }
             | ProxyRule::AllowList { .. }
@@ -178,6 +181,11 @@ impl Plan {
             Effect::Intercept(ca) => Some((f.kind, ca.clone())),
             _ => None,
         })
+    }
+
+    /// The fault that keeps an intercepted tunnel on HTTP/1.1, if any.
+    pub fn http1_only(&self) -> Option<ProxyFaultKind> {
+        self.faults.iter().find(|f| matches!(f.effect, Effect::Http1Only)).map(|f| f.kind)
     }
 
     /// The fault that strips `Range` and `If-Range` from requests, if any.

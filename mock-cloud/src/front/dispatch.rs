@@ -107,10 +107,12 @@ impl Dispatch {
         let host = request_host(&req);
         let method = req.method().to_string();
         let path = req.uri().path().to_string();
+        let protocol = super::h2::version_name(req.version());
         let event = |what: &str| {
             NewEvent::new(Component::Http, what)
                 .host(host.clone().unwrap_or_default())
                 .detail("scheme", scheme.as_str())
+                .detail("protocol", protocol)
                 .detail("method", method.clone())
                 .detail("path", path.clone())
         };

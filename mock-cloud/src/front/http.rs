@@ -2,7 +2,7 @@
 
 use tokio::net::TcpListener;
 
-use super::{Dispatch, Listener, Scheme, accept_loop, serve_http};
+use super::{Dispatch, Listener, Protocol, Scheme, accept_loop, serve_http};
 
 /// Accept HTTP/1.1 connections until the task is dropped.
 pub async fn serve(listener: TcpListener, dispatch: Dispatch) {
@@ -10,7 +10,7 @@ pub async fn serve(listener: TcpListener, dispatch: Dispatch) {
     accept_loop(listener, journal, Listener { name: "the HTTP front", scheme: Scheme::Http }, move |tcp, _peer| {
         let dispatch = dispatch.clone();
         async move {
-            serve_http(tcp, dispatch, Scheme::Http, None).await;
+            serve_http(tcp, dispatch, Scheme::Http, Protocol::Http1, None).await;
         }
     })
     .await

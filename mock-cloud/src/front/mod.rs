@@ -8,12 +8,14 @@
 
 mod dispatch;
 pub(crate) use dispatch::request_host;
+pub mod h2;
 pub mod http;
 #[cfg(test)]
 mod tests;
 pub mod tls;
 
 pub use dispatch::{Dispatch, PANIC_PATH, Scheme, shown_host};
+pub use h2::Protocol;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -115,9 +117,10 @@ where
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientCertificate(pub Vec<u8>);
 
-/// Serve HTTP/1.1 on one connection through the dispatcher; returns how many requests it saw.
-/// `client` is the connection's verified client certificate, if it presented one.
-pub(crate) async fn serve_http<I>(io: I, dispatch: Dispatch, scheme: Scheme, client: Option<ClientCertificate>) -> usize
+/// Serve HTTP/1.1 or h2 (as ALPN chose) on one connection through the dispatcher; returns how
+/// many requests it saw. `client` is the connection's verified client certificate, if it
+/// presented one.
+pub(crate) async fn serve_http<I>(io: I, dispatch: Dispatch, scheme: Scheme, protocol: Protocol, client: Option<ClientCertificate>) -> usize
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -131,10 +134,15 @@ where
         }
         async move { dispatch.handle(req, scheme).await }
     });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HANDSHAKE_TIMEOUT)
-        .serve_connection(TokioIo::new(io), svc)
-        .await;
+    match protocol {
+        Protocol::Http1 => {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HANDSHAKE_TIMEOUT)
+                .serve_connection(TokioIo::new(io), svc)
+                .await;
+        }
+        Protocol::H2 => h2::serve(io, svc, HANDSHAKE_TIMEOUT).await,
+    }
     requests.load(Ordering::Relaxed)
 }

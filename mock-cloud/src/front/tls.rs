@@ -9,6 +9,9 @@
 //! verifies it against that service's CA at the world's simulated now; a connection without one
 //! is still served (the service refuses it with its own error, as IIS answers 403.7). Every
 //! other host is served exactly as before, without asking.
+//!
+//! ALPN offers h2 and http/1.1 (issue 16 item 5); the handshake event names the one chosen
+//! (`protocol`: `h2`, or `http/1.1`, also when the client offered no ALPN).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,7 +23,7 @@ use scenarios::{Clock, Component, Journal, NewEvent};
 use tokio::net::TcpListener;
 use tokio_rustls::LazyConfigAcceptor;
 
-use super::{ClientCertificate, Dispatch, HANDSHAKE_TIMEOUT, Listener, Scheme, accept_loop, serve_http};
+use super::{ClientCertificate, Dispatch, HANDSHAKE_TIMEOUT, Listener, Protocol, Scheme, accept_loop, serve_http};
 use crate::pki::Pki;
 
 /// The leaf for the client's SNI, with a current OCSP staple (sent when the client asks).
@@ -41,8 +44,20 @@ pub fn server_config(pki: Arc<Pki>, clock: Clock) -> Arc<ServerConfig> {
         .expect("ring supports TLS 1.2 and 1.3")
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(SniResolver(pki, clock)));
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    offer_protocols(&mut config);
     Arc::new(config)
+}
+
+/// h2 and HTTP/1.1 by ALPN, h2 first as the real endpoints prefer it (issue 16 item 5); and
+/// session resumption by stateless tickets (RFC 8446 §4.6.1, RFC 5077), as Azure Front Door
+/// issues them: a returning client skips the certificate and its signature (issue 20). One
+/// TLS 1.3 ticket per handshake, not rustls' two: clients keep one per connection.
+fn offer_protocols(config: &mut ServerConfig) {
+    config.alpn_protocols = Protocol::ALPN.iter().map(|p| p.to_vec()).collect();
+    if let Ok(ticketer) = rustls::crypto::ring::Ticketer::new() {
+        config.ticketer = ticketer;
+        config.send_tls13_tickets = 1;
+    }
 }
 
 /// The world's clock as rustls' time source: client certificates are checked at the simulated now.
@@ -72,7 +87,7 @@ pub fn mutual_config(pki: Arc<Pki>, clock: Clock, client_ca: &[u8]) -> Result<Ar
         .map_err(|e| e.to_string())?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(Arc::new(SniResolver(pki, clock)));
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    offer_protocols(&mut config);
     Ok(Arc::new(config))
 }
 
@@ -153,16 +168,22 @@ async fn connection(tcp: tokio::net::TcpStream, peer: String, configs: Configs, 
         }
     };
     let (_, conn) = tls.get_ref();
-    let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
-    let suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+    // rustls' own names (`TLSv1_3`, `TLS13_AES_128_GCM_SHA256`), without formatting.
+    let version = conn.protocol_version().and_then(|v| v.as_str()).unwrap_or_default();
+    let suite = conn.negotiated_cipher_suite().and_then(|s| s.suite().as_str()).unwrap_or_default();
     let client = conn.peer_certificates().and_then(|c| c.first()).map(|c| ClientCertificate(c.to_vec()));
-    let mut event =
-        NewEvent::new(Component::Tls, "handshake").host(sni.clone()).detail("peer", peer.clone()).detail("version", version).detail("cipher_suite", suite);
+    let protocol = Protocol::from_alpn(conn.alpn_protocol());
+    let mut event = NewEvent::new(Component::Tls, "handshake")
+        .host(sni.clone())
+        .detail("peer", peer.clone())
+        .detail("version", version)
+        .detail("cipher_suite", suite)
+        .detail("protocol", protocol.as_str());
     if configs.mutual_hosts.contains(&sni) {
         event = event.detail("client_certificate", client.is_some());
     }
     journal.record(with_faults(event));
-    let requests = serve_http(tls, dispatch, Scheme::Https, client).await;
+    let requests = serve_http(tls, dispatch, Scheme::Https, protocol, client).await;
     if requests == 0 {
         // Clients that check the name after the handshake (curl, most HTTP stacks) hang up here
         // when they reject the certificate: worth a line for whoever reads the journal.

@@ -319,6 +319,10 @@ impl Pki {
     /// above it, or one minted on first use for a deeper name below an emulated wildcard.
     /// `None` for a name the world does not emulate.
     pub fn leaf_for(&self, server_name: &str) -> Option<Arc<Leaf>> {
+        // The common case, an exact lower-case name, without allocating (issue 20: per handshake).
+        if let Some(leaf) = self.leaves.get(server_name) {
+            return Some(leaf.clone());
+        }
         let name = server_name.trim_end_matches('.').to_ascii_lowercase();
         if let Some(leaf) = self.leaves.get(&name) {
             return Some(leaf.clone());

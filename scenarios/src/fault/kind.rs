@@ -122,6 +122,7 @@ layer_kinds! {
         TlsInspection = "tls_inspection",
         StripRange = "strip_range",
         Status = "status",
+        Http1Only = "http1_only",
     };
     Service => /// The cloud's own services misbehaving at their HTTP seam: generic effects first
     /// (any service, from the composition's layer), then the revocation responders' own.
@@ -232,7 +233,7 @@ mod tests {
     #[test]
     fn names_are_unique_prefixed_and_round_trip() {
         let all: Vec<FaultKind> = FaultKind::all().collect();
-        assert_eq!(all.len(), 6 + 9 + 13 + 12 + 12 + 15 + 5 + 7);
+        assert_eq!(all.len(), 6 + 9 + 14 + 12 + 12 + 15 + 5 + 7);
         let mut names: Vec<&str> = all.iter().map(|k| k.name()).collect();
         names.sort();
         names.dedup();

@@ -1,7 +1,7 @@
 //! Customer-network faults at the proxy: the shaping faults named after Toxiproxy's toxics
 //! (latency, bandwidth, timeout, reset_peer, limit_data), the connection limits of a corporate
 //! proxy (idle_timeout, max_lifetime) and its policies (deny, allow_list, auth_required,
-//! tls_inspection, strip_range, status).
+//! tls_inspection, strip_range, status, http1_only).
 //!
 //! A proxy fault is a rule plus a target. The target keys (`hosts`, `endpoint_sets`,
 //! `category`, `ports`) sit beside `kind` in the same table and say which requests the rule
@@ -239,6 +239,12 @@ pub enum ProxyRule {
     /// The proxy answers `status` itself (e.g. 502, 503, 504) instead of forwarding.
     #[serde(rename = "proxy.status")]
     Status { status: u16 },
+    /// Where the proxy inspects TLS (`proxy.tls_inspection` on the same requests), it speaks
+    /// only HTTP/1.1: its ALPN offers the client `http/1.1` alone, however the client asked for
+    /// h2, and it re-originates over HTTP/1.1 (issue 16 item 5), as Squid's SslBump does. Where
+    /// nothing is inspected the tunnel is opaque and this rule has no effect.
+    #[serde(rename = "proxy.http1_only")]
+    Http1Only {},
 }
 
 impl ProxyFault {
@@ -257,6 +263,7 @@ impl ProxyFault {
             ProxyRule::TlsInspection { .. } => ProxyFaultKind::TlsInspection,
             ProxyRule::StripRange {} => ProxyFaultKind::StripRange,
             ProxyRule::Status { .. } => ProxyFaultKind::Status,
+            ProxyRule::Http1Only {} => ProxyFaultKind::Http1Only,
         }
     }
 
@@ -377,6 +384,7 @@ mod tests {
         let ProxyRule::AuthRequired { schemes, .. } = f.rule else { panic!() };
         assert_eq!(schemes, [AuthScheme::Negotiate, AuthScheme::Ntlm, AuthScheme::Basic]);
         assert_eq!(parse("kind = \"proxy.strip_range\"").unwrap().rule, ProxyRule::StripRange {});
+        assert_eq!(parse("kind = \"proxy.http1_only\"").unwrap().rule, ProxyRule::Http1Only {});
     }
 
     #[test]

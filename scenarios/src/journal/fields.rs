@@ -89,7 +89,7 @@ const CONNECTION_FAULT: &[Field] =
 const CMG: [Field; 2] = [t("service"), t("log")];
 /// A TLS handshake's outcome (`front/tls.rs`).
 const HANDSHAKE: &[Field] =
-    &[t("peer"), t("certificate"), n("chain_length"), l("faults"), t("error"), t("version"), t("cipher_suite"), b("client_certificate")];
+    &[t("peer"), t("certificate"), n("chain_length"), l("faults"), t("error"), t("version"), t("cipher_suite"), b("client_certificate"), t("protocol")];
 
 /// Every kind of event with its detail fields: `KINDS`, then the proxy's fault events. A field
 /// may be missing from one event of its kind (e.g. `error` when nothing failed).
@@ -108,7 +108,7 @@ pub const FIELDS: &[KindFields] = &[
     k(Component::Tls, "handshake_failed", HANDSHAKE),
     k(Component::Tls, "handshake_refused", HANDSHAKE),
     k(Component::Tls, "closed_without_request", HANDSHAKE),
-    k(Component::Http, "request", &[t("scheme"), t("method"), t("path"), n("status"), t("service"), n("ms")]),
+    k(Component::Http, "request", &[t("scheme"), t("method"), t("path"), n("status"), t("service"), n("ms"), t("protocol")]),
     k(Component::Http, "misdirected", &[t("scheme"), t("method"), t("path"), n("status")]),
     k(Component::Http, "content", &[t("package"), t("method"), t("range"), n("status"), n("bytes")]),
     k(Component::Http, "content_aborted", &[t("package"), n("generated"), n("expected")]),
@@ -168,7 +168,8 @@ pub const FIELDS: &[KindFields] = &[
     k(Component::Proxy, "deny", REFUSAL),
     k(Component::Proxy, "status", REFUSAL),
     k(Component::Proxy, "strip_range", &[CONN, t("range")]),
-    k(Component::Proxy, "tls_inspection", &[CONN, t("ca"), b("trusted"), b("accepted"), t("error")]),
+    k(Component::Proxy, "tls_inspection", &[CONN, t("ca"), b("trusted"), b("accepted"), t("error"), t("protocol")]),
+    k(Component::Proxy, "http1_only", &[CONN, l("client_offered"), b("downgraded"), t("protocol")]),
     k(Component::Proxy, "latency", &[CONN, n("wall_ms"), t("direction")]),
     k(Component::Proxy, "bandwidth", &[CONN, n("wall_bytes_per_s"), t("direction")]),
     k(Component::Proxy, "timeout", CONNECTION_FAULT),

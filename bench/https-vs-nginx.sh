@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The HTTPS front against nginx (issue 20 item 1): h2load (nghttp2-client) loads memsim's front
+# (a healthy `memsim up` world) and nginx (Debian's, run here as a non-daemon on a loopback
+# port with a generated P-256 certificate for the same name, serving the same bytes memsim
+# answers: same response size), in interleaved rounds, over TLS 1.3 and TLS 1.2 (h2load's
+# OpenSSL kept off TLS 1.3 by an OPENSSL_CONF with Protocol = ALL, -TLSv1.3):
+#
+#   keep-alive   requests/s over KEEPALIVE_CLIENTS h2 connections, STREAMS streams each;
+#   handshakes   new connections/s: HANDSHAKES clients, one request each (a full handshake,
+#                no resumption: each h2load client is a fresh TLS session).
+#
+# Prints one line per measure with the median round of each peer, a ratio line per measure
+# and one JSON line. Bounded: every h2load run has a request count and a 60 s cap; loopback only.
+# Usage: bench/https-vs-nginx.sh   (apt-get install -y nghttp2-client nginx-light)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-5}
+REQUESTS=${REQUESTS:-20000}
+KEEPALIVE_CLIENTS=${KEEPALIVE_CLIENTS:-8}
+STREAMS=${STREAMS:-10}
+HANDSHAKES=${HANDSHAKES:-1000}
+HANDSHAKE_CLIENTS=${HANDSHAKE_CLIENTS:-50}
+MEMSIM=${MEMSIM:-target/release/memsim}
+# Entra's OpenID configuration: a fixed JSON document of about 1.5 KB, the first thing every
+# sign-in fetches.
+HOST=login.microsoftonline.com
+URLPATH=/common/v2.0/.well-known/openid-configuration
+for tool in h2load nginx curl openssl python3; do
+    command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install -y nghttp2-client nginx-light curl openssl python3)"; exit 2; }
+done
+[ -n "${MEMSIM_BENCH_NO_BUILD:-}" ] || cargo build -q --release -p harness
+
+d=$(mktemp -d)
+chmod 755 "$d"   # nginx's workers (user nobody when started as root) read the served file
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$d"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- memsim: a healthy world ------------------------------------------------------------------
+"$MEMSIM" up --state-dir "$d/world" >"$d/up.out" 2>"$d/up.err" &
+pids+=($!)
+for _ in $(seq 400); do [ -f "$d/world/world.json" ] && break; sleep 0.05; done
+[ -f "$d/world/world.json" ] || { echo "memsim up did not get ready"; cat "$d/up.err"; exit 1; }
+https=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["https_addr"])' "$d/world/world.json")
+mport=${https##*:}
+mkdir -p "$d/www${URLPATH%/*}"
+curl -sf --cacert "$d/world/ca.pem" --connect-to "$HOST:443:127.0.0.1:$mport" "https://$HOST$URLPATH" -o "$d/www$URLPATH"
+size=$(stat -c %s "$d/www$URLPATH")
+
+# --- nginx: the same name, a P-256 certificate, the same bytes ---------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/nginx.key" -out "$d/nginx.pem" \
+    -days 2 -subj "/CN=$HOST" -addext "subjectAltName=DNS:$HOST" 2>/dev/null
+nport=$(free_port)
+cat >"$d/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $d/nginx.pid;
+error_log $d/nginx.err;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    default_type application/octet-stream;
+    client_body_temp_path $d/nginx-tmp;
+    server {
+        listen 127.0.0.1:$nport ssl http2;
+        server_name $HOST;
+        ssl_certificate $d/nginx.pem;
+        ssl_certificate_key $d/nginx.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        root $d/www;
+    }
+}
+EOF
+nginx -e "$d/nginx.err" -c "$d/nginx.conf" -p "$d" &
+pids+=($!)
+for _ in $(seq 200); do curl -sfk --connect-to "$HOST:443:127.0.0.1:$nport" "https://$HOST$URLPATH" -o /dev/null && break; sleep 0.05; done
+nsize=$(curl -sfk --connect-to "$HOST:443:127.0.0.1:$nport" "https://$HOST$URLPATH" | wc -c)
+[ "$nsize" = "$size" ] || { echo "nginx serves $nsize bytes, memsim $size"; exit 1; }
+
+# h2load sets its own version range (TLS 1.2–1.3) over MaxProtocol, but not over the option
+# that switches TLS 1.3 off: the OpenSSL config of the TLS 1.2 rounds says `Protocol = -TLSv1.3`.
+printf 'openssl_conf = c\n[c]\nssl_conf = s\n[s]\nsystem_default = d\n[d]\nProtocol = ALL, -TLSv1.3\n' >"$d/tls12.cnf"
+
+# load PEER PORT TLS MEASURE -> "<rate> <succeeded> <failed> <protocol>"
+load() {
+    local env=() args
+    [ "$3" = 1.2 ] && env=(OPENSSL_CONF="$d/tls12.cnf")
+    if [ "$4" = keepalive ]; then
+        args=(-n "$REQUESTS" -c "$KEEPALIVE_CLIENTS" -m "$STREAMS")
+    else
+        args=(-c "$HANDSHAKE_CLIENTS" -m 1)
+    fi
+    # h2load's clients each keep one connection, so the handshake measure runs batches of
+    # HANDSHAKE_CLIENTS fresh clients with one request each; the rate is the requests done over
+    # the sum of h2load's own "finished in" times (process start-up left out).
+    if [ "$4" = handshake ]; then
+        local batches=$((HANDSHAKES / HANDSHAKE_CLIENTS)) ok=0 bad=0 secs=0 proto="" out
+        for _ in $(seq "$batches"); do
+            out=$(env "${env[@]}" timeout 60 h2load "${args[@]}" -n "$HANDSHAKE_CLIENTS" -t 1 \
+                --connect-to="127.0.0.1:$2" "https://$HOST$URLPATH" 2>&1 || true)
+            read -r t o b p < <(awk '/^finished in/ {gsub(/,/, ""); t=$3; sub(/ms$/, "", t); if ($3 ~ /ms$/) t/=1000; else sub(/s$/, "", t)}
+                /^requests:/ {o=$8; b=$10} /^TLS Protocol:/ {p=$3} END {printf "%s %d %d %s\n", t+0, o, b, p}' <<<"$out")
+            ok=$((ok + o)); bad=$((bad + b)); proto=$p
+            secs=$(python3 -c "print($secs + $t)")
+        done
+        python3 -c "print(f'{$ok / max($secs, 1e-9):.0f} $ok $bad $proto')"
+        return
+    fi
+    out=$(env "${env[@]}" timeout 60 h2load "${args[@]}" -t 1 --connect-to="127.0.0.1:$2" "https://$HOST$URLPATH" 2>&1 || true)
+    awk '/^finished in/ {gsub(/,/, ""); r=$4} /^requests:/ {ok=$8; bad=$10} /^TLS Protocol:/ {p=$3}
+         END {printf "%.0f %d %d %s\n", r, ok, bad, p}' <<<"$out"
+}
+
+# Interleaved rounds: both peers see the same machine; the median round of each is reported.
+for r in $(seq "$ROUNDS"); do
+    for tls in 1.3 1.2; do
+        for m in keepalive handshake; do
+            load memsim "$mport" "$tls" "$m" >>"$d/memsim-$tls-$m.txt"
+            load nginx "$nport" "$tls" "$m" >>"$d/nginx-$tls-$m.txt"
+        done
+    done
+done
+echo "HTTPS front vs nginx $(nginx -v 2>&1 | sed 's/.*\///'), $(nproc) cores, $ROUNDS interleaved rounds, body $size bytes, h2load $(h2load --version | awk '{print $2}')"
+echo "keep-alive: $REQUESTS requests, $KEEPALIVE_CLIENTS connections x $STREAMS streams; handshakes: $HANDSHAKES new connections, $HANDSHAKE_CLIENTS at a time, one request each"
+python3 - "$d" <<'PY'
+import json, statistics, sys
+d = sys.argv[1]
+out = {"bench": "https-vs-nginx"}
+for tls in ("1.3", "1.2"):
+    for m, unit in (("keepalive", "requests/s"), ("handshake", "handshakes/s")):
+        row = {}
+        for peer in ("memsim", "nginx"):
+            rounds = [l.split() for l in open(f"{d}/{peer}-{tls}-{m}.txt") if l.strip()]
+            rates = [float(r[0]) for r in rounds]
+            failed = sum(int(r[2]) for r in rounds)
+            protos = sorted({r[3] for r in rounds if len(r) > 3})
+            row[peer] = statistics.median(rates)
+            print(f"{peer:6} TLS {tls} {m:9} {row[peer]:9.0f} {unit}  (rounds {', '.join(f'{x:.0f}' for x in rates)}; {failed} failed; {'/'.join(protos)})")
+        ratio = row["memsim"] / row["nginx"] if row["nginx"] else 0.0
+        print(f"ratio memsim / nginx  TLS {tls} {m:9} {ratio:.2f}x   (goal >= 1.5x)")
+        out[f"tls{tls.replace('.', '')}_{m}"] = {"memsim": round(row["memsim"]), "nginx": round(row["nginx"]), "ratio": round(ratio, 3)}
+print(json.dumps(out))
+PY
