@@ -94,6 +94,7 @@ layer_kinds! {
         NotValidForName = "not_valid_for_name",
         UnknownIssuer = "unknown_issuer",
         IncompleteChain = "incomplete_chain",
+        Staple = "staple",
     };
     Dns => /// DNS faults, named after hickory's response codes plus what a network does to DNS.
     DnsFaultKind, "dns", {
