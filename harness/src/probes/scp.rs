@@ -111,7 +111,7 @@ struct Passed {
 }
 
 /// One endpoint: reach it, check its chain's revocation, get an HTTP answer.
-async fn check(target: &ProbeTarget, e: &Endpoint, crl_check: bool) -> Result<Passed, Failure> {
+async fn check(target: &ProbeTarget, codes: &super::CodeBook, e: &Endpoint, crl_check: bool) -> Result<Passed, Failure> {
     let url = format!("https://{}{}", e.host, e.path);
     let failure = |step, code, cause: String| Failure { endpoint: url.clone(), step, code, cause };
     let mut ch =
@@ -119,9 +119,9 @@ async fn check(target: &ProbeTarget, e: &Endpoint, crl_check: bool) -> Result<Pa
     let revocation = if crl_check {
         match revocation::check(target, &e.host, &ch.chain).await {
             Verdict::Good(how) => Some(how),
-            Verdict::Revoked(why) => return Err(failure("revocation", Code::CRYPT_E_REVOKED, format!("the certificate is revoked: {why}"))),
+            Verdict::Revoked(why) => return Err(failure("revocation", Code::CRYPT_E_REVOKED, format!("{}: {why}", codes.described(Code::CRYPT_E_REVOKED)))),
             Verdict::Failed(why) => {
-                return Err(failure("revocation", Code::CRYPT_E_REVOCATION_OFFLINE, format!("the CRL check failed, the revocation server is offline: {why}")));
+                return Err(failure("revocation", Code::CRYPT_E_REVOCATION_OFFLINE, format!("{}: {why}", codes.described(Code::CRYPT_E_REVOCATION_OFFLINE))));
             }
         }
     } else {
@@ -159,7 +159,7 @@ pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
     let (list, skipped) = endpoints(cat, target.cloud, &target.cmg_name);
     let crl_check = cat.tenant_attach.revocation.scp_checks_crl;
     let servicing = list.iter().any(|e| e.features.iter().any(|f| f == "updates_and_servicing"));
-    let checks = futures_util::future::join_all(list.iter().map(|e| check(target, e, crl_check)));
+    let checks = futures_util::future::join_all(list.iter().map(|e| check(target, &run.codes, e, crl_check)));
     let download = async { if servicing { servicing_download(target).await } else { None } };
     let (results, download) = tokio::join!(checks, download);
     let mut ok = Vec::new();
