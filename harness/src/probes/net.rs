@@ -1,6 +1,8 @@
 //! How a probe reaches a host: through the world's proxy when it has one (HTTP CONNECT, as
 //! WinHTTP does), else straight to the world's front for the port (the world's own address
-//! book). TLS uses the Windows-like verifier over the world's CA bundle only.
+//! book). TLS uses the Windows-like verifier over the world's CA bundle only, on the machine
+//! state of the target (`client_state.rs`): a chain the server sent incomplete is completed from
+//! the leaf's CA Issuers URL after the handshake, before anything is sent (`aia.rs`).
 
 use std::sync::Arc;
 

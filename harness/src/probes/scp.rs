@@ -5,8 +5,10 @@
 //! (seed 000). Each is fetched over HTTPS through the world's proxy with TLS verified as Windows
 //! does; any HTTP answer from the server counts as reachable, as the connectivity check only
 //! validates the path. Seed 000: "Het serviceaansluitpunt controleert de CRL" — so every chain
-//! is then checked for revocation (OCSP, then CRL; `revocation.rs`), and a check that cannot
-//! complete fails the endpoint. For updates and servicing, DMPDownloader's first download, the
+//! is then checked for revocation as CryptoAPI checks it (per certificate: the leaf's staple,
+//! then its own OCSP, then its CRLs, cached answers honoured; `revocation.rs`), and a check
+//! that cannot complete fails the endpoint. Chains are built as CryptoAPI builds them, a
+//! missing intermediate downloaded from the leaf's CA Issuers URL (`verify.rs`). For updates and servicing, DMPDownloader's first download, the
 //! update manifest on download.microsoft.com (world.json `content`), is fetched and hashed.
 //!
 //! A wildcard row (`*.akamaiedge.net`) is an allow-list entry, not a URL: it is checked through

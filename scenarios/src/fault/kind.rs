@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn names_are_unique_prefixed_and_round_trip() {
         let all: Vec<FaultKind> = FaultKind::all().collect();
-        assert_eq!(all.len(), 6 + 9 + 13 + 12 + 12 + 15 + 5 + 7);
+        assert_eq!(all.len(), 7 + 9 + 13 + 12 + 12 + 15 + 5 + 7);
         let mut names: Vec<&str> = all.iter().map(|k| k.name()).collect();
         names.sort();
         names.dedup();
