@@ -30,6 +30,8 @@ fn the_scenario_reference_names_every_key_of_every_table() {
         ("`[[world.entra.user]]`", format!("{HEAD}[[world.entra.user]]\nupn = \"a@b.c\"\nzzz = 1\n")),
         ("`[[world.entra.app]]`", format!("{HEAD}[[world.entra.app]]\nclient_id = \"x\"\nzzz = 1\n")),
         ("`[client]`", format!("{HEAD}[client]\nprobe = \"discovery\"\nzzz = 1\n")),
+        ("`[client.state]`", format!("{HEAD}[client]\nprobe = \"discovery\"\n[client.state]\nzzz = 1\n")),
+        ("cache entry", format!("{HEAD}[client]\nprobe = \"discovery\"\n[client.state]\ncached = [{{ kind = \"crl\", zzz = 1 }}]\n")),
         ("`[expect]`", format!("{HEAD}[expect]\nzzz = 1\n")),
         ("`[[check]]`", format!("{HEAD}[[check]]\nzzz = 1\n")),
         ("text", format!("{HEAD}[expect]\nstdout_contains = [{{ zzz = 1 }}]\n")),

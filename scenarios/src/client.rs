@@ -28,6 +28,56 @@ pub struct ClientSpec {
     /// Intune enrollment service, `https://enrollment.manage.microsoft.com/`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// The Windows machine's certificate state when a probe starts (`[client.state]`, issue 16).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<MachineState>,
+}
+
+/// What the machine a Windows-like probe runs on already holds, and may do, before it connects
+/// (`[client.state]`): the probes verify chains and check revocation with CryptoAPI's state.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MachineState {
+    /// CAs (ids of pki.toml) already in the machine's intermediate store (pushed by policy, or
+    /// fetched before), as served by the world.
+    #[serde(default)]
+    pub intermediates: Vec<String>,
+    /// Whether CryptoAPI may download a missing issuer from its AIA CA Issuers URL (`false`: a
+    /// machine whose policy turns URL retrieval off, or that cannot reach the internet).
+    #[serde(default = "yes")]
+    pub aia: bool,
+    /// Entries of CryptoAPI's URL cache, each fetched `age` (simulated) before the probe starts.
+    #[serde(default)]
+    pub cached: Vec<CachedAnswer>,
+}
+
+impl Default for MachineState {
+    fn default() -> Self {
+        MachineState { intermediates: Vec::new(), aia: true, cached: Vec::new() }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One entry of the URL cache: as the CA or responder issued it `age` before the probe starts,
+/// and honoured until its own nextUpdate.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CachedAnswer {
+    /// The CRL of CA `ca` (a pki.toml id), from its first distribution point.
+    Crl { ca: String, age: SimDuration },
+    /// The OCSP answer about the certificate the world serves for `host`.
+    Ocsp { host: String, age: SimDuration },
+}
+
+impl CachedAnswer {
+    pub fn age(&self) -> SimDuration {
+        match self {
+            CachedAnswer::Crl { age, .. } | CachedAnswer::Ocsp { age, .. } => *age,
+        }
+    }
 }
 
 /// How the `sign-in` probe gets its token (RFC 6749 §4, RFC 8628).
@@ -73,6 +123,7 @@ struct RawClient {
     target: Option<String>,
     grant: Option<SignInGrant>,
     resource: Option<String>,
+    state: Option<MachineState>,
 }
 
 impl TryFrom<RawClient> for ClientSpec {
@@ -91,7 +142,10 @@ impl TryFrom<RawClient> for ClientSpec {
         if raw.resource.as_deref().is_some_and(|r| r.trim().is_empty() || r.len() > 300 || r.contains(char::is_whitespace)) {
             return Err("`resource` is one app id URI or app id, e.g. \"https://enrollment.manage.microsoft.com/\"".into());
         }
-        Ok(ClientSpec { kind, cwd: raw.cwd, timeout: raw.timeout, target: raw.target, grant: raw.grant, resource: raw.resource })
+        if raw.state.is_some() && !matches!(kind, ClientKind::Probe(_)) {
+            return Err("[client.state] is the state of a Windows-like probe's machine; a command brings its own".into());
+        }
+        Ok(ClientSpec { kind, cwd: raw.cwd, timeout: raw.timeout, target: raw.target, grant: raw.grant, resource: raw.resource, state: raw.state })
     }
 }
 

@@ -63,7 +63,7 @@ impl Component {
 /// misspelt kind is an error, not a check that can never fail.
 pub const KINDS: &[(Component, &[&str])] = &[
     (Component::World, &["starting", "ready", "journal_dropped", "panic"]),
-    (Component::Pki, &["generated", "revoked", "restored", "crl_served", "crl_unavailable", "ocsp_response"]),
+    (Component::Pki, &["generated", "revoked", "restored", "crl_served", "crl_unavailable", "ocsp_response", "ca_cert_served"]),
     (Component::Tls, &["handshake", "handshake_failed", "handshake_refused", "closed_without_request"]),
     (
         Component::Http,

@@ -21,14 +21,14 @@ mod parse;
 mod service;
 pub mod validate;
 
-pub use client::{ClientKind, ClientSpec, Probe, SignInGrant};
+pub use client::{CachedAnswer, ClientKind, ClientSpec, MachineState, Probe, SignInGrant};
 pub use clock::Clock;
 pub use duration::{DurationError, SimDuration};
 pub use entra::{EntraApp, EntraSpec, EntraUser};
 pub use expect::{EventExpectation, Expect, Outcome, TextExpectation};
 pub use fault::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyRule, ProxyTarget};
 pub use fault::{CaRequirement, DnsEffect, EntraEffect, EntraFault, EntraTarget, ServiceEffect, ServiceFault, ServiceTarget, Window, same_resource};
-pub use fault::{CertLevel, CertTarget, DnsFault, Fault, PkiFault, ProxyFault, RevocationReason};
+pub use fault::{CertLevel, CertTarget, DnsFault, Fault, PkiFault, ProxyFault, RevocationReason, StapleState};
 pub use fault::{CmgEffect, CmgFault, TokenEffect, TokenFault};
 pub use fault::{CmgFaultKind, DnsFaultKind, EnrollmentFaultKind, EntraFaultKind, FaultKind, PkiFaultKind, ProxyFaultKind, ServiceFaultKind, TokenFaultKind};
 pub use fault::{EnrollStep, EnrollmentEffect, EnrollmentFault, EnrollmentTarget};

@@ -3,7 +3,11 @@
 //! `<name>.cloudapp.net`, `<name>.usgovcloudapp.net`), TLS verified as Windows verifies it, and
 //! an HTTP answer from `/CCM_Proxy_ServerAuth/` (any status: MP messaging is not emulated yet).
 //!
-//! Revocation is checked after the handshake, as CryptoAPI does (`revocation.rs`).
+//! Windows behaviour followed (issue 16): the chain is built as CryptoAPI builds it, a missing
+//! intermediate downloaded from the leaf's CA Issuers URL (`verify.rs`, `aia.rs`); revocation is
+//! checked after the handshake as CryptoAPI's provider does — staple for the leaf, then each
+//! certificate's own OCSP, then its CRLs, cached answers honoured (`revocation.rs`) — and the
+//! chain engine's code (CRYPT_E_REVOKED, CRYPT_E_REVOCATION_OFFLINE) is logged with its text.
 //! Failures are reported as LocationServices.log does (failure catalog PKI-05..07):
 //! `Code=12175, Text=ERROR_WINHTTP_SECURE_FAILURE` with the WinHTTP certificate flag.
 

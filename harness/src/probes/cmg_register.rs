@@ -17,6 +17,9 @@
 //! Its output's `log` holds the ccmsetup.log / ClientIDManagerStartup.log / LocationServices.log
 //! lines; the server side's (CCM_STS.log, MP_RegistrationManager.log, ClientAuth.log) are the
 //! world's journal. Simulated waits are wall time ÷ the world's time scale.
+//!
+//! Certificates are verified and revocation checked as `cmg-connect` does (CryptoAPI's chain
+//! building with CA Issuers downloads, and its revocation provider: `revocation.rs`).
 
 use std::time::{Duration, Instant};
 

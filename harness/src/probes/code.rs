@@ -147,6 +147,13 @@ impl CodeBook {
         format!("0x{:08X}", (self.entries[code as usize].1 & 0xFFFF_0000) | u32::from(status))
     }
 
+    /// `0x80092013 (CRYPT_E_REVOCATION_OFFLINE): <Windows' own text>`, as a Windows log line
+    /// names an HRESULT; the codes.toml meaning where Windows has no text for it.
+    pub fn described(&self, code: Code) -> String {
+        let e = self.entry(code);
+        format!("{} ({}): {}", e.value, e.name, e.text.as_deref().unwrap_or(&e.meaning))
+    }
+
     /// The Win32 error in an HRESULT_FROM_WIN32 value's low word: 12175 for ERROR_WINHTTP_SECURE_FAILURE
     /// (0x80072F8F), as CCMHTTP logs it.
     pub fn win32(&self, code: Code) -> u32 {
@@ -201,6 +208,40 @@ mod tests {
             assert_eq!(book.status_message(*m).id, m.id());
         }
         assert_eq!(book.with_http_status(Code::MREGISTER_E_DISCOVERY_HTTP, 407), "0x80190197");
+    }
+
+    /// Issue 16: standard winerror.h / corerror.h codes carry Windows' own message text and are
+    /// not labelled synthetic (0x80092013 was printed as "the revocation server is offline").
+    #[test]
+    fn standard_codes_carry_windows_text_and_are_not_synthetic() {
+        let book = CodeBook::load(&mock_cloud::Catalog::builtin().unwrap().codes).unwrap();
+        let well_known = [
+            (
+                Code::CRYPT_E_REVOCATION_OFFLINE,
+                "0x80092013",
+                "The revocation function was unable to check revocation because the revocation server was offline.",
+            ),
+            (Code::CRYPT_E_REVOKED, "0x80092010", "The certificate is revoked."),
+            (Code::CERT_E_CHAINING, "0x800B010A", "A certificate chain could not be built to a trusted root authority."),
+            (Code::NTE_BAD_PUBLIC_KEY, "0x80090015", "Provider's public key is invalid."),
+            (Code::E_INVALIDDATA, "0x8007000D", "The data is invalid."),
+            (Code::WININET_E_TIMEOUT, "0x80072EE2", "The operation timed out"),
+            (Code::WININET_E_NAME_NOT_RESOLVED, "0x80072EE7", "The server name or address could not be resolved"),
+            (Code::WININET_E_CANNOT_CONNECT, "0x80072EFD", "A connection with the server could not be established"),
+            (Code::ERROR_WINHTTP_SECURE_FAILURE, "0x80072F8F", "A security error occurred"),
+            (Code::ERROR_WINHTTP_INVALID_SERVER_RESPONSE, "0x80072F78", "The server returned an invalid or unrecognized response"),
+            (Code::WEB_EXCEPTION, "0x80131509", "Operation is not valid due to the current state of the object."),
+        ];
+        for (code, value, text) in well_known {
+            let e = book.entry(code);
+            assert_eq!((e.value.as_str(), e.text.as_deref(), e.synthetic), (value, Some(text), false), "{}", e.name);
+        }
+        assert_eq!(
+            book.described(Code::CRYPT_E_REVOCATION_OFFLINE),
+            "0x80092013 (CRYPT_E_REVOCATION_OFFLINE): The revocation function was unable to check revocation because the revocation server was offline."
+        );
+        // A standard value used where the tool's own code is not public stays synthetic.
+        assert!(book.entry(Code::BULK_TOKEN_TOOL_REFUSED).synthetic);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! tenant, as `world.json` gives them — validates TLS against the world's CA, and returns a
 //! structured verdict: passed, or failed at a step with a code and a message.
 
+mod aia;
+pub mod client_state;
 mod cmg;
 mod cmg_entra;
 mod cmg_register;
@@ -72,6 +74,9 @@ pub struct ProbeTarget {
     pub client_clock: Option<scenarios::Clock>,
     /// What `cmg-register` is given besides world.json (issue 15).
     pub cmg: CmgPlan,
+    /// The Windows machine's certificate state: intermediate store, AIA downloads allowed,
+    /// OCSP staples, CryptoAPI's URL cache (issue 16; the scenario's `[client.state]`).
+    pub client_state: std::sync::Arc<client_state::ClientState>,
 }
 
 /// The `cmg-register` probe's command line and life: what ccmsetup is given (`/mp:`, `SMSSiteCode=`,
@@ -141,6 +146,7 @@ impl ProbeTarget {
                 offline: None,
                 auth: scenarios::CmgAuth::BulkToken,
             },
+            client_state: Default::default(),
         }
     }
 

@@ -1,13 +1,15 @@
 //! How a probe reaches a host: through the world's proxy when it has one (HTTP CONNECT, as
 //! WinHTTP does), else straight to the world's front for the port (the world's own address
-//! book). TLS uses the Windows-like verifier over the world's CA bundle only.
+//! book). TLS uses the Windows-like verifier over the world's CA bundle only, on the machine
+//! state of the target (`client_state.rs`): a chain the server sent incomplete is completed from
+//! the leaf's CA Issuers URL after the handshake, before anything is sent (`aia.rs`).
 
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -34,7 +36,9 @@ impl NetError {
     /// The rustls certificate error behind a failed handshake, if that is what it was.
     pub fn certificate_error(&self) -> Option<&rustls::CertificateError> {
         let NetError::Tls { error, .. } = self else { return None };
-        match error.get_ref()?.downcast_ref::<rustls::Error>()? {
+        let inner = error.get_ref()?;
+        let error = inner.downcast_ref::<rustls::Error>().or_else(|| inner.downcast_ref::<AiaFailure>().map(|f| &f.error))?;
+        match error {
             rustls::Error::InvalidCertificate(c) => Some(c),
             _ => None,
         }
@@ -93,12 +97,12 @@ pub async fn tls_with(target: &ProbeTarget, host: &str, tcp: TcpStream, client: 
         .map_err(|e| NetError::Bundle(bundle.clone(), e.to_string()))?
         .collect::<Result<_, _>>()
         .map_err(|e| NetError::Bundle(bundle.clone(), e.to_string()))?;
-    let verifier = WindowsLikeVerifier::new(roots).map_err(|e| NetError::Bundle(bundle, e.to_string()))?;
+    let verifier = WindowsLikeVerifier::new(roots, target.client_state.clone()).map_err(|e| NetError::Bundle(bundle, e.to_string()))?;
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .expect("ring supports TLS 1.2 and 1.3")
         .dangerous()
-        .with_custom_certificate_verifier(verifier);
+        .with_custom_certificate_verifier(verifier.clone());
     let config = match client {
         None => config.with_no_client_auth(),
         Some(c) => {
@@ -107,8 +111,35 @@ pub async fn tls_with(target: &ProbeTarget, host: &str, tcp: TcpStream, client: 
         }
     };
     let name = ServerName::try_from(host.to_string()).map_err(|e| NetError::Http(host.into(), e.to_string()))?;
-    tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.map_err(|error| NetError::Tls { host: host.to_string(), error })
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.map_err(|error| NetError::Tls { host: host.to_string(), error })?;
+    // WinHTTP's manual validation after the handshake, for a chain that needs a CA Issuers
+    // download (verify.rs): nothing is sent before it holds.
+    if let Some(pending) = verifier.take_pending() {
+        let problems = super::aia::download(target, &pending).await;
+        if let Err(e) = verifier.verify_now(&pending.end_entity, &pending.intermediates, &pending.server_name, &pending.ocsp, UnixTime::now()) {
+            let detail = if problems.is_empty() { String::new() } else { format!(" (CA Issuers download: {})", problems.join("; ")) };
+            let error = std::io::Error::new(std::io::ErrorKind::InvalidData, AiaFailure { error: e, detail });
+            return Err(NetError::Tls { host: host.to_string(), error });
+        }
+    }
+    Ok(tls)
 }
+
+/// A chain still incomplete after the CA Issuers downloads: the certificate error, and what the
+/// downloads met.
+#[derive(Debug)]
+struct AiaFailure {
+    error: rustls::Error,
+    detail: String,
+}
+
+impl std::fmt::Display for AiaFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.error, self.detail)
+    }
+}
+
+impl std::error::Error for AiaFailure {}
 
 /// One HTTP/1.1 GET over an established stream; returns the status and body.
 pub async fn get<S>(stream: S, host: &str, path: &str) -> Result<(u16, Bytes), NetError>

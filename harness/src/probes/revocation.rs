@@ -1,9 +1,15 @@
-//! Revocation checking as Windows does it for a ConfigMgr client's CMG connection
-//! (protocols.md §1.2: CMG clients check revocation by default; failure catalog PKI-04/PKI-05):
-//! CryptoAPI asks the leaf's OCSP responder first (AIA, RFC 6960) and falls back to its CRL
-//! (CRL distribution points, RFC 5280 §4.2.1.13) when OCSP gives no definitive answer; each
-//! intermediate is checked against its issuer's CRL. The root is not checked
-//! (CERT_CHAIN_REVOCATION_CHECK_CHAIN_EXCLUDE_ROOT).
+//! Revocation checking as Windows does it for a ConfigMgr client's CMG connection and the
+//! service connection point (protocols.md §1.2: CMG clients check revocation by default; seed
+//! 000; failure catalog PKI-04/PKI-05), modelled on CryptoAPI's revocation provider (issue 16):
+//! for every certificate of the chain but the root (CERT_CHAIN_REVOCATION_CHECK_CHAIN_EXCLUDE_ROOT),
+//! a valid OCSP answer the server stapled (the leaf only: Schannel hands it over with the server's
+//! certificate), else a current answer from the URL cache, else the OCSP responder of the
+//! certificate's own AIA (RFC 6960), else its CRL distribution points (RFC 5280 §4.2.1.13; the
+//! cache first). Answers and CRLs fetched are cached until their nextUpdate, as CryptoAPI's URL
+//! cache keeps them. The chain checked is the one CryptoAPI built: with intermediates from the
+//! machine's store and AIA downloads (`aia.rs`). A certificate nothing can vouch for is
+//! CRYPT_E_REVOCATION_OFFLINE (0x80092013), a revoked one CRYPT_E_REVOKED (0x80092010); revoked
+//! wins. Freshness is judged on the client's clock.
 //!
 //! Fetches are plain HTTP through the world: an absolute-form request to the world's proxy, as
 //! WinHTTP sends `http://` URLs to a proxy, or straight to the world's HTTP front without one.
@@ -23,7 +29,11 @@ use rustls::{CertificateError, Error, RootCertStore};
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use der::Encode;
+use x509_ocsp::CertId;
+
 use super::ProbeTarget;
+use super::client_state::{Cached, names};
 use super::revocation_ocsp::{self, OcspVerdict};
 
 /// How long one URL retrieval may take (CryptoAPI's default URL retrieval timeout is 15 s).
@@ -92,12 +102,39 @@ pub async fn fetch(target: &ProbeTarget, url: &str, post: Option<Vec<u8>>) -> Re
     tokio::time::timeout(FETCH_TIMEOUT, exchange).await.map_err(|_| format!("no answer within {FETCH_TIMEOUT:?}"))?
 }
 
-/// The first CRL any of `urls` serves (200), or why none did.
-async fn crl(target: &ProbeTarget, urls: &[String]) -> Result<CertificateRevocationListDer<'static>, String> {
+/// What one certificate's revocation check found.
+enum Status {
+    /// Good, and how it was known.
+    Good(String),
+    /// Good as far as OCSP is silent: the CRL that decides, checked with the others by webpki.
+    Crl(CertificateRevocationListDer<'static>, String),
+    Revoked(String),
+    /// No staple, OCSP answer or CRL could be had (CRYPT_E_REVOCATION_OFFLINE).
+    Offline(String),
+}
+
+/// A CRL's nextUpdate (Unix seconds), for the URL cache; a CRL without one is not cached.
+fn crl_next_update(der: &[u8]) -> Option<i64> {
+    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(der).ok()?;
+    Some(crl.next_update()?.timestamp())
+}
+
+/// The CRL of `urls`: a current one from the URL cache, else the first a URL serves (200),
+/// cached until its nextUpdate; or why none could be had.
+async fn crl(target: &ProbeTarget, urls: &[String], now: i64) -> Result<(CertificateRevocationListDer<'static>, String), String> {
+    let state = &target.client_state;
+    if let Some((url, der)) = urls.iter().find_map(|u| state.crl(u, now).map(|d| (u, d))) {
+        return Ok((CertificateRevocationListDer::from(der), format!("CRL {url} (cached)")));
+    }
     let mut why = Vec::new();
     for url in urls {
         match fetch(target, url, None).await {
-            Ok((200, body)) => return Ok(CertificateRevocationListDer::from(body.to_vec())),
+            Ok((200, body)) => {
+                if let Some(next_update) = crl_next_update(&body) {
+                    state.cache_crl(url, Cached { der: body.to_vec(), next_update });
+                }
+                return Ok((CertificateRevocationListDer::from(body.to_vec()), format!("CRL {url}")));
+            }
             Ok((status, _)) => why.push(format!("{url} answered {status}")),
             Err(e) => why.push(format!("{url}: {e}")),
         }
@@ -105,52 +142,126 @@ async fn crl(target: &ProbeTarget, urls: &[String]) -> Result<CertificateRevocat
     Err(if why.is_empty() { "the certificate names no CRL distribution point".into() } else { why.join("; ") })
 }
 
-/// Ask the leaf's OCSP responder; `None` when it gave no definitive answer (with why).
-async fn ocsp(target: &ProbeTarget, url: &str, leaf: &[u8], issuer: &[u8]) -> OcspVerdict {
-    let Ok(id) = revocation_ocsp::cert_id(leaf, issuer) else { return OcspVerdict::NoAnswer("cannot read the certificates".into()) };
-    let Ok(request) = revocation_ocsp::request(&id) else { return OcspVerdict::NoAnswer("cannot encode the request".into()) };
+/// Ask `url` about `cert` (issued by `issuer`); a definitive answer is cached until its nextUpdate.
+async fn ocsp(target: &ProbeTarget, url: &str, id: &CertId, issuer: &[u8], now: time::OffsetDateTime) -> OcspVerdict {
+    let Ok(request) = revocation_ocsp::request(id) else { return OcspVerdict::NoAnswer("cannot encode the request".into()) };
     match fetch(target, url, Some(request)).await {
-        Ok((200, body)) => revocation_ocsp::judge(&body, &id, issuer, time::OffsetDateTime::now_utc(), 300),
+        Ok((200, body)) => {
+            let verdict = revocation_ocsp::judge(&body, id, issuer, now, 300);
+            if !matches!(verdict, OcspVerdict::NoAnswer(_))
+                && let (Ok(key), Some(next_update)) = (id.to_der(), revocation_ocsp::next_update(&body, id))
+            {
+                target.client_state.cache_ocsp(&key, Cached { der: body.to_vec(), next_update });
+            }
+            verdict
+        }
         Ok((status, _)) => OcspVerdict::NoAnswer(format!("{url} answered HTTP {status}")),
         Err(e) => OcspVerdict::NoAnswer(format!("{url}: {e}")),
     }
 }
 
-/// Check the presented `chain` (leaf first) for `host` against the world's CA bundle.
+/// One certificate, as CryptoAPI's revocation provider checks it: the staple (the leaf only),
+/// a current answer from the URL cache, the OCSP responder its AIA names, then its CRL
+/// distribution points (cache, then download). `name` names it in the report.
+async fn status(target: &ProbeTarget, name: &str, cert: &[u8], issuer: &[u8], leaf: bool) -> Status {
+    let now = target.client_now();
+    let Ok(id) = revocation_ocsp::cert_id(cert, issuer) else { return Status::Offline(format!("{name}: cannot read the certificates")) };
+    let mut tried = Vec::new();
+    if leaf && let Some(staple) = target.client_state.staple(cert) {
+        match revocation_ocsp::judge(&staple, &id, issuer, now, 300) {
+            OcspVerdict::Good => return Status::Good(format!("{name}: stapled OCSP answer good")),
+            OcspVerdict::Revoked => return Status::Revoked(format!("the stapled OCSP answer says the certificate of {name} is revoked")),
+            OcspVerdict::NoAnswer(why) => tried.push(format!("staple: {why}")),
+        }
+    }
+    if let Some(cached) = id.to_der().ok().and_then(|k| target.client_state.ocsp(&k, now.unix_timestamp())) {
+        match revocation_ocsp::judge(&cached, &id, issuer, now, 300) {
+            OcspVerdict::Good => return Status::Good(format!("{name}: cached OCSP answer good")),
+            OcspVerdict::Revoked => return Status::Revoked(format!("a cached OCSP answer says the certificate of {name} is revoked")),
+            OcspVerdict::NoAnswer(why) => tried.push(format!("cached OCSP answer: {why}")),
+        }
+    }
+    let (ocsp_url, crl_urls) = pointers(cert);
+    if let Some(url) = ocsp_url {
+        match ocsp(target, &url, &id, issuer, now).await {
+            OcspVerdict::Good => return Status::Good(format!("{name}: OCSP {url} good")),
+            OcspVerdict::Revoked => return Status::Revoked(format!("OCSP {url} says the certificate of {name} is revoked")),
+            OcspVerdict::NoAnswer(why) => tried.push(format!("OCSP: {why}")),
+        }
+    }
+    match crl(target, &crl_urls, now.unix_timestamp()).await {
+        Ok((crl, how)) => {
+            let fallback = if tried.is_empty() { String::new() } else { format!(" ({}, CRL instead)", tried.join("; ")) };
+            Status::Crl(crl, format!("{name}: {how}{fallback}"))
+        }
+        Err(why) => {
+            tried.push(format!("CRL: {why}"));
+            Status::Offline(format!("the revocation status of {name}'s certificate is unknown: {}", tried.join("; ")))
+        }
+    }
+}
+
+/// The chain as CryptoAPI builds it for the check: the presented certificates, the machine's
+/// intermediate store (with what AIA downloaded) and the trusted roots, each issuer found by
+/// name, up to a self-signed root.
+fn built_chain(target: &ProbeTarget, chain: &[CertificateDer<'static>]) -> Vec<CertificateDer<'static>> {
+    let roots: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&target.ca_bundle).map(|i| i.flatten().collect()).unwrap_or_default();
+    let pool: Vec<CertificateDer<'static>> = chain.iter().skip(1).cloned().chain(target.client_state.intermediates()).chain(roots).collect();
+    let mut built = vec![chain[0].clone()];
+    while built.len() < 8 {
+        let Some((subject, issuer)) = names(built.last().expect("never empty")) else { break };
+        if subject == issuer {
+            break;
+        }
+        match pool.iter().find(|c| !built.contains(c) && names(c).is_some_and(|(s, _)| s == issuer)) {
+            Some(c) => built.push(c.clone()),
+            None => break,
+        }
+    }
+    built
+}
+
+/// A certificate's common name, for the report.
+fn common_name(der: &[u8]) -> String {
+    X509Certificate::from_der(der)
+        .ok()
+        .and_then(|(_, c)| c.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok().map(str::to_string)))
+        .unwrap_or_else(|| "a certificate".into())
+}
+
+/// Check the presented `chain` (leaf first) for `host` as CryptoAPI does with
+/// CERT_CHAIN_REVOCATION_CHECK_CHAIN_EXCLUDE_ROOT: every certificate but the root, each by its
+/// own staple, OCSP or CRL; revoked wins over offline, offline over good.
 pub async fn check(target: &ProbeTarget, host: &str, chain: &[CertificateDer<'static>]) -> Verdict {
-    let Some(leaf) = chain.first() else { return Verdict::Failed("no certificate was presented".into()) };
+    if chain.is_empty() {
+        return Verdict::Failed("no certificate was presented".into());
+    }
+    let built = built_chain(target, chain);
     let mut crls = Vec::new();
     let mut how = Vec::new();
-    let (ocsp_url, leaf_crls) = pointers(leaf);
-    let leaf_by_ocsp = match (ocsp_url, chain.get(1)) {
-        (Some(url), Some(issuer)) => match ocsp(target, &url, leaf, issuer).await {
-            OcspVerdict::Good => {
-                how.push(format!("OCSP {url}: good"));
-                true
+    let mut offline = None;
+    for (i, pair) in built.windows(2).enumerate() {
+        let name = if i == 0 { host.to_string() } else { common_name(&pair[0]) };
+        match status(target, &name, &pair[0], &pair[1], i == 0).await {
+            Status::Good(h) => how.push(h),
+            Status::Crl(crl, h) => {
+                crls.push(crl);
+                how.push(h);
             }
-            OcspVerdict::Revoked => return Verdict::Revoked(format!("OCSP {url} says the certificate of {host} is revoked")),
-            OcspVerdict::NoAnswer(why) => {
-                how.push(format!("OCSP {url}: no answer ({why}), CRL instead"));
-                false
+            Status::Revoked(why) => return Verdict::Revoked(why),
+            Status::Offline(why) => {
+                offline.get_or_insert(why);
             }
-        },
-        _ => false,
-    };
-    if !leaf_by_ocsp {
-        match crl(target, &leaf_crls).await {
-            Ok(c) => crls.push(c),
-            Err(why) => return Verdict::Failed(format!("the revocation status of {host}'s certificate is unknown: {why}")),
         }
     }
-    // Intermediates: their issuer's CRL (the root itself is not checked).
-    for inter in chain.iter().skip(1) {
-        match crl(target, &pointers(inter).1).await {
-            Ok(c) => crls.push(c),
-            Err(why) => return Verdict::Failed(format!("the revocation status of an intermediate is unknown: {why}")),
-        }
+    if let Some(why) = offline {
+        return Verdict::Failed(why);
     }
-    how.push(format!("{} CRL(s) checked", crls.len()));
-    match verify_with_crls(target, host, chain, crls) {
+    if crls.is_empty() {
+        return Verdict::Good(how.join("; "));
+    }
+    let now = UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(target.client_now().unix_timestamp()).unwrap_or(0)));
+    match verify_with_crls(target, host, &built, crls, now) {
         Ok(()) => Verdict::Good(how.join("; ")),
         Err(Error::InvalidCertificate(CertificateError::Revoked)) => Verdict::Revoked(format!("{host}: a certificate of the chain is on its issuer's CRL")),
         Err(e) => Verdict::Failed(format!("the CRL check failed: {e}")),
@@ -163,6 +274,7 @@ fn verify_with_crls(
     host: &str,
     chain: &[CertificateDer<'static>],
     crls: Vec<CertificateRevocationListDer<'static>>,
+    now: UnixTime,
 ) -> Result<(), Error> {
     let mut roots = RootCertStore::empty();
     let bundle = CertificateDer::pem_file_iter(&target.ca_bundle).map_err(|e| Error::General(e.to_string()))?;
@@ -177,7 +289,7 @@ fn verify_with_crls(
         .build()
         .map_err(|e| Error::General(e.to_string()))?;
     let name = ServerName::try_from(host.to_string()).map_err(|e| Error::General(e.to_string()))?;
-    verifier.verify_server_cert(&chain[0], &chain[1..], &name, &[], UnixTime::now()).map(|_| ())
+    verifier.verify_server_cert(&chain[0], &chain[1..], &name, &[], now).map(|_| ())
 }
 
 /// CCMHTTP's check after the handshake (cmg.rs): `Err` with the failure as LocationServices.log
@@ -205,7 +317,15 @@ pub(crate) async fn ccmhttp_chain(
         Verdict::Failed(why) => ("WINHTTP_CALLBACK_STATUS_FLAG_CERT_REV_FAILED", why),
     };
     let code = super::Code::ERROR_WINHTTP_SECURE_FAILURE;
-    let message =
-        format!("[CCMHTTP] ERROR: URL=https://{host}{path}, Port=443, Options=63, Code={}, Text={}; {flag} is set ({why})", run.codes.win32(code), code.name());
+    // The chain engine's own error behind the WinHTTP flag, as CAPI2's log names it.
+    let chain_error = match flag {
+        "WINHTTP_CALLBACK_STATUS_FLAG_CERT_REVOKED" => run.codes.described(super::Code::CRYPT_E_REVOKED),
+        _ => run.codes.described(super::Code::CRYPT_E_REVOCATION_OFFLINE),
+    };
+    let message = format!(
+        "[CCMHTTP] ERROR: URL=https://{host}{path}, Port=443, Options=63, Code={}, Text={}; {flag} is set; CertGetCertificateChain: {chain_error} ({why})",
+        run.codes.win32(code),
+        code.name()
+    );
     Err(run.fail("revocation", code, message))
 }

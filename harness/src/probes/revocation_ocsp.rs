@@ -54,6 +54,14 @@ pub fn request(id: &CertId) -> Result<Vec<u8>, der::Error> {
     req.to_der()
 }
 
+/// The nextUpdate (Unix seconds) of `answer`'s response for `id`, for the URL cache.
+pub fn next_update(answer: &[u8], id: &CertId) -> Option<i64> {
+    let res = OcspResponse::from_der(answer).ok()?;
+    let basic = BasicOcspResponse::from_der(res.response_bytes?.response.as_bytes()).ok()?;
+    let single = basic.tbs_response_data.responses.iter().find(|r| r.cert_id == *id)?;
+    single.next_update.as_ref().map(secs)
+}
+
 fn secs(t: &x509_ocsp::OcspGeneralizedTime) -> i64 {
     t.0.to_unix_duration().as_secs() as i64
 }

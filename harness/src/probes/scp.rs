@@ -5,8 +5,10 @@
 //! (seed 000). Each is fetched over HTTPS through the world's proxy with TLS verified as Windows
 //! does; any HTTP answer from the server counts as reachable, as the connectivity check only
 //! validates the path. Seed 000: "Het serviceaansluitpunt controleert de CRL" — so every chain
-//! is then checked for revocation (OCSP, then CRL; `revocation.rs`), and a check that cannot
-//! complete fails the endpoint. For updates and servicing, DMPDownloader's first download, the
+//! is then checked for revocation as CryptoAPI checks it (per certificate: the leaf's staple,
+//! then its own OCSP, then its CRLs, cached answers honoured; `revocation.rs`), and a check
+//! that cannot complete fails the endpoint. Chains are built as CryptoAPI builds them, a
+//! missing intermediate downloaded from the leaf's CA Issuers URL (`verify.rs`). For updates and servicing, DMPDownloader's first download, the
 //! update manifest on download.microsoft.com (world.json `content`), is fetched and hashed.
 //!
 //! A wildcard row (`*.akamaiedge.net`) is an allow-list entry, not a URL: it is checked through
@@ -111,7 +113,7 @@ struct Passed {
 }
 
 /// One endpoint: reach it, check its chain's revocation, get an HTTP answer.
-async fn check(target: &ProbeTarget, e: &Endpoint, crl_check: bool) -> Result<Passed, Failure> {
+async fn check(target: &ProbeTarget, codes: &super::CodeBook, e: &Endpoint, crl_check: bool) -> Result<Passed, Failure> {
     let url = format!("https://{}{}", e.host, e.path);
     let failure = |step, code, cause: String| Failure { endpoint: url.clone(), step, code, cause };
     let mut ch =
@@ -119,9 +121,9 @@ async fn check(target: &ProbeTarget, e: &Endpoint, crl_check: bool) -> Result<Pa
     let revocation = if crl_check {
         match revocation::check(target, &e.host, &ch.chain).await {
             Verdict::Good(how) => Some(how),
-            Verdict::Revoked(why) => return Err(failure("revocation", Code::CRYPT_E_REVOKED, format!("the certificate is revoked: {why}"))),
+            Verdict::Revoked(why) => return Err(failure("revocation", Code::CRYPT_E_REVOKED, format!("{}: {why}", codes.described(Code::CRYPT_E_REVOKED)))),
             Verdict::Failed(why) => {
-                return Err(failure("revocation", Code::CRYPT_E_REVOCATION_OFFLINE, format!("the CRL check failed, the revocation server is offline: {why}")));
+                return Err(failure("revocation", Code::CRYPT_E_REVOCATION_OFFLINE, format!("{}: {why}", codes.described(Code::CRYPT_E_REVOCATION_OFFLINE))));
             }
         }
     } else {
@@ -159,7 +161,7 @@ pub(crate) async fn run(run: &Run<'_>) -> ProbeResult {
     let (list, skipped) = endpoints(cat, target.cloud, &target.cmg_name);
     let crl_check = cat.tenant_attach.revocation.scp_checks_crl;
     let servicing = list.iter().any(|e| e.features.iter().any(|f| f == "updates_and_servicing"));
-    let checks = futures_util::future::join_all(list.iter().map(|e| check(target, e, crl_check)));
+    let checks = futures_util::future::join_all(list.iter().map(|e| check(target, &run.codes, e, crl_check)));
     let download = async { if servicing { servicing_download(target).await } else { None } };
     let (results, download) = tokio::join!(checks, download);
     let mut ok = Vec::new();

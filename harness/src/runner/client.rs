@@ -63,6 +63,12 @@ pub async fn run_probe(probe: Probe, spec: Option<&scenarios::ClientSpec>, world
     target.client_clock = Some(world.journal().clock().behind(skew.map_or(Duration::ZERO, |s| s.0)));
     if let Some(c) = spec {
         target.sign_in = crate::probes::sign_in::SignIn { grant: c.grant.unwrap_or_default(), resource: c.resource.clone() };
+        if let Some(state) = &c.state {
+            match probes::client_state::from_scenario(state, &world.cloud().pki, world.journal().clock().now()) {
+                Ok(s) => target.client_state = std::sync::Arc::new(s),
+                Err(e) => return errored(describe, e),
+            }
+        }
     }
     if probe == Probe::CmgRegister {
         target.cmg = cmg_plan(world).await;

@@ -121,6 +121,10 @@ fn pki_fault(f: &PkiFault, now: OffsetDateTime, catalog: &Catalog) -> Option<(&'
         PkiFault::Revoked { since, .. } => {
             floor("since", now, SimDuration::ZERO, *since, EARLIEST_OCSP, "the revocation date (now − since), which OCSP answers carry,")
         }
+        PkiFault::Staple { since, .. } => {
+            let validity = catalog.pki.revocation.ocsp_validity;
+            floor("since", now, validity, *since, EARLIEST_OCSP, &format!("the stale staple's thisUpdate (now − since − its {validity} validity)"))
+        }
         PkiFault::NotValidYet { until, .. } => {
             let end = later(now, *until).and_then(|t| later(t, span));
             end.is_none().then(|| {

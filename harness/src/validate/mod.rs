@@ -133,8 +133,55 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
         {
             problems.push(Problem::new([scenarios::validate::table_place(s, index, "client"), place!["target"]].concat(), why));
         }
+        if let Some(state) = client.and_then(|c| c.state.as_ref()) {
+            problems.extend(machine_state_problems(state, s, catalog, &scenarios::validate::table_place(s, index, "client")));
+        }
         if let Some(expect) = expect {
             problems.extend(expect_problems(expect, catalog, &scenarios::validate::table_place(s, index, "expect")));
+        }
+    }
+    problems
+}
+
+/// `[client.state]` entries the world cannot make: CAs it does not have (an intermediate store
+/// holds intermediates), hosts it does not serve (issue 16).
+fn machine_state_problems(state: &scenarios::MachineState, s: &Scenario, catalog: &Catalog, client: &[scenarios::Step]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let at = |rest: Vec<scenarios::Step>| [client.to_vec(), rest].concat();
+    for (j, id) in state.intermediates.iter().enumerate() {
+        match catalog.pki.cas.iter().find(|c| c.id == *id) {
+            None => problems.push(Problem::new(at(place!["state", "intermediates", j]), unknown_ca(id, catalog))),
+            Some(ca) if ca.is_root() => problems.push(Problem::new(
+                at(place!["state", "intermediates", j]),
+                format!("`{id}` is a root: roots are trusted through ca.pem, the intermediate store holds intermediates"),
+            )),
+            Some(_) => {}
+        }
+    }
+    let hosts = catalog.hosts_for(&s.world);
+    for (j, entry) in state.cached.iter().enumerate() {
+        match entry {
+            scenarios::CachedAnswer::Crl { ca, .. } if !catalog.pki.cas.iter().any(|c| c.id == *ca) => {
+                problems.push(Problem::new(at(place!["state", "cached", j, "ca"]), unknown_ca(ca, catalog)));
+            }
+            scenarios::CachedAnswer::Ocsp { host, .. } => {
+                let host = host.to_ascii_lowercase();
+                let served = hosts.iter().any(|h| match h.strip_prefix("*.") {
+                    Some(base) => host.strip_suffix(base).is_some_and(|l| l.ends_with('.')),
+                    None => *h == host,
+                });
+                if !served {
+                    problems
+                        .push(Problem::new(at(place!["state", "cached", j, "host"]), format!("`{host}` is no host the world serves a certificate for")));
+                }
+            }
+            _ => {}
+        }
+        if entry.age().0 > std::time::Duration::from_secs(3650 * 86400) {
+            problems.push(Problem::new(
+                at(place!["state", "cached", j, "age"]),
+                "a cache entry is at most 3650d old: CryptoAPI keeps nothing that long".to_string(),
+            ));
         }
     }
     problems

@@ -288,6 +288,10 @@ pub struct CodeEntry {
     pub name: String,
     pub value: String,
     pub meaning: String,
+    /// Windows' own message text for a standard code (FormatMessage, `certutil -error`), when
+    /// the code is one (winerror.h, corerror.h); `None` for codes Windows has no text for.
+    #[serde(default)]
+    pub text: Option<String>,
     pub source: String,
     #[serde(default)]
     pub synthetic: bool,

@@ -158,7 +158,7 @@ impl Catalog {
         for (h, _) in self.enrollment.hosts(spec) {
             add(&h);
         }
-        for url in self.pki.cas.iter().flat_map(|ca| ca.crl.iter().chain(std::iter::once(&ca.ocsp))) {
+        for url in self.pki.cas.iter().flat_map(|ca| ca.crl.iter().chain(std::iter::once(&ca.ocsp)).chain(&ca.ca_issuers)) {
             add(url);
         }
         hosts.into_iter().collect()

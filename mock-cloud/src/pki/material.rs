@@ -10,28 +10,33 @@ use time::OffsetDateTime;
 use super::PkiError;
 use super::spec::CaSpec;
 
-/// RFC 5280 §4.2.2.1 id-pe-authorityInfoAccess and id-ad-ocsp.
+/// RFC 5280 §4.2.2.1 id-pe-authorityInfoAccess, id-ad-ocsp and id-ad-caIssuers.
 const OID_AIA: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
 const OID_AD_OCSP: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1];
+const OID_AD_CA_ISSUERS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 2];
 
-/// The AuthorityInfoAccess extension with one OCSP access description (rcgen has none; yasna
+/// The AuthorityInfoAccess extension: the OCSP access description, then CA Issuers when the
+/// issuer publishes its certificate, in the real certificates' order (rcgen has none; yasna
 /// writes the DER).
-fn aia_ocsp(url: &str) -> CustomExtension {
+fn aia(ocsp: &str, ca_issuers: Option<&str>) -> CustomExtension {
     let der = yasna::construct_der(|w| {
         w.write_sequence(|w| {
-            w.next().write_sequence(|w| {
-                w.next().write_oid(&yasna::models::ObjectIdentifier::from_slice(OID_AD_OCSP));
-                w.next().write_tagged_implicit(yasna::Tag::context(6), |w| w.write_ia5_string(url));
-            });
+            for (method, url) in std::iter::once((OID_AD_OCSP, ocsp)).chain(ca_issuers.map(|u| (OID_AD_CA_ISSUERS, u))) {
+                w.next().write_sequence(|w| {
+                    w.next().write_oid(&yasna::models::ObjectIdentifier::from_slice(method));
+                    w.next().write_tagged_implicit(yasna::Tag::context(6), |w| w.write_ia5_string(url));
+                });
+            }
         });
     });
     CustomExtension::from_oid_content(OID_AIA, der)
 }
 
-/// Where revocation of a certificate is checked: its issuer's CRL and OCSP responder.
+/// Where revocation of a certificate is checked, and its issuer's certificate found: its
+/// issuer's CRL, OCSP responder and CA Issuers URL.
 pub(super) fn revocation_pointers(params: &mut CertificateParams, issuer: &CaSpec) {
     params.crl_distribution_points = vec![CrlDistributionPoint { uris: issuer.crl.clone() }];
-    params.custom_extensions.push(aia_ocsp(&issuer.ocsp));
+    params.custom_extensions.push(aia(&issuer.ocsp, issuer.ca_issuers.as_deref()));
 }
 
 /// A CA certificate: roots unconstrained in path length, intermediates at 0; both limited by

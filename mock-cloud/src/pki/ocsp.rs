@@ -167,6 +167,28 @@ impl Pki {
         self.sign_answer(&[&cert_id], None, leaf.issuer, at).ok().map(|a| a.der)
     }
 
+    /// What the server of `leaf` staples under `pki.staple` (issue 16): nothing, the answer it
+    /// got `ocsp_validity + since` ago (stale), or an answer that says revoked; `None` for no
+    /// such fault (then [`Pki::staple`]).
+    pub(super) fn faulted_staple(&self, leaf: &Leaf, at: OffsetDateTime) -> Option<Option<Vec<u8>>> {
+        let (state, since) = self.planner.staple_for(&leaf.name)?;
+        Some(match state {
+            scenarios::StapleState::Absent => None,
+            scenarios::StapleState::Stale => self.staple(leaf, at - self.revocation_times().ocsp_validity.0 - since),
+            scenarios::StapleState::Revoked => {
+                let ids = self.issuer_index().0.iter().find(|e| e.ca == leaf.issuer)?;
+                let cert_id = CertId {
+                    hash_algorithm: AlgorithmIdentifierOwned { oid: rfc5912::ID_SHA_1, parameters: Some(Null.into()) },
+                    issuer_name_hash: OctetString::new(ids.sha1.0.clone()).ok()?,
+                    issuer_key_hash: OctetString::new(ids.sha1.1.clone()).ok()?,
+                    serial_number: x509_cert::serial_number::SerialNumber::new(leaf.serial.as_ref()).ok()?,
+                };
+                let revoked = CertState::Revoked { at, reason: RevocationReason::KeyCompromise };
+                self.sign_answer_as(&[&cert_id], None, leaf.issuer, at, Some(revoked)).ok().map(|a| a.der)
+            }
+        })
+    }
+
     /// CA `ca`'s delegated responder: made once, valid as the world's leaves are.
     fn responder(&self, ca: usize) -> Result<Arc<Responder>, Box<dyn std::error::Error>> {
         let mut all = self.revocation.responders.lock().unwrap_or_else(|p| p.into_inner());
@@ -183,6 +205,18 @@ impl Pki {
     }
 
     fn sign_answer(&self, ids: &[&CertId], nonce: Option<&Extension>, ca: usize, at: OffsetDateTime) -> Result<OcspAnswer, Box<dyn std::error::Error>> {
+        self.sign_answer_as(ids, nonce, ca, at, None)
+    }
+
+    /// [`Pki::sign_answer`], saying `forced` instead of the CA's own status when given.
+    fn sign_answer_as(
+        &self,
+        ids: &[&CertId],
+        nonce: Option<&Extension>,
+        ca: usize,
+        at: OffsetDateTime,
+        forced: Option<CertState>,
+    ) -> Result<OcspAnswer, Box<dyn std::error::Error>> {
         let responder = match self.planner.world.ocsp_signer {
             OcspSigner::Issuer => None,
             OcspSigner::Delegated => Some(self.responder(ca)?),
@@ -195,7 +229,7 @@ impl Pki {
         let mut responses = Vec::new();
         for id in ids {
             let serial = id.serial_number.as_bytes();
-            let (status, name) = match self.status(ca, serial, at) {
+            let (status, name) = match forced.clone().unwrap_or_else(|| self.status(ca, serial, at)) {
                 CertState::Good => (CertStatus::Good(Null), "good"),
                 CertState::Revoked { at: when, reason } => {
                     (CertStatus::Revoked(RevokedInfo { revocation_time: gtime(when)?, revocation_reason: crl_reason(reason) }), "revoked")

@@ -50,7 +50,7 @@ impl Mods {
             }
             PkiFault::Revoked { since, reason, .. } => self.revoked = Some((shift(now, since.0, false), *reason)),
             PkiFault::UnknownIssuer { .. } => self.untrusted = true,
-            PkiFault::NotValidForName { .. } | PkiFault::IncompleteChain { .. } => {}
+            PkiFault::NotValidForName { .. } | PkiFault::IncompleteChain { .. } | PkiFault::Staple { .. } => {}
         }
         self.faults.push(fault.kind());
     }
@@ -176,6 +176,14 @@ impl Planner {
             }
         }
         plan
+    }
+
+    /// What `pki.staple` makes the server of `host` staple instead of a current answer.
+    pub fn staple_for(&self, host: &str) -> Option<(scenarios::StapleState, std::time::Duration)> {
+        self.faults.iter().find_map(|f| match f {
+            PkiFault::Staple { hosts, staple, since } if hosts.matches(host) => Some((*staple, since.0)),
+            _ => None,
+        })
     }
 
     /// The changes `ca = id` faults make to a CA for everyone.

@@ -117,6 +117,8 @@ pub(super) fn shadow_spec(mut spec: CaSpec, index: usize) -> CaSpec {
         let stem = url.strip_suffix(".crl").unwrap_or(url).to_string();
         *url = format!("{stem}-memsim-shadow-{index}.crl");
     }
+    // A shadow CA's certificate is published nowhere: a client cannot download a better chain.
+    spec.ca_issuers = None;
     spec
 }
 
@@ -176,7 +178,7 @@ impl Pki {
             return s.certified.clone();
         }
         let mut certified = (*leaf.certified).clone();
-        certified.ocsp = self.staple(leaf, at);
+        certified.ocsp = self.faulted_staple(leaf, at).unwrap_or_else(|| self.staple(leaf, at));
         let certified = Arc::new(certified);
         cache.insert(key, Staple { revision, produced: at, certified: certified.clone() });
         certified
@@ -197,6 +199,12 @@ impl Pki {
         let crl = Arc::new(self.issue_crl(ca, at, revision)?);
         cache.insert(ca, crl.clone());
         Ok(crl)
+    }
+
+    /// The CRL CA `ca` issued at `at`, outside the cache: what a client fetched back then
+    /// (a scenario's `[client.state]` cache entries).
+    pub fn crl_issued_at(&self, ca: usize, at: OffsetDateTime) -> Result<Crl, PkiError> {
+        self.issue_crl(ca, at, self.revocation.revision.load(Ordering::SeqCst))
     }
 
     fn issue_crl(&self, ca: usize, at: OffsetDateTime, revision: u64) -> Result<Crl, PkiError> {

@@ -42,6 +42,10 @@ pub struct CaSpec {
     pub crl: Vec<String>,
     /// Its OCSP responder: the AIA OCSP URL of what it issues.
     pub ocsp: String,
+    /// Where its own certificate is published: the AIA CA Issuers URL of what it issues
+    /// (RFC 5280 §4.2.2.1), from which Windows downloads a missing intermediate.
+    #[serde(default)]
+    pub ca_issuers: Option<String>,
     /// What the CA issues: TLS server certificates (the default; its root goes into the world's
     /// `ca.pem`), client certificates only (device certificates: kept out of `ca.pem`, published
     /// apart as world.json's `client_ca_bundle`), or client certificates from a root the device

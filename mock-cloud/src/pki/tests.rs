@@ -144,3 +144,66 @@ fn bad_fault_targets_are_errors_not_panics() {
         assert!(Pki::build(&cat.pki, &world, faults, &hosts, OffsetDateTime::now_utc()).is_err(), "{toml}");
     }
 }
+
+/// Issue 16: every certificate names its issuer's published certificate (AIA CA Issuers) after
+/// its OCSP responder; a shadow chain's does not.
+#[test]
+fn certificates_carry_their_issuers_ca_issuers_url() {
+    use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
+    let urls = |der: &[u8]| -> Vec<(String, String)> {
+        let (_, cert) = X509Certificate::from_der(der).unwrap();
+        let mut out = Vec::new();
+        for ext in cert.extensions() {
+            if let ParsedExtension::AuthorityInfoAccess(aia) = ext.parsed_extension() {
+                for d in aia.iter() {
+                    if let GeneralName::URI(u) = d.access_location {
+                        out.push((d.access_method.to_id_string(), u.to_string()));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let pki = build("[[fault]]\nkind = \"pki.unknown_issuer\"\nhosts = \"granitefalls.cloudapp.net\"\n");
+    let leaf = pki.leaf_for("enterpriseenrollment-s.manage.microsoft.com").unwrap();
+    assert_eq!(
+        urls(&leaf.certified.cert[0]),
+        [
+            ("1.3.6.1.5.5.7.48.1".to_string(), "http://oneocsp.microsoft.com/ocsp".to_string()),
+            (
+                "1.3.6.1.5.5.7.48.2".to_string(),
+                "http://www.microsoft.com/pkiops/certs/Microsoft%20Azure%20TLS%20Issuing%20CA%2001%20-%20xsign.crt".to_string()
+            ),
+        ]
+    );
+    let shadowed = pki.leaf_for("granitefalls.cloudapp.net").unwrap();
+    assert!(urls(&shadowed.certified.cert[0]).iter().all(|(m, _)| m != "1.3.6.1.5.5.7.48.2"), "a shadow CA publishes no certificate");
+}
+
+/// Issue 16: `pki.staple` changes what the front staples for its hosts alone, never the CA's state.
+#[test]
+fn staple_faults_change_the_staple_of_their_hosts_only() {
+    use der::Decode;
+    let status = |der: &[u8]| {
+        let res = x509_ocsp::OcspResponse::from_der(der).unwrap();
+        let basic = x509_ocsp::BasicOcspResponse::from_der(res.response_bytes.unwrap().response.as_bytes()).unwrap();
+        let single = basic.tbs_response_data.responses[0].clone();
+        (matches!(single.cert_status, x509_ocsp::CertStatus::Revoked(_)), single.next_update.unwrap().0.to_unix_duration().as_secs() as i64)
+    };
+    let now = OffsetDateTime::now_utc();
+    for (state, host) in [("absent", "granitefalls.cloudapp.net"), ("stale", "granitefalls.cloudapp.net"), ("revoked", "granitefalls.cloudapp.net")] {
+        let pki = build(&format!("[[fault]]\nkind = \"pki.staple\"\nhosts = \"{host}\"\nstaple = \"{state}\"\n"));
+        let leaf = pki.leaf_for(host).unwrap();
+        let stapled = pki.stapled(&leaf, now);
+        match state {
+            "absent" => assert!(stapled.ocsp.is_none()),
+            "stale" => assert!(status(stapled.ocsp.as_deref().unwrap()).1 < now.unix_timestamp()),
+            _ => assert!(status(stapled.ocsp.as_deref().unwrap()).0),
+        }
+        assert_eq!(pki.status(leaf.issuer, leaf.serial.as_ref(), now), CertState::Good, "{state}: the CA's own state is unchanged");
+        assert!(leaf.faults.contains(&scenarios::PkiFaultKind::Staple));
+        let other = pki.leaf_for("enterpriseenrollment-s.manage.microsoft.com").unwrap();
+        let healthy = status(pki.stapled(&other, now).ocsp.as_deref().unwrap());
+        assert!(!healthy.0 && healthy.1 > now.unix_timestamp(), "{state}: other hosts keep a current, good staple");
+    }
+}

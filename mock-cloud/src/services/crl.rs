@@ -3,6 +3,12 @@
 //! crl.microsoft.com, www.microsoft.com/pkiops, www.d-trust.net), served over plain HTTP with
 //! `Content-Type: application/pkix-crl` (RFC 5280 §4.2.1.13, RFC 2585 §4.2).
 //!
+//! The same web servers publish the CAs' own certificates at the AIA "CA Issuers" URLs their
+//! certificates name (`ca_issuers` in data/pki.toml: cacerts.digicert.com,
+//! www.microsoft.com/pkiops/certs …), DER with `Content-Type: application/pkix-cert` (RFC 2585
+//! §4.1), from which a connected Windows client downloads an intermediate a server left out
+//! (issue 16); each download is journaled as `pki`/`ca_cert_served`.
+//!
 //! Other paths on these hosts get the generic service (reachability, 404). Faults (stale,
 //! unavailable, slow) come from the layer in `revocation.rs`, never from this handler.
 //!
@@ -21,6 +27,34 @@ use super::revocation::{AsOf, Fired, RevocationState, fault_layer, host_of};
 
 /// RFC 2585 §4.2: the media type of a DER CRL.
 pub const PKIX_CRL: &str = "application/pkix-crl";
+/// RFC 2585 §4.1: the media type of a DER certificate.
+pub const PKIX_CERT: &str = "application/pkix-cert";
+
+/// The CA whose certificate is published at `http://host/path` (its `ca_issuers` URL), compared
+/// as IIS compares paths (decoded, case-insensitive). Shadow copies publish none.
+fn ca_cert_at(pki: &crate::pki::Pki, host: &str, path: &str) -> Option<usize> {
+    let want = crate::pki::percent_decode(path);
+    pki.cas().iter().position(|ca| {
+        !ca.shadow
+            && ca
+                .spec
+                .ca_issuers
+                .as_deref()
+                .and_then(crate::pki::split_url)
+                .is_some_and(|(h, p)| h == host && crate::pki::percent_decode(&p).eq_ignore_ascii_case(&want))
+    })
+}
+
+/// A CA's certificate, DER, as its web server publishes it.
+fn serve_ca_cert(state: &RevocationState, host: String, path: &str, ca: usize) -> Response {
+    let cert = &state.pki.cas()[ca];
+    state.journal.record(NewEvent::new(Component::Pki, "ca_cert_served").host(host).detail("path", path).detail("ca", cert.spec.id.clone()));
+    let mut res = (StatusCode::OK, cert.der.to_vec()).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(PKIX_CERT));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    res
+}
 
 pub fn router(app: &AppState) -> Router {
     with(app.revocation.clone())
@@ -54,6 +88,12 @@ impl IntoResponse for CrlError {
 async fn handle(State(state): State<RevocationState>, req: Request) -> Result<Response, CrlError> {
     let host = host_of(&req);
     let Some(ca) = state.pki.crl_at(&host, req.uri().path()) else {
+        if let Some(ca) = ca_cert_at(&state.pki, &host, req.uri().path()) {
+            if !matches!(*req.method(), Method::GET | Method::HEAD) {
+                return Err(CrlError::MethodNotAllowed);
+            }
+            return Ok(serve_ca_cert(&state, host, req.uri().path(), ca));
+        }
         return Ok(super::generic::fallback().oneshot(req).await.unwrap_or_else(|e| match e {}));
     };
     if !matches!(*req.method(), Method::GET | Method::HEAD) {

@@ -40,7 +40,9 @@ pub struct Fired(pub scenarios::ServiceFaultKind);
 pub fn hosts(data: &PkiData) -> Vec<(String, Service)> {
     let crl = data.cas.iter().flat_map(|c| &c.crl).filter_map(|u| split_url(u)).map(|(h, _)| (h, Service::Crl));
     let ocsp = data.cas.iter().filter_map(|c| split_url(&c.ocsp)).map(|(h, _)| (h, Service::Ocsp));
-    let mut all: Vec<(String, Service)> = crl.chain(ocsp).collect();
+    // CA certificates (AIA CA Issuers) are published like CRLs, by the same web servers.
+    let certs = data.cas.iter().filter_map(|c| c.ca_issuers.as_deref().and_then(split_url)).map(|(h, _)| (h, Service::Crl));
+    let mut all: Vec<(String, Service)> = crl.chain(ocsp).chain(certs).collect();
     all.sort_by(|a, b| a.0.cmp(&b.0));
     all.dedup();
     all

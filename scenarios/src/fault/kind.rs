@@ -94,6 +94,7 @@ layer_kinds! {
         NotValidForName = "not_valid_for_name",
         UnknownIssuer = "unknown_issuer",
         IncompleteChain = "incomplete_chain",
+        Staple = "staple",
     };
     Dns => /// DNS faults, named after hickory's response codes plus what a network does to DNS.
     DnsFaultKind, "dns", {
@@ -233,7 +234,7 @@ mod tests {
     #[test]
     fn names_are_unique_prefixed_and_round_trip() {
         let all: Vec<FaultKind> = FaultKind::all().collect();
-        assert_eq!(all.len(), 6 + 9 + 14 + 12 + 12 + 15 + 5 + 7);
+        assert_eq!(all.len(), 7 + 9 + 14 + 12 + 12 + 15 + 5 + 7);
         let mut names: Vec<&str> = all.iter().map(|k| k.name()).collect();
         names.sort();
         names.dedup();

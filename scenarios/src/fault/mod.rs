@@ -25,7 +25,7 @@ pub use dns::{DnsEffect, DnsFault};
 pub use enrollment::{EnrollStep, EnrollmentEffect, EnrollmentFault, EnrollmentTarget};
 pub use entra::{CaRequirement, EntraEffect, EntraFault, EntraTarget, same_resource};
 pub use kind::{CmgFaultKind, DnsFaultKind, EnrollmentFaultKind, EntraFaultKind, FaultKind, PkiFaultKind, ProxyFaultKind, ServiceFaultKind, TokenFaultKind};
-pub use pki::{CertLevel, CertTarget, PkiFault, RevocationReason};
+pub use pki::{CertLevel, CertTarget, PkiFault, RevocationReason, StapleState};
 pub use proxy::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyFault, ProxyRule, ProxyTarget};
 pub use service::{ServiceEffect, ServiceFault, ServiceTarget};
 

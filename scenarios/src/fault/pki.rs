@@ -85,6 +85,29 @@ pub enum PkiFault {
     /// The server sends the leaf without its intermediate.
     #[serde(rename = "pki.incomplete_chain")]
     IncompleteChain { hosts: HostPattern },
+    /// What the hosts' server staples to its handshakes (RFC 6066 `status_request`) instead of
+    /// a current OCSP answer: nothing, a stale answer, or one that says revoked (issue 16).
+    #[serde(rename = "pki.staple")]
+    Staple {
+        hosts: HostPattern,
+        staple: StapleState,
+        /// `stale`: how long before now the stapled answer's nextUpdate passed.
+        #[serde(default = "one_day")]
+        since: SimDuration,
+    },
+}
+
+/// The OCSP staple a `pki.staple` fault makes a server send (a current, good one is the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StapleState {
+    /// No staple: the server answers `status_request` with nothing (OCSP stapling off).
+    Absent,
+    /// The server keeps stapling an answer whose nextUpdate has passed (its refresh is broken).
+    Stale,
+    /// The staple says revoked; the CA's CRL and responder are left as they are (use
+    /// `pki.revoked` for a certificate revoked everywhere).
+    Revoked,
 }
 
 fn one_day() -> SimDuration {
@@ -100,6 +123,7 @@ impl PkiFault {
             PkiFault::NotValidForName { .. } => PkiFaultKind::NotValidForName,
             PkiFault::UnknownIssuer { .. } => PkiFaultKind::UnknownIssuer,
             PkiFault::IncompleteChain { .. } => PkiFaultKind::IncompleteChain,
+            PkiFault::Staple { .. } => PkiFaultKind::Staple,
         }
     }
 
@@ -120,6 +144,7 @@ impl PkiFault {
             },
             PkiFault::NotValidForName { hosts, .. } => CertTarget::Hosts(hosts, CertLevel::Leaf),
             PkiFault::IncompleteChain { hosts } => CertTarget::Hosts(hosts, CertLevel::Intermediate),
+            PkiFault::Staple { hosts, .. } => CertTarget::Hosts(hosts, CertLevel::Leaf),
         }
     }
 

@@ -103,6 +103,7 @@ pub const FIELDS: &[KindFields] = &[
     k(Component::Pki, "restored", &[t("serial"), n("removed"), t("by")]),
     k(Component::Pki, "crl_served", &[t("path"), t("ca"), n("crl_number"), l("revoked"), n("this_update"), n("next_update")]),
     k(Component::Pki, "crl_unavailable", &[t("path"), n("status")]),
+    k(Component::Pki, "ca_cert_served", &[t("path"), t("ca")]),
     k(Component::Pki, "ocsp_response", &[t("path"), t("method"), t("ca"), t("response_status"), l("certificates")]),
     k(Component::Tls, "handshake", HANDSHAKE),
     k(Component::Tls, "handshake_failed", HANDSHAKE),
