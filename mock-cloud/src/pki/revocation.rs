@@ -239,7 +239,8 @@ impl Pki {
     /// Every certificate of the world: the CAs, then the leaves (every catalog host's, signed
     /// now if it was not yet, and those minted for deeper names).
     pub fn certificates(&self) -> Vec<CertRef> {
-        let cas = self.cas.iter().map(|c| CertRef { subject: c.spec.common_name().to_string(), serial: c.serial.clone(), issuer: c.parent, der: c.der.clone() });
+        let cas =
+            self.cas.iter().map(|c| CertRef { subject: c.spec.common_name().to_string(), serial: c.serial.clone(), issuer: c.parent, der: c.der.clone() });
         let planned = self.hosts.iter().filter_map(|(h, p)| self.issued(h, p).ok());
         let minted: Vec<Arc<super::Leaf>> = self.minted.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
         let mut leaves: Vec<Arc<super::Leaf>> = planned.chain(minted).collect();

@@ -74,8 +74,7 @@ fn no_two_leaves_share_a_public_key() {
         leaves += 1;
     }
     assert!(leaves > 100, "{leaves} leaves");
-    let cas: HashSet<Vec<u8>> =
-        pki.cas().iter().map(|c| X509Certificate::from_der(&c.der).unwrap().1.public_key().raw.to_vec()).collect();
+    let cas: HashSet<Vec<u8>> = pki.cas().iter().map(|c| X509Certificate::from_der(&c.der).unwrap().1.public_key().raw.to_vec()).collect();
     assert!(cas.is_disjoint(&keys), "a leaf holds a CA's key");
 }
 
