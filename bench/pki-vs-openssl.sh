@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-30}
-memsim=$(RUNS=$RUNS cargo bench -q -p mock-cloud --bench pki_build 2>/dev/null | grep '"bench":"pki_build"')
+# PROFILE=dev: a quick check of the script without a release build (figures not comparable).
+memsim=$(RUNS=$RUNS cargo bench -q -p mock-cloud --bench pki_build --profile "${PROFILE:-bench}" 2>/dev/null | grep '"bench":"pki_build"')
 # -elapsed: wall-clock time, as memsim's build is timed (without it OpenSSL divides by its CPU
 # time, and on a busy machine the floor no longer matches the build's clock).
 sign_per_s=$(openssl speed -elapsed -seconds 3 ecdsap256 2>/dev/null | awk '/nistp256/ {print $(NF-1)}')
