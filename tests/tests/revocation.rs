@@ -128,6 +128,35 @@ fn runtime_revoke_flips_ocsp_the_crl_openssl_verify_and_the_probe() {
     assert!(whats.contains(&"revoked") && whats.contains(&"restored"), "{whats:?}");
 }
 
+/// Issue 20 item 4: answers are pre-produced (RFC 5019 §2.2). `openssl ocsp -no_nonce` (a
+/// request as CryptoAPI sends it) gets the same bytes twice in one window, and a revocation is
+/// in the very next answer, as is the restore after it.
+#[test]
+fn pre_produced_answers_repeat_within_a_window_and_follow_revocation() {
+    let up = Up::start(None);
+    let world = world_json(&up);
+    let (leaf, issuer, ocsp_url, _) = certificates(&up, CMG);
+    let answer = |name: &str| {
+        let out = up.state.path().join(name);
+        let t = ocsp_with(&up, &leaf, &issuer, &ocsp_url, &["-no_nonce", "-respout", out.to_str().unwrap()]);
+        (t, std::fs::read(&out).unwrap())
+    };
+    let (t, first) = answer("first.der");
+    assert!(t.contains("Response verify OK") && t.contains(": good"), "{t}");
+    let (_, second) = answer("second.der");
+    assert_eq!(first, second, "two requests in one window get the same signed answer");
+
+    let out = memsim(&["revoke", CMG, "--world", world.to_str().unwrap(), "--reason", "key_compromise"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (t, revoked) = answer("revoked.der");
+    assert!(t.contains("Response verify OK") && t.contains(": revoked") && t.contains("Reason: keyCompromise"), "{t}");
+    assert_ne!(revoked, first);
+    let out = memsim(&["restore", CMG, "--world", world.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (t, _) = answer("restored.der");
+    assert!(t.contains("Response verify OK") && t.contains(": good"), "{t}");
+}
+
 #[test]
 fn garbage_gets_malformed_request_over_http_1_0() {
     let up = Up::start(None);

@@ -115,7 +115,7 @@ pub fn from_scenario(spec: &scenarios::MachineState, pki: &mock_cloud::Pki, now:
                 let leaf = pki.leaf_for(host).ok_or_else(|| format!("[client.state]: `{host}` is no emulated host"))?;
                 let issuer = &pki.cas()[leaf.issuer].der;
                 let id = super::revocation_ocsp::cert_id(&leaf.certified.cert[0], issuer).map_err(|e| e.to_string())?;
-                let answer = pki.staple(&leaf, then).ok_or_else(|| format!("[client.state]: no OCSP answer for `{host}`"))?;
+                let answer = pki.ocsp_answer_at(&leaf, then).ok_or_else(|| format!("[client.state]: no OCSP answer for `{host}`"))?;
                 let next_update = super::revocation_ocsp::next_update(&answer, &id).unwrap_or(i64::MIN);
                 let key = der::Encode::to_der(&id).map_err(|e| e.to_string())?;
                 state.cache_ocsp(&key, Cached { der: answer, next_update });

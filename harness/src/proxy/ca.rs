@@ -38,12 +38,14 @@ impl std::fmt::Debug for InspectionCa {
 }
 
 impl InspectionCa {
-    /// A self-signed CA named `name`, constrained to `permitted` DNS subtrees, valid around `now`.
-    pub fn generate(name: &str, trusted: bool, permitted: &[String], now: OffsetDateTime) -> Result<Self, ProxyError> {
+    /// A self-signed CA named `name` of the customer's `organization` (as an appliance's
+    /// generated CA names its owner: `O=Contoso Ltd`), constrained to `permitted` DNS subtrees,
+    /// valid around `now`.
+    pub fn generate(name: &str, organization: &str, trusted: bool, permitted: &[String], now: OffsetDateTime) -> Result<Self, ProxyError> {
         let err = |e: rcgen::Error| ProxyError::Certificate(e.to_string());
         let mut p = CertificateParams::default();
         p.distinguished_name.push(DnType::CommonName, name);
-        p.distinguished_name.push(DnType::OrganizationName, "memsim customer network");
+        p.distinguished_name.push(DnType::OrganizationName, organization);
         p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         p.name_constraints =

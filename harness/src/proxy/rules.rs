@@ -104,7 +104,8 @@ impl Policy {
                 // The one effect that needs more than the rule: the CA is generated here, once.
                 ProxyRule::TlsInspection { trusted, ca_name } => {
                     let name = ca_name.clone().unwrap_or_else(|| format!("{} TLS Inspection CA", world.tenant_name));
-                    Some(Effect::Intercept(Arc::new(InspectionCa::generate(&name, *trusted, permitted, clock.now())?)))
+                    let organization = format!("{} Ltd", world.tenant_name);
+                    Some(Effect::Intercept(Arc::new(InspectionCa::generate(&name, &organization, *trusted, permitted, clock.now())?)))
                 }
                 rule => Effect::of(rule, clock),
             };

@@ -73,7 +73,7 @@ const OID_OCSP_NOCHECK: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1, 5];
 /// it signs, for that purpose only (id-kp-OCSPSigning), marked no-check.
 pub fn ocsp_responder_params(issuer: &CaSpec, validity: (OffsetDateTime, OffsetDateTime), serial: SerialNumber) -> CertificateParams {
     let mut p = CertificateParams::default();
-    p.distinguished_name.push(DnType::CommonName, format!("{} OCSP Responder", issuer.common_name()));
+    p.distinguished_name.push(DnType::CommonName, super::spec::dn_value("CN", &format!("{} OCSP Responder", issuer.common_name())));
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
     p.custom_extensions.push(CustomExtension::from_oid_content(OID_OCSP_NOCHECK, yasna::construct_der(|w| w.write_null())));
@@ -88,7 +88,7 @@ pub fn leaf_params(name: &str, issuer: &CaSpec, validity: (OffsetDateTime, Offse
     let dns = name.to_string().try_into().map_err(|e| PkiError::Rcgen(format!("{name}: {e}")))?;
     let mut p = CertificateParams::default();
     p.subject_alt_names = vec![SanType::DnsName(dns)];
-    p.distinguished_name.push(DnType::CommonName, name);
+    p.distinguished_name.push(DnType::CommonName, super::spec::dn_value("CN", name));
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
     (p.not_before, p.not_after) = validity;
@@ -119,9 +119,17 @@ impl Serials {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&self.next_u64().to_be_bytes());
         bytes[8..].copy_from_slice(&self.next_u64().to_be_bytes());
-        bytes[0] = (bytes[0] & 0x7f) | 0x10;
-        SerialNumber::from_slice(&bytes)
+        serial_from(&bytes)
     }
+}
+
+/// A positive 16-byte serial number (RFC 5280 §4.1.2.2: at most 20 octets, positive) from the
+/// first 16 bytes of `entropy`, its top byte kept at 0x10–0x7f so DER never pads or shortens it.
+pub fn serial_from(entropy: &[u8]) -> SerialNumber {
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&entropy[..16]);
+    bytes[0] = (bytes[0] & 0x7f) | 0x10;
+    SerialNumber::from_slice(&bytes)
 }
 
 /// The smallest set of DNS subtrees that covers every emulated name: `*.x.com` needs `x.com`,

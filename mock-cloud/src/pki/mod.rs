@@ -1,10 +1,17 @@
 //! The world's PKI, generated with rcgen (P-256): trust anchors with the real CAs' names and our
 //! own keys, issuing intermediates, and a leaf for every emulated host.
 //!
+//! What a world needs before its ready line (the CAs, the shadow chains its faults ask for, and
+//! the plan of every host's leaf: issuer, serial number, revocation) is made at build; a leaf's
+//! certificate is signed on first use (SNI, the control endpoint), from the seed and the host's
+//! name alone, so it is the same certificate whenever it is made (issue 20 item 2). The OCSP and
+//! CRL responders know every planned serial number before its certificate exists.
+//!
 //! Certificate faults change the generated material (validity, trust, names, chain), never a
 //! server code path; the revocation state lives here for the CRL/OCSP responders to serve.
 
 mod client;
+mod keys;
 mod material;
 mod ocsp;
 mod plan;
@@ -12,17 +19,18 @@ mod revocation;
 mod spec;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rcgen::{Issuer, KeyPair, SerialNumber};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::CertificateDer;
 use rustls::sign::CertifiedKey;
 use scenarios::{PkiFault, RevocationReason, WorldSpec};
 use time::OffsetDateTime;
 
 pub use client::{CheckedCsr, ClientCertRequest, CsrError, IssuedCert, check_csr};
+pub use keys::LeafKey;
 pub use material::permitted_subtrees;
-pub use ocsp::{OcspAnswer, malformed_request, try_later};
+pub use ocsp::{OcspAnswer, StapleKind, malformed_request, try_later};
 pub use revocation::{CertRef, CertState, Crl, parse_serial, percent_decode, serial_hex, split_url};
 pub use spec::{CaPurpose, CaSpec, PkiData};
 
@@ -90,16 +98,13 @@ pub struct Revocation {
     pub reason: RevocationReason,
 }
 
-/// A leaf key pair, in rcgen's form (to sign) and rustls' (to serve).
-struct LeafKey {
-    pair: KeyPair,
-    signing: Arc<dyn rustls::sign::SigningKey>,
-}
-
-impl std::fmt::Debug for LeafKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LeafKey")
-    }
+/// A catalog host's leaf as planned at build: its certificate is made on first use.
+#[derive(Debug)]
+struct Planned {
+    plan: HostPlan,
+    issuer: usize,
+    serial: SerialNumber,
+    leaf: OnceLock<Arc<Leaf>>,
 }
 
 /// A world's PKI.
@@ -108,9 +113,13 @@ pub struct Pki {
     planner: Planner,
     cas: Vec<CaCert>,
     chains: HashMap<ChainKey, usize>,
-    leaves: HashMap<String, Arc<Leaf>>,
+    /// Every catalog host (and wildcard), planned.
+    hosts: HashMap<String, Planned>,
+    /// Leaves of deeper names below an emulated wildcard, made on first use.
     minted: Mutex<HashMap<String, Arc<Leaf>>>,
-    leaf_keys: Mutex<HashMap<usize, Arc<LeafKey>>>,
+    /// Mixed into every leaf key with the seed: the world's leaf keys are its own, not anyone's
+    /// who knows the seed (a lab CA trusted by mistake must not give strangers usable keys).
+    leaf_secret: [u8; 32],
     serials: Mutex<Serials>,
     revocations: Mutex<Vec<Revocation>>,
     permitted: Vec<String>,
@@ -119,8 +128,22 @@ pub struct Pki {
 }
 
 impl Pki {
-    /// Generate the CAs, the shadow chains the faults need, and a leaf for every host.
+    /// Generate the CAs and the shadow chains the faults need, and plan a leaf for every host
+    /// (signed on first use, or all at once by [`Pki::issue_all`]).
     pub fn build(data: &PkiData, world: &WorldSpec, faults: Vec<PkiFault>, hosts: &[String], now: OffsetDateTime) -> Result<Pki, PkiError> {
+        let secret = ring::rand::generate::<[u8; 32]>(&ring::rand::SystemRandom::new()).map_err(|_| PkiError::Rcgen("no system randomness".into()))?;
+        Self::build_with_secret(data, world, faults, hosts, now, secret.expose())
+    }
+
+    /// [`Pki::build`] with a chosen leaf secret (tests: two worlds with the same leaves).
+    pub(crate) fn build_with_secret(
+        data: &PkiData,
+        world: &WorldSpec,
+        faults: Vec<PkiFault>,
+        hosts: &[String],
+        now: OffsetDateTime,
+        leaf_secret: [u8; 32],
+    ) -> Result<Pki, PkiError> {
         let planner = Planner { data: data.clone(), world: world.clone(), faults, now };
         planner.validate()?;
         let presented = planner.faults.iter().filter_map(|f| match f {
@@ -133,9 +156,9 @@ impl Pki {
             planner,
             cas: Vec::new(),
             chains: HashMap::new(),
-            leaves: HashMap::new(),
+            hosts: HashMap::new(),
             minted: Mutex::new(HashMap::new()),
-            leaf_keys: Mutex::new(HashMap::new()),
+            leaf_secret,
             serials: Mutex::new(Serials::new(world.seed)),
             revocations: Mutex::new(Vec::new()),
             permitted,
@@ -146,10 +169,52 @@ impl Pki {
         for host in hosts {
             let plan = pki.planner.plan(host);
             let issuer = pki.chain(&plan.chain)?;
-            let leaf = pki.issue_leaf(host, &plan, issuer)?;
-            pki.leaves.insert(host.clone(), Arc::new(leaf));
+            let serial = pki.leaf_serial(host);
+            // A name rcgen cannot write is bad input now, not a failed handshake later.
+            material::leaf_params(plan.presented.as_deref().unwrap_or(host), &pki.cas[issuer].spec, (now, now), serial.clone())?;
+            pki.record_leaf_revocation(host, &plan, issuer, &serial);
+            pki.hosts.insert(host.clone(), Planned { plan, issuer, serial, leaf: OnceLock::new() });
         }
         Ok(pki)
+    }
+
+    /// Sign every catalog host's leaf now (benches, tests, and listings of every certificate);
+    /// returns how many leaves the world has.
+    pub fn issue_all(&self) -> Result<usize, PkiError> {
+        for (host, planned) in &self.hosts {
+            self.issued(host, planned)?;
+        }
+        Ok(self.hosts.len())
+    }
+
+    /// A leaf's serial number: from the seed and the name it is asked for, whenever it is made.
+    fn leaf_serial(&self, host: &str) -> SerialNumber {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        for part in [b"memsim leaf serial\0".as_slice(), &self.planner.world.seed.to_be_bytes(), host.as_bytes()] {
+            ctx.update(part);
+        }
+        material::serial_from(ctx.finish().as_ref())
+    }
+
+    /// A leaf revoked by the scenario (`pki.revoked` at leaf level) is on its issuer's CRL from
+    /// the start, whether or not its certificate was made yet.
+    fn record_leaf_revocation(&self, host: &str, plan: &HostPlan, issuer: usize, serial: &SerialNumber) {
+        let mods = self.planner.with_faults(Mods::default(), &plan.leaf_faults, self.planner.data.validity.leaf);
+        if let Some((at, reason)) = mods.revoked {
+            let subject = plan.presented.clone().unwrap_or_else(|| host.to_string());
+            self.revocations.lock().unwrap_or_else(|e| e.into_inner()).push(Revocation { issuer, serial: serial.clone(), subject, at, reason });
+        }
+    }
+
+    /// A catalog host's leaf, signed the first time it is asked for.
+    fn issued(&self, host: &str, planned: &Planned) -> Result<Arc<Leaf>, PkiError> {
+        if let Some(leaf) = planned.leaf.get() {
+            return Ok(leaf.clone());
+        }
+        // Two first handshakes at once may both sign; they make the same certificate but for
+        // the signature's randomness, and the first stored wins.
+        let leaf = Arc::new(self.issue_leaf(host, &planned.plan, planned.issuer, planned.serial.clone())?);
+        Ok(planned.leaf.get_or_init(|| leaf).clone())
     }
 
     /// Check a scenario's PKI faults and issuer rules against the data without generating keys.
@@ -258,12 +323,11 @@ impl Pki {
                 let mut spec = self.cas[base_root].spec.clone();
                 let mods = self.planner.with_faults(self.planner.ca_mods(&spec.id, v.root), &key.root_faults, v.root);
                 if mods.untrusted {
-                    // A root the bundle lacks must not share a trusted root's name, or verifiers
-                    // report a bad signature instead of an unknown issuer.
-                    for (k, v) in spec.subject.iter_mut().filter(|(k, _)| k == "CN") {
-                        debug_assert_eq!(k, "CN");
-                        v.push_str(" (untrusted copy)");
-                    }
+                    // The root a client lacks is the customer's own (failure catalog PKI-06: an
+                    // internal CA never distributed to internet-only clients), named like one. It
+                    // must not share a trusted root's name either, or verifiers report a bad
+                    // signature instead of an unknown issuer.
+                    spec.subject = internal_root_subject(&spec, &self.planner.world.tenant_name);
                 }
                 self.add_ca(spec, None, mods, true)?
             };
@@ -275,18 +339,16 @@ impl Pki {
         Ok(idx)
     }
 
-    fn issue_leaf(&self, host: &str, plan: &HostPlan, issuer: usize) -> Result<Leaf, PkiError> {
+    /// The certificate of `host`'s leaf: its own key (from the leaf secret, the seed and the
+    /// host), its planned serial, validity from the world's start: the same whenever it is made.
+    fn issue_leaf(&self, host: &str, plan: &HostPlan, issuer: usize, serial: SerialNumber) -> Result<Leaf, PkiError> {
         let window = self.planner.data.validity.leaf;
         let mods = self.planner.with_faults(Mods::default(), &plan.leaf_faults, window);
         let name = plan.presented.clone().unwrap_or_else(|| host.to_string());
-        let serial = self.next_serial();
         let ca = &self.cas[issuer];
         let params = material::leaf_params(&name, &ca.spec, mods.validity(self.planner.now, window), serial.clone())?;
-        let key = self.leaf_key(issuer)?;
-        let cert = params.signed_by(&key.pair, &ca.issuer)?;
-        if let Some((at, reason)) = mods.revoked {
-            self.revocations.lock().unwrap_or_else(|e| e.into_inner()).push(Revocation { issuer, serial: serial.clone(), subject: name.clone(), at, reason });
-        }
+        let key = Arc::new(LeafKey::derive(&self.leaf_secret, self.planner.world.seed, host)?);
+        let cert = params.signed_by(key.as_ref(), &ca.issuer)?;
         let mut chain = vec![cert.der().clone()];
         if !plan.omit_intermediate {
             chain.push(ca.der.clone());
@@ -296,23 +358,7 @@ impl Pki {
         faults.extend(ca.faults.iter().chain(root.iter().flat_map(|r| r.faults.iter())));
         faults.sort_unstable();
         faults.dedup();
-        Ok(Leaf { name, certified: Arc::new(CertifiedKey::new(chain, key.signing.clone())), serial, issuer, faults })
-    }
-
-    /// The key pair of every leaf an issuing CA signs. Leaves under one CA share it, as the
-    /// many names of one multi-SAN front door certificate do: a client cannot tell, and a
-    /// world's PKI then costs one signature per host instead of a key generation as well.
-    fn leaf_key(&self, issuer: usize) -> Result<Arc<LeafKey>, PkiError> {
-        let mut keys = self.leaf_keys.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(k) = keys.get(&issuer) {
-            return Ok(k.clone());
-        }
-        let pair = KeyPair::generate()?;
-        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pair.serialize_der()));
-        let signing = rustls::crypto::ring::sign::any_ecdsa_type(&der).map_err(|e| PkiError::Rcgen(e.to_string()))?;
-        let key = Arc::new(LeafKey { pair, signing });
-        keys.insert(issuer, key.clone());
-        Ok(key)
+        Ok(Leaf { name, certified: Arc::new(CertifiedKey::new(chain, key)), serial, issuer, faults })
     }
 
     /// The leaf a client gets for a server name: the host's own, the catalog wildcard one label
@@ -320,25 +366,27 @@ impl Pki {
     /// `None` for a name the world does not emulate.
     pub fn leaf_for(&self, server_name: &str) -> Option<Arc<Leaf>> {
         // The common case, an exact lower-case name, without allocating (issue 20: per handshake).
-        if let Some(leaf) = self.leaves.get(server_name) {
-            return Some(leaf.clone());
+        if let Some(planned) = self.hosts.get(server_name) {
+            return self.issued(server_name, planned).ok();
         }
         let name = server_name.trim_end_matches('.').to_ascii_lowercase();
-        if let Some(leaf) = self.leaves.get(&name) {
-            return Some(leaf.clone());
+        if let Some(planned) = self.hosts.get(&name) {
+            return self.issued(&name, planned).ok();
         }
         let wildcard = self.wildcards.iter().filter(|w| name.ends_with(&w[1..])).max_by_key(|w| w.len())?;
         let plan = self.planner.plan(&name);
         let one_label_below = name.find('.') == Some(name.len() - (wildcard.len() - 1));
         if one_label_below && plan.faults == self.planner.plan(wildcard).faults {
-            return self.leaves.get(wildcard).cloned();
+            return self.issued(wildcard, self.hosts.get(wildcard)?).ok();
         }
         let mut minted = self.minted.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(leaf) = minted.get(&name) {
             return Some(leaf.clone());
         }
-        let issuer = self.chains.get(&plan.chain).copied().or_else(|| self.leaves.get(wildcard).map(|l| l.issuer))?;
-        let leaf = Arc::new(self.issue_leaf(&name, &plan, issuer).ok()?);
+        let issuer = self.chains.get(&plan.chain).copied().or_else(|| self.hosts.get(wildcard).map(|l| l.issuer))?;
+        let serial = self.leaf_serial(&name);
+        let leaf = Arc::new(self.issue_leaf(&name, &plan, issuer, serial.clone()).ok()?);
+        self.record_leaf_revocation(&name, &plan, issuer, &serial);
         minted.insert(name, leaf.clone());
         Some(leaf)
     }
@@ -394,5 +442,14 @@ impl Pki {
     }
 }
 
+/// `C=…, O=Contoso, CN=Contoso Internal Root CA`: an enterprise root as AD CS names them, for
+/// the tenant's organization (the country kept from the root it stands in for).
+fn internal_root_subject(base: &CaSpec, tenant: &str) -> Vec<(String, String)> {
+    let country = base.subject.iter().filter(|(k, _)| k == "C").cloned();
+    country.chain([("O".to_string(), tenant.to_string()), ("CN".to_string(), format!("{tenant} Internal Root CA"))]).collect()
+}
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_leaves;

@@ -7,10 +7,18 @@
 //! `malformedRequest` for bytes that are no OCSPRequest, `unauthorized` for an issuer this
 //! responder host does not answer for (the CA's `ocsp` URL in pki.toml names its host).
 //!
+//! Answers are pre-produced (RFC 5019 §2.2, as the public CAs serve them from CDNs): one signed
+//! answer per certificate and CertID hash, kept until revocation changes or `ocsp_reissue` has
+//! passed (pki.toml `[revocation]`), so two requests in one window get the same bytes and cost
+//! no signature. A request with a nonce (RFC 6960 §4.4.1) or several CertIDs is signed afresh,
+//! the nonce echoed; a serial the CA never planned is answered `unknown`, signed each time
+//! (nothing an arbitrary request asks about is kept). The HTTPS front staples the same answers.
+//!
 //! DER in and out goes through RustCrypto's x509-ocsp and der; nothing here is hand-written
 //! ASN.1. This module does no HTTP.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use der::asn1::{BitString, GeneralizedTime, Null, OctetString};
@@ -63,6 +71,25 @@ pub struct OcspAnswer {
     pub statuses: Vec<(String, &'static str)>,
     /// The id of the CA that answered.
     pub ca: Option<String>,
+    /// The answer's nextUpdate (successful answers): until when a cache may keep it.
+    pub next_update: Option<OffsetDateTime>,
+}
+
+/// One pre-produced answer and what it was made for.
+#[derive(Debug)]
+pub(super) struct Produced {
+    revision: u64,
+    this_update: OffsetDateTime,
+    answer: Arc<OcspAnswer>,
+}
+
+/// The answer a server staples (the `rev` knobs build on it): the responder's current one, one
+/// whose nextUpdate has passed, or one saying revoked whatever the CA's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StapleKind {
+    Current,
+    Stale,
+    Revoked,
 }
 
 fn digest(alg: &'static ring::digest::Algorithm, data: &[u8]) -> Vec<u8> {
@@ -87,7 +114,7 @@ fn crl_reason(r: RevocationReason) -> Option<CrlReason> {
 }
 
 fn error_answer(response: OcspResponse, name: &'static str) -> OcspAnswer {
-    OcspAnswer { der: response.to_der().unwrap_or_default(), response_status: name, statuses: Vec::new(), ca: None }
+    OcspAnswer { der: response.to_der().unwrap_or_default(), response_status: name, statuses: Vec::new(), ca: None, next_update: None }
 }
 
 /// `malformedRequest` (RFC 6960 §2.3): what any bytes that are no OCSPRequest get.
@@ -146,25 +173,74 @@ impl Pki {
             return error_answer(OcspResponse::unauthorized(), "unauthorized");
         }
         let nonce = req.tbs_request.request_extensions.iter().flatten().find(|e| e.extn_id == rfc6960::ID_PKIX_OCSP_NONCE);
-        let ids: Vec<&CertId> = list.iter().map(|r| &r.req_cert).collect();
-        match self.sign_answer(&ids, nonce, ca, at) {
-            Ok(answer) => answer,
-            Err(_) => error_answer(OcspResponse::internal_error(), "internal_error"),
-        }
+        let answer = match (nonce, list.as_slice()) {
+            (None, [one]) => self.produced(&one.req_cert, ca, at).map(|a| (*a).clone()),
+            _ => self.sign_answer(&list.iter().map(|r| &r.req_cert).collect::<Vec<_>>(), nonce, ca, at, None),
+        };
+        answer.unwrap_or_else(|_| error_answer(OcspResponse::internal_error(), "internal_error"))
     }
 
-    /// The answer a server staples to its handshake (RFC 6066 §8, `status_request`): what the
-    /// responder would say about `leaf` right now, asked by SHA-1 CertID as Windows and
-    /// OpenSSL ask. `None` when the leaf's issuer is not known to the index.
-    pub fn staple(&self, leaf: &Leaf, at: OffsetDateTime) -> Option<Vec<u8>> {
+    /// The pre-produced answer for one CertID of CA `ca` as of `at` (RFC 5019 §2.2): the kept
+    /// one while revocation is unchanged and it is younger than `ocsp_reissue`, else a fresh one.
+    fn produced(&self, id: &CertId, ca: usize, at: OffsetDateTime) -> Result<Arc<OcspAnswer>, Box<dyn std::error::Error>> {
+        let revision = self.revocation.revision.load(Ordering::SeqCst);
+        let key = id.to_der()?;
+        let reissue = self.revocation_times().ocsp_reissue.0;
+        {
+            let kept = self.revocation.answers.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = kept.get(&key)
+                && p.revision == revision
+                && p.this_update <= at
+                && at < p.this_update + reissue
+            {
+                return Ok(p.answer.clone());
+            }
+        }
+        let answer = Arc::new(self.sign_answer(&[id], None, ca, at, None)?);
+        if answer.statuses.iter().all(|(_, status)| *status != "unknown") {
+            let mut kept = self.revocation.answers.lock().unwrap_or_else(|p| p.into_inner());
+            kept.insert(key, Produced { revision, this_update: at, answer: answer.clone() });
+        }
+        Ok(answer)
+    }
+
+    /// `leaf`'s CertID as Windows and OpenSSL ask by default (SHA-1 hashes of its issuer).
+    fn leaf_cert_id(&self, leaf: &Leaf) -> Option<CertId> {
         let ids = self.issuer_index().0.iter().find(|e| e.ca == leaf.issuer)?;
-        let cert_id = CertId {
+        Some(CertId {
             hash_algorithm: AlgorithmIdentifierOwned { oid: rfc5912::ID_SHA_1, parameters: Some(Null.into()) },
             issuer_name_hash: OctetString::new(ids.sha1.0.clone()).ok()?,
             issuer_key_hash: OctetString::new(ids.sha1.1.clone()).ok()?,
             serial_number: x509_cert::serial_number::SerialNumber::new(leaf.serial.as_ref()).ok()?,
+        })
+    }
+
+    /// A freshly signed answer about `leaf` as the responder would have produced it at `at`
+    /// (a client's cached OCSP entry of a given age, `[client.state]`); not kept.
+    pub fn ocsp_answer_at(&self, leaf: &Leaf, at: OffsetDateTime) -> Option<Vec<u8>> {
+        let id = self.leaf_cert_id(leaf)?;
+        self.sign_answer(&[&id], None, leaf.issuer, at, None).ok().map(|a| a.der)
+    }
+
+    /// The answer a server staples to its handshake (RFC 6066 §8, `status_request`): the
+    /// responder's pre-produced answer about `leaf` as of `at` ([`StapleKind::Current`]), or
+    /// one made stale or revoked for a server-side knob. `None` when the leaf's issuer is not
+    /// known to the index.
+    pub fn staple(&self, leaf: &Leaf, at: OffsetDateTime, kind: StapleKind) -> Option<Vec<u8>> {
+        let id = self.leaf_cert_id(leaf)?;
+        let answer = match kind {
+            StapleKind::Current => return self.produced(&id, leaf.issuer, at).ok().map(|a| a.der.clone()),
+            // Produced a whole validity before now and a day more: its nextUpdate has passed.
+            StapleKind::Stale => {
+                let then = at - self.revocation_times().ocsp_validity.0 - time::Duration::days(1);
+                self.sign_answer(&[&id], None, leaf.issuer, then, None)
+            }
+            StapleKind::Revoked => {
+                let revoked = CertState::Revoked { at: at - time::Duration::days(1), reason: RevocationReason::Unspecified };
+                self.sign_answer(&[&id], None, leaf.issuer, at, Some(revoked))
+            }
         };
-        self.sign_answer(&[&cert_id], None, leaf.issuer, at).ok().map(|a| a.der)
+        answer.ok().map(|a| a.der)
     }
 
     /// What the server of `leaf` staples under `pki.staple` (issue 16): nothing, the answer it
@@ -174,17 +250,15 @@ impl Pki {
         let (state, since) = self.planner.staple_for(&leaf.name)?;
         Some(match state {
             scenarios::StapleState::Absent => None,
-            scenarios::StapleState::Stale => self.staple(leaf, at - self.revocation_times().ocsp_validity.0 - since),
+            scenarios::StapleState::Stale => {
+                let id = self.leaf_cert_id(leaf)?;
+                let then = at - self.revocation_times().ocsp_validity.0 - since;
+                self.sign_answer(&[&id], None, leaf.issuer, then, None).ok().map(|a| a.der)
+            }
             scenarios::StapleState::Revoked => {
-                let ids = self.issuer_index().0.iter().find(|e| e.ca == leaf.issuer)?;
-                let cert_id = CertId {
-                    hash_algorithm: AlgorithmIdentifierOwned { oid: rfc5912::ID_SHA_1, parameters: Some(Null.into()) },
-                    issuer_name_hash: OctetString::new(ids.sha1.0.clone()).ok()?,
-                    issuer_key_hash: OctetString::new(ids.sha1.1.clone()).ok()?,
-                    serial_number: x509_cert::serial_number::SerialNumber::new(leaf.serial.as_ref()).ok()?,
-                };
+                let id = self.leaf_cert_id(leaf)?;
                 let revoked = CertState::Revoked { at, reason: RevocationReason::KeyCompromise };
-                self.sign_answer_as(&[&cert_id], None, leaf.issuer, at, Some(revoked)).ok().map(|a| a.der)
+                self.sign_answer(&[&id], None, leaf.issuer, at, Some(revoked)).ok().map(|a| a.der)
             }
         })
     }
@@ -204,12 +278,8 @@ impl Pki {
         Ok(r)
     }
 
-    fn sign_answer(&self, ids: &[&CertId], nonce: Option<&Extension>, ca: usize, at: OffsetDateTime) -> Result<OcspAnswer, Box<dyn std::error::Error>> {
-        self.sign_answer_as(ids, nonce, ca, at, None)
-    }
-
-    /// [`Pki::sign_answer`], saying `forced` instead of the CA's own status when given.
-    fn sign_answer_as(
+    /// Sign an answer about `ids` as of `at`; `forced` replaces the CA's state for every one.
+    fn sign_answer(
         &self,
         ids: &[&CertId],
         nonce: Option<&Extension>,
@@ -261,6 +331,12 @@ impl Pki {
             // A delegated responder sends its certificate along (§4.2.1, §4.2.2.2).
             certs: responder.map(|r| vec![r.certificate.clone()]),
         };
-        Ok(OcspAnswer { der: OcspResponse::successful(basic)?.to_der()?, response_status: "successful", statuses, ca: Some(self.cas[ca].spec.id.clone()) })
+        Ok(OcspAnswer {
+            der: OcspResponse::successful(basic)?.to_der()?,
+            response_status: "successful",
+            statuses,
+            ca: Some(self.cas[ca].spec.id.clone()),
+            next_update: Some(at + self.revocation_times().ocsp_validity.0),
+        })
     }
 }

@@ -25,10 +25,12 @@ use super::{CaSpec, Leaf, Pki, PkiError, Revocation};
 /// the CRL numbers (RFC 5280 §5.2.3, increasing) and the current CRL of each CA.
 #[derive(Debug, Default)]
 pub struct RevocationState {
-    revision: AtomicU64,
+    pub(super) revision: AtomicU64,
     crl_number: AtomicU64,
     crls: Mutex<HashMap<usize, Arc<Crl>>>,
     pub(super) ocsp: std::sync::OnceLock<super::ocsp::IssuerIndex>,
+    /// Pre-produced OCSP answers (RFC 5019 §2.2), by the CertID's DER.
+    pub(super) answers: Mutex<HashMap<Vec<u8>, super::ocsp::Produced>>,
     /// Each leaf's chain and key with its current OCSP staple, by serial (hex).
     staples: Mutex<HashMap<String, Staple>>,
     /// Delegated OCSP responders, by CA, made on first use (worlds with `ocsp_signer = "delegated"`).
@@ -92,6 +94,10 @@ pub fn parse_serial(text: &str) -> Option<Vec<u8>> {
     let hex = if hex.len() % 2 == 1 { format!("0{hex}") } else { hex };
     let bytes: Vec<u8> = (0..hex.len()).step_by(2).filter_map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect();
     Some(bytes.into_iter().skip_while(|b| *b == 0).collect())
+}
+
+fn leaf_ref(l: &Leaf) -> CertRef {
+    CertRef { subject: l.name.clone(), serial: l.serial.clone(), issuer: Some(l.issuer), der: l.certified.cert[0].clone() }
 }
 
 fn same_serial(a: &[u8], b: &[u8]) -> bool {
@@ -163,8 +169,8 @@ impl Pki {
     }
 
     /// `leaf`'s chain and key as the HTTPS front presents them at simulated time `at`, with an
-    /// OCSP answer to staple for clients that ask (RFC 6066 §8): kept until revocation changes
-    /// or it is `staple_refresh` old (pki.toml `[revocation]`). Responder faults do not reach it: a server goes on
+    /// OCSP answer to staple for clients that ask (RFC 6066 §8), the responder's pre-produced one:
+    /// kept until revocation changes or it is `staple_refresh` old (pki.toml `[revocation]`). Responder faults do not reach it: a server goes on
     /// stapling the answer it has while its responder is down, as real ones do.
     pub fn stapled(&self, leaf: &Leaf, at: OffsetDateTime) -> Arc<CertifiedKey> {
         let revision = self.revocation.revision.load(Ordering::SeqCst);
@@ -178,7 +184,7 @@ impl Pki {
             return s.certified.clone();
         }
         let mut certified = (*leaf.certified).clone();
-        certified.ocsp = self.faulted_staple(leaf, at).unwrap_or_else(|| self.staple(leaf, at));
+        certified.ocsp = self.faulted_staple(leaf, at).unwrap_or_else(|| self.staple(leaf, at, super::StapleKind::Current));
         let certified = Arc::new(certified);
         cache.insert(key, Staple { revision, produced: at, certified: certified.clone() });
         certified
@@ -238,28 +244,35 @@ impl Pki {
         })
     }
 
-    /// Every certificate of the world: the CAs, then the leaves (catalog and minted).
+    /// Every certificate of the world: the CAs, then the leaves (every catalog host's, signed
+    /// now if it was not yet, and those minted for deeper names).
     pub fn certificates(&self) -> Vec<CertRef> {
         let cas =
             self.cas.iter().map(|c| CertRef { subject: c.spec.common_name().to_string(), serial: c.serial.clone(), issuer: c.parent, der: c.der.clone() });
+        let planned = self.hosts.iter().filter_map(|(h, p)| self.issued(h, p).ok());
         let minted: Vec<Arc<super::Leaf>> = self.minted.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
-        let mut leaves: Vec<Arc<super::Leaf>> = self.leaves.values().cloned().chain(minted).collect();
+        let mut leaves: Vec<Arc<super::Leaf>> = planned.chain(minted).collect();
         leaves.sort_by(|a, b| a.name.cmp(&b.name));
         leaves.dedup_by(|a, b| Arc::ptr_eq(a, b));
-        let leaves =
-            leaves.into_iter().map(|l| CertRef { subject: l.name.clone(), serial: l.serial.clone(), issuer: Some(l.issuer), der: l.certified.cert[0].clone() });
-        cas.chain(leaves).collect()
+        cas.chain(leaves.iter().map(|l| leaf_ref(l))).collect()
     }
 
     /// A certificate by host name (the leaf a client of that name gets) or serial number (hex).
+    /// A planned leaf found by its serial is signed now if it was not yet.
     pub fn find(&self, target: &str) -> Option<CertRef> {
-        if let Some(serial) = parse_serial(target)
-            && let Some(c) = self.certificates().into_iter().find(|c| same_serial(c.serial.as_ref(), &serial))
-        {
-            return Some(c);
+        if let Some(serial) = parse_serial(target) {
+            if let Some(c) = self.cas.iter().find(|c| same_serial(c.serial.as_ref(), &serial)) {
+                return Some(CertRef { subject: c.spec.common_name().to_string(), serial: c.serial.clone(), issuer: c.parent, der: c.der.clone() });
+            }
+            if let Some((host, planned)) = self.hosts.iter().find(|(_, p)| same_serial(p.serial.as_ref(), &serial)) {
+                return self.issued(host, planned).ok().map(|l| leaf_ref(&l));
+            }
+            let minted = self.minted.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(l) = minted.values().find(|l| same_serial(l.serial.as_ref(), &serial)) {
+                return Some(leaf_ref(l));
+            }
         }
-        let leaf = self.leaf_for(target)?;
-        Some(CertRef { subject: leaf.name.clone(), serial: leaf.serial.clone(), issuer: Some(leaf.issuer), der: leaf.certified.cert[0].clone() })
+        self.leaf_for(target).map(|l| leaf_ref(&l))
     }
 
     /// What CA `ca` says about `serial` as of `at`.
@@ -271,11 +284,11 @@ impl Pki {
         if self.issued_by(ca, serial) { CertState::Good } else { CertState::Unknown }
     }
 
-    /// Did CA `ca` issue `serial`? (No allocation: OCSP asks this for every request.)
+    /// Did CA `ca` issue `serial`, or plan to? (No allocation: OCSP asks this for every request.)
     fn issued_by(&self, ca: usize, serial: &[u8]) -> bool {
         let leaf = |l: &super::Leaf| l.issuer == ca && same_serial(l.serial.as_ref(), serial);
         self.cas.iter().any(|c| c.parent == Some(ca) && same_serial(c.serial.as_ref(), serial))
-            || self.leaves.values().any(|l| leaf(l))
+            || self.hosts.values().any(|p| p.issuer == ca && same_serial(p.serial.as_ref(), serial))
             || self.minted.lock().unwrap_or_else(|p| p.into_inner()).values().any(|l| leaf(l))
     }
 

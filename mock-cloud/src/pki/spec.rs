@@ -1,6 +1,7 @@
 //! The shape of `data/pki.toml`: certificate authorities, issuance rules, validity windows.
 
-use rcgen::{DistinguishedName, DnType};
+use rcgen::string::{Ia5String, PrintableString};
+use rcgen::{DistinguishedName, DnType, DnValue};
 use scenarios::{HostPattern, SimDuration};
 use serde::Deserialize;
 
@@ -26,6 +27,9 @@ pub struct RevocationTimes {
     pub crl_reissue: SimDuration,
     /// An OCSP answer's nextUpdate − thisUpdate.
     pub ocsp_validity: SimDuration,
+    /// How long a responder serves one pre-produced answer before it signs a fresh one (RFC 5019
+    /// §2.2) when nothing changed.
+    pub ocsp_reissue: SimDuration,
     /// How long the HTTPS front staples one OCSP answer.
     pub staple_refresh: SimDuration,
 }
@@ -103,9 +107,26 @@ impl CaSpec {
                 "DC" => DnType::CustomDnType(vec![0, 9, 2342, 19200300, 100, 1, 25]),
                 _ => DnType::CommonName,
             };
-            dn.push(ty, v.as_str());
+            dn.push(ty, dn_value(k, v));
         }
         dn
+    }
+}
+
+/// The ASN.1 string type RFC 5280 gives an attribute: countryName is a PrintableString (§4.1.2.4
+/// and Appendix A, `X520countryName`; GnuTLS prints a UTF8String C as `C=#0c025553`),
+/// domainComponent an IA5String (RFC 4519 §2.4); the DirectoryString attributes are written as
+/// PrintableString when the value allows, as the public CAs' certificates carry them, else
+/// UTF8String (§4.1.2.6).
+pub fn dn_value(attribute: &str, value: &str) -> DnValue {
+    if attribute == "DC"
+        && let Ok(ia5) = Ia5String::try_from(value)
+    {
+        return DnValue::Ia5String(ia5);
+    }
+    match PrintableString::try_from(value) {
+        Ok(p) => DnValue::PrintableString(p),
+        Err(_) => DnValue::Utf8String(value.to_string()),
     }
 }
 

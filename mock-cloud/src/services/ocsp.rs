@@ -95,9 +95,11 @@ async fn handle(State(state): State<RevocationState>, req: Request) -> Result<Re
     };
     record(&state, &host, &method, &answer, fired);
     let mut res = ocsp_body(answer.der);
-    if method == Method::GET && answer.response_status == "successful" {
+    if method == Method::GET
+        && let Some(next_update) = answer.next_update
+    {
         // RFC 5019 §6.2: GET answers are cacheable until their nextUpdate.
-        let max_age = (at + state.pki.revocation_times().ocsp_validity.0 - state.journal.clock().now()).whole_seconds().max(0);
+        let max_age = (next_update - state.journal.clock().now()).whole_seconds().max(0);
         let value = format!("max-age={max_age}, public, no-transform, must-revalidate");
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_str(&value).expect("ascii"));
     }

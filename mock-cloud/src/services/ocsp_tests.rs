@@ -36,12 +36,21 @@ fn cert_id(state: &RevocationState, host: &str) -> (CertId, Vec<u8>) {
 
 fn request_der(id: CertId) -> Vec<u8> {
     let nonce = Extension { extn_id: rfc6960::ID_PKIX_OCSP_NONCE, critical: false, extn_value: OctetString::new(vec![4, 2, 7, 7]).unwrap() };
+    request_with(id, Some(vec![nonce]))
+}
+
+/// A request as CryptoAPI and RFC 5019 clients send it: one CertID, no nonce.
+fn request_without_nonce(id: CertId) -> Vec<u8> {
+    request_with(id, None)
+}
+
+fn request_with(id: CertId, request_extensions: Option<Vec<Extension>>) -> Vec<u8> {
     let req = OcspRequest {
         tbs_request: TbsRequest {
             version: Default::default(),
             requestor_name: None,
             request_list: vec![x509_ocsp::Request { req_cert: id, single_request_extensions: None }],
-            request_extensions: Some(vec![nonce]),
+            request_extensions,
         },
         optional_signature: None,
     };
@@ -98,6 +107,57 @@ async fn good_then_revoked_then_good_again() {
     assert_eq!(b.tbs_response_data.responses[0].cert_status, CertStatus::Good(Null));
     let events = state.journal.snapshot();
     assert_eq!(events.iter().filter(|e| e.what == "ocsp_response").count(), 3);
+}
+
+/// Issue 20 item 4 (RFC 5019 §2.2): one signed answer per certificate and window, the same
+/// bytes for every request in it (the staple too), a new one when revocation changes or the
+/// window rolls in simulated time.
+#[tokio::test]
+async fn answers_are_pre_produced_per_window_and_renewed_on_revocation() {
+    let state = test_state(vec![], vec![]);
+    let (id, spki) = cert_id(&state, HOST);
+    let host = ocsp_host(&state);
+    let (_, first) = post(&state, &host, request_without_nonce(id.clone())).await;
+    let (_, second) = post(&state, &host, request_without_nonce(id.clone())).await;
+    assert_eq!(first, second, "two requests in one window get the same bytes");
+    let b = basic(&first, &spki);
+    assert_eq!(b.tbs_response_data.responses[0].cert_status, CertStatus::Good(Null));
+    assert!(b.tbs_response_data.nonce().is_none());
+    let leaf = state.pki.leaf_for(HOST).unwrap();
+    let now = state.journal.clock().now();
+    assert_eq!(state.pki.staple(&leaf, now, pki::StapleKind::Current).unwrap(), first, "the front staples the same answer");
+
+    let answer = |at| state.pki.ocsp_answer(&request_without_nonce(id.clone()), &host, at).der;
+    let reissue = state.pki.revocation_times().ocsp_reissue.0;
+    assert_eq!(answer(now + reissue / 2), first, "still in the window");
+    let rolled = answer(now + reissue + std::time::Duration::from_secs(1));
+    assert_ne!(rolled, first, "a new window, a new answer");
+    assert!(basic(&rolled, &spki).tbs_response_data.produced_at.0.to_unix_duration().as_secs() as i64 > now.unix_timestamp());
+
+    let cert = state.pki.find(HOST).unwrap();
+    state.pki.revoke(&cert, RevocationReason::KeyCompromise, state.journal.clock().now()).unwrap();
+    let (_, revoked) = post(&state, &host, request_without_nonce(id.clone())).await;
+    assert!(matches!(basic(&revoked, &spki).tbs_response_data.responses[0].cert_status, CertStatus::Revoked(_)));
+    assert_eq!(post(&state, &host, request_without_nonce(id.clone())).await.1, revoked);
+    state.pki.restore(&cert);
+    let (_, good) = post(&state, &host, request_without_nonce(id)).await;
+    assert_eq!(basic(&good, &spki).tbs_response_data.responses[0].cert_status, CertStatus::Good(Null));
+}
+
+/// The staple variants a server-side knob asks for: stale (nextUpdate passed), revoked.
+#[tokio::test]
+async fn staples_can_be_made_stale_or_revoked() {
+    let state = test_state(vec![], vec![]);
+    let (_, spki) = cert_id(&state, HOST);
+    let leaf = state.pki.leaf_for(HOST).unwrap();
+    let now = state.journal.clock().now();
+    let stale = basic(&state.pki.staple(&leaf, now, pki::StapleKind::Stale).unwrap(), &spki);
+    let next = stale.tbs_response_data.responses[0].next_update.unwrap().0.to_unix_duration().as_secs() as i64;
+    assert!(next < now.unix_timestamp());
+    let revoked = basic(&state.pki.staple(&leaf, now, pki::StapleKind::Revoked).unwrap(), &spki);
+    assert!(matches!(revoked.tbs_response_data.responses[0].cert_status, CertStatus::Revoked(_)));
+    let current = basic(&state.pki.staple(&leaf, now, pki::StapleKind::Current).unwrap(), &spki);
+    assert_eq!(current.tbs_response_data.responses[0].cert_status, CertStatus::Good(Null), "the CA's own state is untouched");
 }
 
 #[tokio::test]
