@@ -64,6 +64,10 @@ enum Command {
         /// made if missing.
         #[arg(long, value_name = "DIR")]
         journal_dir: Option<PathBuf>,
+        /// Write each scenario's HTTP exchanges as a HAR 1.2 file (`<name>.har`) into this
+        /// directory, made if missing (`memsim har` converts a journal file the same way).
+        #[arg(long, value_name = "DIR")]
+        har_dir: Option<PathBuf>,
         /// Run one shard of the selection, as cargo-nextest: `count:K/N` (round-robin over the
         /// names sorted) or `hash:K/N` (a stable hash of each name), 1 <= K <= N. The N shards
         /// together run every selected scenario exactly once.
@@ -109,6 +113,10 @@ enum Command {
         time_scale: Option<f64>,
         #[command(flatten)]
         ports: PortArgs,
+        /// Serve the lab dashboard (the live journal, the hint, a HAR download) on a loopback
+        /// port; its URL is printed and written to D/dashboard.json.
+        #[arg(long)]
+        dashboard: bool,
     },
     /// Run COMMAND, unmodified, inside a fresh network namespace where the world is the whole
     /// network: its DNS in /etc/resolv.conf, its CA as the system trust store, ports 80/443
@@ -189,6 +197,15 @@ enum Command {
     },
     /// Print memsim's man page (roff): `memsim man > memsim.1 && man ./memsim.1`.
     Man,
+    /// Export a journal (`journal.jsonl`, or a `--journal-dir` file) as HAR 1.2 on standard
+    /// output: one entry per HTTP exchange, memsim's fault names in `_memsim` fields.
+    Har {
+        /// The journal file; rotated files beside it (`journal.1.jsonl` …) are read first.
+        journal: PathBuf,
+        /// Write the HAR to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Validate scenarios as `run` would, without starting a world; errors name file:line:column.
     Check {
         /// Scenario files, directories of them (searched for *.toml), or built-in scenario names.
@@ -509,6 +526,7 @@ fn run(cli: Cli) -> Result<u8> {
             time_scale,
             timeout,
             journal_dir,
+            har_dir,
             partition,
             shuffle,
             fail_fast,
@@ -537,7 +555,8 @@ fn run(cli: Cli) -> Result<u8> {
             let selected: Vec<scenarios::Scenario> = selected.into_iter().map(crate::CheckedScenario::into_scenario).collect();
             // Where the report and journals go is checked before any world starts: a report
             // that cannot be written is a lost run (issue 13).
-            for checked in [output.as_deref().map(writable_file), journal_dir.as_deref().map(writable_dir)].into_iter().flatten() {
+            let har_checked = har_dir.as_deref().map(|d| writable_dir(d).map_err(|m| m.replace("cannot write journals", "cannot write HAR files")));
+            for checked in [output.as_deref().map(writable_file), journal_dir.as_deref().map(writable_dir), har_checked].into_iter().flatten() {
                 if let Err(msg) = checked {
                     eprintln!("memsim: {msg}");
                     return Ok(exit::BAD_INPUT);
@@ -572,6 +591,9 @@ fn run(cli: Cli) -> Result<u8> {
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let mut sinks = sinks;
+            if let Some(dir) = har_dir {
+                sinks.push(Box::new(report::HarDir(dir)));
+            }
             let stop = runtime.block_on(async { stop_on_signals() })?;
             if transparent && let Err(e) = runtime.block_on(crate::exec::enter_network()) {
                 eprintln!("memsim: {e:#}");
@@ -599,7 +621,7 @@ fn run(cli: Cli) -> Result<u8> {
                 exit::OK
             })
         }
-        Command::Up { scenario, state_dir, time_scale, ports } => {
+        Command::Up { scenario, state_dir, time_scale, ports, dashboard } => {
             let ports = match ports.ports() {
                 Ok(p) => p,
                 Err(msg) => {
@@ -615,10 +637,8 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(crate::up::run(
-                scenario,
-                WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ports, ..WorldOptions::default() },
-            ))
+            let options = WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ports, ..WorldOptions::default() };
+            runtime.block_on(crate::up::run_with(scenario, options, crate::up::Extras { dashboard }))
         }
         Command::Exec { scenario, name, state_dir, time_scale, inside, command } => {
             let scenario = match resolve_checked(scenario.or(name).as_deref(), &catalog) {
@@ -697,6 +717,7 @@ fn run(cli: Cli) -> Result<u8> {
                 Ok(exit::BAD_INPUT)
             }
         },
+        Command::Har { journal, output } => crate::har::cli(&journal, output.as_deref()),
         Command::Check { paths } => {
             let (good, bad) = match select_each(&paths, None, &catalog) {
                 Ok(found) => found,
