@@ -42,20 +42,8 @@ pub async fn write_state(world: &World) -> Result<(PathBuf, WorldDescription)> {
     Ok((world_json, description))
 }
 
-/// What `memsim up` serves beside the world.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Extras {
-    /// The lab dashboard (`--dashboard`), published as `dashboard.json`.
-    pub dashboard: bool,
-}
-
 /// Start the world, announce it, and wait for a termination signal or the world's failure.
 pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result<u8> {
-    run_with(scenario, options, Extras::default()).await
-}
-
-/// [`run`], with what `extras` asks for beside the world.
-pub async fn run_with(scenario: scenarios::Scenario, options: WorldOptions, extras: Extras) -> Result<u8> {
     let started = Instant::now();
     // Installed before the ready line: a SIGTERM right after it must stop the world cleanly.
     let mut signals = Signals::install()?;
@@ -81,8 +69,6 @@ pub async fn run_with(scenario: scenarios::Scenario, options: WorldOptions, extr
     });
     // The control endpoint (memsim revoke/restore) is published before world.json, the readiness file.
     world.start_control().await.context("start control endpoint")?;
-    // Before world.json too: a reader that sees world.json finds dashboard.json beside it.
-    let dashboard = if extras.dashboard { Some(crate::dashboard::start_for(&world, None).context("start the dashboard")?) } else { None };
     let (world_json, description) = write_state(&world).await?;
     if advertise {
         let bundle = std::fs::read_to_string(world.ca_bundle()).context("read ca.pem")?;
@@ -104,9 +90,6 @@ pub async fn run_with(scenario: scenarios::Scenario, options: WorldOptions, extr
         world.http_addr(),
         world.state_dir().join(ENV_SH).display()
     );
-    if let Some(d) = &dashboard {
-        eprintln!("memsim: the dashboard is at {}", d.url());
-    }
     if world.failure().is_none() {
         tokio::select! {
             () = signals.wait() => {}
@@ -115,7 +98,6 @@ pub async fn run_with(scenario: scenarios::Scenario, options: WorldOptions, extr
     }
     let journal_path = world.state_dir().join(JOURNAL);
     let _ = std::fs::remove_file(&world_json);
-    drop(dashboard);
     let stopped = world.shutdown(STOP_GRACE).await;
     let failure = stopped.failure();
     drop(stopped);

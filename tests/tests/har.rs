@@ -81,6 +81,8 @@ fn har_dir_and_memsim_har_write_har_1_2_for_catalog_journals_and_haralyzer_loads
     assert!(fault_of("revocation-crl-hosts-blocked", "proxy.deny"));
     assert!(fault_of("enroll-tls-inspection-fef", "proxy.tls_inspection"), "{:#}", read(&hars.join("enroll-tls-inspection-fef.har")));
     assert!(fault_of("proxy-idle-timeout-notification", "proxy.idle_timeout"));
+    // The expired certificate fails the handshake inside a tunnel: told on its CONNECT entry.
+    assert!(fault_of("pki-expired-root", "pki.expired"), "{:#}", read(&hars.join("pki-expired-root.har")));
     let deny = read(&hars.join("revocation-crl-hosts-blocked.har"));
     let refused = deny["log"]["entries"].as_array().unwrap().iter().find(|e| e["_memsim"]["fault"] == "proxy.deny").unwrap();
     assert!(refused["request"]["url"].as_str().unwrap().starts_with("http://"), "{refused:#}");

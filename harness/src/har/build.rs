@@ -33,6 +33,8 @@ pub fn from_events(events: &[Event]) -> Har {
     let mut out: Vec<(f64, Entry)> = Vec::new();
     // Requests the proxy let through, waiting for the front's event of the same exchange.
     let mut pending: Vec<&Event> = Vec::new();
+    // Each tunnel's CONNECT entry, by connection: the front's TLS handshake is told there.
+    let mut tunnel_entry: HashMap<u64, usize> = HashMap::new();
     for (i, e) in events.iter().enumerate() {
         match (e.component, e.what.as_str()) {
             (Component::Proxy, "request") => {
@@ -41,12 +43,20 @@ pub fn from_events(events: &[Event]) -> Har {
                 if decision != "allow" {
                     out.push(refused(e, &events[i + 1..], &conns));
                 } else if method.eq_ignore_ascii_case("CONNECT") || method == TRANSPARENT_TLS {
+                    if let Some(id) = e.detail.get("conn").and_then(Value::as_u64) {
+                        tunnel_entry.insert(id, out.len());
+                    }
                     out.push(connect(e, &conns));
                 } else {
                     pending.push(e);
                 }
             }
             (Component::Proxy, "bad_request") => out.push(bad_request(e, &conns, &proxy_url)),
+            (Component::Tls, _) => {
+                if let Some(i) = conns.tunnel(e.host.as_deref(), e.wall_ms).and_then(|id| tunnel_entry.get(&id)) {
+                    tls_on(&mut out[*i].1, e);
+                }
+            }
             (Component::Http, "request" | "misdirected") => {
                 let joined = take_match(&mut pending, e);
                 out.push(exchange(e, joined, &conns));
@@ -118,9 +128,19 @@ struct Conn<'a> {
     close: Option<&'a Event>,
     /// Every fault named on the connection's events.
     faults: Vec<String>,
+    /// The events a fault made on the connection (an interception, a cut), in a line each.
+    fault_events: Vec<Value>,
 }
 
-struct Conns<'a>(HashMap<u64, Conn<'a>>);
+/// A CONNECT tunnel the proxy let through: its connection, host and wall-time span.
+struct Tunnel {
+    conn: u64,
+    host: String,
+    from: f64,
+    to: f64,
+}
+
+struct Conns<'a>(HashMap<u64, Conn<'a>>, Vec<Tunnel>);
 
 impl<'a> Conns<'a> {
     fn of(events: &[&'a Event]) -> Conns<'a> {
@@ -134,18 +154,47 @@ impl<'a> Conns<'a> {
                 "close" => c.close = Some(e),
                 _ => {}
             }
-            if let Some(f) = &e.fault
-                && !c.faults.contains(f)
-            {
-                c.faults.push(f.clone());
+            if let Some(f) = &e.fault {
+                if !c.faults.contains(f) {
+                    c.faults.push(f.clone());
+                }
+                if e.what != "close" {
+                    let mut line = json!({"what": e.what, "fault": f});
+                    for key in ["accepted", "error", "reason", "status", "block", "after"] {
+                        if let Some(v) = e.detail.get(key) {
+                            line[key] = v.clone();
+                        }
+                    }
+                    c.fault_events.push(line);
+                }
             }
         }
-        Conns(map)
+        let mut tunnels = Vec::new();
+        for e in events.iter().filter(|e| e.component == Component::Proxy && e.what == "request") {
+            let method = text(e, "method");
+            let allowed = e.detail.get("decision").and_then(Value::as_str) == Some("allow");
+            let Some(id) = e.detail.get("conn").and_then(Value::as_u64) else { continue };
+            if allowed && (method.eq_ignore_ascii_case("CONNECT") || method == TRANSPARENT_TLS) {
+                let to = map.get(&id).and_then(|c| c.close).map_or(f64::INFINITY, |c| c.wall_ms);
+                tunnels.push(Tunnel { conn: id, host: e.host.clone().unwrap_or_default(), from: e.wall_ms, to });
+            }
+        }
+        Conns(map, tunnels)
     }
 
     fn get(&self, e: &Event) -> Option<(u64, &Conn<'a>)> {
         let id = e.detail.get("conn").and_then(Value::as_u64)?;
         self.0.get(&id).map(|c| (id, c))
+    }
+
+    /// The tunnel a front's event at wall time `at` came through: the one tunnel to its host
+    /// open then. The front does not know the proxy's connection, so two tunnels to one host
+    /// open at once leave the event unjoined rather than guessed.
+    fn tunnel(&self, host: Option<&str>, at: f64) -> Option<u64> {
+        let host = host?;
+        let mut open = self.1.iter().filter(|t| t.host == host && t.from <= at && at <= t.to);
+        let one = open.next()?;
+        open.next().is_none().then_some(one.conn)
     }
 }
 
@@ -164,7 +213,13 @@ fn fields(e: &Event) -> Map<String, Value> {
 
 /// The proxy connection's facts on an entry: its id, peer, bytes, cause and every fault named.
 fn with_conn(entry: &mut Entry, conns: &Conns<'_>, e: &Event) {
-    let Some((id, c)) = conns.get(e) else { return };
+    if let Some(id) = e.detail.get("conn").and_then(Value::as_u64) {
+        with_conn_id(entry, conns, id);
+    }
+}
+
+fn with_conn_id(entry: &mut Entry, conns: &Conns<'_>, id: u64) {
+    let Some(c) = conns.0.get(&id) else { return };
     entry.connection = Some(id.to_string());
     let m = &mut entry.memsim;
     m.insert("conn".into(), json!(id));
@@ -192,6 +247,9 @@ fn with_conn(entry: &mut Entry, conns: &Conns<'_>, e: &Event) {
     }
     if !faults.is_empty() {
         m.insert("faults".into(), Value::Array(faults));
+    }
+    if !c.fault_events.is_empty() {
+        m.insert("fault_events".into(), Value::Array(c.fault_events.clone()));
     }
 }
 
@@ -376,9 +434,9 @@ fn exchange(e: &Event, via: Option<&Event>, conns: &Conns<'_>) -> (f64, Entry) {
     if let Some(p) = via {
         decision_fields(&mut entry.memsim, p);
         with_conn(&mut entry, conns, p);
-        if let Some(f) = &e.fault {
-            entry.memsim.insert("fault".into(), json!(f));
-        }
+    } else if let Some(id) = conns.tunnel(e.host.as_deref(), e.wall_ms - ms) {
+        with_conn_id(&mut entry, conns, id);
+        entry.memsim.insert("via".into(), json!("tunnel"));
     }
     (e.wall_ms - ms, entry)
 }
@@ -396,4 +454,30 @@ fn unanswered(e: &Event, conns: &Conns<'_>) -> (f64, Entry) {
     });
     with_conn(&mut entry, conns, e);
     (e.wall_ms, entry)
+}
+
+/// The front's TLS event on a tunnel's CONNECT entry: `_memsim.tls` (the handshake, its failure
+/// and error), and its fault (an expired or untrusted certificate) among the entry's faults.
+fn tls_on(entry: &mut Entry, e: &Event) {
+    let mut line = json!({"what": e.what, "seq": e.seq});
+    for key in ["version", "cipher_suite", "alpn", "certificate", "error", "client_certificate"] {
+        if let Some(v) = e.detail.get(key) {
+            line[key] = v.clone();
+        }
+    }
+    if let Some(f) = &e.fault {
+        line["fault"] = json!(f);
+        let faults = entry.memsim.entry("faults").or_insert_with(|| json!([]));
+        if let Some(list) = faults.as_array_mut()
+            && !list.iter().any(|x| x == f)
+        {
+            list.push(json!(f));
+        }
+    }
+    match entry.memsim.get_mut("tls").and_then(Value::as_array_mut) {
+        Some(list) => list.push(line),
+        None => {
+            entry.memsim.insert("tls".into(), json!([line]));
+        }
+    }
 }

@@ -231,6 +231,10 @@ fn memsim_fields_carry_faults_decisions_and_the_connection() {
     assert_eq!(e[0]["connection"], json!("1"));
     assert_eq!(e[0]["timings"]["wait"], json!(1.5));
     assert_eq!(e[0]["serverIPAddress"], json!("127.0.0.1"));
+    // The front's handshake on the tunnel's CONNECT; the exchange inside joined to the tunnel
+    // (the only one to that host open then).
+    assert_eq!(e[0]["_memsim"]["tls"][0]["what"], json!("handshake"));
+    assert_eq!((&e[1]["_memsim"]["conn"], &e[1]["_memsim"]["via"]), (&json!(1), &json!("tunnel")));
     // Plain HTTP through the proxy: the front's exchange, with the proxy's connection joined.
     assert_eq!(e[2]["_memsim"]["conn"], json!(2));
     assert_eq!(e[2]["_memsim"]["service"], json!("crl"));
@@ -246,6 +250,7 @@ fn memsim_fields_carry_faults_decisions_and_the_connection() {
     assert_eq!(e[6]["_memsim"]["fault"], json!("service.status"));
     assert_eq!(e[6]["_memsim"]["faults"], json!(["proxy.tls_inspection"]));
     assert_eq!(e[6]["_memsim"]["inspected"], json!(true));
+    assert_eq!(e[5]["_memsim"]["fault_events"], json!([{"what": "tls_inspection", "fault": "proxy.tls_inspection", "accepted": true}]));
     assert_eq!(e[6]["request"]["httpVersion"], json!("HTTP/2.0"));
     assert!(e[8]["response"]["_error"].as_str().unwrap().contains("upstream_error"));
     // Unknown timings are -1, the known ones non-negative.
