@@ -113,10 +113,6 @@ enum Command {
         time_scale: Option<f64>,
         #[command(flatten)]
         ports: PortArgs,
-        /// Serve the lab dashboard (the live journal, the hint, a HAR download) on a loopback
-        /// port; its URL is printed and written to D/dashboard.json.
-        #[arg(long)]
-        dashboard: bool,
     },
     /// Run COMMAND, unmodified, inside a fresh network namespace where the world is the whole
     /// network: its DNS in /etc/resolv.conf, its CA as the system trust store, ports 80/443
@@ -621,7 +617,7 @@ fn run(cli: Cli) -> Result<u8> {
                 exit::OK
             })
         }
-        Command::Up { scenario, state_dir, time_scale, ports, dashboard } => {
+        Command::Up { scenario, state_dir, time_scale, ports } => {
             let ports = match ports.ports() {
                 Ok(p) => p,
                 Err(msg) => {
@@ -637,8 +633,10 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let options = WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ports, ..WorldOptions::default() };
-            runtime.block_on(crate::up::run_with(scenario, options, crate::up::Extras { dashboard }))
+            runtime.block_on(crate::up::run(
+                scenario,
+                WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ports, ..WorldOptions::default() },
+            ))
         }
         Command::Exec { scenario, name, state_dir, time_scale, inside, command } => {
             let scenario = match resolve_checked(scenario.or(name).as_deref(), &catalog) {

@@ -1,7 +1,6 @@
-//! The lab dashboard (issue 17 #2): one page, served on loopback by `memsim lab` (and `memsim
-//! up --dashboard`), with a live timeline of the world's journal, its current faults (add and
-//! remove, for trainers), the scenario's hint (never its fix), a "check my fix" action and the
-//! journal as a HAR download.
+//! The lab dashboard (issue 17 #2): one page, served on loopback by `memsim lab`, with a live
+//! timeline of the world's journal, its current faults (add and remove, for trainers), the
+//! scenario's hint (never its fix), a "check my fix" action and the journal as a HAR download.
 //!
 //! The page, its script and stylesheet are embedded in the binary (`assets/`, `include_str!`):
 //! no CDN, nothing fetched from anywhere but this listener. Live updates are server-sent events
@@ -47,7 +46,7 @@ const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 
-/// The file `memsim up --dashboard` and `memsim lab` write beside world.json: `{"url": …}`.
+/// The file `memsim lab` writes beside world.json: `{"url": …}`.
 pub const DASHBOARD_JSON: &str = "dashboard.json";
 /// The header a changing request carries the page's token in.
 pub const TOKEN_HEADER: &str = "x-memsim-dashboard-token";
@@ -176,7 +175,7 @@ impl Drop for Dashboard {
 }
 
 /// Serve `world`'s dashboard on a fresh loopback port and publish it in the world's state
-/// directory (`dashboard.json`): what `memsim up --dashboard` and `memsim lab` call.
+/// directory (`dashboard.json`): what `memsim lab` calls.
 pub fn start_for(world: &crate::world::World, lab: Option<Arc<dyn LabControl>>) -> std::io::Result<Dashboard> {
     let listener = crate::world::bind_loopback(0)?;
     let mut dashboard = Dashboard::start(listener, DashboardConfig { journal: world.journal().clone(), scenario: world.scenario().clone(), lab })?;
