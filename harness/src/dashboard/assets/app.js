@@ -304,7 +304,13 @@
     return open.length === 1 ? open[0] : null;
   }
 
+  let faultsReload = null;
   function onEvent(e) {
+    // The world's faults changed (a trainer, `memsim fault`, another page): list them anew,
+    // once for a burst of changes.
+    if (e.component === "control" && !faultsReload) {
+      faultsReload = setTimeout(() => { faultsReload = null; loadFaults(); }, 100);
+    }
     if (e.component === "proxy" && e.detail && e.detail.conn !== undefined) {
       onProxy(e);
     } else {
@@ -369,7 +375,6 @@
     if (pendingNew > 0) {
       $("timeline-status").textContent = `${pendingNew} new event${pendingNew === 1 ? "" : "s"}.`;
       pendingNew = 0;
-      // A fault event may mean the faults changed.
     }
   }, 1000);
 
