@@ -80,7 +80,10 @@ pub mod dns_client;
 pub mod exec;
 #[doc(hidden)]
 pub mod exit;
+mod fault_cli;
 mod install;
+#[doc(hidden)]
+pub mod lab;
 #[doc(hidden)]
 pub mod limits;
 mod list;
