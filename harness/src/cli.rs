@@ -174,6 +174,29 @@ enum Command {
         #[command(subcommand)]
         command: crate::token_cli::TokenCommand,
     },
+    /// A training lab: start a scenario's broken world and brief the trainee (summary and
+    /// hint, never the fix); `memsim lab check --world D` says whether the fix holds.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Lab {
+        #[command(subcommand)]
+        command: Option<LabCommand>,
+        /// A scenario file, or the name of a built-in scenario.
+        #[arg(required = true, value_name = "NAME|FILE")]
+        scenario: Option<String>,
+        /// Where to write world.json, ca.pem, env.sh, lab.json and journal.jsonl (one per trainee).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Simulated seconds per wall second, 0.001 to 1000000 (overrides the scenario's).
+        #[arg(long, allow_negative_numbers = true, value_parser = time_scale)]
+        time_scale: Option<f64>,
+        #[command(flatten)]
+        ports: PortArgs,
+    },
+    /// A running world's faults: list, add, set, remove them while it runs (issue 17).
+    Fault {
+        #[command(subcommand)]
+        command: crate::fault_cli::FaultCommand,
+    },
     /// List scenarios: the built-in catalog, or the given files.
     List {
         /// Scenario files, directories of them, or built-in scenario names (default: the catalog).
@@ -207,6 +230,20 @@ enum Command {
         /// Scenario files, directories of them (searched for *.toml), or built-in scenario names.
         #[arg(required = true)]
         paths: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LabCommand {
+    /// Rerun the lab's client against the world as it is now: exit 0 when the fix holds
+    /// (*fixed*), 1 when it does not yet (with the near-miss), 2 for bad input.
+    Check {
+        /// The lab world's state directory (`memsim lab NAME --state-dir D`).
+        #[arg(long, value_name = "D")]
+        world: PathBuf,
+        /// The verdict as JSON: `{scenario, fixed, proof, client, results}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -694,6 +731,46 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Revoke { target, world, reason } => control(&world, &target, Some(reason)),
         Command::Restore { target, world } => control(&world, &target, None),
         Command::Token { command } => crate::token_cli::run(command, &catalog),
+        Command::Fault { command } => crate::fault_cli::run(command),
+        Command::Lab { command: Some(LabCommand::Check { world, json }), .. } => {
+            let dir = if world.is_file() { world.parent().map(std::path::Path::to_path_buf).unwrap_or_default() } else { world };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            match runtime.block_on(crate::lab::check::check_remote(&dir, &catalog)) {
+                Ok(v) => {
+                    say(&if json { serde_json::to_string_pretty(&v)? } else { v.render().trim_end().to_string() })?;
+                    Ok(if v.fixed { exit::OK } else { exit::EXPECTATION_FAILED })
+                }
+                Err(crate::lab::check::CheckError::NoLab(msg)) => {
+                    eprintln!("memsim: {msg}");
+                    Ok(exit::BAD_INPUT)
+                }
+                Err(crate::lab::check::CheckError::Control(e)) => Ok(e.report()),
+            }
+        }
+        Command::Lab { command: None, scenario, state_dir, time_scale, ports } => {
+            let ports = match ports.ports() {
+                Ok(p) => p,
+                Err(msg) => {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            let arg = scenario.unwrap_or_default();
+            let scenario = match resolve_checked(Some(&arg), &catalog) {
+                Ok(s) => s.into_scenario(),
+                Err(msg) => {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            let lab = crate::lab::Lab::new(&arg, &scenario);
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(crate::up::run_with(
+                scenario,
+                WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ports, ..WorldOptions::default() },
+                Some(lab),
+            ))
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             say(&crate::install::completions(shell, &mut Cli::command()))?;

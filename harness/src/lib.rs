@@ -82,9 +82,12 @@ pub mod dns_client;
 pub mod exec;
 #[doc(hidden)]
 pub mod exit;
+mod fault_cli;
 #[doc(hidden)]
 pub mod har;
 mod install;
+#[doc(hidden)]
+pub mod lab;
 #[doc(hidden)]
 pub mod limits;
 mod list;

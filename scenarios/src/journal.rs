@@ -39,6 +39,8 @@ pub enum Component {
     Dns,
     Proxy,
     Client,
+    /// The world's control endpoint: its faults changed while it runs (issue 17).
+    Control,
 }
 
 impl Component {
@@ -51,6 +53,7 @@ impl Component {
             Component::Dns => "dns",
             Component::Proxy => "proxy",
             Component::Client => "client",
+            Component::Control => "control",
         }
     }
 }
@@ -122,6 +125,7 @@ pub const KINDS: &[(Component, &[&str])] = &[
         ],
     ),
     (Component::Client, &[]),
+    (Component::Control, &["fault_added", "fault_removed", "fault_changed"]),
 ];
 
 /// Every kind of event `component` journals: its own kinds, and for the proxy one event per

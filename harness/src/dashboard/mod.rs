@@ -20,6 +20,7 @@
 
 mod events;
 mod guard;
+mod lab;
 #[cfg(test)]
 mod tests;
 
@@ -41,6 +42,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 pub use events::Live;
+pub use lab::WorldLab;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
@@ -172,15 +174,6 @@ impl Drop for Dashboard {
             let _ = std::fs::remove_file(f);
         }
     }
-}
-
-/// Serve `world`'s dashboard on a fresh loopback port and publish it in the world's state
-/// directory (`dashboard.json`): what `memsim lab` calls.
-pub fn start_for(world: &crate::world::World, lab: Option<Arc<dyn LabControl>>) -> std::io::Result<Dashboard> {
-    let listener = crate::world::bind_loopback(0)?;
-    let mut dashboard = Dashboard::start(listener, DashboardConfig { journal: world.journal().clone(), scenario: world.scenario().clone(), lab })?;
-    dashboard.publish(world.state_dir())?;
-    Ok(dashboard)
 }
 
 /// Accept until dropped; each connection a task of a set the loop owns, so aborting the loop

@@ -68,6 +68,7 @@
   }
   function describeFault(f) {
     if (typeof f !== "object" || f === null) return text(f);
+    if (typeof f.toml === "string") return f.toml.trim();
     const parts = [];
     for (const [k, v] of Object.entries(f)) {
       if (k === "id") continue;
@@ -84,9 +85,15 @@
       list.forEach((f, i) => {
         const id = f && f.id !== undefined ? String(f.id) : String(i);
         const kind = f && (f.kind || (f.fault && f.fault.kind)) ? text(f.kind || f.fault.kind) : `fault ${id}`;
-        const remove = el("button", { type: "button", "aria-label": `Remove fault ${kind} (${id})`, "data-fault-id": id }, "Remove");
-        remove.addEventListener("click", () => removeFault(id));
-        ul.append(el("li", { "data-fault-id": id, "data-kind": kind }, el("code", {}, describeFault(f)), " ", remove));
+        const item = el("li", { "data-fault-id": id, "data-kind": kind }, el("code", { class: "fault-toml" }, describeFault(f)), " ");
+        if (f && f.live === false) {
+          item.append(el("span", { class: "muted" }, "(fixed when the world started)"));
+        } else {
+          const remove = el("button", { type: "button", "aria-label": `Remove fault ${kind} (${id})`, "data-fault-id": id }, "Remove");
+          remove.addEventListener("click", () => removeFault(id));
+          item.append(remove);
+        }
+        ul.append(item);
       });
       $("faults-status").textContent = list.length === 0 ? "No faults: the world is healthy." : `${list.length} fault${list.length === 1 ? "" : "s"}.`;
     } catch (e) {
