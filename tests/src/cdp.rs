@@ -218,6 +218,17 @@ impl Drop for Chromium {
         let _ = Command::new("kill").arg("-KILL").arg("--").arg(format!("-{}", self.child.id())).stderr(Stdio::null()).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The group's other processes die with SIGKILL but are reaped by init, a moment later:
+        // wait (bounded) until none is left, so that whoever drops this can count on it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let alive = Command::new("kill").arg("-0").arg("--").arg(format!("-{}", self.child.id())).stderr(Stdio::null()).status();
+            if !alive.is_ok_and(|s| s.success()) {
+                break;
+            }
+            // The poll's interval: the loop ends when the group is empty.
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
