@@ -146,7 +146,7 @@ fn table(v: &Value) -> std::io::Result<()> {
     for f in all {
         let keys: Vec<&str> = f["toml"].as_str().unwrap_or_default().lines().filter(|l| !l.trim().is_empty() && !l.starts_with("kind =")).collect();
         let live = if f["live"].as_bool() == Some(true) { "live" } else { "at start" };
-        say(&format!("{:<4} {:<32} {:<9} {}", f["id"], kind(&f), live, keys.join("; ")))?;
+        say(&format!("{:<4} {:<32} {:<9} {}", f["id"].to_string(), kind(&f), live, keys.join("; ")))?;
     }
     Ok(())
 }

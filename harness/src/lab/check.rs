@@ -82,9 +82,11 @@ impl Verdict {
         out
     }
 
+    /// The probe's verdict in a few words (the outcome line below carries its whole message).
     fn client_line(&self) -> String {
         match &self.client.probe {
-            Some(p) => format!("{}: {}", if p.passed { "the probe passed" } else { "the probe failed" }, p.message),
+            Some(p) if p.passed => "the probe passed".into(),
+            Some(p) => format!("the probe failed at step {}{}", p.step, p.code.as_deref().map(|c| format!(" with {c}")).unwrap_or_default()),
             None => self.client.error.clone().unwrap_or_default(),
         }
     }
