@@ -74,9 +74,11 @@ fn har_dir_and_memsim_har_write_har_1_2_for_catalog_journals_and_haralyzer_loads
     // What each scenario is about is in the HAR: the fault by name, on the exchange it touched.
     let fault_of = |name: &str, fault: &str| {
         let har = read(&hars.join(format!("{name}.har")));
-        har["log"]["entries"].as_array().unwrap().iter().any(|e| {
-            e["_memsim"]["fault"] == fault || e["_memsim"]["faults"].as_array().is_some_and(|f| f.iter().any(|x| x == fault))
-        })
+        har["log"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["_memsim"]["fault"] == fault || e["_memsim"]["faults"].as_array().is_some_and(|f| f.iter().any(|x| x == fault)))
     };
     assert!(fault_of("revocation-crl-hosts-blocked", "proxy.deny"));
     assert!(fault_of("enroll-tls-inspection-fef", "proxy.tls_inspection"), "{:#}", read(&hars.join("enroll-tls-inspection-fef.har")));
@@ -89,7 +91,11 @@ fn har_dir_and_memsim_har_write_har_1_2_for_catalog_journals_and_haralyzer_loads
     let healthy = read(&hars.join("healthy-discovery.har"));
     let entries = healthy["log"]["entries"].as_array().unwrap();
     assert!(entries.iter().any(|e| e["request"]["method"] == "CONNECT" && e["response"]["status"] == 200), "the tunnel is an entry");
-    assert!(entries.iter().any(|e| e["request"]["url"].as_str().unwrap().starts_with("https://") && e["response"]["status"] == 200 && e["request"]["method"] != "CONNECT"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["request"]["url"].as_str().unwrap().starts_with("https://") && e["response"]["status"] == 200 && e["request"]["method"] != "CONNECT")
+    );
 
     let python = har_clients().join("venv/bin/python");
     if !python.exists() {
