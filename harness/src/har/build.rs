@@ -15,6 +15,9 @@ use time::OffsetDateTime;
 
 use super::{Content, Creator, Entry, Har, Log, Page, PageTimings, Request, Response, Timings};
 
+/// How long after a tunnel's close the front may still journal an event of it (wall ms).
+const FRONT_LAG_MS: f64 = 1000.0;
+
 /// The method the proxy journals for a transparent TLS connection (`proxy/decide.rs`'s `TLS`).
 const TRANSPARENT_TLS: &str = "TLS";
 
@@ -175,7 +178,9 @@ impl<'a> Conns<'a> {
             let allowed = e.detail.get("decision").and_then(Value::as_str) == Some("allow");
             let Some(id) = e.detail.get("conn").and_then(Value::as_u64) else { continue };
             if allowed && (method.eq_ignore_ascii_case("CONNECT") || method == TRANSPARENT_TLS) {
-                let to = map.get(&id).and_then(|c| c.close).map_or(f64::INFINITY, |c| c.wall_ms);
+                // The front journals its side (a failed handshake) a moment after the client
+                // hung up, so possibly after the proxy journaled the tunnel's close.
+                let to = map.get(&id).and_then(|c| c.close).map_or(f64::INFINITY, |c| c.wall_ms + FRONT_LAG_MS);
                 tunnels.push(Tunnel { conn: id, host: e.host.clone().unwrap_or_default(), from: e.wall_ms, to });
             }
         }
