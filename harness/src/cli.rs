@@ -64,6 +64,10 @@ enum Command {
         /// made if missing.
         #[arg(long, value_name = "DIR")]
         journal_dir: Option<PathBuf>,
+        /// Write each scenario's HTTP exchanges as a HAR 1.2 file (`<name>.har`) into this
+        /// directory, made if missing (`memsim har` converts a journal file the same way).
+        #[arg(long, value_name = "DIR")]
+        har_dir: Option<PathBuf>,
         /// Run one shard of the selection, as cargo-nextest: `count:K/N` (round-robin over the
         /// names sorted) or `hash:K/N` (a stable hash of each name), 1 <= K <= N. The N shards
         /// together run every selected scenario exactly once.
@@ -170,6 +174,29 @@ enum Command {
         #[command(subcommand)]
         command: crate::token_cli::TokenCommand,
     },
+    /// A training lab: start a scenario's broken world and brief the trainee (summary and
+    /// hint, never the fix); `memsim lab check --world D` says whether the fix holds.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Lab {
+        #[command(subcommand)]
+        command: Option<LabCommand>,
+        /// A scenario file, or the name of a built-in scenario.
+        #[arg(required = true, value_name = "NAME|FILE")]
+        scenario: Option<String>,
+        /// Where to write world.json, ca.pem, env.sh, lab.json and journal.jsonl (one per trainee).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Simulated seconds per wall second, 0.001 to 1000000 (overrides the scenario's).
+        #[arg(long, allow_negative_numbers = true, value_parser = time_scale)]
+        time_scale: Option<f64>,
+        #[command(flatten)]
+        ports: PortArgs,
+    },
+    /// A running world's faults: list, add, set, remove them while it runs (issue 17).
+    Fault {
+        #[command(subcommand)]
+        command: crate::fault_cli::FaultCommand,
+    },
     /// List scenarios: the built-in catalog, or the given files.
     List {
         /// Scenario files, directories of them, or built-in scenario names (default: the catalog).
@@ -189,11 +216,34 @@ enum Command {
     },
     /// Print memsim's man page (roff): `memsim man > memsim.1 && man ./memsim.1`.
     Man,
+    /// Export a journal (`journal.jsonl`, or a `--journal-dir` file) as HAR 1.2 on standard
+    /// output: one entry per HTTP exchange, memsim's fault names in `_memsim` fields.
+    Har {
+        /// The journal file; rotated files beside it (`journal.1.jsonl` …) are read first.
+        journal: PathBuf,
+        /// Write the HAR to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Validate scenarios as `run` would, without starting a world; errors name file:line:column.
     Check {
         /// Scenario files, directories of them (searched for *.toml), or built-in scenario names.
         #[arg(required = true)]
         paths: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LabCommand {
+    /// Rerun the lab's client against the world as it is now: exit 0 when the fix holds
+    /// (*fixed*), 1 when it does not yet (with the near-miss), 2 for bad input.
+    Check {
+        /// The lab world's state directory (`memsim lab NAME --state-dir D`).
+        #[arg(long, value_name = "D")]
+        world: PathBuf,
+        /// The verdict as JSON: `{scenario, fixed, proof, client, results}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -509,6 +559,7 @@ fn run(cli: Cli) -> Result<u8> {
             time_scale,
             timeout,
             journal_dir,
+            har_dir,
             partition,
             shuffle,
             fail_fast,
@@ -537,7 +588,8 @@ fn run(cli: Cli) -> Result<u8> {
             let selected: Vec<scenarios::Scenario> = selected.into_iter().map(crate::CheckedScenario::into_scenario).collect();
             // Where the report and journals go is checked before any world starts: a report
             // that cannot be written is a lost run (issue 13).
-            for checked in [output.as_deref().map(writable_file), journal_dir.as_deref().map(writable_dir)].into_iter().flatten() {
+            let har_checked = har_dir.as_deref().map(|d| writable_dir(d).map_err(|m| m.replace("cannot write journals", "cannot write HAR files")));
+            for checked in [output.as_deref().map(writable_file), journal_dir.as_deref().map(writable_dir), har_checked].into_iter().flatten() {
                 if let Err(msg) = checked {
                     eprintln!("memsim: {msg}");
                     return Ok(exit::BAD_INPUT);
@@ -572,6 +624,9 @@ fn run(cli: Cli) -> Result<u8> {
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let mut sinks = sinks;
+            if let Some(dir) = har_dir {
+                sinks.push(Box::new(report::HarDir(dir)));
+            }
             let stop = runtime.block_on(async { stop_on_signals() })?;
             if transparent && let Err(e) = runtime.block_on(crate::exec::enter_network()) {
                 eprintln!("memsim: {e:#}");
@@ -676,6 +731,46 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Revoke { target, world, reason } => control(&world, &target, Some(reason)),
         Command::Restore { target, world } => control(&world, &target, None),
         Command::Token { command } => crate::token_cli::run(command, &catalog),
+        Command::Fault { command } => crate::fault_cli::run(command),
+        Command::Lab { command: Some(LabCommand::Check { world, json }), .. } => {
+            let dir = if world.is_file() { world.parent().map(std::path::Path::to_path_buf).unwrap_or_default() } else { world };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            match runtime.block_on(crate::lab::check::check_remote(&dir, &catalog)) {
+                Ok(v) => {
+                    say(&if json { serde_json::to_string_pretty(&v)? } else { v.render().trim_end().to_string() })?;
+                    Ok(if v.fixed { exit::OK } else { exit::EXPECTATION_FAILED })
+                }
+                Err(crate::lab::check::CheckError::NoLab(msg)) => {
+                    eprintln!("memsim: {msg}");
+                    Ok(exit::BAD_INPUT)
+                }
+                Err(crate::lab::check::CheckError::Control(e)) => Ok(e.report()),
+            }
+        }
+        Command::Lab { command: None, scenario, state_dir, time_scale, ports } => {
+            let ports = match ports.ports() {
+                Ok(p) => p,
+                Err(msg) => {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            let arg = scenario.unwrap_or_default();
+            let scenario = match resolve_checked(Some(&arg), &catalog) {
+                Ok(s) => s.into_scenario(),
+                Err(msg) => {
+                    eprintln!("memsim: {msg}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            let lab = crate::lab::Lab::new(&arg, &scenario);
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(crate::up::run_with(
+                scenario,
+                WorldOptions { state_dir, time_scale, catalog: Some(catalog), panic_route: debug_panic_route(), ports, ..WorldOptions::default() },
+                Some(lab),
+            ))
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             say(&crate::install::completions(shell, &mut Cli::command()))?;
@@ -697,6 +792,7 @@ fn run(cli: Cli) -> Result<u8> {
                 Ok(exit::BAD_INPUT)
             }
         },
+        Command::Har { journal, output } => crate::har::cli(&journal, output.as_deref()),
         Command::Check { paths } => {
             let (good, bad) = match select_each(&paths, None, &catalog) {
                 Ok(found) => found,

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use mock_cloud::services::cmg::console::{BLOCK_PATH, TOKENS_PATH, UNBLOCK_PATH};
-use mock_cloud::services::control::{CERTIFICATES_PATH, RESTORE_PATH, REVOKE_PATH, Token};
+use mock_cloud::services::control::{CERTIFICATES_PATH, JOURNAL_PATH, RESTORE_PATH, REVOKE_PATH, Token};
+use mock_cloud::services::control_faults::{FAULT_PATH, FAULTS_PATH, ORIGIN_HEADER};
 use scenarios::RevocationReason;
 use serde_json::{Value, json};
 
@@ -70,6 +71,14 @@ impl ControlError {
     }
 }
 
+/// What a control call sends.
+enum Body<'a> {
+    None,
+    Json(&'a str),
+    /// Fault text, and the name it goes by in the checker's messages.
+    Toml(&'a str, &'a str),
+}
+
 /// A client of one world's control endpoint.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -121,7 +130,42 @@ impl Client {
         self.call(hyper::Method::GET, &format!("{CERTIFICATES_PATH}/{target}"), None).await
     }
 
+    /// The sequence number of the world's last event, and the events after `after` (none
+    /// without it): what `memsim lab check` judges its run by.
+    pub async fn journal_after(&self, after: Option<u64>) -> Result<(u64, Vec<scenarios::Event>), ControlError> {
+        let path = after.map_or_else(|| JOURNAL_PATH.to_string(), |n| format!("{JOURNAL_PATH}?after={n}"));
+        let v = self.call(hyper::Method::GET, &path, None).await?;
+        let events =
+            serde_json::from_value(v["events"].clone()).map_err(|e| ControlError::NotRunning(self.addr.to_string(), format!("the journal's events: {e}")))?;
+        Ok((v["last"].as_u64().unwrap_or_default(), events))
+    }
+
+    /// `memsim fault list`: the world's faults (issue 17).
+    pub async fn faults(&self) -> Result<Value, ControlError> {
+        self.call(hyper::Method::GET, FAULTS_PATH, None).await
+    }
+
+    /// `memsim fault add`: the faults `text` holds (`origin` names it in the checker's messages).
+    pub async fn add_faults(&self, text: &str, origin: &str) -> Result<Value, ControlError> {
+        self.send(hyper::Method::POST, FAULTS_PATH, Body::Toml(text, origin)).await
+    }
+
+    /// `memsim fault set ID`: replace fault `id` with the one fault `text` holds.
+    pub async fn set_fault(&self, id: &str, text: &str, origin: &str) -> Result<Value, ControlError> {
+        self.send(hyper::Method::PUT, &FAULT_PATH.replace("{id}", id), Body::Toml(text, origin)).await
+    }
+
+    /// `memsim fault remove ID`.
+    pub async fn remove_fault(&self, id: &str) -> Result<Value, ControlError> {
+        self.send(hyper::Method::DELETE, &FAULT_PATH.replace("{id}", id), Body::None).await
+    }
+
     async fn call(&self, method: hyper::Method, path: &str, body: Option<Value>) -> Result<Value, ControlError> {
+        let json = body.map(|b| b.to_string());
+        self.send(method, path, json.as_deref().map_or(Body::None, Body::Json)).await
+    }
+
+    async fn send(&self, method: hyper::Method, path: &str, body: Body<'_>) -> Result<Value, ControlError> {
         let down = |e: String| ControlError::NotRunning(self.addr.to_string(), e);
         let tcp = tokio::net::TcpStream::connect(self.addr).await.map_err(|e| down(e.to_string()))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await.map_err(|e| down(e.to_string()))?;
@@ -129,21 +173,31 @@ impl Client {
         // which has no world journal. A panic in the driver drops the connection, so the call
         // below fails as `NotRunning` (exit 3) rather than going unnoticed.
         tokio::spawn(conn);
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = hyper::Request::builder()
+        let mut req = hyper::Request::builder()
             .method(method)
             .uri(path)
             .header(hyper::header::HOST, self.addr.to_string())
-            .header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.token))
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| down(e.to_string()))?;
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.token));
+        let body = match body {
+            Body::None => String::new(),
+            Body::Json(j) => {
+                req = req.header(hyper::header::CONTENT_TYPE, "application/json");
+                j.to_string()
+            }
+            Body::Toml(t, origin) => {
+                // A header value is visible ASCII: a file name that is not keeps its place as `?`.
+                let origin: String = origin.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+                req = req.header(hyper::header::CONTENT_TYPE, "application/toml").header(ORIGIN_HEADER, origin);
+                t.to_string()
+            }
+        };
+        let req = req.body(Full::new(Bytes::from(body))).map_err(|e| down(e.to_string()))?;
         let res = sender.send_request(req).await.map_err(|e| down(e.to_string()))?;
         let status = res.status();
         let bytes = res.into_body().collect().await.map_err(|e| down(e.to_string()))?.to_bytes();
         let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         match status.as_u16() {
-            200 => Ok(value),
+            200 | 201 => Ok(value),
             401 => Err(down(format!("the token in {CONTROL_TOKEN} was refused"))),
             _ => Err(ControlError::Rejected(value["error"].as_str().map_or_else(|| format!("control endpoint answered {status}"), str::to_string))),
         }

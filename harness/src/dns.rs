@@ -100,13 +100,20 @@ pub fn zones_at(catalog: &Catalog, spec: &WorldSpec, clock: &Clock, address: Ipv
     Ok(zones)
 }
 
-/// Derive the scenario's zones and serve them, with its DNS faults, on `address:port` (UDP and
-/// TCP on one port; 0: an ephemeral one).
-pub async fn start(scenario: &Scenario, catalog: &Catalog, journal: &Journal, address: Ipv4Addr, port: u16) -> Result<DnsServer, WorldError> {
+/// Derive the scenario's zones and serve them, with the world's DNS faults (read from its fault
+/// store per query), on `address:port` (UDP and TCP on one port; 0: an ephemeral one).
+pub async fn start(
+    scenario: &Scenario,
+    catalog: &Catalog,
+    journal: &Journal,
+    faults: &scenarios::FaultStore,
+    address: Ipv4Addr,
+    port: u16,
+) -> Result<DnsServer, WorldError> {
     let zones = zones_at(catalog, &scenario.world, journal.clock(), address).map_err(|e| WorldError::Scenario(format!("{}: DNS zones: {e}", scenario.name)))?;
     let (udp, tcp) = crate::ports::dns(address, port).await?;
     let config = DnsConfig { zones, faults: scenario.dns_faults(), journal: journal.clone(), udp, tcp };
-    DnsServer::start(config).map_err(io("start DNS"))
+    DnsServer::start_live(config, faults.clone()).map_err(io("start DNS"))
 }
 
 fn io(context: &'static str) -> impl FnOnce(DnsError) -> WorldError {

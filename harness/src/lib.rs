@@ -71,6 +71,8 @@ mod cli;
 pub mod client_env;
 #[doc(hidden)]
 pub mod control;
+#[doc(hidden)]
+pub mod dashboard;
 pub mod describe;
 #[doc(hidden)]
 pub mod dns;
@@ -80,7 +82,12 @@ pub mod dns_client;
 pub mod exec;
 #[doc(hidden)]
 pub mod exit;
+mod fault_cli;
+#[doc(hidden)]
+pub mod har;
 mod install;
+#[doc(hidden)]
+pub mod lab;
 #[doc(hidden)]
 pub mod limits;
 mod list;

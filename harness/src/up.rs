@@ -44,6 +44,12 @@ pub async fn write_state(world: &World) -> Result<(PathBuf, WorldDescription)> {
 
 /// Start the world, announce it, and wait for a termination signal or the world's failure.
 pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result<u8> {
+    run_with(scenario, options, None).await
+}
+
+/// [`run`], or with `lab` `memsim lab`'s: the briefing on stdout instead of the ready line
+/// (`world.json` is the readiness file all the same), `lab.json` and the dashboard.
+pub async fn run_with(scenario: scenarios::Scenario, options: WorldOptions, lab: Option<crate::lab::Lab>) -> Result<u8> {
     let started = Instant::now();
     // Installed before the ready line: a SIGTERM right after it must stop the world cleanly.
     let mut signals = Signals::install()?;
@@ -75,21 +81,28 @@ pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result
         let kit = crate::trust_kit::write(world.state_dir(), &bundle, world.cloud().pki.permitted_subtrees(), listen).context("write the trust kit")?;
         eprintln!("memsim: serving the lab network at {listen} (DNS, HTTP, HTTPS); devices trust the world with {}", kit.join("README").display());
     }
+    // Kept for the world's life: dropping it stops the dashboard.
+    let mut _dashboard = None;
+    if let Some(lab) = &lab {
+        _dashboard = crate::lab::announce(&world, lab).await?;
+    }
     let ready =
         ReadyLine { event: "ready", scenario: scenario.name.to_string(), world: world_json.clone(), ms: started.elapsed().as_secs_f64() * 1000.0, description };
-    {
+    if lab.is_none() {
         // The ready line; a world nobody reads from keeps running.
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", serde_json::to_string(&ready)?).and_then(|()| out.flush());
     }
-    eprintln!(
-        "memsim: world `{}` is up (HTTPS {}, HTTP {}); `. {}` to point clients at it; Ctrl-C stops it",
-        scenario.name,
-        world.https_addr(),
-        world.http_addr(),
-        world.state_dir().join(ENV_SH).display()
-    );
+    if lab.is_none() {
+        eprintln!(
+            "memsim: world `{}` is up (HTTPS {}, HTTP {}); `. {}` to point clients at it; Ctrl-C stops it",
+            scenario.name,
+            world.https_addr(),
+            world.http_addr(),
+            world.state_dir().join(ENV_SH).display()
+        );
+    }
     if world.failure().is_none() {
         tokio::select! {
             () = signals.wait() => {}
@@ -98,6 +111,9 @@ pub async fn run(scenario: scenarios::Scenario, options: WorldOptions) -> Result
     }
     let journal_path = world.state_dir().join(JOURNAL);
     let _ = std::fs::remove_file(&world_json);
+    if lab.is_some() {
+        let _ = std::fs::remove_file(world.state_dir().join(crate::lab::LAB_JSON));
+    }
     let stopped = world.shutdown(STOP_GRACE).await;
     let failure = stopped.failure();
     drop(stopped);

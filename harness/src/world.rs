@@ -79,6 +79,8 @@ pub struct World {
     client_ca_bundle: PathBuf,
     /// `control.json` and `control.token`, once the control endpoint is up (`memsim up`).
     control: Option<crate::control::ControlFiles>,
+    /// The world's faults as they are now (issue 17).
+    faults: scenarios::FaultStore,
 }
 
 impl std::fmt::Debug for World {
@@ -127,7 +129,11 @@ impl World {
             Some(c) => c,
             None => Arc::new(Catalog::builtin().map_err(|e| WorldError::Io { context: "load the catalog".into(), error: std::io::Error::other(e) })?),
         };
-        let dns = crate::dns::start(scenario, &catalog, &journal, ports.listen, ports.dns).await?;
+        // The world's one fault store (issue 17): the DNS and the proxy read it, the control
+        // endpoint changes it, validated as `memsim check` validates a scenario file.
+        let checker = crate::validate::FaultChecker::new(scenario, catalog.clone());
+        let faults = scenarios::FaultStore::new(scenario.faults.clone(), journal.clone(), std::sync::Arc::new(checker));
+        let dns = crate::dns::start(scenario, &catalog, &journal, &faults, ports.listen, ports.dns).await?;
         let doh: std::sync::Arc<dyn mock_cloud::DnsWire> = std::sync::Arc::new(crate::dns::DohBridge(dns.wire()));
         let cloud = Cloud::start(CloudConfig {
             catalog,
@@ -158,7 +164,7 @@ impl World {
         let mut config = ProxyConfig::for_world(scenario, &cloud, journal.clone(), proxy_listener, Some((dns.addr(), dns.zones())));
         // The world's DNS answers with the listen address: it is the world's, as the fronts are.
         config.fronts.advertised = Some(ports.listen.into());
-        let mut proxy = Proxy::start(config).map_err(|e| {
+        let mut proxy = Proxy::start_live(config, faults.clone()).map_err(|e| {
             if e.is_bad_input() {
                 WorldError::Scenario(format!("{}: {e}", scenario.name))
             } else {
@@ -186,11 +192,18 @@ impl World {
                 .detail("proxy_url", proxy.url())
                 .detail("dns_addr", dns.addr().to_string()),
         );
-        Ok(World { scenario: scenario.clone(), journal, cloud, dns, proxy, state, ca_bundle, client_ca_bundle, control: None })
+        Ok(World { scenario: scenario.clone(), journal, cloud, dns, proxy, state, ca_bundle, client_ca_bundle, control: None, faults })
     }
 
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
+    }
+
+    /// The world's faults: list, add, set and remove them while it runs (issue 17). The same
+    /// store the control endpoint's `/v1/faults` changes; a change applies to the next
+    /// connection or query.
+    pub fn faults(&self) -> &scenarios::FaultStore {
+        &self.faults
     }
 
     pub fn journal(&self) -> &Journal {
@@ -221,7 +234,7 @@ impl World {
         let listener = bind_loopback(0).map_err(WorldError::io("bind control endpoint"))?;
         let token = mock_cloud::services::control::Token::generate()
             .map_err(|_| WorldError::Io { context: "control token".into(), error: std::io::Error::other("no randomness from the OS") })?;
-        let addr = self.cloud.serve_control(listener, token.clone()).map_err(WorldError::io("serve control endpoint"))?;
+        let addr = self.cloud.serve_control(listener, token.clone(), self.faults.clone()).map_err(WorldError::io("serve control endpoint"))?;
         self.control = Some(crate::control::publish(self.state.path(), addr, &token).map_err(WorldError::io("write control files"))?);
         Ok(addr)
     }

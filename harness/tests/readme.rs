@@ -37,6 +37,7 @@ fn the_scenario_reference_names_every_key_of_every_table() {
         ("text", format!("{HEAD}[expect]\nstdout_contains = [{{ zzz = 1 }}]\n")),
         ("event", format!("{HEAD}[expect]\nevents = [{{ zzz = 1 }}]\n")),
         ("`[lab]`", format!("{HEAD}[lab]\nzzz = 1\n")),
+        ("`[lab.fixed]`", format!("{HEAD}[lab]\nhint = \"h\"\nfix = \"f\"\n[lab.fixed]\nzzz = 1\n")),
     ];
     let mut checked = 0;
     for (table, body) in tables {

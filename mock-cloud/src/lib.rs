@@ -177,11 +177,12 @@ impl Cloud {
     }
 
     /// Serve the world's control endpoint (revoke, restore, list certificates) on `listener`,
-    /// guarded by `token`, until the cloud is dropped. See `services::control`.
-    pub fn serve_control(&mut self, listener: TcpListener, token: services::control::Token) -> std::io::Result<SocketAddr> {
+    /// guarded by `token`, until the cloud is dropped; `faults` is the world's one fault store,
+    /// which `/v1/faults` changes. See `services::control`.
+    pub fn serve_control(&mut self, listener: TcpListener, token: services::control::Token, faults: scenarios::FaultStore) -> std::io::Result<SocketAddr> {
         let addr = listener.local_addr()?;
         let journal = self.dispatch.journal().clone();
-        let state = services::control::ControlState { pki: self.pki.clone(), journal: journal.clone(), token, cmg: self.cmg.clone() };
+        let state = services::control::ControlState { pki: self.pki.clone(), journal: journal.clone(), token, cmg: self.cmg.clone(), faults };
         self.tasks.push(tokio::spawn(journal.catching("the control endpoint's accept loop", services::control::serve(listener, state))));
         Ok(addr)
     }

@@ -12,25 +12,44 @@ use hickory_server::proto::op::{Message, ResponseCode};
 use hickory_server::proto::rr::rdata::{A, CNAME};
 use hickory_server::proto::rr::{Name, RData, Record, RecordType};
 use hickory_server::server::Request;
-use scenarios::{Clock, DnsEffect, DnsFault, HostPattern};
+use std::sync::Arc;
+
+use scenarios::{Clock, DnsEffect, DnsFault, FaultStore, HostPattern};
 
 use crate::answer::{Answer, Reply, Transport, subrequest};
 use crate::zones::ttl_secs;
 
+/// Where the layer reads its faults: the scenario's, fixed, or a running world's store (issue
+/// 17), loaded per query so that a change applies from the next query on.
+pub(crate) enum Faults {
+    Fixed(Arc<[DnsFault]>),
+    Live(FaultStore),
+}
+
+impl Faults {
+    fn now(&self) -> Arc<[DnsFault]> {
+        match self {
+            Faults::Fixed(f) => f.clone(),
+            Faults::Live(store) => store.current().dns().clone(),
+        }
+    }
+}
+
 pub(crate) struct FaultLayer<A> {
     inner: A,
-    faults: Vec<DnsFault>,
+    faults: Faults,
     clock: Clock,
 }
 
 impl<A: Answer> FaultLayer<A> {
-    pub(crate) fn new(inner: A, faults: Vec<DnsFault>, clock: Clock) -> Self {
+    pub(crate) fn new(inner: A, faults: Faults, clock: Clock) -> Self {
         FaultLayer { inner, faults, clock }
     }
 
     /// The fault that fires for this answer, if any.
-    fn select(&self, request: &Request, message: &Message, transport: Transport) -> Option<&DnsFault> {
-        if self.faults.is_empty() {
+    fn select(&self, request: &Request, message: &Message, transport: Transport) -> Option<DnsFault> {
+        let faults = self.faults.now();
+        if faults.is_empty() {
             return None; // the healthy world pays nothing for this layer
         }
         let qname = request.queries.queries().first()?.name().to_string();
@@ -40,11 +59,14 @@ impl<A: Answer> FaultLayer<A> {
         });
         let names: Vec<String> = std::iter::once(qname).chain(chain).collect();
         let elapsed = self.clock.to_sim(self.clock.wall_elapsed());
-        self.faults.iter().find(|f| {
-            // RFC 7766: truncation only exists where the datagram size is limited.
-            let applies = !matches!(f.effect, DnsEffect::Truncate {}) || transport == Transport::Udp;
-            applies && f.is_active(elapsed) && names.iter().any(|n| f.names().matches(n))
-        })
+        faults
+            .iter()
+            .find(|f| {
+                // RFC 7766: truncation only exists where the datagram size is limited.
+                let applies = !matches!(f.effect, DnsEffect::Truncate {}) || transport == Transport::Udp;
+                applies && f.is_active(elapsed) && names.iter().any(|n| f.names().matches(n))
+            })
+            .cloned()
     }
 
     /// Reshape `message` (the zones' correct answer) as `fault` says; `None`: send nothing.
@@ -142,7 +164,7 @@ impl<A: Answer> Answer for FaultLayer<A> {
         let Some(fault) = self.select(request, &message, transport) else {
             return Reply { message: Some(message), fault: None };
         };
-        Reply { message: self.apply(fault, request, message).await, fault: Some(fault.kind()) }
+        Reply { message: self.apply(&fault, request, message).await, fault: Some(fault.kind()) }
     }
 }
 

@@ -104,6 +104,16 @@ impl std::fmt::Debug for DnsServer {
 impl DnsServer {
     /// Serve `config.zones` on the given sockets. Call inside a tokio runtime.
     pub fn start(config: DnsConfig) -> Result<DnsServer, DnsError> {
+        DnsServer::start_with(config, None)
+    }
+
+    /// [`DnsServer::start`], reading the faults from a running world's store (issue 17) instead
+    /// of `config.faults`: a change applies from the next query on.
+    pub fn start_live(config: DnsConfig, store: scenarios::FaultStore) -> Result<DnsServer, DnsError> {
+        DnsServer::start_with(config, Some(store))
+    }
+
+    fn start_with(config: DnsConfig, live: Option<scenarios::FaultStore>) -> Result<DnsServer, DnsError> {
         let addr = config.udp.local_addr().map_err(DnsError::Bind)?;
         let tcp_addr = config.tcp.local_addr().map_err(DnsError::Bind)?;
         if addr != tcp_addr {
@@ -116,8 +126,13 @@ impl DnsServer {
             catalog.upsert(origin.clone(), vec![Arc::new(WorldZone::new(origin, store.clone()))]);
         }
         let clock = *config.journal.clock();
-        let replay = config.faults.is_empty();
-        let layers = FaultLayer::new(Memo::new(Zones(catalog)), config.faults, clock);
+        // Answers kept as bytes bypass the fault layer: only where no fault can ever come.
+        let replay = live.is_none() && config.faults.is_empty();
+        let faults = match live {
+            Some(store) => faults::Faults::Live(store),
+            None => faults::Faults::Fixed(config.faults.into()),
+        };
+        let layers = FaultLayer::new(Memo::new(Zones(catalog)), faults, clock);
         let pipeline = Pipeline::new(layers, config.journal, replay);
         let mut server = Server::new(pipeline.clone());
         server.register_listener(config.tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);

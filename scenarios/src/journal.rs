@@ -41,6 +41,9 @@ pub enum Component {
     Dns,
     Proxy,
     Client,
+    // The world's control endpoint: its faults changed while it runs (issue 17). (A plain
+    // comment: a doc comment would turn the schema's enum into a oneOf.)
+    Control,
 }
 
 impl Component {
@@ -53,6 +56,7 @@ impl Component {
             Component::Dns => "dns",
             Component::Proxy => "proxy",
             Component::Client => "client",
+            Component::Control => "control",
         }
     }
 }
@@ -125,6 +129,7 @@ pub const KINDS: &[(Component, &[&str])] = &[
     ),
     // the runner's record of a built-in probe's verdict and measurements (issue 16)
     (Component::Client, &["probe_result"]),
+    (Component::Control, &["fault_added", "fault_removed", "fault_changed"]),
 ];
 
 /// Every kind of event `component` journals: its own kinds, and for the proxy one event per

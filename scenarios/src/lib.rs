@@ -32,9 +32,10 @@ pub use fault::{CertLevel, CertTarget, DnsFault, Fault, PkiFault, ProxyFault, Re
 pub use fault::{CmgEffect, CmgFault, TokenEffect, TokenFault};
 pub use fault::{CmgFaultKind, DnsFaultKind, EnrollmentFaultKind, EntraFaultKind, FaultKind, PkiFaultKind, ProxyFaultKind, ServiceFaultKind, TokenFaultKind};
 pub use fault::{EnrollStep, EnrollmentEffect, EnrollmentFault, EnrollmentTarget};
+pub use fault::{FaultChecker, FaultEntry, FaultError, FaultId, FaultSet, FaultStore, SyntaxChecker, fault_toml};
 pub use host::{HostPattern, HostPatternError};
 pub use journal::{Activity, Component, Event, Journal, NewEvent};
-pub use model::{Area, Check, CheckRef, Cloud, CmgAuth, CmgSpec, IssuerRule, Lab, OcspSigner, Scenario, ScenarioName, TimeScale, WorldSpec};
+pub use model::{Area, Check, CheckRef, Cloud, CmgAuth, CmgSpec, IssuerRule, Lab, LabFixed, OcspSigner, Scenario, ScenarioName, TimeScale, WorldSpec};
 pub use parse::{MAX_FILE_BYTES, ScenarioError, ScenarioFile, load_scenario, parse_scenario, read_bounded};
 pub use service::Service;
 pub(crate) use validate::is_guid;

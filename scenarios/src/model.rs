@@ -399,4 +399,20 @@ impl<'de> Deserialize<'de> for TimeScale {
 pub struct Lab {
     pub hint: String,
     pub fix: String,
+    /// What proves the trainee's fix (`memsim lab check`, issue 17); default: the scenario's
+    /// probe with its healthy baseline's expectation. Not in reports.
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub fixed: Option<LabFixed>,
+}
+
+/// `[lab.fixed]`: the client and expectation that hold once a lab's fault is fixed, e.g.
+/// `probe = "notification"` and `[lab.fixed.expect] outcome = "pass"`. Both keys are optional:
+/// the probe defaults to the scenario's `[client]` probe, the expectation to the healthy
+/// baseline of that probe (the catalog's `baseline` scenario for it).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabFixed {
+    pub probe: Option<crate::Probe>,
+    pub expect: Option<crate::Expect>,
 }

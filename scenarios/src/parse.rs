@@ -29,12 +29,45 @@ pub struct ScenarioFile {
     /// The file path, or `builtin:<path>` for a catalog file.
     pub origin: String,
     text: String,
+    /// Lines the text has ahead of what its author wrote (a `[[fault]]` header put above one
+    /// fault's bare keys, see [`ScenarioFile::for_faults`]): taken off every line reported.
+    shift: usize,
 }
 
 impl ScenarioFile {
     /// Parse TOML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<ScenarioFile, ScenarioError> {
-        Ok(ScenarioFile { scenario: parse_scenario(text, origin)?, origin: origin.to_string(), text: text.to_string() })
+        Ok(ScenarioFile { scenario: parse_scenario(text, origin)?, origin: origin.to_string(), text: text.to_string(), shift: 0 })
+    }
+
+    /// Faults for a running world (issue 17): `text` holds `[[fault]]` tables as a scenario file
+    /// writes them, or one fault's keys alone (`kind = "proxy.deny"`, `hosts = …`: what `memsim
+    /// fault add` takes). The result is `base` with these faults instead of its own, and its
+    /// errors point into `text` as written, so the one validation step checks them as it checks
+    /// a scenario file.
+    pub fn for_faults(base: &Scenario, text: &str, origin: &str) -> Result<ScenarioFile, ScenarioError> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Faults {
+            #[serde(default, rename = "fault")]
+            faults: Vec<crate::Fault>,
+        }
+        // No table header at all: the keys of one fault.
+        let no_fault = || {
+            let message = "no fault given: write one fault's keys (kind = \"proxy.deny\" …) or [[fault]] tables".to_string();
+            ScenarioError { origin: origin.to_string(), line: 1, column: 1, message }
+        };
+        if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+            return Err(no_fault());
+        }
+        let bare = !text.lines().any(|l| l.trim_start().starts_with('['));
+        let (doc, shift) = if bare { (format!("[[fault]]\n{text}"), 1) } else { (text.to_string(), 0) };
+        let parsed: Faults = toml::from_str(&doc).map_err(|e| toml_error(&doc, origin, &e, shift))?;
+        if parsed.faults.is_empty() {
+            return Err(no_fault());
+        }
+        let scenario = Scenario { faults: parsed.faults, ..base.clone() };
+        Ok(ScenarioFile { scenario, origin: origin.to_string(), text: doc, shift })
     }
 
     /// Read and parse a file of at most [`MAX_FILE_BYTES`], without reading more than that.
@@ -60,7 +93,7 @@ impl ScenarioFile {
     /// default).
     pub fn error(&self, problem: &crate::Problem) -> ScenarioError {
         let (line, column) = locate(&self.text, &problem.place).map_or((1, 1), |at| line_col(&self.text, at));
-        ScenarioError { origin: self.origin.clone(), line, column, message: problem.message.clone() }
+        ScenarioError { origin: self.origin.clone(), line: line.saturating_sub(self.shift).max(1), column, message: problem.message.clone() }
     }
 }
 
@@ -93,10 +126,13 @@ pub fn read_bounded(path: &Path, what: &str) -> Result<String, String> {
 
 /// Parse one scenario from TOML text. `origin` names the text in errors.
 pub fn parse_scenario(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-    toml::from_str::<Scenario>(text).map_err(|e| {
-        let (line, column) = e.span().map(|s| line_col(text, refine(text, s, e.message()))).unwrap_or((1, 1));
-        ScenarioError { origin: origin.to_string(), line, column, message: tidy(e.message()) }
-    })
+    toml::from_str::<Scenario>(text).map_err(|e| toml_error(text, origin, &e, 0))
+}
+
+/// A TOML or serde error as `origin:line:column: message`, `shift` lines taken off.
+fn toml_error(text: &str, origin: &str, e: &toml::de::Error, shift: usize) -> ScenarioError {
+    let (line, column) = e.span().map(|s| line_col(text, refine(text, s, e.message()))).unwrap_or((1, 1));
+    ScenarioError { origin: origin.to_string(), line: line.saturating_sub(shift).max(1), column, message: tidy(e.message()) }
 }
 
 /// Read and parse a scenario file (at most [`MAX_FILE_BYTES`]).
@@ -145,8 +181,10 @@ fn refine(text: &str, span: std::ops::Range<usize>, message: &str) -> usize {
     // The span of an array-of-tables entry may cover only its header: look up to the next header.
     let rest = text.get(span.start..).unwrap_or_default();
     let end = rest.get(1..).and_then(|r| r.find("\n[")).map_or(rest.len(), |i| i + 1).max(span.len().min(rest.len()));
+    // The span of an array of tables may be its first entry's header while the token is in a
+    // later entry: then the first place after it that quotes the token.
     match quoted {
-        Some(q) => rest[..end].find(q).map_or(span.start, |i| span.start + i),
+        Some(q) => rest[..end].find(q).or_else(|| rest.find(q)).map_or(span.start, |i| span.start + i),
         None => span.start,
     }
 }

@@ -110,6 +110,29 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
             problems.extend(event_problem(e).map(|(key, m)| Problem::new(at("expect", &place!["events", i, key]), m)));
         }
     }
+    problems.extend(lab_fixed(s));
+    problems
+}
+
+/// `[lab.fixed]` (issue 17): a probe to rerun, and an expectation that can fail.
+fn lab_fixed(s: &Scenario) -> Vec<Problem> {
+    let Some(fixed) = s.lab.as_ref().and_then(|l| l.fixed.as_ref()) else { return Vec::new() };
+    let mut problems = Vec::new();
+    let probe = s.client.as_ref().and_then(|c| match &c.kind {
+        crate::ClientKind::Probe(p) => Some(*p),
+        crate::ClientKind::Command(_) => None,
+    });
+    if fixed.probe.is_none() && probe.is_none() {
+        problems.push(Problem::new(
+            place!["lab", "fixed"],
+            "the scenario's client is no probe: name the probe whose run proves the fix, e.g. probe = \"scp-validate\"",
+        ));
+    }
+    if let Some(expect) = &fixed.expect {
+        for (i, e) in expect.events.iter().enumerate() {
+            problems.extend(event_problem(e).map(|(key, m)| Problem::new(place!["lab", "fixed", "expect", "events", i, key], m)));
+        }
+    }
     problems
 }
 

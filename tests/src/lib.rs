@@ -2,6 +2,8 @@
 //! readiness line, and run real clients (curl, openssl, python3) against the world it serves.
 //! Every client is given the world's CA explicitly: the machine's own bundle never applies.
 
+pub mod cdp;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

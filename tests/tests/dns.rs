@@ -206,3 +206,25 @@ async fn each_built_in_dns_scenario_fails_as_named_and_journals_its_fault() {
         }
     }
 }
+
+/// Issue 17: a DNS fault added to a running world answers from the next query on (UDP and TCP
+/// alike, as hickory's client sees them), and its removal ends it; each change is journaled.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dns_fault_added_while_the_world_runs_answers_the_next_query() {
+    let catalog = mock_cloud::Catalog::builtin().unwrap();
+    let s = harness::resolve_scenario(None, &catalog).unwrap();
+    let world = World::start(&s, WorldOptions::default()).await.unwrap();
+    let qname = "EnterpriseEnrollment.contoso.com.";
+    for tcp in [false, true] {
+        assert_eq!(ask(world.dns_addr(), tcp, qname, RecordType::CNAME).await.metadata.response_code, ResponseCode::NoError);
+    }
+    let added = world.faults().add("kind = \"dns.nx_domain\"\nnames = \"enterpriseenrollment.contoso.com\"\n", "test").unwrap();
+    for tcp in [false, true] {
+        let r = ask(world.dns_addr(), tcp, qname, RecordType::CNAME).await;
+        assert_eq!((r.metadata.response_code, r.answers.len()), (ResponseCode::NXDomain, 0), "tcp {tcp}");
+    }
+    world.faults().remove(added[0].id).unwrap();
+    assert_eq!(ask(world.dns_addr(), false, qname, RecordType::CNAME).await.metadata.response_code, ResponseCode::NoError);
+    let changes: Vec<String> = world.journal().snapshot().into_iter().filter(|e| e.component == scenarios::Component::Control).map(|e| e.what).collect();
+    assert_eq!(changes, ["fault_added", "fault_removed"]);
+}

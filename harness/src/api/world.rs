@@ -147,6 +147,13 @@ impl World {
         &self.journal
     }
 
+    /// The world's faults while it runs: list, add, set and remove them (`proxy.*` and `dns.*`
+    /// change at run time; a change applies to the next connection or query). Fault text is a
+    /// scenario file's, validated as `memsim check` validates one; every change is journaled.
+    pub fn faults(&self) -> &scenarios::FaultStore {
+        self.inner.faults()
+    }
+
     /// Check event expectations against the journal as the runner does: once in-flight
     /// connections have finished (bounded), every matcher is one expectation. When one fails,
     /// the error's message is the near-miss `memsim run` prints for it (expected, observed,

@@ -56,7 +56,7 @@ pub enum Decision {
 /// Decide on a CONNECT or an absolute-form request, and journal the decision.
 pub async fn decide(shared: &Shared, log: &ConnLog, ask: &Ask<'_>) -> Decision {
     if ask.transparent
-        && let Some(kind) = shared.policy.auth_kind(ask.host, ask.port)
+        && let Some(kind) = shared.policy().auth_kind(ask.host, ask.port)
     {
         // Its own event, not the fault's: an expectation that the fault fires must not count it.
         log.record(
@@ -85,7 +85,8 @@ pub async fn decide(shared: &Shared, log: &ConnLog, ask: &Ask<'_>) -> Decision {
 
 async fn choose(shared: &Shared, ask: &Ask<'_>) -> Decision {
     let (host, port) = (ask.host, ask.port);
-    if let Some(refusal) = shared.policy.check(host, port, ask.proxy_authorization, ask.transparent) {
+    let policy = shared.policy();
+    if let Some(refusal) = policy.check(host, port, ask.proxy_authorization, ask.transparent) {
         return Decision::Refuse(refusal);
     }
     let (addr, front) = match admit(shared, host, port).await {
@@ -95,7 +96,7 @@ async fn choose(shared: &Shared, ask: &Ask<'_>) -> Decision {
     if front == Front::Https && !ask.is_connect() {
         return Decision::Refuse(Refusal::gate(Gate::TlsPort, 400, format!("port {port} speaks TLS: send CONNECT {}:{port}", echo(host))));
     }
-    let mut plan = shared.policy.plan(host, port);
+    let mut plan = policy.plan(host, port);
     // Interception terminates TLS: only a tunnel to the HTTPS front has any.
     plan.faults.retain(|f| front == Front::Https || !matches!(f.effect, Effect::Intercept(_)));
     Decision::Forward(Route { addr, front, plan })

@@ -36,7 +36,7 @@ pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, bu
     // first request's host: a later request on this keep-alive connection to another host keeps
     // them. The policy (deny, allow list, auth, status) is still decided per request, in
     // `forward` (test: `each_request_on_a_kept_alive_connection_is_decided_on_its_own_target`).
-    let plan = shared.policy.plan(&first_host, first_port);
+    let plan = shared.policy().plan(&first_host, first_port);
     let (near, far) = tokio::io::duplex(64 * 1024);
     let ctl = Arc::new(Control::default());
     let slot: Arc<Slot> = Arc::default();

@@ -134,6 +134,17 @@ impl std::fmt::Debug for Proxy {
 impl Proxy {
     /// Compile the faults, generate any inspection CA, and start accepting.
     pub fn start(config: ProxyConfig) -> Result<Proxy, ProxyError> {
+        Proxy::start_with(config, None)
+    }
+
+    /// [`Proxy::start`] for a running world whose faults may change (issue 17): `config.faults`
+    /// are `store`'s proxy faults as they are now, and each new connection (and each request
+    /// the proxy reads) is decided by the store's faults as they are then.
+    pub fn start_live(config: ProxyConfig, store: scenarios::FaultStore) -> Result<Proxy, ProxyError> {
+        Proxy::start_with(config, Some(store))
+    }
+
+    fn start_with(config: ProxyConfig, live: Option<scenarios::FaultStore>) -> Result<Proxy, ProxyError> {
         let addr = config.listener.local_addr()?;
         let policy = rules::Policy::compile(&config.faults, &config.world, &config.catalog, &config.permitted_subtrees, config.journal.clock())?;
         policy.journal_allow_list_gaps(&config.world, &config.catalog, &config.journal);
@@ -142,6 +153,13 @@ impl Proxy {
         for cert in rustls::pki_types::CertificateDer::pem_slice_iter(config.upstream_roots_pem.as_bytes()).flatten() {
             let _ = roots.add(cert);
         }
+        let policy = match live {
+            Some(store) => {
+                let compile = shared::Compile { world: config.world, catalog: config.catalog, permitted: config.permitted_subtrees };
+                shared::PolicyCell::live(policy, store, compile)
+            }
+            None => shared::PolicyCell::fixed(policy),
+        };
         let shared = Arc::new(Shared {
             journal: config.journal,
             policy,

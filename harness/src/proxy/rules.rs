@@ -88,6 +88,26 @@ pub struct Policy {
 
 impl Policy {
     pub fn compile(faults: &[ProxyFault], world: &WorldSpec, catalog: &Catalog, permitted: &[String], clock: &Clock) -> Result<Policy, ProxyError> {
+        Policy::compile_after(faults, world, catalog, permitted, clock, None)
+    }
+
+    /// [`Policy::compile`] for a running world's changed faults (issue 17): an inspection CA of
+    /// the same name and trust as one `previous` had is kept, so the CA the world's `ca.pem`
+    /// holds goes on signing.
+    pub fn compile_after(
+        faults: &[ProxyFault],
+        world: &WorldSpec,
+        catalog: &Catalog,
+        permitted: &[String],
+        clock: &Clock,
+        previous: Option<&Policy>,
+    ) -> Result<Policy, ProxyError> {
+        let kept = |name: &str, trusted: bool| {
+            previous?.rules.iter().find_map(|r| match &r.effect {
+                Some(Effect::Intercept(ca)) if ca.name == name && ca.trusted == trusted => Some(ca.clone()),
+                _ => None,
+            })
+        };
         let mut rules = Vec::new();
         let mut allow: Option<AllowRule> = None;
         for fault in faults {
@@ -105,7 +125,11 @@ impl Policy {
                 ProxyRule::TlsInspection { trusted, ca_name } => {
                     let name = ca_name.clone().unwrap_or_else(|| format!("{} TLS Inspection CA", world.tenant_name));
                     let organization = format!("{} Ltd", world.tenant_name);
-                    Some(Effect::Intercept(Arc::new(InspectionCa::generate(&name, &organization, *trusted, permitted, clock.now())?)))
+                    let ca = match kept(&name, *trusted) {
+                        Some(ca) => ca,
+                        None => Arc::new(InspectionCa::generate(&name, &organization, *trusted, permitted, clock.now())?),
+                    };
+                    Some(Effect::Intercept(ca))
                 }
                 rule => Effect::of(rule, clock),
             };

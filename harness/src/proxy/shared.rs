@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use scenarios::Journal;
+use scenarios::{Component, FaultStore, Journal, NewEvent, WorldSpec};
 
 use super::plan::Plan;
 use super::resolve::{Fronts, Resolve};
@@ -60,12 +60,71 @@ impl Limits {
 /// What every connection task shares.
 pub(crate) struct Shared {
     pub journal: Journal,
-    pub policy: Policy,
+    /// The compiled policy: the scenario's, or the running world's (see [`Shared::policy`]).
+    pub policy: PolicyCell,
     pub resolver: Arc<dyn Resolve>,
     pub fronts: Fronts,
     pub upstream_roots: Arc<rustls::RootCertStore>,
     pub limits: Limits,
     pub next_conn: AtomicU64,
+}
+
+impl Shared {
+    /// The policy a new connection or request is decided by: one read lock and an `Arc` clone.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.get(&self.journal)
+    }
+}
+
+/// What a policy is compiled from besides the faults.
+pub(crate) struct Compile {
+    pub world: WorldSpec,
+    pub catalog: Arc<mock_cloud::Catalog>,
+    pub permitted: Vec<String>,
+}
+
+/// The proxy's compiled policy, following a running world's fault store (issue 17) when it has
+/// one: when the store's faults change, the next connection compiles them once (the proxy's
+/// faults were validated by the store's checker, so this does not fail but for the machine:
+/// then the last policy stays and the failure is journaled).
+pub(crate) struct PolicyCell {
+    current: std::sync::RwLock<(u64, Arc<Policy>)>,
+    live: Option<(FaultStore, Compile)>,
+}
+
+impl PolicyCell {
+    pub fn fixed(policy: Policy) -> PolicyCell {
+        PolicyCell { current: std::sync::RwLock::new((0, Arc::new(policy))), live: None }
+    }
+
+    /// `policy`, compiled from `store`'s faults as they are now, until they change.
+    pub fn live(policy: Policy, store: FaultStore, compile: Compile) -> PolicyCell {
+        let generation = store.current().generation();
+        PolicyCell { current: std::sync::RwLock::new((generation, Arc::new(policy))), live: Some((store, compile)) }
+    }
+
+    fn get(&self, journal: &Journal) -> Arc<Policy> {
+        let read = || self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some((store, c)) = &self.live else { return read().1.clone() };
+        let set = store.current();
+        {
+            let now = read();
+            if now.0 == set.generation() {
+                return now.1.clone();
+            }
+        }
+        let mut now = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if now.0 != set.generation() {
+            match Policy::compile_after(set.proxy(), &c.world, &c.catalog, &c.permitted, journal.clock(), Some(&now.1)) {
+                Ok(p) => *now = (set.generation(), Arc::new(p)),
+                Err(e) => {
+                    journal.record(NewEvent::new(Component::Control, "fault_changed").detail("error", format!("the proxy keeps its last policy: {e}")));
+                    now.0 = set.generation();
+                }
+            }
+        }
+        now.1.clone()
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! The runner's sinks. Each consumes [`RunEvent`]s and knows nothing of the others: the human
-//! view (progress, summary table, near-misses), one JSON document, JUnit XML, and the journal
-//! of every scenario as JSON lines in a directory.
+//! view (progress, summary table, near-misses), one JSON document, JUnit XML, the journal
+//! of every scenario as JSON lines in a directory, and its exchanges as HAR files.
 
+mod har_dir;
 mod human;
 mod journal_dir;
 mod json;
 mod junit;
 
+pub use har_dir::HarDir;
 pub use human::Human;
 pub use human::near_miss;
 pub use journal_dir::JournalDir;

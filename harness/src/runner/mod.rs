@@ -1,8 +1,8 @@
 //! The scenario runner: each scenario in its own world (in parallel, isolated), its client run
 //! against it, its expectations checked, and a report sent to every sink.
 
-mod client;
-mod expect;
+pub(crate) mod client;
+pub(crate) mod expect;
 pub mod plan;
 pub(crate) mod process;
 pub mod report;

@@ -140,6 +140,10 @@ fn catalog_problems(s: &Scenario, catalog: &Catalog) -> Vec<Problem> {
             problems.extend(expect_problems(expect, catalog, &scenarios::validate::table_place(s, index, "expect")));
         }
     }
+    // `[lab.fixed]` (issue 17): its expectation is checked as `[expect]` is.
+    if let Some(expect) = s.lab.as_ref().and_then(|l| l.fixed.as_ref()).and_then(|f| f.expect.as_ref()) {
+        problems.extend(expect_problems(expect, catalog, &place!["lab", "fixed", "expect"]));
+    }
     problems
 }
 
@@ -286,6 +290,27 @@ fn expect_problems(e: &scenarios::Expect, catalog: &Catalog, table: &[scenarios:
         }
     }
     problems
+}
+
+/// The one validation step for a running world's faults (issue 17): fault text is checked as
+/// the faults of the world's own scenario would be by `memsim check`, with its messages.
+#[derive(Debug)]
+pub struct FaultChecker {
+    base: Scenario,
+    catalog: std::sync::Arc<Catalog>,
+}
+
+impl FaultChecker {
+    pub fn new(scenario: &Scenario, catalog: std::sync::Arc<Catalog>) -> FaultChecker {
+        FaultChecker { base: Scenario { faults: Vec::new(), ..scenario.clone() }, catalog }
+    }
+}
+
+impl scenarios::FaultChecker for FaultChecker {
+    fn check(&self, text: &str, origin: &str) -> Result<Vec<Fault>, Vec<ScenarioError>> {
+        let file = ScenarioFile::for_faults(&self.base, text, origin).map_err(|e| vec![e])?;
+        validate(&file, &self.catalog).map(CheckedScenario::into_scenario).map(|s| s.faults)
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ pub const CERTIFICATES_PATH: &str = "/v1/certificates";
 pub const CERTIFICATE_PATH: &str = "/v1/certificates/{target}";
 pub const REVOKE_PATH: &str = "/v1/revoke";
 pub const RESTORE_PATH: &str = "/v1/restore";
+/// The world's journal after a sequence number (issue 17: `memsim lab check` judges its run by it).
+pub const JOURNAL_PATH: &str = "/v1/journal";
 const MAX_BODY: usize = 16 * 1024;
 
 /// A random bearer token (32 bytes from the OS, hex).
@@ -61,6 +63,8 @@ pub struct ControlState {
     pub token: Token,
     /// The site's bulk registration tokens (`services::cmg::console`).
     pub cmg: crate::services::cmg::CmgState,
+    /// The world's faults (`services::control_faults`, issue 17).
+    pub faults: scenarios::FaultStore,
 }
 
 pub fn router(state: ControlState) -> Router {
@@ -69,7 +73,9 @@ pub fn router(state: ControlState) -> Router {
         .route(CERTIFICATE_PATH, get(one))
         .route(REVOKE_PATH, post(revoke))
         .route(RESTORE_PATH, post(restore))
+        .route(JOURNAL_PATH, get(journal))
         .merge(crate::services::cmg::console::router())
+        .merge(crate::services::control_faults::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }
@@ -150,6 +156,27 @@ async fn one(State(state): State<ControlState>, Path(target): Path<String>) -> R
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct After {
+    after: Option<u64>,
+}
+
+/// `GET /v1/journal?after=N`: `{"last": SEQ, "events": [...]}`, the events in memory after
+/// `N` (none without `after`: then `last` alone, where the next call starts), once the work in
+/// flight has settled (bounded).
+async fn journal(State(state): State<ControlState>, query: axum::extract::Query<After>) -> Response {
+    let journal = state.journal.clone();
+    let _ = tokio::task::spawn_blocking(move || journal.wait_settled(std::time::Duration::from_secs(2))).await;
+    let all = state.journal.snapshot();
+    let last = all.last().map_or(0, |e| e.seq);
+    let events: Vec<&scenarios::Event> = match query.after {
+        Some(n) => all.iter().filter(|e| e.seq > n).collect(),
+        None => Vec::new(),
+    };
+    reply(StatusCode::OK, json!({"last": last, "events": events}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Change {
     target: String,
     #[serde(default)]
@@ -204,20 +231,21 @@ async fn restore(State(state): State<ControlState>, req: Request) -> Response {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use axum::body::Body;
     use axum::http::Method;
     use tower::ServiceExt;
 
     use super::*;
 
-    fn state() -> ControlState {
+    pub(crate) fn state() -> ControlState {
         let r = crate::services::revocation::test_state(vec![], vec![]);
         let cmg = crate::services::test_support::app_state().cmg;
-        ControlState { pki: r.pki, journal: r.journal, token: Token::generate().unwrap(), cmg }
+        let faults = scenarios::FaultStore::fixed(vec![], r.journal.clone());
+        ControlState { pki: r.pki, journal: r.journal, token: Token::generate().unwrap(), cmg, faults }
     }
 
-    async fn call(s: &ControlState, method: Method, path: &str, token: &str, body: &str) -> (StatusCode, Value) {
+    pub(crate) async fn call(s: &ControlState, method: Method, path: &str, token: &str, body: &str) -> (StatusCode, Value) {
         let req = axum::http::Request::builder()
             .method(method)
             .uri(path)
@@ -253,7 +281,17 @@ mod tests {
     #[tokio::test]
     async fn every_route_wants_the_token() {
         let s = state();
-        for (m, p) in [(Method::GET, CERTIFICATES_PATH), (Method::POST, REVOKE_PATH), (Method::POST, RESTORE_PATH)] {
+        use crate::services::control_faults::{FAULT_PATH, FAULTS_PATH};
+        let one = FAULT_PATH.replace("{id}", "1");
+        for (m, p) in [
+            (Method::GET, CERTIFICATES_PATH),
+            (Method::POST, REVOKE_PATH),
+            (Method::POST, RESTORE_PATH),
+            (Method::GET, FAULTS_PATH),
+            (Method::POST, FAULTS_PATH),
+            (Method::PUT, one.as_str()),
+            (Method::DELETE, one.as_str()),
+        ] {
             assert_eq!(call(&s, m, p, "nope", "").await.0, StatusCode::UNAUTHORIZED, "{p}");
         }
     }

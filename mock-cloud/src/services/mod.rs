@@ -16,6 +16,7 @@ pub mod bearer;
 pub mod cmg;
 pub mod content;
 pub mod control;
+pub mod control_faults;
 pub mod crl;
 pub mod devices;
 pub mod doh;

@@ -28,6 +28,13 @@ macro_rules! layer_kinds {
                 }
             }
 
+            /// The kind's layer, its prefix: `pki`, `proxy` …
+            pub fn layer(self) -> &'static str {
+                match self {
+                    $(FaultKind::$layer_variant(_) => $enum::LAYER),+
+                }
+            }
+
             /// Every fault kind of every layer.
             pub fn all() -> impl Iterator<Item = FaultKind> {
                 std::iter::empty()$(.chain($enum::ALL.iter().map(|k| FaultKind::$layer_variant(*k))))+

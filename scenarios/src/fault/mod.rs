@@ -15,6 +15,7 @@ mod kind;
 mod pki;
 mod proxy;
 mod service;
+mod store;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -28,6 +29,7 @@ pub use kind::{CmgFaultKind, DnsFaultKind, EnrollmentFaultKind, EntraFaultKind, 
 pub use pki::{CertLevel, CertTarget, PkiFault, RevocationReason, StapleState};
 pub use proxy::{AuthScheme, BlockStyle, CloseMethod, Direction, EndpointCategory, HostList, ProxyFault, ProxyRule, ProxyTarget};
 pub use service::{ServiceEffect, ServiceFault, ServiceTarget};
+pub use store::{FaultChecker, FaultEntry, FaultError, FaultId, FaultSet, FaultStore, SyntaxChecker, fault_toml};
 
 /// Any declared fault, by layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]

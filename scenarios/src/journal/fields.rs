@@ -163,6 +163,9 @@ pub const FIELDS: &[KindFields] = &[
     k(Component::Proxy, "allow_list_gaps", &[n("allowed"), n("blocked_required"), l("gaps")]),
     k(Component::Proxy, "not_applicable", &[CONN, t("fault"), t("reason")]),
     k(Component::Client, "probe_result", &[t("probe"), b("passed"), t("step"), t("code"), n("cut_sim_ms")]),
+    k(Component::Control, "fault_added", &[n("id"), t("toml"), t("error")]),
+    k(Component::Control, "fault_changed", &[n("id"), t("toml"), t("error")]),
+    k(Component::Control, "fault_removed", &[n("id"), t("toml"), t("error")]),
     // The proxy's fault events (`ProxyFaultKind::event`): its policies, then its connection faults.
     k(Component::Proxy, "auth_required", REFUSAL),
     k(Component::Proxy, "allow_list", REFUSAL),

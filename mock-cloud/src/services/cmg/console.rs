@@ -103,7 +103,13 @@ mod tests {
     #[tokio::test]
     async fn new_list_block_and_unblock_bulk_tokens() {
         let app = crate::services::test_support::app_state();
-        let s = ControlState { pki: app.revocation.pki.clone(), journal: app.journal.clone(), token: Token::generate().unwrap(), cmg: app.cmg.clone() };
+        let s = ControlState {
+            pki: app.revocation.pki.clone(),
+            journal: app.journal.clone(),
+            token: Token::generate().unwrap(),
+            cmg: app.cmg.clone(),
+            faults: scenarios::FaultStore::fixed(vec![], app.journal.clone()),
+        };
         let (status, minted) = call(&s, Method::POST, TOKENS_PATH, r#"{"lifetime": 60}"#).await;
         assert_eq!(status, StatusCode::OK, "{minted}");
         assert_eq!(minted["lifetime_minutes"], 60);
