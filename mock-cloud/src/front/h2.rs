@@ -197,6 +197,71 @@ impl<B: Body + Unpin> Body for Tracked<B> {
     }
 }
 
+/// How much of an unread request body an h2 stream still takes in after its answer, and for how
+/// long (see [`Drained`]).
+const DRAIN_MAX_BYTES: usize = 4 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// A request body that, dropped before its end on h2 (a handler answered without reading it all:
+/// a 413 for a body over its cap, a 401 before the upload), goes on reading and discarding the
+/// rest in the background, bounded by [`DRAIN_MAX_BYTES`] and [`DRAIN_TIME`]. Dropping it at once
+/// makes hyper reset the stream while the client still uploads, and curl then reports the reset
+/// instead of the complete answer RFC 9113 §8.1 lets it keep; a server that reads the upload
+/// out, as IIS and the real fronts do, gets the answer read. On HTTP/1.1 it is the body as is.
+#[derive(Debug)]
+pub struct Drained {
+    body: Option<Incoming>,
+    drain: bool,
+}
+
+impl Drained {
+    pub fn new(body: Incoming, protocol: Protocol) -> Drained {
+        Drained { body: Some(body), drain: protocol == Protocol::H2 }
+    }
+}
+
+impl Body for Drained {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        match self.body.as_mut() {
+            Some(body) => Pin::new(body).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.as_ref().map(Body::size_hint).unwrap_or_default()
+    }
+}
+
+impl Drop for Drained {
+    fn drop(&mut self) {
+        let Some(mut body) = self.body.take() else { return };
+        if !self.drain || body.is_end_stream() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        runtime.spawn(async move {
+            let mut seen = 0usize;
+            let _ = tokio::time::timeout(DRAIN_TIME, async {
+                while let Some(Ok(frame)) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+                    seen += frame.data_ref().map_or(0, Bytes::len);
+                    if seen > DRAIN_MAX_BYTES {
+                        break;
+                    }
+                }
+            })
+            .await;
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;

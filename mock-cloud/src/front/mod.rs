@@ -126,7 +126,8 @@ where
 {
     let requests = Arc::new(AtomicUsize::new(0));
     let counter = requests.clone();
-    let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let mut req = req.map(|body| h2::Drained::new(body, protocol));
         let dispatch = dispatch.clone();
         counter.fetch_add(1, Ordering::Relaxed);
         if let Some(c) = &client {
