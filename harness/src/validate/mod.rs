@@ -175,8 +175,7 @@ fn machine_state_problems(state: &scenarios::MachineState, s: &Scenario, catalog
                     None => *h == host,
                 });
                 if !served {
-                    problems
-                        .push(Problem::new(at(place!["state", "cached", j, "host"]), format!("`{host}` is no host the world serves a certificate for")));
+                    problems.push(Problem::new(at(place!["state", "cached", j, "host"]), format!("`{host}` is no host the world serves a certificate for")));
                 }
             }
             _ => {}

@@ -170,10 +170,7 @@ fn certificates_carry_their_issuers_ca_issuers_url() {
         urls(&leaf.certified.cert[0]),
         [
             ("1.3.6.1.5.5.7.48.1".to_string(), "http://oneocsp.microsoft.com/ocsp".to_string()),
-            (
-                "1.3.6.1.5.5.7.48.2".to_string(),
-                "http://www.microsoft.com/pkiops/certs/Microsoft%20Azure%20TLS%20Issuing%20CA%2001%20-%20xsign.crt".to_string()
-            ),
+            ("1.3.6.1.5.5.7.48.2".to_string(), "http://www.microsoft.com/pkiops/certs/Microsoft%20Azure%20TLS%20Issuing%20CA%2001%20-%20xsign.crt".to_string()),
         ]
     );
     let shadowed = pki.leaf_for("granitefalls.cloudapp.net").unwrap();
