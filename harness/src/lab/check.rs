@@ -16,7 +16,7 @@ use std::time::Duration;
 use scenarios::{Event, Expect, Probe, Scenario};
 use serde::Serialize;
 
-use crate::probes::{self, ProbeResult, ProbeTarget};
+use crate::probes::{self, ProbeTarget};
 use crate::runner::report::{Check, ClientOutcome, ExpectationResult};
 use crate::world::World;
 
@@ -154,7 +154,7 @@ pub async fn check_remote(dir: &Path, catalog: &mock_cloud::Catalog) -> Result<V
     }
     let describe = format!("probe {}", proof.probe.as_str());
     let client = match tokio::time::timeout(TIMEOUT, probes::run_with(proof.probe, &target, catalog)).await {
-        Ok(result) => outcome(describe, result),
+        Ok(result) => crate::runner::client::probed(describe, result),
         Err(_) => ClientOutcome {
             describe,
             passed: false,
@@ -169,18 +169,4 @@ pub async fn check_remote(dir: &Path, catalog: &mock_cloud::Catalog) -> Result<V
     };
     let (_, events) = control.journal_after(Some(from)).await?;
     Ok(judge(lab.name.as_str(), &proof, client, &events))
-}
-
-fn outcome(describe: String, result: ProbeResult) -> ClientOutcome {
-    ClientOutcome {
-        describe,
-        passed: result.passed,
-        stdout: format!("{}\n", serde_json::to_string(&result).unwrap_or_default()),
-        probe: Some(result),
-        exit_code: None,
-        timed_out: false,
-        error: None,
-        interrupted: false,
-        stderr: String::new(),
-    }
 }

@@ -55,6 +55,22 @@ pub async fn forced(stop: &mut Stop) {
     }
 }
 
+/// What a probe that ran to its verdict gives the runner: the verdict, and as the client's
+/// stdout its JSON line.
+pub fn probed(describe: String, result: probes::ProbeResult) -> ClientOutcome {
+    ClientOutcome {
+        describe,
+        passed: result.passed,
+        stdout: format!("{}\n", serde_json::to_string(&result).unwrap_or_default()),
+        probe: Some(result),
+        exit_code: None,
+        timed_out: false,
+        error: None,
+        interrupted: false,
+        stderr: String::new(),
+    }
+}
+
 /// Run `probe` against `world`; `spec` is the check's `client` table (the sign-in probe's grant).
 pub async fn run_probe(probe: Probe, spec: Option<&scenarios::ClientSpec>, world: &World, timeout: Duration, stop: &mut Stop) -> ClientOutcome {
     let describe = format!("probe {}", probe.as_str());
@@ -77,17 +93,7 @@ pub async fn run_probe(probe: Probe, spec: Option<&scenarios::ClientSpec>, world
         result = tokio::time::timeout(timeout, probes::run_with(probe, &target, &world.cloud().catalog)) => match result {
             Ok(result) => {
                 journal_result(world, &result);
-                ClientOutcome {
-                describe,
-                passed: result.passed,
-                stdout: format!("{}\n", serde_json::to_string(&result).unwrap_or_default()),
-                probe: Some(result),
-                exit_code: None,
-                timed_out: false,
-                error: None,
-                interrupted: false,
-                stderr: String::new(),
-                }
+                probed(describe, result)
             }
             Err(_) => ClientOutcome { timed_out: true, ..errored(describe, format!("timed out: the probe did not finish within {} (wall time)", wall(timeout))) },
         },
