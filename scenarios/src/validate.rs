@@ -271,6 +271,22 @@ mod tests {
         assert_eq!(problems("[client]\ncommand = [\"true\"]\ntimeout = \"1s\"\n"), Vec::<String>::new());
     }
 
+    // issue 17: `memsim check` validates `[lab.fixed]`: a probe to rerun, an expectation that can fail.
+    #[test]
+    fn lab_fixed_needs_a_probe_and_an_expectation_that_can_fail() {
+        let lab = "[lab]\nhint = \"h\"\nfix = \"f\"\n[lab.fixed]\n";
+        let p = problems(&format!("[client]\ncommand = [\"true\"]\n{lab}"));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].starts_with("v.toml:10:1: the scenario's client is no probe"), "{}", p[0]);
+        assert!(problems(&format!("[client]\ncommand = [\"true\"]\n{lab}probe = \"notification\"\n")).is_empty());
+        assert!(problems(&format!("[client]\nprobe = \"notification\"\n{lab}")).is_empty());
+        let p = problems(&format!("[client]\nprobe = \"notification\"\n{lab}[lab.fixed.expect]\nevents = [{{ component = \"proxy\", at_least = 0 }}]\n"));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].starts_with("v.toml:12:45: `at_least = 0`"), "{}", p[0]);
+        let e = ScenarioFile::parse(&format!("{HEAD}{lab}probe = \"notifcation\"\n"), "v.toml").unwrap_err();
+        assert_eq!(e.line, 9, "{e}");
+    }
+
     #[test]
     fn a_place_the_file_leaves_to_its_default_points_at_its_table() {
         let f = ScenarioFile::parse(&format!("{HEAD}[world]\nseed = 1\n"), "v.toml").unwrap();
