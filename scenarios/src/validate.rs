@@ -118,7 +118,8 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
 fn lab_fixed(s: &Scenario) -> Vec<Problem> {
     let Some(fixed) = s.lab.as_ref().and_then(|l| l.fixed.as_ref()) else { return Vec::new() };
     let mut problems = Vec::new();
-    let probe = s.client.as_ref().and_then(|c| match &c.kind {
+    // The probe `memsim lab check` reruns by default: the first check's (harness/src/lab/check.rs).
+    let probe = s.checks().next().and_then(|c| match &c.client.kind {
         crate::ClientKind::Probe(p) => Some(*p),
         crate::ClientKind::Command(_) => None,
     });
@@ -382,6 +383,22 @@ mod tests {
         assert_eq!(p.len(), 2, "{p:#?}");
         assert!(p[0].starts_with("v.toml:6:42: a client needs more than no time"), "{}", p[0]);
         assert!(p[1].starts_with("v.toml:7:72: `at_least = 0`"), "{}", p[1]);
+    }
+
+    // issue 17: `memsim check` validates `[lab.fixed]`: a probe to rerun, an expectation that can fail.
+    #[test]
+    fn lab_fixed_needs_a_probe_and_an_expectation_that_can_fail() {
+        let lab = "[lab]\nhint = \"h\"\nfix = \"f\"\n[lab.fixed]\n";
+        let p = problems(&format!("[client]\ncommand = [\"true\"]\n{lab}"));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].starts_with("v.toml:10:1: the scenario's client is no probe"), "{}", p[0]);
+        assert!(problems(&format!("[client]\ncommand = [\"true\"]\n{lab}probe = \"notification\"\n")).is_empty());
+        assert!(problems(&format!("[client]\nprobe = \"notification\"\n{lab}")).is_empty());
+        let p = problems(&format!("[client]\nprobe = \"notification\"\n{lab}[lab.fixed.expect]\nevents = [{{ component = \"proxy\", at_least = 0 }}]\n"));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].starts_with("v.toml:12:45: `at_least = 0`"), "{}", p[0]);
+        let e = ScenarioFile::parse(&format!("{HEAD}{lab}probe = \"notifcation\"\n"), "v.toml").unwrap_err();
+        assert_eq!(e.line, 9, "{e}");
     }
 
     #[test]
