@@ -6,14 +6,13 @@
 //! check` checks a scenario file; its messages (`file:line:column: …`) are printed and the
 //! command exits 2, and nothing changes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Subcommand;
 use serde_json::Value;
 
-use crate::control::{Client, ControlError};
-use crate::exit;
+use crate::control_cli::{bad, say, with_world};
 
 /// What fault text given as arguments is called in the checker's messages.
 pub const ARGUMENTS: &str = "arguments";
@@ -73,11 +72,6 @@ impl FaultText {
     }
 }
 
-fn say(text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    writeln!(std::io::stdout().lock(), "{text}")
-}
-
 pub fn run(command: FaultCommand) -> Result<u8> {
     match command {
         FaultCommand::List { world, json } => with_world(&world, |c| async move { c.faults().await }, |v| if json { say(&format!("{v:#}")) } else { table(v) }),
@@ -131,11 +125,6 @@ fn kind(f: &Value) -> &str {
     f["kind"].as_str().unwrap_or("?")
 }
 
-fn bad(msg: &str) -> Result<u8> {
-    eprintln!("memsim: {msg}");
-    Ok(exit::BAD_INPUT)
-}
-
 /// `list` for a person: one fault a line, its keys on the line after `kind` is dropped.
 fn table(v: &Value) -> std::io::Result<()> {
     let all = v["faults"].as_array().cloned().unwrap_or_default();
@@ -149,27 +138,4 @@ fn table(v: &Value) -> std::io::Result<()> {
         say(&format!("{:<4} {:<32} {:<9} {}", f["id"].to_string(), kind(&f), live, keys.join("; ")))?;
     }
     Ok(())
-}
-
-/// Call the control endpoint of the world at `world` (its state directory or its world.json),
-/// print with `show`; exit codes as `memsim revoke`: 2 for bad input (no world, a refusal), 3
-/// when no world answers.
-fn with_world<F, Fut>(world: &Path, call: F, show: impl FnOnce(&Value) -> std::io::Result<()>) -> Result<u8>
-where
-    F: FnOnce(Client) -> Fut,
-    Fut: std::future::Future<Output = Result<Value, ControlError>>,
-{
-    let joined = world.join(crate::up::WORLD_JSON);
-    let world = if world.is_dir() { joined.as_path() } else { world };
-    if !world.is_file() {
-        return bad(&format!("{}: no such world.json (start a world with `memsim up --state-dir D` or `memsim lab NAME --state-dir D`)", world.display()));
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    match runtime.block_on(async { call(Client::for_world(world)?).await }) {
-        Ok(v) => {
-            show(&v)?;
-            Ok(exit::OK)
-        }
-        Err(e) => Ok(e.report()),
-    }
 }

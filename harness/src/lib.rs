@@ -71,6 +71,7 @@ mod cli;
 pub mod client_env;
 #[doc(hidden)]
 pub mod control;
+mod control_cli;
 #[doc(hidden)]
 pub mod dashboard;
 pub mod describe;

@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::Subcommand;
 use mock_cloud::services::cmg::tokens::{self, log_time};
-use serde_json::Value;
 
-use crate::control::{Client, ControlError};
+use crate::control_cli::{say, with_world};
 use crate::exit;
 
 #[derive(Debug, Subcommand)]
@@ -48,11 +47,6 @@ pub enum TokenCommand {
     },
     /// Decode a token offline: header, claims, validity; what does not decode, precisely.
     Inspect { token: String },
-}
-
-fn say(text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    writeln!(std::io::stdout().lock(), "{text}")
 }
 
 pub fn run(command: TokenCommand, catalog: &mock_cloud::Catalog) -> Result<u8> {
@@ -130,30 +124,6 @@ fn block(world: &Path, guid: String, blocked: bool) -> Result<u8> {
             ))
         },
     )
-}
-
-/// Call the control endpoint of the world at `world`, print with `show`; exit codes as
-/// `memsim revoke`: 2 for bad input (no world.json, a refusal), 3 when no world answers.
-fn with_world<F, Fut>(world: &Path, call: F, show: impl FnOnce(&Value) -> std::io::Result<()>) -> Result<u8>
-where
-    F: FnOnce(Client) -> Fut,
-    Fut: std::future::Future<Output = Result<Value, ControlError>>,
-{
-    // `--world D` (the state directory) as well as `--world D/world.json`.
-    let joined = world.join("world.json");
-    let world = if world.is_dir() { joined.as_path() } else { world };
-    if !world.is_file() {
-        eprintln!("memsim: {}: no such world.json (start one with `memsim up --state-dir D`)", world.display());
-        return Ok(exit::BAD_INPUT);
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    match runtime.block_on(async { call(Client::for_world(world)?).await }) {
-        Ok(v) => {
-            show(&v)?;
-            Ok(exit::OK)
-        }
-        Err(e) => Ok(e.report()),
-    }
 }
 
 /// `memsim token inspect`: header and claims as JSON, then the validity in words.
