@@ -84,6 +84,7 @@ impl Drop for Lab {
             std::thread::sleep(Duration::from_millis(5));
         }
         let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
