@@ -24,5 +24,8 @@ if timer:
         print(f"  {x['name']:<40} x{x['time_scale']:<8g} {x['sim_ms']/1000:8.1f} s sim  {x['wall_ms']:8.1f} ms wall")
 else:
     print("timer-bound scenarios        none in this catalog yet")
+timer_x = round(sum(x["sim_ms"] for x in timer) / sum(x["wall_ms"] for x in timer)) if timer else None
+print(json.dumps({"bench": "catalog", "scenarios": s["total"], "passed": s["passed"], "wall_s": round(wall, 2),
+                  "goal_wall_s": 60, "compression": round(doc["compression"]), "timer_bound_x": timer_x, "goal_timer_x": 1000}))
 PY
 rm -f "$out"

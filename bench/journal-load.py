@@ -196,6 +196,9 @@ def main():
     ok = rss <= 64 and term_after <= 1 and term_under <= 1 and lost == 0
     print(f"goals: RSS {rss:.1f} MB <= 64; SIGTERM {term_after * 1000:.0f} / {term_under * 1000:.0f} ms <= 1000; lost after SIGKILL {lost} == 0: "
           f"{'held' if ok else 'BROKE'}")
+    print(json.dumps({"bench": "journal-load", "held": ok, "rss_mb": round(rss, 1), "rss_goal_mb": 64,
+                      "sigterm_after_ms": round(term_after * 1000), "sigterm_under_ms": round(term_under * 1000),
+                      "sigterm_goal_ms": 1000, "lost_after_sigkill": lost}))
     sys.exit(0 if ok else 1)
 
 

@@ -664,6 +664,7 @@ def main():
         sys.exit(f"{MEMSIM} missing: cargo build --release -p harness")
     print(f"memsim reliability suite, scale {SCALE}, seed {os.environ.get('RELIABILITY_SEED', '11')}")
     broke = 0
+    verdicts = {}
     t0 = time.monotonic()
     for name in chosen:
         t = time.monotonic()
@@ -673,10 +674,14 @@ def main():
             held, figures = False, f"{type(e).__name__}: {e}"
         verdict = "skipped" if held is None else ("held" if held else "broke")
         broke += held is False
+        verdicts[name] = verdict
         print(f"{name:<12} {verdict:<7} {time.monotonic() - t:6.1f} s  {figures}", flush=True)
     if LOADED:
         LOADED.pop("w").close()
-    print(f"{len(chosen) - broke}/{len(chosen)} held in {time.monotonic() - t0:.0f} s")
+    wall = time.monotonic() - t0
+    print(f"{len(chosen) - broke}/{len(chosen)} held in {wall:.0f} s")
+    print(json.dumps({"bench": "reliability", "held": len(chosen) - broke, "checks": len(chosen), "broke": broke,
+                      "wall_s": round(wall, 1), "scale": SCALE, "verdicts": verdicts}))
     sys.exit(1 if broke else 0)
 
 
