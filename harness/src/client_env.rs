@@ -146,3 +146,51 @@ pub fn env_sh(scenario: &scenarios::Scenario, world: &WorldDescription, time_sca
     out.push_str(&format!("unset {}\n", cleared(&set).join(" ")));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn self_signed(cn: &str) -> String {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        params.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap().pem()
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+
+    // issue 20 item 2: the hashed directory memsim writes itself (no `openssl rehash`): a link per
+    // root named by its subject hash, `.1` for a second root of the same name, and what a world
+    // that used the state directory before left there replaced, the user's own files kept.
+    #[test]
+    fn the_cert_dir_links_every_root_by_its_hash_and_replaces_an_earlier_worlds() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        let (a, a_again, b) = (self_signed("Root A"), self_signed("Root A"), self_signed("Root B"));
+        write_cert_dir(&certs, format!("{a}{a_again}{b}").as_bytes()).unwrap();
+        std::fs::write(certs.join("mine.txt"), "kept").unwrap();
+        let hash = |pem: &str| crate::subject_hash::subject_hash(&x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap().1.contents).unwrap();
+        let (ha, hb) = (hash(&a), hash(&b));
+        let mut expected = vec![
+            format!("{ha}.0"),
+            format!("{ha}.1"),
+            format!("{hb}.0"),
+            "memsim-root-0.pem".into(),
+            "memsim-root-1.pem".into(),
+            "memsim-root-2.pem".into(),
+            "mine.txt".into(),
+        ];
+        expected.sort();
+        assert_eq!(listing(&certs), expected);
+        assert_eq!(std::fs::read_link(certs.join(format!("{hb}.0"))).unwrap(), Path::new("memsim-root-2.pem"));
+        assert_eq!(std::fs::read_to_string(certs.join(format!("{ha}.1"))).unwrap(), a_again);
+
+        write_cert_dir(&certs, b.as_bytes()).unwrap();
+        assert_eq!(listing(&certs), [format!("{hb}.0"), "memsim-root-0.pem".into(), "mine.txt".into()]);
+        assert_eq!(std::fs::read_to_string(certs.join(format!("{hb}.0"))).unwrap(), b);
+    }
+}
