@@ -81,8 +81,8 @@ impl Catalog {
     /// down from there. Each call parses anew (a few milliseconds); nothing is kept globally.
     ///
     /// The files are parsed in two halves of about the same size, the second on a thread of its
-    /// own: parsing is most of a world's start before its PKI (issue 20 item 2), and a start has
-    /// two cores.
+    /// own: every `memsim up` and `run` parses them all (about 115 KB of TOML) before its first
+    /// world (issue 20 item 2), and the machine a start is measured on has two cores.
     pub fn builtin() -> Result<Catalog, CatalogError> {
         type Later = (Codes, crate::services::content::ContentData, crate::services::endpoints::ServiceData, crate::services::entra::EntraData);
         type Later2 = (crate::services::enrollment::EnrollmentData, devices::DeviceData, TokenFacts);
