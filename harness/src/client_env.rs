@@ -3,7 +3,6 @@
 //! never reach a client: each is either set to the world's or cleared.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use crate::describe::WorldDescription;
 use crate::world::World;
@@ -84,18 +83,52 @@ pub fn cleared(set: &[(&'static str, String)]) -> Vec<&'static str> {
     MANAGED.iter().copied().filter(|k| !set.iter().any(|(s, _)| s == k)).collect()
 }
 
-/// A hashed certificate directory holding the world's roots (what `SSL_CERT_DIR` expects).
-/// OpenSSL's subject hash links are made by `openssl rehash`; without openssl the directory
-/// still holds the PEM files.
+/// A hashed certificate directory holding the world's roots (what `SSL_CERT_DIR` expects): each
+/// root as `memsim-root-N.pem` and a link to it named by its OpenSSL subject hash (`HASH.0`, then
+/// `.1` … for roots with the same subject), as `openssl rehash` makes them. The hashes are
+/// computed here ([`crate::subject_hash`]): running openssl cost a fork and an exec before the
+/// ready line. What an earlier world left in the directory is replaced.
 pub async fn cert_dir(world: &World) -> std::io::Result<PathBuf> {
     let dir = world.state_dir().join("certs");
-    tokio::fs::create_dir_all(&dir).await?;
-    let pem = tokio::fs::read_to_string(world.ca_bundle()).await?;
-    for (i, block) in pem.split_inclusive("-----END CERTIFICATE-----\n").enumerate() {
-        tokio::fs::write(dir.join(format!("memsim-root-{i}.pem")), block).await?;
-    }
-    let _ = tokio::process::Command::new("openssl").arg("rehash").arg(&dir).stdout(Stdio::null()).stderr(Stdio::null()).status().await;
+    write_cert_dir(&dir, &std::fs::read(world.ca_bundle())?)?;
     Ok(dir)
+}
+
+/// [`cert_dir`] for a PEM bundle: a handful of small files, written directly.
+pub fn write_cert_dir(dir: &Path, bundle_pem: &[u8]) -> std::io::Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if is_ours(&name.to_string_lossy()) {
+                    std::fs::remove_file(entry.path())?;
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir)?,
+        Err(e) => return Err(e),
+    }
+    let mut taken: Vec<String> = Vec::new();
+    let text = String::from_utf8_lossy(bundle_pem);
+    for (i, block) in text.split_inclusive("-----END CERTIFICATE-----\n").enumerate() {
+        let file = format!("memsim-root-{i}.pem");
+        std::fs::write(dir.join(&file), block)?;
+        // A certificate that cannot be read gets no link, as `openssl rehash` skips it.
+        let Some(Ok(pem)) = x509_parser::pem::Pem::iter_from_buffer(block.as_bytes()).next() else { continue };
+        let Ok(hash) = crate::subject_hash::subject_hash(&pem.contents) else { continue };
+        let n = taken.iter().filter(|h| **h == hash).count();
+        std::os::unix::fs::symlink(&file, dir.join(format!("{hash}.{n}")))?;
+        taken.push(hash);
+    }
+    Ok(())
+}
+
+/// A file or link [`write_cert_dir`] makes: `memsim-root-N.pem`, or a hash link `XXXXXXXX.N`.
+fn is_ours(name: &str) -> bool {
+    let hash_link = name
+        .split_once('.')
+        .is_some_and(|(h, n)| h.len() == 8 && h.bytes().all(|b| b.is_ascii_hexdigit()) && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    hash_link || (name.starts_with("memsim-root-") && name.ends_with(".pem"))
 }
 
 /// Single-quote for POSIX sh.
@@ -112,4 +145,52 @@ pub fn env_sh(scenario: &scenarios::Scenario, world: &WorldDescription, time_sca
     }
     out.push_str(&format!("unset {}\n", cleared(&set).join(" ")));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn self_signed(cn: &str) -> String {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        params.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap().pem()
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+
+    // issue 20 item 2: the hashed directory memsim writes itself (no `openssl rehash`): a link per
+    // root named by its subject hash, `.1` for a second root of the same name, and what a world
+    // that used the state directory before left there replaced, the user's own files kept.
+    #[test]
+    fn the_cert_dir_links_every_root_by_its_hash_and_replaces_an_earlier_worlds() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        let (a, a_again, b) = (self_signed("Root A"), self_signed("Root A"), self_signed("Root B"));
+        write_cert_dir(&certs, format!("{a}{a_again}{b}").as_bytes()).unwrap();
+        std::fs::write(certs.join("mine.txt"), "kept").unwrap();
+        let hash = |pem: &str| crate::subject_hash::subject_hash(&x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap().1.contents).unwrap();
+        let (ha, hb) = (hash(&a), hash(&b));
+        let mut expected = vec![
+            format!("{ha}.0"),
+            format!("{ha}.1"),
+            format!("{hb}.0"),
+            "memsim-root-0.pem".into(),
+            "memsim-root-1.pem".into(),
+            "memsim-root-2.pem".into(),
+            "mine.txt".into(),
+        ];
+        expected.sort();
+        assert_eq!(listing(&certs), expected);
+        assert_eq!(std::fs::read_link(certs.join(format!("{hb}.0"))).unwrap(), Path::new("memsim-root-2.pem"));
+        assert_eq!(std::fs::read_to_string(certs.join(format!("{ha}.1"))).unwrap(), a_again);
+
+        write_cert_dir(&certs, b.as_bytes()).unwrap();
+        assert_eq!(listing(&certs), [format!("{hb}.0"), "memsim-root-0.pem".into(), "mine.txt".into()]);
+        assert_eq!(std::fs::read_to_string(certs.join(format!("{hb}.0"))).unwrap(), b);
+    }
 }

@@ -106,6 +106,7 @@ pub mod schema;
 mod select;
 #[doc(hidden)]
 pub mod state_dir;
+mod subject_hash;
 mod token_cli;
 #[doc(hidden)]
 pub mod trust_kit;

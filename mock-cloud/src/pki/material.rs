@@ -83,9 +83,15 @@ pub fn ocsp_responder_params(issuer: &CaSpec, validity: (OffsetDateTime, OffsetD
     p
 }
 
+/// The subjectAltName of a leaf for `name`, or why rcgen cannot write it: the one part of a
+/// leaf's parameters that can fail, checked for every host before the ready line.
+pub fn leaf_dns_name(name: &str) -> Result<rcgen::string::Ia5String, PkiError> {
+    name.to_string().try_into().map_err(|e| PkiError::Rcgen(format!("{name}: {e}")))
+}
+
 /// A TLS server leaf for one name (a wildcard covers exactly one label).
 pub fn leaf_params(name: &str, issuer: &CaSpec, validity: (OffsetDateTime, OffsetDateTime), serial: SerialNumber) -> Result<CertificateParams, PkiError> {
-    let dns = name.to_string().try_into().map_err(|e| PkiError::Rcgen(format!("{name}: {e}")))?;
+    let dns = leaf_dns_name(name)?;
     let mut p = CertificateParams::default();
     p.subject_alt_names = vec![SanType::DnsName(dns)];
     p.distinguished_name.push(DnType::CommonName, super::spec::dn_value("CN", name));

@@ -171,7 +171,7 @@ impl Pki {
             let issuer = pki.chain(&plan.chain)?;
             let serial = pki.leaf_serial(host);
             // A name rcgen cannot write is bad input now, not a failed handshake later.
-            material::leaf_params(plan.presented.as_deref().unwrap_or(host), &pki.cas[issuer].spec, (now, now), serial.clone())?;
+            material::leaf_dns_name(plan.presented.as_deref().unwrap_or(host))?;
             pki.record_leaf_revocation(host, &plan, issuer, &serial);
             pki.hosts.insert(host.clone(), Planned { plan, issuer, serial, leaf: OnceLock::new() });
         }
