@@ -16,9 +16,14 @@ cd "$(dirname "$0")/.."
 REQUESTS=${REQUESTS:-10000}
 CONCURRENCY=${CONCURRENCY:-16}
 ROUNDS=${ROUNDS:-3}
+# The binary measured (MEMSIM_BIN, default the release build); MEMSIM_BASE, when set, is a
+# second binary (e.g. main's) measured in the same rounds, for an A/B figure.
+MEMSIM_BIN=${MEMSIM_BIN:-target/release/memsim}
+MEMSIM_BASE=${MEMSIM_BASE:-}
 if [ -z "${MEMSIM_BENCH_NETNS:-}" ]; then
-    cargo build -q --release -p harness
-    exec unshare -n env MEMSIM_BENCH_NETNS=1 REQUESTS="$REQUESTS" CONCURRENCY="$CONCURRENCY" ROUNDS="$ROUNDS" bash "$0" "$@"
+    [ -n "${MEMSIM_BENCH_NO_BUILD:-}" ] || cargo build -q --release -p harness
+    exec unshare -n env MEMSIM_BENCH_NETNS=1 REQUESTS="$REQUESTS" CONCURRENCY="$CONCURRENCY" ROUNDS="$ROUNDS" \
+        MEMSIM_BIN="$MEMSIM_BIN" MEMSIM_BASE="$MEMSIM_BASE" bash "$0" "$@"
 fi
 ip link set lo up
 # Every request is a new connection (HTTP/1.0, as real clients): give this namespace's loopback
@@ -34,18 +39,26 @@ cleanup() {
 trap cleanup EXIT
 
 # --- memsim: a healthy world; the CMG leaf and its issuer from the control endpoint ---------
-./target/release/memsim up --state-dir "$d/world" >"$d/up.out" 2>/dev/null &
-pids+=($!)
-for _ in $(seq 200); do [ -f "$d/world/world.json" ] && break; sleep 0.05; done
-http=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http_addr"])' "$d/world/world.json")
-control=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["addr"])' "$d/world/control.json")
-curl -sf -H "Authorization: Bearer $(cat "$d/world/control.token")" "http://$control/v1/certificates/granitefalls.cloudapp.net" >"$d/cert.json"
-python3 - "$d" <<'PY'
+# world BIN DIR: start a world, wait for it; its HTTP front's address in $addr, and (in DIR)
+# the CMG leaf, its issuer and an OCSP request for it (each world has its own keys).
+world() {
+    "$1" up --state-dir "$2" >"$2.out" 2>/dev/null &
+    pids+=($!)
+    for _ in $(seq 200); do [ -f "$2/world.json" ] && break; sleep 0.05; done
+    local control
+    control=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["addr"])' "$2/control.json")
+    curl -sf -H "Authorization: Bearer $(cat "$2/control.token")" "http://$control/v1/certificates/granitefalls.cloudapp.net" >"$2/cert.json"
+    python3 - "$2" <<'PY'
 import json, sys
 d = sys.argv[1]; c = json.load(open(f"{d}/cert.json"))
 open(f"{d}/leaf.pem", "w").write(c["pem"]); open(f"{d}/issuer.pem", "w").write(c["issuer_pem"])
 PY
-openssl ocsp -issuer "$d/issuer.pem" -cert "$d/leaf.pem" -no_nonce -reqout "$d/m.req" >/dev/null
+    openssl ocsp -issuer "$2/issuer.pem" -cert "$2/leaf.pem" -no_nonce -reqout "$2/m.req" >/dev/null
+    addr=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http_addr"])' "$2/world.json")
+}
+world "$MEMSIM_BIN" "$d/world"
+http=$addr
+if [ -n "$MEMSIM_BASE" ]; then world "$MEMSIM_BASE" "$d/base"; base_http=$addr; fi
 
 # --- openssl: its own P-256 CA and leaf, an index with the leaf valid -----------------------
 o="$d/openssl"; mkdir -p "$o"
@@ -75,7 +88,8 @@ check() { # url host req issuer cert
     curl -sf --data-binary @"$3" -H "Content-Type: application/ocsp-request" -H "Host: $2" "$1" -o "$d/resp.der"
     openssl ocsp -respin "$d/resp.der" -issuer "$4" -cert "$5" -noverify 2>/dev/null | grep -q ': good'
 }
-check "http://$http/ocsp" oneocsp.microsoft.com "$d/m.req" "$d/issuer.pem" "$d/leaf.pem" || { echo "memsim did not answer good"; exit 1; }
+check "http://$http/ocsp" oneocsp.microsoft.com "$d/world/m.req" "$d/world/issuer.pem" "$d/world/leaf.pem" || { echo "memsim did not answer good"; exit 1; }
+[ -z "$MEMSIM_BASE" ] || check "http://$base_http/ocsp" oneocsp.microsoft.com "$d/base/m.req" "$d/base/issuer.pem" "$d/base/leaf.pem" || { echo "memsim base did not answer good"; exit 1; }
 
 load() { # url host req
     # -r: a reset connection (openssl's responder under load) is counted, not fatal. "Length"
@@ -90,14 +104,15 @@ load() { # url host req
 }
 # Interleaved rounds, so both peers see the same machine; the median round of each is reported.
 for r in $(seq "$ROUNDS"); do
-    load "http://$http/ocsp" oneocsp.microsoft.com "$d/m.req" >>"$d/memsim.txt"
+    load "http://$http/ocsp" oneocsp.microsoft.com "$d/world/m.req" >>"$d/memsim.txt"
+    [ -z "$MEMSIM_BASE" ] || load "http://$base_http/ocsp" oneocsp.microsoft.com "$d/base/m.req" >>"$d/base.txt"
     start_openssl
     load "http://127.0.0.1:$port/" "127.0.0.1:$port" "$o/o.req" >>"$d/openssl.txt"
     stop_openssl
 done
 echo "requests per round           $REQUESTS, $ROUNDS rounds per peer, concurrency $CONCURRENCY, $(nproc) cores, ab HTTP/1.0 POST"
-python3 - "$d/memsim.txt" "$d/openssl.txt" "$(nproc)" "$REQUESTS" "$ROUNDS" "$CONCURRENCY" <<'PY'
-import json, sys
+python3 - "$d/memsim.txt" "$d/openssl.txt" "$(nproc)" "$REQUESTS" "$ROUNDS" "$CONCURRENCY" "$d/base.txt" <<'PY'
+import json, os, sys
 def median_round(path):
     lines = [l for l in open(path) if l.strip()]
     rows = [l for l in lines if not l.startswith("aborted")]
@@ -107,8 +122,14 @@ m, s = median_round(sys.argv[1]), median_round(sys.argv[2])
 ratio = float(m.split()[0]) / float(s.split()[0])
 print(f"memsim oneocsp.microsoft.com {m}")
 print(f"openssl ocsp -multi {sys.argv[3]}        {s}")
+base = None
+if os.path.exists(sys.argv[7]):
+    b = median_round(sys.argv[7])
+    base = float(b.split()[0])
+    print(f"memsim base (MEMSIM_BASE)    {b}")
+    print(f"ratio memsim / base          {float(m.split()[0]) / base:.2f}x")
 print(f"ratio memsim / openssl       {ratio:.2f}x   (goal >= 2x)")
 print(json.dumps({"bench": "ocsp-vs-openssl", "ratio": round(ratio, 3), "goal": 2.0, "memsim_per_s": float(m.split()[0]),
                   "openssl_per_s": float(s.split()[0]), "requests": int(sys.argv[4]), "rounds": int(sys.argv[5]),
-                  "concurrency": int(sys.argv[6]), "cores": int(sys.argv[3])}))
+                  "concurrency": int(sys.argv[6]), "cores": int(sys.argv[3]), "base_per_s": base}))
 PY

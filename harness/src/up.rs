@@ -68,10 +68,8 @@ pub async fn run_with(scenario: scenarios::Scenario, options: WorldOptions, lab:
         Err(e) => return Err(e).context("start world"),
     };
     let (failed_tx, mut failed) = tokio::sync::mpsc::unbounded_channel();
-    world.journal().subscribe(move |e| {
-        if e.component == Component::World && e.what == "panic" {
-            let _ = failed_tx.send(());
-        }
+    world.journal().subscribe_to(Component::World, "panic", move |_| {
+        let _ = failed_tx.send(());
     });
     // The control endpoint (memsim revoke/restore) is published before world.json, the readiness file.
     world.start_control().await.context("start control endpoint")?;

@@ -11,6 +11,7 @@
 mod catch;
 pub mod fields;
 mod handle;
+mod line;
 pub mod stream;
 #[cfg(test)]
 mod tests;
@@ -172,19 +173,21 @@ pub struct Event {
     pub detail: Map<String, Value>,
 }
 
-/// An event before the journal stamps it.
+/// An event before the journal stamps it. Its details are kept as a list in the order given
+/// (issue 20: a map per event cost a node per detail); the journal writes them sorted by key,
+/// the last of a repeated key winning, exactly as [`Event`]'s map serializes.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     component: Component,
     what: String,
     host: Option<String>,
-    fault: Option<String>,
-    detail: Map<String, Value>,
+    fault: Option<&'static str>,
+    detail: Vec<(String, Value)>,
 }
 
 impl NewEvent {
     pub fn new(component: Component, what: impl Into<String>) -> Self {
-        NewEvent { component, what: what.into(), host: None, fault: None, detail: Map::new() }
+        NewEvent { component, what: what.into(), host: None, fault: None, detail: Vec::new() }
     }
 
     pub fn host(mut self, host: impl Into<String>) -> Self {
@@ -194,12 +197,12 @@ impl NewEvent {
 
     /// The fault that caused or shaped the event: the journal is where its kind becomes a name.
     pub fn fault(mut self, fault: impl Into<FaultKind>) -> Self {
-        self.fault = Some(fault.into().name().to_string());
+        self.fault = Some(fault.into().name());
         self
     }
 
     pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.detail.insert(key.to_string(), value.into());
+        self.detail.push((key.to_string(), value.into()));
         self
     }
 }

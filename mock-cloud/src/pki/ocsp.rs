@@ -156,28 +156,29 @@ impl Pki {
     }
 
     /// Answer an OCSP request that reached responder `host`, as of simulated time `at`.
-    pub fn ocsp_answer(&self, request: &[u8], host: &str, at: OffsetDateTime) -> OcspAnswer {
-        let Ok(req) = OcspRequest::from_der(request) else { return malformed_request() };
+    pub fn ocsp_answer(&self, request: &[u8], host: &str, at: OffsetDateTime) -> Arc<OcspAnswer> {
+        let Ok(req) = OcspRequest::from_der(request) else { return Arc::new(malformed_request()) };
         let list = &req.tbs_request.request_list;
         if list.is_empty() {
-            return malformed_request();
+            return Arc::new(malformed_request());
         }
         // One answer is signed by one key: every CertID must name the same issuer, and this
         // responder must be the one that issuer's certificates point to.
         let issuers: Vec<Option<usize>> = list.iter().map(|r| self.issuer_of(&r.req_cert)).collect();
         let Some(ca) = issuers[0].filter(|ca| issuers.iter().all(|i| *i == Some(*ca))) else {
-            return error_answer(OcspResponse::unauthorized(), "unauthorized");
+            return Arc::new(error_answer(OcspResponse::unauthorized(), "unauthorized"));
         };
         let authoritative = split_url(&self.cas[ca].spec.ocsp).is_some_and(|(h, _)| h == host);
         if !authoritative {
-            return error_answer(OcspResponse::unauthorized(), "unauthorized");
+            return Arc::new(error_answer(OcspResponse::unauthorized(), "unauthorized"));
         }
         let nonce = req.tbs_request.request_extensions.iter().flatten().find(|e| e.extn_id == rfc6960::ID_PKIX_OCSP_NONCE);
         let answer = match (nonce, list.as_slice()) {
-            (None, [one]) => self.produced(&one.req_cert, ca, at).map(|a| (*a).clone()),
-            _ => self.sign_answer(&list.iter().map(|r| &r.req_cert).collect::<Vec<_>>(), nonce, ca, at, None),
+            // The kept answer itself (issue 20: it was copied per request).
+            (None, [one]) => self.produced(&one.req_cert, ca, at),
+            _ => self.sign_answer(&list.iter().map(|r| &r.req_cert).collect::<Vec<_>>(), nonce, ca, at, None).map(Arc::new),
         };
-        answer.unwrap_or_else(|_| error_answer(OcspResponse::internal_error(), "internal_error"))
+        answer.unwrap_or_else(|_| Arc::new(error_answer(OcspResponse::internal_error(), "internal_error")))
     }
 
     /// The pre-produced answer for one CertID of CA `ca` as of `at` (RFC 5019 §2.2): the kept

@@ -32,7 +32,8 @@ pub struct RevocationState {
     /// Pre-produced OCSP answers (RFC 5019 §2.2), by the CertID's DER.
     pub(super) answers: Mutex<HashMap<Vec<u8>, super::ocsp::Produced>>,
     /// Each leaf's chain and key with its current OCSP staple, by serial (hex).
-    staples: Mutex<HashMap<String, Staple>>,
+    /// By the leaf's serial (its bytes: looked up per handshake without formatting it).
+    staples: Mutex<HashMap<Vec<u8>, Staple>>,
     /// Delegated OCSP responders, by CA, made on first use (worlds with `ocsp_signer = "delegated"`).
     pub(super) responders: Mutex<HashMap<usize, Arc<super::ocsp::Responder>>>,
 }
@@ -174,9 +175,9 @@ impl Pki {
     /// stapling the answer it has while its responder is down, as real ones do.
     pub fn stapled(&self, leaf: &Leaf, at: OffsetDateTime) -> Arc<CertifiedKey> {
         let revision = self.revocation.revision.load(Ordering::SeqCst);
-        let key = serial_hex(leaf.serial.as_ref());
+        let key = leaf.serial.as_ref();
         let mut cache = self.revocation.staples.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = cache.get(&key)
+        if let Some(s) = cache.get(key)
             && s.revision == revision
             && s.produced <= at
             && at < s.produced + self.revocation_times().staple_refresh.0
@@ -186,7 +187,7 @@ impl Pki {
         let mut certified = (*leaf.certified).clone();
         certified.ocsp = self.faulted_staple(leaf, at).unwrap_or_else(|| self.staple(leaf, at, super::StapleKind::Current));
         let certified = Arc::new(certified);
-        cache.insert(key, Staple { revision, produced: at, certified: certified.clone() });
+        cache.insert(key.to_vec(), Staple { revision, produced: at, certified: certified.clone() });
         certified
     }
 

@@ -91,10 +91,10 @@ async fn handle(State(state): State<RevocationState>, req: Request) -> Result<Re
     };
     let answer = match &request {
         Some(der) => state.pki.ocsp_answer(der, &host, at),
-        None => pki::malformed_request(),
+        None => std::sync::Arc::new(pki::malformed_request()),
     };
     record(&state, &host, &method, &answer, fired);
-    let mut res = ocsp_body(answer.der);
+    let mut res = ocsp_body(answer.der.clone());
     if method == Method::GET
         && let Some(next_update) = answer.next_update
     {

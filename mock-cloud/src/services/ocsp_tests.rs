@@ -127,7 +127,7 @@ async fn answers_are_pre_produced_per_window_and_renewed_on_revocation() {
     let now = state.journal.clock().now();
     assert_eq!(state.pki.staple(&leaf, now, pki::StapleKind::Current).unwrap(), first, "the front staples the same answer");
 
-    let answer = |at| state.pki.ocsp_answer(&request_without_nonce(id.clone()), &host, at).der;
+    let answer = |at| state.pki.ocsp_answer(&request_without_nonce(id.clone()), &host, at).der.clone();
     let reissue = state.pki.revocation_times().ocsp_reissue.0;
     assert_eq!(answer(now + reissue / 2), first, "still in the window");
     let rolled = answer(now + reissue + std::time::Duration::from_secs(1));

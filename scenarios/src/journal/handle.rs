@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::stream::{self, ROTATION, Stream};
 use super::window::Window;
-use super::{Component, Event, NewEvent, is_kind_of};
+use super::{Component, Event, NewEvent, is_kind_of, line};
 use crate::Clock;
 
 /// The default window: 8 MiB of JSON lines — some 30,000 typical events, more than any
@@ -26,7 +26,19 @@ pub const MIN_WINDOW_BYTES: usize = 1024;
 /// How long [`Journal::complete`] waits for the file to catch up.
 const READ_BACK_FLUSH: Duration = Duration::from_secs(5);
 
-type Listener = Arc<dyn Fn(&Event) + Send + Sync>;
+/// A listener, and the one kind of event it wants when it wants only one (then the journal
+/// builds an [`Event`] for it only for that kind: issue 20, a busy world journals every
+/// query and request, and `memsim up` listens only for panics).
+struct Listener {
+    only: Option<(Component, &'static str)>,
+    call: Box<dyn Fn(&Event) + Send + Sync>,
+}
+
+impl Listener {
+    fn wants(&self, component: Component, what: &str) -> bool {
+        self.only.is_none_or(|(c, w)| c == component && w == what)
+    }
+}
 
 /// A world's journal: cheap to clone, shared by every component.
 #[derive(Clone)]
@@ -42,7 +54,7 @@ struct Inner {
     state: Mutex<State>,
     /// Replaced whole on subscribe, so that a recorder takes a snapshot (an `Arc` clone) and
     /// calls the listeners with no lock held: a listener may record in turn.
-    listeners: Mutex<Arc<Vec<Listener>>>,
+    listeners: Mutex<Arc<Vec<Arc<Listener>>>>,
     /// Connections and exchanges still in flight, so a reader can wait for the world to settle
     /// (a server records a client's rejection a moment after the client has given up).
     active: Mutex<usize>,
@@ -146,68 +158,69 @@ impl Journal {
         &self.0.clock
     }
 
-    fn stamp(&self, seq: u64, e: NewEvent) -> Event {
+    /// The stamp of an event recorded now: simulated time and wall milliseconds since start.
+    fn now(&self) -> (time::OffsetDateTime, f64) {
         let wall = self.0.clock.wall_elapsed();
-        Event {
-            seq,
-            sim_time: self.0.clock.sim_at(wall),
-            wall_ms: wall.as_secs_f64() * 1000.0,
-            component: e.component,
-            what: e.what,
-            host: e.host,
-            fault: e.fault,
-            detail: e.detail,
-        }
-    }
-
-    /// Append to the file and the window under the state lock; gives the line's event back.
-    fn append(&self, state: &mut State, event: &Event) -> Option<super::window::Eviction> {
-        let line = serde_json::to_string(event).expect("events serialize");
-        if let Some(s) = &state.stream {
-            s.push(&line);
-        }
-        let pin = event.component == Component::World && event.what != super::DROPPED;
-        state.window.push(line.into(), pin)
+        (self.0.clock.sim_at(wall), wall.as_secs_f64() * 1000.0)
     }
 
     /// Stamp and append an event, then tell the listeners; gives the event's `seq`.
-    pub fn record(&self, e: NewEvent) -> u64 {
+    pub fn record(&self, mut e: NewEvent) -> u64 {
         debug_assert!(is_kind_of(e.component, &e.what), "journal event kind `{}` of `{}` is not in journal::KINDS", e.what, e.component.as_str());
         // A snapshot of the listeners, called after every lock is released: a listener that
         // records (or subscribes) must not deadlock on a lock this call holds. Concurrent
         // recorders may therefore tell listeners out of `seq` order; events carry their `seq`.
         let listeners = lock(&self.0.listeners).clone();
+        // Everything but the stamp is written before the lock is taken.
+        line::sort_details(&mut e);
+        let mut body = Vec::with_capacity(256);
+        line::body(&e, &mut body);
         let mut state = lock(&self.0.state);
-        let event = self.stamp(state.window.next_seq(), e);
-        let seq = event.seq;
+        let seq = state.window.next_seq();
+        let (sim_time, wall_ms) = self.now();
+        let pin = e.component == Component::World && e.what != super::DROPPED;
         let mut told = vec![];
-        if let Some(ev) = self.append(&mut state, &event) {
+        if let Some(ev) = Self::append(&mut state, line::stamped(seq, sim_time, wall_ms, &body), pin) {
             // The marker: which events left memory, so no reader mistakes the window for the whole.
-            let marker = self.stamp(
-                state.window.next_seq(),
-                NewEvent::new(Component::World, super::DROPPED)
-                    .detail("events", ev.events)
-                    .detail("bytes", ev.bytes)
-                    .detail("first_seq", ev.first_seq)
-                    .detail("last_seq", ev.last_seq)
-                    .detail("dropped_total", state.window.dropped())
-                    .detail("window_bytes", state.window.max_bytes())
-                    .detail("in_file", state.stream.is_some()),
-            );
+            let mut marker = NewEvent::new(Component::World, super::DROPPED)
+                .detail("events", ev.events)
+                .detail("bytes", ev.bytes)
+                .detail("first_seq", ev.first_seq)
+                .detail("last_seq", ev.last_seq)
+                .detail("dropped_total", state.window.dropped())
+                .detail("window_bytes", state.window.max_bytes())
+                .detail("in_file", state.stream.is_some());
+            line::sort_details(&mut marker);
+            let mut body = Vec::with_capacity(256);
+            line::body(&marker, &mut body);
+            let marker_seq = state.window.next_seq();
+            let (sim_time, wall_ms) = self.now();
             // At three quarters of the budget after an eviction, one small line cannot evict again.
-            let again = self.append(&mut state, &marker);
+            let again = Self::append(&mut state, line::stamped(marker_seq, sim_time, wall_ms, &body), false);
             debug_assert!(again.is_none());
-            told.push(marker);
+            told.push((marker_seq, sim_time, wall_ms, marker));
         }
         drop(state);
         if !listeners.is_empty() {
-            for ev in std::iter::once(&event).chain(&told) {
-                for l in listeners.iter() {
-                    l(ev);
+            for (seq, sim_time, wall_ms, e) in std::iter::once((seq, sim_time, wall_ms, e)).chain(told) {
+                if !listeners.iter().any(|l| l.wants(e.component, &e.what)) {
+                    continue;
+                }
+                let event = line::event(seq, sim_time, wall_ms, e);
+                for l in listeners.iter().filter(|l| l.wants(event.component, &event.what)) {
+                    (l.call)(&event);
                 }
             }
         }
         seq
+    }
+
+    /// Append a line to the file and the window under the state lock.
+    fn append(state: &mut State, line: Box<str>, pin: bool) -> Option<super::window::Eviction> {
+        if let Some(s) = &state.stream {
+            s.push(&line);
+        }
+        state.window.push(line, pin)
     }
 
     /// Journal a panic of one of the world's tasks (`task` says which) and keep it as the
@@ -224,9 +237,19 @@ impl Journal {
 
     /// Call `f` for every event recorded from now on (e.g. to wake a waiter).
     pub fn subscribe(&self, f: impl Fn(&Event) + Send + Sync + 'static) {
+        self.listen(Listener { only: None, call: Box::new(f) });
+    }
+
+    /// Call `f` for every event of one kind recorded from now on: cheaper for the journal than
+    /// [`Journal::subscribe`] (the other events are never built as [`Event`]s).
+    pub fn subscribe_to(&self, component: Component, what: &'static str, f: impl Fn(&Event) + Send + Sync + 'static) {
+        self.listen(Listener { only: Some((component, what)), call: Box::new(f) });
+    }
+
+    fn listen(&self, l: Listener) {
         let mut listeners = lock(&self.0.listeners);
         let mut next = Vec::clone(&listeners);
-        next.push(Arc::new(f));
+        next.push(Arc::new(l));
         *listeners = Arc::new(next);
     }
 

@@ -149,3 +149,54 @@ fn a_listener_may_record_and_subscribe() {
     let whats: Vec<String> = j.snapshot().into_iter().map(|e| e.what).collect();
     assert_eq!(whats, ["handshake", "request"]);
 }
+
+// issue 20: the journal writes each line straight from the event, without the map and the
+// `Event` it used to serialize; the bytes must stay what serializing that `Event` gives.
+#[test]
+fn a_line_written_straight_is_byte_for_byte_the_serialized_event() {
+    let events = [
+        NewEvent::new(Component::World, "ready"),
+        NewEvent::new(Component::Tls, "handshake").host("a.example").detail("version", "TLSv1.3").detail("chain_length", 3),
+        NewEvent::new(Component::Http, "request")
+            .host("quote\"back\\slash\u{1}é.example")
+            .fault(crate::PkiFaultKind::Expired)
+            .detail("status", 200)
+            .detail("ms", 0.1)
+            .detail("big", 1e21)
+            .detail("whole", 1.0)
+            .detail("nan", f64::NAN)
+            .detail("path", "/a\"b\n")
+            .detail("status", 421)
+            .detail("faults", vec!["pki.expired", "pki.revoked"])
+            .detail("certificates", serde_json::json!([{"serial": "0a", "status": "good"}]))
+            .detail("Upper", true)
+            .detail("_under", -1),
+    ];
+    for (i, mut e) in events.into_iter().enumerate() {
+        let sim = OffsetDateTime::UNIX_EPOCH + Duration::from_millis(1_234_567_891_234) + Duration::from_nanos(i as u64 * 1_000_017);
+        let wall_ms = [0.0, 12.5, 1.0 / 3.0][i];
+        line::sort_details(&mut e);
+        let mut body = Vec::new();
+        line::body(&e, &mut body);
+        let written = line::stamped(i as u64 * 1_000_000_007, sim, wall_ms, &body);
+        let event = line::event(i as u64 * 1_000_000_007, sim, wall_ms, e);
+        assert_eq!(&*written, serde_json::to_string(&event).unwrap(), "event {i}");
+        let back: Event = serde_json::from_str(&written).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), &*written);
+    }
+}
+
+#[test]
+fn a_listener_of_one_kind_hears_only_that_kind() {
+    let j = Journal::new(clock());
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h = heard.clone();
+    j.subscribe_to(Component::World, "panic", move |e| h.lock().unwrap().push(e.clone()));
+    j.record(NewEvent::new(Component::Dns, "query").host("a.example"));
+    j.record_panic("a task", "boom");
+    j.record(NewEvent::new(Component::World, "ready"));
+    let heard = heard.lock().unwrap();
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    assert_eq!((heard[0].seq, heard[0].detail["message"].as_str()), (1, Some("boom")));
+    assert_eq!(heard[0], j.snapshot()[1], "the listener's event is the one in the window");
+}

@@ -12,6 +12,7 @@
 //! tenant too).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -23,7 +24,7 @@ use super::error::{AadError, Rendered};
 use super::faults::{self, KeyPhase};
 
 /// A tenant as a request names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TenantRef {
     /// This world's tenant (by id or domain).
     Ours,
@@ -95,12 +96,30 @@ pub async fn instance(State(state): State<EntraState>, Path(_tenant): Path<Strin
     )
 }
 
+/// The OpenID configurations a world serves, by tenant and version. Each is a function of the
+/// directory alone, which is fixed for the world's life, so it is built on its first request and
+/// then served as the same bytes (issue 20: it was rebuilt per request, and sign-ins fetch it
+/// first). A tenant's refusal (`entra.tenant_not_found`) is decided before, per request.
+#[derive(Debug, Clone, Default)]
+pub struct Documents(Arc<Mutex<HashMap<(TenantRef, bool), bytes::Bytes>>>);
+
 /// The OpenID configuration for `tenant`, v2 or v1.
 fn openid(state: &EntraState, tenant: &str, v2: bool, headers: &HeaderMap) -> Response {
     let (t, _) = match resolve_tenant(state, tenant) {
         Ok(t) => t,
         Err(e) => return refuse(state, &e, headers, &host_of(headers), "openid_configuration"),
     };
+    let kept = state.documents.0.lock().unwrap_or_else(|p| p.into_inner()).get(&(t, v2)).cloned();
+    let text = kept.unwrap_or_else(|| {
+        let text = bytes::Bytes::from(openid_document(state, t, v2).to_string());
+        state.documents.0.lock().unwrap_or_else(|p| p.into_inner()).insert((t, v2), text.clone());
+        text
+    });
+    super::json_text(StatusCode::OK, text)
+}
+
+/// The OpenID configuration document of tenant `t`, v2 or v1.
+fn openid_document(state: &EntraState, t: TenantRef, v2: bool) -> Value {
     let dir = &state.directory;
     let host = &dir.authority.host;
     let (seg, tid_in_issuer) = match t {
@@ -158,7 +177,7 @@ fn openid(state: &EntraState, tenant: &str, v2: bool, headers: &HeaderMap) -> Re
     if let (Some(d), Some(c)) = (doc.as_object_mut(), common.as_object()) {
         d.extend(c.clone());
     }
-    super::json(StatusCode::OK, &doc)
+    doc
 }
 
 pub async fn openid_v2(State(state): State<EntraState>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {

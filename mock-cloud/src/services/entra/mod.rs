@@ -48,6 +48,8 @@ pub struct EntraState {
     /// Seals refresh tokens, codes and device codes.
     pub sealer: sealed::Sealer,
     pub journal: Journal,
+    /// The OpenID configurations, each built on first request (see `discovery::Documents`).
+    pub documents: discovery::Documents,
 }
 
 impl EntraState {
@@ -60,14 +62,20 @@ impl EntraState {
             faults: faults.into(),
             sealer: sealed::Sealer::default(),
             journal,
+            documents: discovery::Documents::default(),
         })
     }
 }
 
 /// A JSON answer (`application/json; charset=utf-8`, as Entra labels its documents and errors).
 pub(crate) fn json(status: axum::http::StatusCode, body: &serde_json::Value) -> axum::response::Response {
+    json_text(status, body.to_string())
+}
+
+/// A JSON answer from its text (`json`'s headers).
+pub(crate) fn json_text(status: axum::http::StatusCode, body: impl Into<axum::body::Body>) -> axum::response::Response {
     use axum::response::IntoResponse as _;
-    let mut res = (status, body.to_string()).into_response();
+    let mut res = (status, body.into()).into_response();
     res.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json; charset=utf-8"));
     res
 }
