@@ -4,8 +4,13 @@ HTTP front, and HTTPS through the world's proxy) and from nginx serving the very
 a file (HTTPS and HTTP, sendfile on), interleaved in one run on this machine. Also memsim's
 world start (exec -> ready) with the content library (seed 0's digests are recorded data).
 
+Goals (issue 20): memsim HTTP >= 1.0x nginx sendfile, memsim HTTPS >= 1.0x nginx HTTPS.
+
 memsim generates the package's bytes on the fly (SplitMix64, never stored); nginx reads a file
 from the page cache. Both serve on loopback only; every curl is bounded (--max-time).
+MEMSIM_BIN picks the binary (default target/release/memsim); MEMSIM_BASE_BIN, if set, starts a
+second world from another binary (say, main's) and interleaves its two fronts in the same
+rounds, for an A/B. Ends with the ratio line and one JSON line.
 Usage: bench/cdn-throughput.py [RUNS]   (needs nginx: apt-get install -y nginx-light; curl)
 """
 import json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
@@ -13,6 +18,7 @@ import json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MEMSIM = os.environ.get("MEMSIM_BIN", os.path.join(ROOT, "target", "release", "memsim"))
+BASE = os.environ.get("MEMSIM_BASE_BIN")
 CLEAN = {k: v for k, v in os.environ.items() if k.lower() not in ("https_proxy", "http_proxy", "all_proxy", "no_proxy", "curl_ca_bundle", "ssl_cert_file")}
 
 
@@ -31,10 +37,10 @@ def curl(args, url):
     return int(size), float(speed)
 
 
-def memsim_up():
+def memsim_up(binary=MEMSIM):
     state = tempfile.mkdtemp(prefix="memsim-cdn-")
     t0 = time.perf_counter()
-    p = subprocess.Popen([MEMSIM, "up", "--state-dir", state], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen([binary, "up", "--state-dir", state], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     ready = json.loads(p.stdout.readline())
     return p, state, time.perf_counter() - t0, json.load(open(os.path.join(state, "world.json")))
 
@@ -93,6 +99,13 @@ def main():
         "nginx HTTPS (sendfile)": (["--cacert", f"{d}/cert.pem", "--connect-to", f"{host}:443:127.0.0.1:{ns}"], url),
         "nginx HTTP (sendfile)": (["--connect-to", f"{host}:80:127.0.0.1:{nh}"], f"http://{host}/{path}"),
     }
+    base = None
+    if BASE:  # the same package from another binary's world (same seed, same bytes), same rounds
+        base = memsim_up(BASE)
+        bw = base[3]
+        bs, bh = bw["https_addr"].rsplit(":", 1)[1], bw["http_addr"].rsplit(":", 1)[1]
+        cases["base HTTPS front"] = (["--cacert", bw["ca_bundle"], "--connect-to", f"{host}:443:127.0.0.1:{bs}"], url)
+        cases["base HTTP front"] = (["--connect-to", f"{host}:80:127.0.0.1:{bh}"], f"http://{host}/{path}")
     speeds = {k: [] for k in cases}
     try:
         for _ in range(RUNS):  # interleaved, so every server sees the same machine state
@@ -103,14 +116,28 @@ def main():
     finally:
         ng.terminate(); ng.wait(); p.terminate(); p.wait()
         shutil.rmtree(d, ignore_errors=True); shutil.rmtree(state, ignore_errors=True)
+        if base:
+            base[0].terminate(); base[0].wait(); shutil.rmtree(base[1], ignore_errors=True)
+    load = os.getloadavg()[0]
     mb = lambda xs: statistics.median(xs) / 1e6
-    print(f"package                        {pkg['name']} ({size >> 20} MiB), {RUNS} runs each, median")
+    print(f"package                        {pkg['name']} ({size >> 20} MiB), {RUNS} runs each, median; load average {load:.1f}")
     for name in cases:
         print(f"{name:30} {mb(speeds[name]):8.0f} MB/s")
-    print(f"ratio HTTPS memsim / nginx     {mb(speeds['memsim HTTPS front']) / mb(speeds['nginx HTTPS (sendfile)']):.2f}x")
-    print(f"ratio HTTP  memsim / nginx     {mb(speeds['memsim HTTP front']) / mb(speeds['nginx HTTP (sendfile)']):.2f}x")
-    print(f"ratio via proxy / direct HTTPS {mb(speeds['memsim HTTPS via proxy']) / mb(speeds['memsim HTTPS front']):.2f}x")
-    print(f"memsim up exec -> ready        {statistics.median(starts) * 1000:7.2f} ms (median of {len(starts)}; default worlds hash no content)")
+    https = mb(speeds['memsim HTTPS front']) / mb(speeds['nginx HTTPS (sendfile)'])
+    http = mb(speeds['memsim HTTP front']) / mb(speeds['nginx HTTP (sendfile)'])
+    proxied = mb(speeds['memsim HTTPS via proxy']) / mb(speeds['memsim HTTPS front'])
+    start_ms = statistics.median(starts) * 1000
+    print(f"ratio via proxy / direct HTTPS {proxied:.2f}x")
+    print(f"memsim up exec -> ready        {start_ms:7.2f} ms (median of {len(starts)}; default worlds hash no content)")
+    result = {"bench": "cdn", "ratio": round(min(http, https), 3), "goal": 1.0, "http_ratio": round(http, 3), "https_ratio": round(https, 3),
+              "via_proxy_ratio": round(proxied, 3), "mb_s": {k: round(mb(v), 1) for k, v in speeds.items()}, "runs": RUNS,
+              "package_mib": size >> 20, "up_ms": round(start_ms, 2), "load_avg_1m": round(load, 2)}
+    if base:
+        ab = (mb(speeds['memsim HTTP front']) / mb(speeds['base HTTP front']), mb(speeds['memsim HTTPS front']) / mb(speeds['base HTTPS front']))
+        print(f"A/B memsim / base              HTTP {ab[0]:.2f}x  HTTPS {ab[1]:.2f}x")
+        result["ab_http"], result["ab_https"] = round(ab[0], 3), round(ab[1], 3)
+    print(f"ratio memsim / nginx           HTTP {http:.2f}x  HTTPS {https:.2f}x   (goal >= 1.0x both, issue 20)")
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

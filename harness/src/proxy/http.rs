@@ -57,7 +57,7 @@ pub async fn serve(shared: Arc<Shared>, log: Arc<ConnLog>, client: TcpStream, bu
     // whatever clippy says: pinning `conn` itself would keep it alive past its end.
     #[allow(clippy::redundant_async_block)]
     let server = async move { conn.await };
-    let pump = Pump { plan: &plan, ctl: &ctl, log: &log, hold: shared.limits.drop_hold, served_here: true };
+    let pump = Pump { plan: &plan, ctl: &ctl, log: &log, hold: shared.limits.drop_hold, served_here: true, splice: false };
     let pump = pump.run(client, &buf, near);
     tokio::pin!(pump, server);
     // The pump owns the client: when it ends, so does hyper; when hyper ends first (the client

@@ -64,7 +64,7 @@ pub async fn serve(
     let ctl = Arc::new(Control::default());
     let tunnel = Tunnel { shared: shared.clone(), log: log.clone(), ctl: ctl.clone(), plan: Arc::new(plan.clone()), target, addr };
     let inner = intercept(tunnel, far, interception);
-    let pump = Pump { plan, ctl: &ctl, log: &log, hold: shared.limits.drop_hold, served_here: true };
+    let pump = Pump { plan, ctl: &ctl, log: &log, hold: shared.limits.drop_hold, served_here: true, splice: false };
     let pump = pump.run(client, pre, near);
     tokio::pin!(pump, inner);
     tokio::select! {

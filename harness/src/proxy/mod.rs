@@ -35,6 +35,7 @@ mod inspect;
 mod listener;
 mod plan;
 mod pump;
+mod splice;
 mod refusal;
 mod request;
 mod resolve;

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use super::conn::{Cause, ConnLog, Control, close_str};
 use super::plan::{Effect, Plan, Side, Since, Timer};
 use super::respond;
+use super::splice::Pipe;
 
 /// Bytes read per copy step: a direction starts small and doubles its buffer each time a read
 /// fills it, up to `MAX_BUF`, so idle tunnels stay cheap and bulk downloads make few syscalls.
@@ -95,6 +96,54 @@ impl Pacer {
     }
 }
 
+/// The far end of a pump: a world front's socket (a tunnel), or an in-process stream (the
+/// proxy's own HTTP server) or nothing.
+pub trait Upstream: AsyncRead + AsyncWrite + Unpin {
+    /// The socket, when the far end is one: bulk between two sockets is spliced.
+    fn socket(&mut self) -> Option<&mut TcpStream> {
+        None
+    }
+}
+
+impl Upstream for TcpStream {
+    fn socket(&mut self) -> Option<&mut TcpStream> {
+        Some(self)
+    }
+}
+
+impl Upstream for tokio::io::Empty {}
+
+impl Upstream for tokio::io::DuplexStream {}
+
+/// One half of a copy's ends, and the socket under it if it is one.
+trait Half {
+    fn socket(&self) -> Option<&TcpStream>;
+}
+
+impl Half for tokio::net::tcp::ReadHalf<'_> {
+    fn socket(&self) -> Option<&TcpStream> {
+        Some(self.as_ref())
+    }
+}
+
+impl Half for tokio::net::tcp::WriteHalf<'_> {
+    fn socket(&self) -> Option<&TcpStream> {
+        Some(self.as_ref())
+    }
+}
+
+impl<T> Half for tokio::io::ReadHalf<T> {
+    fn socket(&self) -> Option<&TcpStream> {
+        None
+    }
+}
+
+impl<T> Half for tokio::io::WriteHalf<T> {
+    fn socket(&self) -> Option<&TcpStream> {
+        None
+    }
+}
+
 /// One client connection's pump: the plan it carries, the cut orders it obeys, its journal.
 pub struct Pump<'a> {
     pub plan: &'a Plan,
@@ -105,6 +154,8 @@ pub struct Pump<'a> {
     /// The upstream is the proxy's own HTTP server (plain or inspected forwarding), so its end
     /// is the connection's end even while the client keeps its side open.
     pub served_here: bool,
+    /// Whether bulk between two sockets may be spliced (`Limits::splice`).
+    pub splice: bool,
 }
 
 /// How the pump stopped copying.
@@ -119,10 +170,7 @@ enum Stop {
 impl Pump<'_> {
     /// Copy both ways until both sides finish, a fault fires or a cut is ordered; then close
     /// the client as the cause says. `pre` goes upstream first (bytes read with the request head).
-    pub async fn run<U>(&self, mut client: TcpStream, pre: &[u8], mut upstream: U) -> Pumped
-    where
-        U: AsyncRead + AsyncWrite + Unpin,
-    {
+    pub async fn run<U: Upstream>(&self, mut client: TcpStream, pre: &[u8], mut upstream: U) -> Pumped {
         let (plan, log) = (self.plan, self.log);
         record_shaping(log, plan);
         let act = Activity { start: Instant::now(), last_nanos: AtomicU64::new(0), up: AtomicU64::new(0), down: AtomicU64::new(0) };
@@ -139,23 +187,20 @@ impl Pump<'_> {
             }
             act.up.fetch_add(pre.len() as u64, Relaxed);
         }
-        let stop = {
-            let (mut cr, mut cw) = client.split();
-            let (mut ur, mut uw) = tokio::io::split(&mut upstream);
-            let up = copy(&mut cr, &mut uw, Side::Up, plan, &act);
-            let down = copy(&mut ur, &mut cw, Side::Down, plan, &act);
-            let watch = watchdog(plan, &act, self.ctl);
-            tokio::pin!(up, down, watch);
-            let (mut up_done, mut down_done) = (false, false);
-            loop {
-                tokio::select! {
-                    r = &mut up, if !up_done => match r { Ok(()) => up_done = true, Err(c) => break Stop::Ended(c) },
-                    r = &mut down, if !down_done => match r { Ok(()) => down_done = true, Err(c) => break Stop::Ended(c) },
-                    stop = &mut watch => break stop,
-                }
-                if down_done && (up_done || self.served_here) {
-                    break Stop::Ended(Cause::Closed);
-                }
+        let stop = match upstream.socket().filter(|_| self.splice) {
+            Some(socket) => {
+                let (mut cr, mut cw) = client.split();
+                let (mut ur, mut uw) = socket.split();
+                let up = copy(&mut cr, &mut uw, Side::Up, plan, &act);
+                let down = copy(&mut ur, &mut cw, Side::Down, plan, &act);
+                self.until_done(up, down, &act).await
+            }
+            None => {
+                let (mut cr, mut cw) = client.split();
+                let (mut ur, mut uw) = tokio::io::split(&mut upstream);
+                let up = copy(&mut cr, &mut uw, Side::Up, plan, &act);
+                let down = copy(&mut ur, &mut cw, Side::Down, plan, &act);
+                self.until_done(up, down, &act).await
             }
         };
         let (up, down) = (act.up.load(Relaxed), act.down.load(Relaxed));
@@ -198,6 +243,24 @@ impl Pump<'_> {
         }
         Pumped { up, down, cause }
     }
+
+    /// Run both directions and the watchdog until both directions end (or the far end's, when
+    /// it is served here), one fails, a timer fires or a cut is ordered.
+    async fn until_done(&self, up: impl Future<Output = Result<(), Cause>>, down: impl Future<Output = Result<(), Cause>>, act: &Activity) -> Stop {
+        let watch = watchdog(self.plan, act, self.ctl);
+        tokio::pin!(up, down, watch);
+        let (mut up_done, mut down_done) = (false, false);
+        loop {
+            tokio::select! {
+                r = &mut up, if !up_done => match r { Ok(()) => up_done = true, Err(c) => break Stop::Ended(c) },
+                r = &mut down, if !down_done => match r { Ok(()) => down_done = true, Err(c) => break Stop::Ended(c) },
+                stop = &mut watch => break stop,
+            }
+            if down_done && (up_done || self.served_here) {
+                break Stop::Ended(Cause::Closed);
+            }
+        }
+    }
 }
 
 /// Shaping faults fire when a connection starts carrying them.
@@ -239,8 +302,8 @@ async fn watchdog(plan: &Plan, act: &Activity, ctl: &Control) -> Stop {
 /// that latency delays data without cutting throughput, as a long link does.
 async fn copy<R, W>(r: &mut R, w: &mut W, side: Side, plan: &Plan, act: &Activity) -> Result<(), Cause>
 where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin + Half,
+    W: AsyncWrite + Unpin + Half,
 {
     let mut pacer = Pacer { rate: plan.pace(side), next: Instant::now() };
     let limit = if side == Side::Down { plan.cap_down() } else { None };
@@ -257,6 +320,16 @@ where
             deliver(w, &buf[..n], side, &mut pacer, limit, act).await?;
             if n == buf.len() && n < MAX_BUF && pacer.rate.is_none() {
                 buf.resize(n * 2, 0);
+            } else if n == MAX_BUF
+                && pacer.rate.is_none()
+                && limit.is_none()
+                && let (Some(from), Some(to)) = (r.socket(), w.socket())
+                && let Some(pipe) = Pipe::new()
+            {
+                // Bulk between two sockets with nothing to shape: let the kernel move it.
+                drop(buf);
+                spliced(&pipe, from, to, side, act).await?;
+                return finish(w).await;
             }
         }
     };
@@ -283,6 +356,24 @@ where
         finish(w).await
     };
     tokio::try_join!(reader, writer).map(|_| ())
+}
+
+/// An unshaped direction between two sockets, spliced to its end (see [`super::splice`]):
+/// counted and stamped per step as the copy is.
+async fn spliced(pipe: &Pipe, from: &TcpStream, to: &TcpStream, side: Side, act: &Activity) -> Result<(), Cause> {
+    loop {
+        let n = pipe.fill(from).await.map_err(|e| read_error(side, e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        act.touch();
+        pipe.drain(to, n, |k| {
+            act.count(side).fetch_add(k as u64, Relaxed);
+            act.touch();
+        })
+        .await
+        .map_err(|e| write_error(side, e))?;
+    }
 }
 
 /// Write one chunk, paced, stopping at the data limit.

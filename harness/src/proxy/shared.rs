@@ -33,6 +33,9 @@ pub struct Limits {
     pub connect_timeout: Duration,
     /// How long a connection whose traffic is silently dropped is held before it is let go.
     pub drop_hold: Duration,
+    /// Bulk through a tunnel between two sockets moves by splice(2) (Linux; `proxy/splice.rs`);
+    /// `false` keeps every byte on the user-space copy (the benchmark compares the two).
+    pub splice: bool,
 }
 
 impl Default for Limits {
@@ -44,6 +47,7 @@ impl Default for Limits {
             max_connections: 1024,
             connect_timeout: Duration::from_secs(5),
             drop_hold: Duration::from_secs(600),
+            splice: true,
         }
     }
 }

@@ -45,7 +45,7 @@ async fn relay(shared: &Arc<Shared>, log: &Arc<ConnLog>, mut client: TcpStream, 
     // A transparent client sent no CONNECT and waits for no answer to one.
     let established: &[u8] = if ask.transparent { b"" } else { ESTABLISHED };
     let ctl = Control::default();
-    let pump = Pump { plan: &route.plan, ctl: &ctl, log, hold: shared.limits.drop_hold, served_here: false };
+    let pump = Pump { plan: &route.plan, ctl: &ctl, log, hold: shared.limits.drop_hold, served_here: false, splice: shared.limits.splice };
     let pumped = if !route.plan.reaches_upstream() {
         let _ = client.write_all(established).await;
         pump.run(client, pre, tokio::io::empty()).await
