@@ -7,7 +7,8 @@ world start (exec -> ready) with the content library (seed 0's digests are recor
 Goals (issue 20): memsim HTTP >= 1.0x nginx sendfile, memsim HTTPS >= 1.0x nginx HTTPS.
 
 memsim generates the package's bytes on the fly (SplitMix64, never stored); nginx reads a file
-from the page cache. Both serve on loopback only; every curl is bounded (--max-time).
+from the page cache. Both offer h2 on HTTPS (curl picks it by ALPN from either), HTTP/1.1 on
+HTTP, so the protocol is the same on each pair compared. Both serve on loopback only; every curl is bounded (--max-time).
 MEMSIM_BIN picks the binary (default target/release/memsim); MEMSIM_BASE_BIN, if set, starts a
 second world from another binary (say, main's) and interleaves its two fronts in the same
 rounds, for an A/B. Ends with the ratio line and one JSON line.
@@ -54,7 +55,7 @@ def nginx_start(d, filename, host):
 events {{ worker_connections 64; }}
 http {{ access_log off; sendfile on; tcp_nopush on; client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp;
   fastcgi_temp_path {d}/tmp; uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp; default_type application/octet-stream;
-  server {{ listen 127.0.0.1:{https} ssl; listen 127.0.0.1:{http}; server_name {host};
+  server {{ listen 127.0.0.1:{https} ssl http2; listen 127.0.0.1:{http}; server_name {host};
     ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem; root {d}/www; }} }}"""
     open(f"{d}/nginx.conf", "w").write(conf)
     p = subprocess.Popen(["nginx", "-c", f"{d}/nginx.conf", "-p", d], stderr=subprocess.DEVNULL)
