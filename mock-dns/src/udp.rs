@@ -8,14 +8,16 @@
 //! context switches cost more than the answer (bench/RESULTS.md). A thread blocked in
 //! `recv_from` sleeps until a datagram comes and wakes no one else.
 //!
-//! An answer that is ready at once (every answer but a `dns.delay` fault's) is sent by this
-//! thread; one that must wait becomes a task on the world's runtime, so a delay never holds up
+//! A question asked before (the same bytes after the ID, see `replay`) is answered from the
+//! kept bytes without a future or an allocation: the common case under load. Any other answer
+//! that is ready at once (every answer but a `dns.delay` fault's) is sent by this thread; one that must wait becomes a task on the world's runtime, so a delay never holds up
 //! other queries. A panic while answering is journaled as the world's failure (issue 10) and
 //! ends that answer only: the thread goes on answering. The DNS messages themselves are still parsed and built by hickory (see
 //! `pipeline`).
 
 use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Waker};
@@ -25,10 +27,18 @@ use std::time::Duration;
 use crate::answer::Transport;
 use crate::pipeline::Pipeline;
 
+/// What a panic while answering is journaled as.
+const TASK: &str = "a DNS answer over UDP";
 /// Largest datagram a client may send (RFC 6891 §6.2.5 lets EDNS ask for up to 65535).
 const MAX_DATAGRAM: usize = 65_535;
 /// How often the thread looks at its stop flag while no datagram comes.
 const STOP_CHECK: Duration = Duration::from_millis(50);
+/// The socket's receive buffer (SO_RCVBUF; the kernel caps it at `net.core.rmem_max` and
+/// doubles it for its bookkeeping). The default (`rmem_default`, 208 KiB) holds about two
+/// hundred small queries as the kernel counts them (each datagram costs its buffer's true
+/// size, about 1 KiB on loopback): a load tool with 200 queries in flight lost some whenever
+/// this thread was off the CPU for a moment (issue 20: 14–47 lost in a 1M-query burst).
+const RECV_BUFFER: usize = 4 << 20;
 
 /// The running UDP thread. Dropping it asks the thread to stop (within [`STOP_CHECK`]).
 pub(crate) struct UdpThread {
@@ -44,6 +54,8 @@ impl UdpThread {
     pub(crate) fn start(socket: tokio::net::UdpSocket, pipeline: Pipeline) -> std::io::Result<UdpThread> {
         let socket = socket.into_std()?;
         let addr = socket.local_addr()?;
+        // Best effort: a smaller buffer still answers, it only absorbs shorter bursts.
+        let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&socket, RECV_BUFFER);
         socket.set_nonblocking(false)?;
         socket.set_read_timeout(Some(STOP_CHECK))?;
         let runtime = tokio::runtime::Handle::current();
@@ -79,6 +91,7 @@ fn serve(socket: &Arc<UdpSocket>, pipeline: &Pipeline, runtime: &tokio::runtime:
     // Inside the runtime's context: a delay fault's timer is created here and then moved to it.
     let _context = runtime.enter();
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut out = Vec::with_capacity(512);
     while !stop.load(Ordering::Relaxed) {
         let (n, src) = match socket.recv_from(&mut buf) {
             Ok(r) => r,
@@ -93,9 +106,22 @@ fn serve(socket: &Arc<UdpSocket>, pipeline: &Pipeline, runtime: &tokio::runtime:
         if src.port() == 0 || src.ip().is_unspecified() {
             continue;
         }
+        // A kept answer: sent from here, its event journaled; a panic in it ends this answer only.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| pipeline.replayed(&buf[..n], Transport::Udp, &mut out))) {
+            Ok(Some(true)) => {
+                let _ = socket.send_to(&out, src);
+                continue;
+            }
+            Ok(Some(false)) => continue, // a fault drops it (journaled)
+            Ok(None) => {}
+            Err(panic) => {
+                pipeline.journal().record_panic(TASK, &scenarios::journal::panic_message(&*panic));
+                continue;
+            }
+        }
         let answer = answer(pipeline.clone(), socket.clone(), buf[..n].to_vec(), src);
         // `catching` holds the panic of a poll here (on this thread) and in a spawned task alike.
-        let mut answer = Box::pin(pipeline.journal().catching("a DNS answer over UDP", answer));
+        let mut answer = Box::pin(pipeline.journal().catching(TASK, answer));
         // Poll once here; only an answer that waits (a delay fault) gets a task of its own.
         if answer.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending() {
             runtime.spawn(answer);
@@ -149,7 +175,7 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_answer_is_journaled_and_the_next_query_is_answered() {
         let journal = Journal::new(Clock::new(time::OffsetDateTime::UNIX_EPOCH, 1.0));
-        let pipeline = Pipeline::new(PanicsFirst(AtomicUsize::new(0), Zones(Catalog::new())), journal.clone(), false);
+        let pipeline = Pipeline::new(PanicsFirst(AtomicUsize::new(0), Zones(Catalog::new())), journal.clone(), None);
         let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = server.local_addr().unwrap();
         let udp = UdpThread::start(server, pipeline).unwrap();
