@@ -18,6 +18,8 @@ mod faults;
 mod memo;
 mod pipeline;
 mod replay;
+#[cfg(test)]
+mod replay_tests;
 mod store;
 mod udp;
 mod zones;
@@ -120,12 +122,6 @@ impl DnsServer {
         if addr != tcp_addr {
             return Err(DnsError::AddrMismatch { udp: addr, tcp: tcp_addr });
         }
-        let store = Arc::new(Store::build(&config.zones));
-        let mut catalog = Catalog::new();
-        for zone in &config.zones.zones {
-            let origin = LowerName::from(zone);
-            catalog.upsert(origin.clone(), vec![Arc::new(WorldZone::new(origin, store.clone()))]);
-        }
         let clock = *config.journal.clock();
         let faults = match live {
             Some(store) => faults::Faults::Live(store),
@@ -133,8 +129,7 @@ impl DnsServer {
         };
         // Answers kept as bytes, valid while the faults and their open windows stay as they were.
         let replay = Replay::new(faults.clone(), clock);
-        let layers = FaultLayer::new(Memo::new(Zones(catalog)), faults, clock);
-        let pipeline = Pipeline::new(layers, config.journal, Some(replay));
+        let pipeline = Pipeline::new(layers(&config.zones, faults, clock), config.journal, Some(replay));
         let mut server = Server::new(pipeline.clone());
         server.register_listener(config.tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
         let udp = udp::UdpThread::start(config.udp, pipeline.clone()).map_err(DnsError::Bind)?;
@@ -176,6 +171,17 @@ impl Drop for DnsServer {
         // hickory's server stops with its task set; the UDP thread stops when its handle goes.
         self.udp.take();
     }
+}
+
+/// The layers inside the journal: faults ∘ memo ∘ zones.
+fn layers(zones: &ZoneSet, faults: faults::Faults, clock: scenarios::Clock) -> FaultLayer<Memo<Zones>> {
+    let store = Arc::new(Store::build(zones));
+    let mut catalog = Catalog::new();
+    for zone in &zones.zones {
+        let origin = LowerName::from(zone);
+        catalog.upsert(origin.clone(), vec![Arc::new(WorldZone::new(origin, store.clone()))]);
+    }
+    FaultLayer::new(Memo::new(Zones(catalog)), faults, clock)
 }
 
 /// Answers DNS messages given as bytes with the server's zones, faults and journal.
