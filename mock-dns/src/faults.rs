@@ -20,7 +20,9 @@ use crate::answer::{Answer, Reply, Transport, subrequest};
 use crate::zones::ttl_secs;
 
 /// Where the layer reads its faults: the scenario's, fixed, or a running world's store (issue
-/// 17), loaded per query so that a change applies from the next query on.
+/// 17), loaded per query so that a change applies from the next query on. Cheap to clone: the
+/// replay (`replay`) reads the same source to know when its kept answers go stale.
+#[derive(Clone)]
 pub(crate) enum Faults {
     Fixed(Arc<[DnsFault]>),
     Live(FaultStore),
@@ -28,9 +30,18 @@ pub(crate) enum Faults {
 
 impl Faults {
     fn now(&self) -> Arc<[DnsFault]> {
+        self.generation().1
+    }
+
+    /// The faults now, with their generation: it moves with every change of a live store
+    /// (`FaultSet::generation`); fixed faults never change (generation 0).
+    pub(crate) fn generation(&self) -> (u64, Arc<[DnsFault]>) {
         match self {
-            Faults::Fixed(f) => f.clone(),
-            Faults::Live(store) => store.current().dns().clone(),
+            Faults::Fixed(f) => (0, f.clone()),
+            Faults::Live(store) => {
+                let set = store.current();
+                (set.generation(), set.dns().clone())
+            }
         }
     }
 }

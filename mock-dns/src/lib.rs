@@ -10,7 +10,7 @@
 //! Layout: `zones` (the data given), `store` (the lookup), `authority` (the zones as hickory's
 //! `ZoneHandler`s), `memo` (answers kept per question), `faults` (the fault layer), `pipeline`
 //! (journal, and the request handler hickory's `Server` runs for TCP), `replay` (UDP and DoH
-//! answers kept as bytes in a world without DNS faults), `udp` (the UDP thread).
+//! answers kept as bytes while the faults and their windows stay as they were), `udp` (the UDP thread).
 
 mod answer;
 mod authority;
@@ -18,6 +18,8 @@ mod faults;
 mod memo;
 mod pipeline;
 mod replay;
+#[cfg(test)]
+mod replay_tests;
 mod store;
 mod udp;
 mod zones;
@@ -41,6 +43,7 @@ use crate::authority::WorldZone;
 use crate::faults::FaultLayer;
 use crate::memo::Memo;
 use crate::pipeline::Pipeline;
+use crate::replay::Replay;
 use crate::store::Store;
 
 /// A TCP connection that sends no query for this long is closed (RFC 7766 §6.2.3 leaves the
@@ -119,21 +122,14 @@ impl DnsServer {
         if addr != tcp_addr {
             return Err(DnsError::AddrMismatch { udp: addr, tcp: tcp_addr });
         }
-        let store = Arc::new(Store::build(&config.zones));
-        let mut catalog = Catalog::new();
-        for zone in &config.zones.zones {
-            let origin = LowerName::from(zone);
-            catalog.upsert(origin.clone(), vec![Arc::new(WorldZone::new(origin, store.clone()))]);
-        }
         let clock = *config.journal.clock();
-        // Answers kept as bytes bypass the fault layer: only where no fault can ever come.
-        let replay = live.is_none() && config.faults.is_empty();
         let faults = match live {
             Some(store) => faults::Faults::Live(store),
             None => faults::Faults::Fixed(config.faults.into()),
         };
-        let layers = FaultLayer::new(Memo::new(Zones(catalog)), faults, clock);
-        let pipeline = Pipeline::new(layers, config.journal, replay);
+        // Answers kept as bytes, valid while the faults and their open windows stay as they were.
+        let replay = Replay::new(faults.clone(), clock);
+        let pipeline = Pipeline::new(layers(&config.zones, faults, clock), config.journal, Some(replay));
         let mut server = Server::new(pipeline.clone());
         server.register_listener(config.tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
         let udp = udp::UdpThread::start(config.udp, pipeline.clone()).map_err(DnsError::Bind)?;
@@ -175,6 +171,17 @@ impl Drop for DnsServer {
         // hickory's server stops with its task set; the UDP thread stops when its handle goes.
         self.udp.take();
     }
+}
+
+/// The layers inside the journal: faults ∘ memo ∘ zones.
+fn layers(zones: &ZoneSet, faults: faults::Faults, clock: scenarios::Clock) -> FaultLayer<Memo<Zones>> {
+    let store = Arc::new(Store::build(zones));
+    let mut catalog = Catalog::new();
+    for zone in &zones.zones {
+        let origin = LowerName::from(zone);
+        catalog.upsert(origin.clone(), vec![Arc::new(WorldZone::new(origin, store.clone()))]);
+    }
+    FaultLayer::new(Memo::new(Zones(catalog)), faults, clock)
 }
 
 /// Answers DNS messages given as bytes with the server's zones, faults and journal.

@@ -21,7 +21,7 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 use scenarios::{Component, Journal, NewEvent};
 
 use crate::answer::{Answer, Reply, Transport};
-use crate::replay::Replay;
+use crate::replay::{Lookup, Replay};
 
 /// What the server does with one DNS message that came as bytes (UDP, DoH).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,14 +51,28 @@ pub(crate) struct Pipeline(Arc<Inner>);
 struct Inner {
     layers: Box<dyn Answer>,
     journal: Journal,
-    /// Answers replayed as bytes; `None` when the world has DNS faults (see `replay`).
+    /// Answers replayed as bytes (see `replay`); `None`: every query takes the layers.
     replay: Option<Replay>,
 }
 
 impl Pipeline {
-    /// `replay`: whether answers may be replayed as bytes (only when no DNS fault exists).
-    pub(crate) fn new(layers: impl Answer, journal: Journal, replay: bool) -> Self {
-        Pipeline(Arc::new(Inner { layers: Box::new(layers), journal, replay: replay.then(Replay::default) }))
+    /// `replay`: the kept answers, over the same faults as the layers' (see `replay`).
+    pub(crate) fn new(layers: impl Answer, journal: Journal, replay: Option<Replay>) -> Self {
+        Pipeline(Arc::new(Inner { layers: Box::new(layers), journal, replay }))
+    }
+
+    /// The kept answer to `raw`, if there is one: its response (with `raw`'s ID) written to
+    /// `out`, its event journaled. `Some(true)`: send `out`; `Some(false)`: a fault drops the
+    /// query; `None`: not kept, answer it with [`Pipeline::answer_bytes`]. Synchronous, so the
+    /// UDP thread answers a kept question without a future or an allocation of its own.
+    pub(crate) fn replayed(&self, raw: &[u8], transport: Transport, out: &mut Vec<u8>) -> Option<bool> {
+        match self.0.replay.as_ref()?.answer(raw, transport, out) {
+            Lookup::Hit { sent, event } => {
+                self.0.journal.record(event);
+                Some(sent)
+            }
+            Lookup::Miss(_) => None,
+        }
     }
 
     /// The world's journal (a transport journals a panic in an answer there).
@@ -70,13 +84,18 @@ impl Pipeline {
     /// 8484 DoH body), as bytes: over UDP no larger than the client's EDNS buffer (512 bytes
     /// without EDNS, RFC 1035 §4.2.1), truncated with TC set when it does not fit.
     pub(crate) async fn answer_bytes(&self, raw: Vec<u8>, src: SocketAddr, transport: Transport) -> WireAnswer {
-        if let Some(replay) = &self.0.replay
-            && let Some((bytes, event)) = replay.answer(&raw, transport)
-        {
-            self.0.journal.record(event);
-            return WireAnswer::Message(bytes);
+        let mut stamp = None;
+        if let Some(replay) = &self.0.replay {
+            let mut out = Vec::new();
+            match replay.answer(&raw, transport, &mut out) {
+                Lookup::Hit { sent, event } => {
+                    self.0.journal.record(event);
+                    return if sent { WireAnswer::Message(out) } else { WireAnswer::Dropped };
+                }
+                Lookup::Miss(s) => stamp = s,
+            }
         }
-        let key = self.0.replay.as_ref().map(|_| raw.clone());
+        let key = stamp.map(|s| (s, raw.clone()));
         let header: Vec<u8> = raw.iter().take(12).copied().collect();
         let request = match Request::from_bytes(raw, src, transport.protocol()) {
             Ok(r) => r,
@@ -105,9 +124,11 @@ impl Pipeline {
             Some((info, bytes))
         });
         let event = Self::event(&request, transport, &reply, encoded.as_ref().map(|(i, _)| i));
-        // A replaying world has no DNS faults: every answer it builds may be kept.
-        if let (Some(replay), Some(key), Some((_, bytes))) = (&self.0.replay, &key, &encoded) {
-            replay.keep(key, transport, bytes, &event);
+        // Kept only as built: a response that failed to encode is not a drop to replay.
+        if let (Some(replay), Some((stamp, key))) = (&self.0.replay, &key)
+            && reply.message.is_some() == encoded.is_some()
+        {
+            replay.keep(*stamp, key, transport, encoded.as_ref().map(|(_, b)| b.as_slice()), &event, reply.fault);
         }
         self.0.journal.record(event);
         encoded.map_or(WireAnswer::Dropped, |(_, bytes)| WireAnswer::Message(bytes))
