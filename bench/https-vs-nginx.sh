@@ -47,23 +47,25 @@ cleanup() {
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# --- memsim: a healthy world ------------------------------------------------------------------
-"$MEMSIM" up --state-dir "$d/world" >"$d/up.out" 2>"$d/up.err" &
-mpid=$!
-pids+=($!)
-for _ in $(seq 400); do [ -f "$d/world/world.json" ] && break; sleep 0.05; done
-[ -f "$d/world/world.json" ] || { echo "memsim up did not get ready"; cat "$d/up.err"; exit 1; }
-https=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["https_addr"])' "$d/world/world.json")
-mport=${https##*:}
+# --- memsim: a healthy world (and MEMSIM_BASE's, for the A/B) ------------------------------------
+# world BIN NAME: start `BIN up` with its state in $d/NAME; sets `pid`, and `port` to its HTTPS
+# front's.
+world() {
+    "$1" up --state-dir "$d/$2" >"$d/$2.out" 2>"$d/$2.err" &
+    pid=$!
+    pids+=($!)
+    for _ in $(seq 400); do [ -f "$d/$2/world.json" ] && break; sleep 0.05; done
+    [ -f "$d/$2/world.json" ] || { echo "memsim ($2) did not get ready"; cat "$d/$2.err"; exit 1; }
+    local https
+    https=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["https_addr"])' "$d/$2/world.json")
+    port=${https##*:}
+}
+world "$MEMSIM" world
+mport=$port mpid=$pid
 peers=(memsim nginx)
 if [ -n "$MEMSIM_BASE" ]; then
-    "$MEMSIM_BASE" up --state-dir "$d/base" >"$d/base.out" 2>"$d/base.err" &
-    bpid=$!
-    pids+=($!)
-    for _ in $(seq 400); do [ -f "$d/base/world.json" ] && break; sleep 0.05; done
-    [ -f "$d/base/world.json" ] || { echo "memsim base did not get ready"; cat "$d/base.err"; exit 1; }
-    https=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["https_addr"])' "$d/base/world.json")
-    bport=${https##*:}
+    world "$MEMSIM_BASE" base
+    bport=$port bpid=$pid
     peers=(memsim base nginx)
 fi
 mkdir -p "$d/www${URLPATH%/*}"
